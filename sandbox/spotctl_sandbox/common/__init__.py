@@ -1,0 +1,1 @@
+"""Pieces every sandbox service shares: settings from the environment and access tokens."""
