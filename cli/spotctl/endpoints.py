@@ -1,0 +1,115 @@
+"""Connection URLs for clients on this host: flags > environment > the stack's compose file.
+
+Every inspector, the seed command and the tests take their URLs from here, so `spotctl config`
+shows exactly what they will dial.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+KEYS = (
+    "REDIS_URL", "DATABASE_URL", "AMQP_URL", "RABBITMQ_MGMT_URL", "KAFKA_BOOTSTRAP_SERVERS", "MONGO_URL",
+    "API_URL", "HUB_URL", "HUB_METRICS_URL", "WORKERS_URL", "SMTP_URL", "PUSH_WEBHOOK_URL", "GATEWAY_URL",
+    "JWT_SECRET", "MEDIA_DIR", "REPORTS_DIR",
+)
+
+SERVICE_OF = {  # which compose service answers each URL (for `spotctl up SERVICE` hints)
+    "REDIS_URL": "redis", "DATABASE_URL": "postgres", "AMQP_URL": "rabbitmq", "RABBITMQ_MGMT_URL": "rabbitmq",
+    "KAFKA_BOOTSTRAP_SERVERS": "kafka", "MONGO_URL": "mongo", "API_URL": "api", "HUB_URL": "hub",
+    "HUB_METRICS_URL": "hub", "WORKERS_URL": "workers", "SMTP_URL": "workers", "PUSH_WEBHOOK_URL": "workers",
+    "GATEWAY_URL": "gateway",
+}
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    env: Mapping[str, str]
+
+    def _get(self, key: str) -> str:
+        return self.env.get(key, "")
+
+    @property
+    def redis_url(self) -> str:
+        return self._get("REDIS_URL")
+
+    @property
+    def database_url(self) -> str:
+        return self._get("DATABASE_URL")
+
+    @property
+    def amqp_url(self) -> str:
+        return self._get("AMQP_URL")
+
+    @property
+    def rabbitmq_mgmt_url(self) -> str:
+        return self._get("RABBITMQ_MGMT_URL")
+
+    @property
+    def kafka_bootstrap_servers(self) -> str:
+        return self._get("KAFKA_BOOTSTRAP_SERVERS")
+
+    @property
+    def mongo_url(self) -> str | None:
+        """None when no MongoDB answers: the stack then runs its documented fallback."""
+        return self.env.get("MONGO_URL") or None
+
+    @property
+    def api_url(self) -> str:
+        return self._get("API_URL")
+
+    @property
+    def hub_url(self) -> str:
+        return self._get("HUB_URL")
+
+    @property
+    def hub_metrics_url(self) -> str:
+        return self._get("HUB_METRICS_URL")
+
+    @property
+    def workers_url(self) -> str:
+        return self._get("WORKERS_URL")
+
+    @property
+    def jwt_secret(self) -> str:
+        return self._get("JWT_SECRET")
+
+    @property
+    def media_dir(self) -> Path:
+        return Path(self._get("MEDIA_DIR"))
+
+    @property
+    def reports_dir(self) -> Path:
+        return Path(self._get("REPORTS_DIR"))
+
+
+def port_open(url: str, default_port: int = 0, timeout: float = 0.3) -> bool:
+    parts = urlsplit(url if "//" in url else f"tcp://{url.split(',')[0]}")
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), timeout):
+            return True
+    except OSError:
+        return False
+
+
+def resolve(overrides: Mapping[str, str | None] | None = None) -> Endpoints:
+    from spotctl import project
+    from spotctl.stack import compose, plan
+
+    proj = project.current()
+    view = plan.client_view(compose.load(proj.compose_file), proj)
+    env = dict(view.env)
+    for key in KEYS:
+        if os.environ.get(key):
+            env[key] = os.environ[key]
+    if not os.environ.get("MONGO_URL") and env.get("MONGO_URL") and not port_open(env["MONGO_URL"], 27017):
+        env.pop("MONGO_URL")  # absent, never faked
+    for key, value in (overrides or {}).items():
+        if value:
+            env[key] = value
+    return Endpoints(env=env)

@@ -1,0 +1,1 @@
+"""The stack: compose model, local and docker runtimes, health probes."""
