@@ -1,0 +1,1 @@
+"""Sans-I/O cores: pure classes that decide, tested without sockets, Redis or a database."""

@@ -1,0 +1,141 @@
+"""Notify a user in real time: the function the backend's workers call.
+
+`publish_notification` decides the channels (user preferences + priority), renders the template in
+the user's locale, records delivery tracking (sent -> delivered -> read), parks the notification in
+the user's pending set (so an offline user gets it on reconnect, in priority order) and fans it out
+to the user's live connections. Push, email and SMS go to the BullMQ `notifications` queue, whose
+jobs (`push`, `email`) the backend workers deliver to the local sinks.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from . import bus, keys, templates
+from .core.priority import Priority, pending_score
+from .core.routing import Channel, Preferences, route
+from .protocol import envelope
+
+NOTIFICATION_TTL_S = 7 * 24 * 3600
+NOTIFICATIONS_QUEUE = "notifications"
+
+
+def _decode(raw: dict[Any, Any]) -> dict[str, str]:
+    def text(v: Any) -> str:
+        return v.decode() if isinstance(v, bytes) else str(v)
+
+    return {text(k): text(v) for k, v in raw.items()}
+
+
+async def publish_notification(redis: Any, user_id: str, *, title: str, body: str, priority: str = "NORMAL",
+                               kind: str = "generic", data: dict[str, Any] | None = None,
+                               namespace: str = keys.DEFAULT_NAMESPACE) -> str:
+    """Send a notification to `user_id`; returns its id (query it with `notification_status`).
+
+    Raises ValueError for an unknown priority or a bad namespace.
+    """
+    ns = keys.check_namespace(namespace)
+    level = Priority.parse(priority)
+    prefs = Preferences.from_redis(_decode(await redis.hgetall(keys.prefs(ns, user_id))))
+    channels = route(level, prefs)
+    title, text = templates.render(kind, prefs.locale, title, body, data)
+    nid = "n_" + uuid.uuid4().hex
+    created = envelope.now_ms()
+    topic = keys.user_topic(str(user_id))
+    content = {"id": nid, "title": title, "content": text, "priority": level.name, "level": int(level),
+               "kind": kind, "locale": prefs.locale, "data": data or {}}
+    body_json = json.dumps(envelope.body("notification", content, topic=topic, priority=int(level),
+                                         server_time=created), separators=(",", ":"))
+    record = {"id": nid, "user_id": str(user_id), "status": "sent", "priority": level.name, "kind": kind,
+              "channels": ",".join(sorted(c.value for c in channels)), "created_at": str(created),
+              "body": body_json}
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.hset(keys.notification(ns, nid), mapping=record)
+        pipe.expire(keys.notification(ns, nid), NOTIFICATION_TTL_S)
+        if Channel.WEBSOCKET in channels:
+            pipe.zadd(keys.pending(ns, str(user_id)), {nid: pending_score(level, created)})
+            pipe.expire(keys.pending(ns, str(user_id)), NOTIFICATION_TTL_S)
+            pipe.publish(keys.channel(ns, topic), f"{nid} {body_json}")
+        await pipe.execute()
+    external = sorted(c.value for c in channels if c is not Channel.WEBSOCKET)
+    if external:
+        await _enqueue_external(redis, ns, str(user_id), nid, external, content)
+    return nid
+
+
+async def _enqueue_external(redis: Any, ns: str, user_id: str, nid: str, channels: list[str],
+                            content: dict[str, Any]) -> None:
+    """One BullMQ job per channel: `email` for email, `push` for push and SMS (the push sink)."""
+    from bullmq import Queue
+
+    queue = Queue(NOTIFICATIONS_QUEUE, {"connection": redis})
+    for channel in channels:
+        job = "email" if channel == "email" else "push"
+        await queue.add(job, {"notification_id": nid, "namespace": ns, "user_id": user_id,
+                              "channel": channel, "title": content["title"], "body": content["content"],
+                              "priority": content["priority"], "kind": content["kind"],
+                              "locale": content["locale"], "data": content["data"]},
+                        {"priority": 4 - content["level"], "removeOnComplete": 1000})
+        await redis.hset(keys.notification(ns, nid), f"channel:{channel}", "queued")
+
+
+async def notification_status(redis: Any, notification_id: str,
+                              namespace: str = keys.DEFAULT_NAMESPACE) -> dict[str, str] | None:
+    """Delivery tracking of one notification (status sent|delivered|read plus timestamps), or None."""
+    raw = _decode(await redis.hgetall(keys.notification(keys.check_namespace(namespace), notification_id)))
+    raw.pop("body", None)
+    return raw or None
+
+
+async def mark_delivered(redis: Any, ns: str, user_id: str, nids: list[str]) -> None:
+    """Called by the hub once a notification is written to one of the user's sockets."""
+    if not nids:
+        return
+    now = str(envelope.now_ms())
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.zrem(keys.pending(ns, user_id), *nids)
+        for nid in nids:
+            pipe.eval(_MARK, 1, keys.notification(ns, nid), "delivered", "delivered_at", now)
+        await pipe.execute()
+
+
+async def mark_read(redis: Any, ns: str, user_id: str, nid: str) -> bool:
+    """The user read it; False if the notification is unknown or belongs to someone else."""
+    key = keys.notification(ns, nid)
+    owner = await redis.hget(key, "user_id")
+    if owner is None or (owner.decode() if isinstance(owner, bytes) else owner) != user_id:
+        return False
+    await redis.zrem(keys.pending(ns, user_id), nid)
+    await redis.eval(_MARK, 1, key, "read", "read_at", str(envelope.now_ms()))
+    return True
+
+
+# Statuses only move forward: sent -> delivered -> read.
+_MARK = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local order = {sent=1, delivered=2, read=3}
+local cur = redis.call('HGET', KEYS[1], 'status') or 'sent'
+if order[ARGV[1]] > (order[cur] or 0) then redis.call('HSET', KEYS[1], 'status', ARGV[1]) end
+redis.call('HSETNX', KEYS[1], ARGV[2], ARGV[3])
+return 1
+"""
+
+
+async def pending_bodies(redis: Any, ns: str, user_id: str, limit: int = 200) -> list[tuple[str, str]]:
+    """(id, body json) of the user's undelivered notifications, highest priority first."""
+    nids = [n.decode() if isinstance(n, bytes) else n
+            for n in await redis.zrange(keys.pending(ns, user_id), 0, limit - 1)]
+    if not nids:
+        return []
+    async with redis.pipeline(transaction=False) as pipe:
+        for nid in nids:
+            pipe.hget(keys.notification(ns, nid), "body")
+        bodies = await pipe.execute()
+    stale = [nid for nid, b in zip(nids, bodies, strict=True) if b is None]
+    if stale:
+        await redis.zrem(keys.pending(ns, user_id), *stale)
+    return [(nid, bus.text_of(b)) for nid, b in zip(nids, bodies, strict=True) if b is not None]
+
+
