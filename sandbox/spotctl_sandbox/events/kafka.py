@@ -32,9 +32,10 @@ class EventProducer:
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
 
-    async def _started(self) -> AIOKafkaProducer:
+    async def _started(self, timeout_s: float | None = None) -> AIOKafkaProducer:
         if self._producer is not None:
             return self._producer
+        timeout_s = timeout_s or self.timeout_s
         async with self._lock:
             if self._producer is None:
                 producer = AIOKafkaProducer(
@@ -42,10 +43,13 @@ class EventProducer:
                     request_timeout_ms=int(self.timeout_s * 1000), linger_ms=0,
                 )
                 try:
-                    await asyncio.wait_for(producer.start(), self.timeout_s)
+                    await asyncio.wait_for(producer.start(), timeout_s)
                 except (TimeoutError, KafkaError, OSError) as exc:
                     await producer.stop()
                     raise KafkaError(f"cannot reach Kafka at {self.bootstrap_servers}: {exc!r}") from exc
+                except BaseException:  # cancelled mid-start: do not leak the half-started client
+                    await asyncio.shield(producer.stop())
+                    raise
                 self._producer = producer
             return self._producer
 
@@ -61,10 +65,10 @@ class EventProducer:
             raise KafkaError(f"Kafka did not acknowledge within {self.timeout_s:g} s") from exc
         return PublishedEvent(topic=meta.topic, partition=meta.partition, offset=meta.offset)
 
-    async def ping(self) -> None:
+    async def ping(self, timeout_s: float | None = None) -> None:
         """Raise unless the broker answers a metadata request (used by health checks)."""
-        producer = await self._started()
-        ok = await asyncio.wait_for(producer.client.force_metadata_update(), self.timeout_s)
+        producer = await self._started(timeout_s)
+        ok = await asyncio.wait_for(producer.client.force_metadata_update(), timeout_s or self.timeout_s)
         if not ok:
             raise KafkaError("metadata request failed")
 

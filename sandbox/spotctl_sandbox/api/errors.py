@@ -1,0 +1,99 @@
+"""How failures reach clients: one JSON shape, the reason spelled out, never a traceback.
+
+    401  token missing/invalid/expired/revoked         {"detail": reason}
+    404  unknown song/artist/playlist                  {"detail": "song 42 not found"}
+    422  malformed body/query, naming each field       {"detail": "body.email: ...", "errors": [...]}
+    429  rate limited                                  {"detail": ..., "retry_after": s}
+    503  a dependency is down, naming it               {"detail": ..., "dependency": "redis"}
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import aio_pika.exceptions
+import aiormq.exceptions
+import psycopg
+import psycopg_pool
+import redis.exceptions
+from aiokafka.errors import KafkaError
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pymongo.errors import ConnectionFailure
+
+from spotctl_sandbox.api import metrics
+
+log = logging.getLogger("spotctl_sandbox.api")
+
+
+class DependencyDown(Exception):
+    """A store or broker the request needs did not answer; `name` is what the client sees."""
+
+    def __init__(self, name: str, detail: str) -> None:
+        super().__init__(f"{name}: {detail}")
+        self.name = name
+        self.detail = detail
+
+
+class ApiError(Exception):
+    """An expected client-facing error with its status (404, 409, 403, ...)."""
+
+    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.headers = headers
+
+
+# Library exceptions that mean "this dependency is down", by the name clients see.
+DEPENDENCY_EXCEPTIONS: dict[str, tuple[type[Exception], ...]] = {
+    "redis": (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError),
+    "postgres": (psycopg.OperationalError, psycopg_pool.PoolTimeout, psycopg.errors.UndefinedTable),
+    "kafka": (KafkaError,),
+    "rabbitmq": (aio_pika.exceptions.AMQPException, aiormq.exceptions.AMQPError),
+    "mongodb": (ConnectionFailure,),
+}
+
+
+def _field(loc: tuple[Any, ...] | list[Any]) -> str:
+    return ".".join(str(p) for p in loc)
+
+
+def dependency_response(name: str, detail: str) -> JSONResponse:
+    metrics.DEPENDENCY_ERRORS.labels(name).inc()
+    log.warning("dependency %s unavailable: %s", name, detail)
+    return JSONResponse({"detail": f"{name} is unavailable: {detail}", "dependency": name},
+                        status_code=503, headers={"Retry-After": "2"})
+
+
+def install(app: FastAPI) -> None:
+    async def on_validation(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        errors = [{"field": _field(e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        return JSONResponse({"detail": detail, "errors": errors}, status_code=422)
+
+    async def on_api_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ApiError)
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=exc.headers)
+
+    async def on_dependency(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, DependencyDown)
+        return dependency_response(exc.name, exc.detail)
+
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(ApiError, on_api_error)
+    app.add_exception_handler(DependencyDown, on_dependency)
+    for name, classes in DEPENDENCY_EXCEPTIONS.items():
+        for cls in classes:
+            app.add_exception_handler(cls, _library_handler(name))
+
+
+def _library_handler(name: str) -> Any:
+    async def handler(_: Request, exc: Exception) -> JSONResponse:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return dependency_response(name, text)
+
+    return handler

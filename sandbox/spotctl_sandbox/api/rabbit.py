@@ -1,0 +1,143 @@
+"""The API's RabbitMQ side: release notifications (fanout, confirms) and recommendation RPC.
+
+One robust connection, opened on first use with a short tenacity backoff, so the API starts while
+RabbitMQ is still booting and recovers by itself when it comes back. Messages are published
+`mandatory`: a message no queue would take is refused (503) instead of silently dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
+from aio_pika.exceptions import DeliveryError
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
+
+from spotctl_sandbox.api.errors import DependencyDown
+from spotctl_sandbox.events.rabbit import (
+    NOTIFICATIONS_EXCHANGE,
+    RECOMMENDATIONS_EXCHANGE,
+    declare_exchanges,
+    recommendation_routing_key,
+)
+
+WORKER = "recommendation-worker"
+
+
+class RabbitClient:
+    def __init__(self, amqp_url: str, *, connect_budget_s: float = 3.0, rpc_timeout_s: float = 5.0) -> None:
+        self.amqp_url = amqp_url
+        self.connect_budget_s = connect_budget_s
+        self.rpc_timeout_s = rpc_timeout_s
+        self._conn: AbstractRobustConnection | None = None
+        self._channel: AbstractChannel | None = None
+        self._exchanges: dict[str, aio_pika.abc.AbstractExchange] = {}
+        self._reply_queue: AbstractQueue | None = None
+        self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._lock = asyncio.Lock()
+
+    async def _connect_once(self) -> None:
+        conn = await aio_pika.connect_robust(self.amqp_url, timeout=self.connect_budget_s)
+        try:
+            channel = await conn.channel(publisher_confirms=True, on_return_raises=True)
+            exchanges = await declare_exchanges(channel)
+            reply = await channel.declare_queue("", exclusive=True, auto_delete=True)
+            await reply.consume(self._on_reply, no_ack=True)
+        except BaseException:
+            await conn.close()
+            raise
+        self._conn, self._channel, self._exchanges, self._reply_queue = conn, channel, exchanges, reply
+
+    async def _ready(self, budget_s: float | None = None) -> None:
+        if self._conn is not None:
+            return
+        async with self._lock:
+            if self._conn is not None:
+                return
+            try:
+                async for attempt in AsyncRetrying(
+                    stop=stop_after_delay(budget_s or self.connect_budget_s),
+                    wait=wait_exponential(multiplier=0.1, max=1.0),
+                    retry=retry_if_exception_type((OSError, aio_pika.exceptions.AMQPException, TimeoutError)),
+                    reraise=True,
+                ):
+                    with attempt:
+                        await self._connect_once()
+            except (OSError, aio_pika.exceptions.AMQPException, TimeoutError) as exc:
+                raise DependencyDown("rabbitmq", f"cannot connect to {_safe(self.amqp_url)}: {exc!r}") from exc
+
+    def connected(self) -> bool:
+        return self._conn is not None and not self._conn.is_closed
+
+    async def ping(self, budget_s: float) -> None:
+        await self._ready(budget_s)
+        if not self.connected():
+            raise DependencyDown("rabbitmq", "connection is closed (reconnecting)")
+
+    async def publish_release(self, song_id: int, artist_id: int, title: str) -> dict[str, Any]:
+        """Fanout a release notification; returns only once the broker confirmed it."""
+        await self._ready()
+        body = {"type": "release", "song_id": song_id, "artist_id": artist_id, "title": title,
+                "ts": time.time()}
+        message = aio_pika.Message(json.dumps(body).encode(), content_type="application/json",
+                                   delivery_mode=aio_pika.DeliveryMode.PERSISTENT, message_id=uuid.uuid4().hex)
+        try:
+            await asyncio.wait_for(
+                self._exchanges[NOTIFICATIONS_EXCHANGE].publish(message, routing_key="", mandatory=True),
+                self.connect_budget_s)
+        except DeliveryError as exc:
+            raise DependencyDown("rabbitmq", f"no queue is bound to exchange '{NOTIFICATIONS_EXCHANGE}' "
+                                             "(is the workers service running?)") from exc
+        except TimeoutError as exc:
+            raise DependencyDown("rabbitmq", "publish was not confirmed in time") from exc
+        return body
+
+    async def request_recommendations(self, user_id: str) -> dict[str, Any]:
+        """Direct-exchange request with reply_to + correlation_id; waits up to rpc_timeout_s."""
+        await self._ready()
+        assert self._reply_queue is not None
+        correlation_id = uuid.uuid4().hex
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[correlation_id] = future
+        message = aio_pika.Message(
+            json.dumps({"user_id": user_id, "ts": time.time()}).encode(), content_type="application/json",
+            correlation_id=correlation_id, reply_to=self._reply_queue.name,
+            expiration=self.rpc_timeout_s)  # a request nobody took in time dies instead of piling up
+        try:
+            await self._exchanges[RECOMMENDATIONS_EXCHANGE].publish(
+                message, routing_key=recommendation_routing_key(user_id), mandatory=True)
+            return await asyncio.wait_for(future, self.rpc_timeout_s)
+        except DeliveryError as exc:
+            raise DependencyDown(WORKER, f"no queue is bound to exchange '{RECOMMENDATIONS_EXCHANGE}' "
+                                         "or its alternate 'recommendations.any'") from exc
+        except TimeoutError as exc:
+            raise DependencyDown(WORKER, f"no reply within {self.rpc_timeout_s:g} s") from exc
+        finally:
+            self._pending.pop(correlation_id, None)
+
+    async def _on_reply(self, message: AbstractIncomingMessage) -> None:
+        future = self._pending.get(message.correlation_id or "")
+        if future is None or future.done():
+            return  # late reply to a request that already timed out
+        try:
+            future.set_result(json.loads(message.body))
+        except ValueError as exc:
+            future.set_exception(DependencyDown(WORKER, f"reply is not JSON: {exc}"))
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            await conn.close()
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for error messages."""
+    if "@" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://{rest.split('@', 1)[1]}"

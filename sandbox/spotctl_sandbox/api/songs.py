@@ -1,0 +1,76 @@
+"""Songs: metadata (cache-aside), flow 1 "play", and the trending leaderboard.
+
+Play = JWT check -> cached metadata -> signed stream URL -> Kafka `song_played` (acknowledged) ->
+BullMQ `update_recently_played` -> `trending:songs` +1. The response carries the Kafka offset and
+the job id, so a client (or test) can follow the event into each store.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any, cast
+
+from fastapi import APIRouter, Path, Query, Request
+
+from spotctl_sandbox.api import metrics, signing
+from spotctl_sandbox.api.errors import ApiError
+from spotctl_sandbox.api.resources import RECENTLY_PLAYED_QUEUE
+from spotctl_sandbox.api.security import Res, User
+from spotctl_sandbox.api.songcache import get_song, public
+from spotctl_sandbox.events import Topic
+
+router = APIRouter(prefix="/api", tags=["songs"])
+
+TRENDING_KEY = "trending:songs"
+SongId = Annotated[int, Path(ge=1, le=2**62, description="song id")]
+
+
+async def require_song(res: Res, song_id: int) -> tuple[dict[str, Any], bool]:
+    song, cached = await get_song(res, song_id)
+    if song is None:
+        raise ApiError(404, f"song {song_id} not found")
+    return song, cached
+
+
+@router.get("/songs/{song_id}")
+async def song_metadata(song_id: SongId, res: Res) -> dict[str, Any]:
+    song, cached = await require_song(res, song_id)
+    return {**public(song), "cached": cached}
+
+
+@router.post("/songs/{song_id}/play")
+@router.get("/songs/{song_id}/stream", summary="Flow 1 as the seed spells it (same as POST .../play)")
+async def play(song_id: SongId, user: User, res: Res, request: Request) -> dict[str, Any]:
+    song, cached = await require_song(res, song_id)
+    expires = int(time.time()) + res.config.stream_link_ttl_s
+    path = signing.sign(res.config.settings.jwt_secret, song_id, expires)
+    now = time.time()
+    event = await res.kafka.send(Topic.SONG_PLAYED, {"user_id": user.user_id, "song_id": song_id, "ts": now},
+                                 key=user.user_id)
+    metrics.EVENTS.labels(event.topic).inc()
+    job_id = await res.enqueue(RECENTLY_PLAYED_QUEUE, "update_recently_played",
+                               {"user_id": user.user_id, "song_id": song_id, "ts": now})
+    metrics.JOBS.labels(RECENTLY_PLAYED_QUEUE, "update_recently_played").inc()
+    await res.redis.zincrby(TRENDING_KEY, 1, str(song_id))
+    return {
+        "song": {**public(song), "cached": cached},
+        "stream_path": path,
+        "stream_url": str(request.base_url).rstrip("/") + path,
+        "expires_at": expires,
+        "event": {"topic": event.topic, "partition": event.partition, "offset": event.offset},
+        "job": {"queue": RECENTLY_PLAYED_QUEUE, "name": "update_recently_played", "id": job_id},
+    }
+
+
+@router.get("/trending")
+async def trending(res: Res, limit: Annotated[int, Query(ge=1, le=100)] = 10) -> dict[str, Any]:
+    ranked = cast(list[tuple[str, float]], await res.redis.zrevrange(TRENDING_KEY, 0, limit - 1, withscores=True))
+    ids = [int(member) for member, _ in ranked]
+    titles: dict[int, tuple[str, str]] = {}
+    if ids:
+        async with res.pool.connection() as conn:
+            cur = await conn.execute("SELECT id, title, artist FROM songs WHERE id = ANY(%s)", (ids,))
+            titles = {row[0]: (row[1], row[2]) for row in await cur.fetchall()}
+    items = [{"song_id": int(m), "plays": int(score), "title": titles.get(int(m), ("?", "?"))[0],
+              "artist": titles.get(int(m), ("?", "?"))[1]} for m, score in ranked]
+    return {"items": items}
