@@ -28,9 +28,9 @@ def text_of(value: Any) -> str:
 
 
 async def publish(redis: Any, ns: str, topic: str, kind: str, content: Any, *, durable: bool = False,
-                  priority: int | None = None, frame_id: str | None = None) -> str:
+                  priority: int | None = None, frame_id: str | None = None, origin: str | None = None) -> str:
     """Send one message to every subscriber of `topic` on every worker; returns its id."""
-    body_json = json.dumps(envelope.body(kind, content, topic=topic, priority=priority),
+    body_json = json.dumps(envelope.body(kind, content, topic=topic, priority=priority, origin=origin),
                            separators=(",", ":"))
     return await publish_body(redis, ns, topic, body_json, durable=durable, frame_id=frame_id)
 

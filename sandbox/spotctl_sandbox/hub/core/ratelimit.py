@@ -6,10 +6,10 @@ Pure: callers pass the clock in, so tests need no sleeping.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class Verdict(str, Enum):
+class Verdict(StrEnum):
     ALLOW = "allow"
     REJECT = "reject"  # answer with an error frame, keep the connection
     CLOSE = "close"  # abuse: error frame, then close the connection

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from .priority import Priority
 
 
-class Channel(str, Enum):
+class Channel(StrEnum):
     WEBSOCKET = "websocket"
     PUSH = "push"
     EMAIL = "email"

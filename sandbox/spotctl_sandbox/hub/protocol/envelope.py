@@ -84,14 +84,19 @@ def iso(ms: float) -> str:
 
 
 def body(kind: str, content: Any, *, topic: str | None = None, priority: int | None = None,
-         server_time: float | None = None) -> dict[str, Any]:
-    """The frame without its id: what a publisher stores and sends through Redis."""
+         server_time: float | None = None, origin: str | None = None) -> dict[str, Any]:
+    """The frame without its id: what a publisher stores and sends through Redis.
+
+    `origin` names the sending connection, which does not get its own client event back.
+    """
     ms = now_ms() if server_time is None else server_time
     out: dict[str, Any] = {"type": kind, "content": content, "timestamp": iso(ms), "server_time": ms}
     if topic is not None:
         out["topic"] = topic
     if priority is not None:
         out["priority"] = priority
+    if origin is not None:
+        out["origin"] = origin
     return out
 
 

@@ -1,0 +1,163 @@
+"""One WebSocket connection from handshake to close: authenticate, register, read, dispatch.
+
+Authentication takes the API's JWT from the `token` query parameter or from a first `auth` frame;
+failures are audited and answered with an error frame and close code 1008. Every later frame is
+rate-limited, schema-checked and handed to its feature's handler; recoverable problems produce an
+error frame and the connection stays open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from limits import parse as parse_limit
+from limits.aio.strategies import FixedWindowRateLimiter
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from ..common import tokens
+from . import audit, bus, keys, metrics
+from .core.presence import Presence
+from .core.ratelimit import ConnectionLimiter, Verdict
+from .features import chat, listening, playlists, system
+from .features.context import Context, Handler
+from .hub import CLOSE_POLICY, Conn, Hub
+from .protocol import envelope
+from .protocol.envelope import ErrorCode, ProtocolError
+from .store import Database
+
+log = logging.getLogger("spotctl_sandbox.hub")
+
+HANDLERS: dict[str, Handler] = {**system.HANDLERS, **chat.HANDLERS, **listening.HANDLERS,
+                                **playlists.HANDLERS}
+
+
+class Server:
+    """The per-worker WebSocket handler bound to the hub, database and user rate limiter."""
+
+    def __init__(self, hub: Hub, db: Database | None, user_limiter: FixedWindowRateLimiter) -> None:
+        self.hub, self.db, self.user_limiter = hub, db, user_limiter
+        self.user_limit = parse_limit(hub.cfg.user_rate)
+
+    async def handle(self, ws: ServerConnection) -> None:
+        query = parse_qs(urlsplit(ws.request.path if ws.request else "").query)
+        ns = query.get("ns", [keys.DEFAULT_NAMESPACE])[0]
+        try:
+            keys.check_namespace(ns)
+        except ValueError as exc:
+            await self._reject(ws, ErrorCode.BAD_ENVELOPE, str(exc))
+            return
+        claims = await self._authenticate(ws, ns, query.get("token", [None])[0])
+        if claims is None:
+            return
+        cfg = self.hub.cfg
+        conn = Conn(id=uuid.uuid4().hex[:16], ns=ns, user_id=claims.user_id, name=claims.name, ws=ws,
+                    limiter=ConnectionLimiter.create(cfg.conn_rate, cfg.conn_burst, cfg.max_strikes),
+                    connected_ms=envelope.now_ms(), resume_from=_resume_id(query))
+        await self.hub.register(conn)
+        try:
+            conn.send(envelope.frame("welcome", {
+                "conn_id": conn.id, "user_id": conn.user_id, "name": conn.name, "namespace": ns,
+                "worker": self.hub.worker, "heartbeat_interval": cfg.settings.ws_heartbeat_interval,
+                "max_frame_bytes": cfg.max_frame_bytes, "resumed_from": conn.resume_from}))
+            await self.hub.replay(conn, keys.user_topic(conn.user_id))
+            await self.hub.deliver_pending(conn)
+            async for raw in ws:
+                await self._on_frame(conn, raw)
+        except ConnectionClosed:
+            pass
+        finally:
+            chats = [t for t in conn.topics if t.startswith("chat:")]
+            await self.hub.unregister(conn)
+            if chats and await self.hub.user_presence(ns, conn.user_id) is Presence.OFFLINE:
+                for topic in chats:
+                    await bus.publish(self.hub.redis, ns, topic, "presence", {
+                        "channel_id": int(topic[5:]), "user_id": conn.user_id, "status": "offline"})
+
+    async def _authenticate(self, ws: ServerConnection, ns: str, token: str | None) -> Any:
+        peer = _peer(ws)
+        if token is None:
+            try:
+                raw = await asyncio.wait_for(ws.recv(), self.hub.cfg.auth_timeout_s)
+                first = envelope.parse(raw)
+                if first.type != "auth":
+                    raise ProtocolError(ErrorCode.UNAUTHORIZED, "first frame must be 'auth' (or pass ?token=)")
+                token = first.content["token"]
+            except TimeoutError:
+                await audit.auth_failure(self.hub.redis, ns=ns, reason="no auth frame in time", peer=peer)
+                await self._reject(ws, ErrorCode.UNAUTHORIZED, "authenticate within "
+                                   f"{self.hub.cfg.auth_timeout_s:g} s: send an 'auth' frame")
+                return None
+            except ProtocolError as exc:
+                await audit.auth_failure(self.hub.redis, ns=ns, reason=exc.message, peer=peer)
+                await self._reject(ws, ErrorCode.UNAUTHORIZED, exc.message)
+                return None
+            except ConnectionClosed:
+                return None
+        try:
+            return await tokens.verify(self.hub.redis, self.hub.cfg.settings.jwt_secret, token)
+        except tokens.TokenError as exc:
+            await audit.auth_failure(self.hub.redis, ns=ns, reason=exc.reason, peer=peer)
+            await self._reject(ws, ErrorCode.UNAUTHORIZED, exc.reason)
+            return None
+
+    async def _reject(self, ws: ServerConnection, code: str, message: str) -> None:
+        if code == ErrorCode.UNAUTHORIZED:
+            metrics.AUTH_FAILURES.labels(metrics.WORKER).inc()
+        metrics.error(code).inc()
+        try:
+            await ws.send(envelope.error_frame(code, message))
+            await ws.close(CLOSE_POLICY, f"{code}: {message}"[:120])
+        except ConnectionClosed:
+            pass
+
+    async def _on_frame(self, conn: Conn, raw: str | bytes) -> None:
+        verdict = conn.limiter.check(time.monotonic())
+        if verdict is Verdict.ALLOW and not await self.user_limiter.hit(self.user_limit, conn.ns, conn.user_id):
+            verdict = conn.limiter.guard.strike(time.monotonic())
+            metrics.RATE_LIMITED.labels(metrics.WORKER, "user").inc()
+        elif verdict is not Verdict.ALLOW:
+            metrics.RATE_LIMITED.labels(metrics.WORKER, "connection").inc()
+        if verdict is not Verdict.ALLOW:
+            self._error(conn, ErrorCode.RATE_LIMITED, "too many messages: slow down")
+            if verdict is Verdict.CLOSE:
+                conn.close_soon(CLOSE_POLICY, "rate limit abuse")
+            return
+        request_id = None
+        try:
+            msg = envelope.parse(raw)
+            request_id = msg.request_id
+            metrics.msg_in(msg.type).inc()
+            handler = HANDLERS.get(msg.type)
+            if handler is None:  # 'auth' after authentication
+                raise ProtocolError(ErrorCode.BAD_ENVELOPE, f"{msg.type!r} is not accepted now", request_id)
+            result = await handler(Context(self.hub, conn, self.db), msg.content)
+            if result is not None:
+                conn.send(envelope.frame(f"{msg.type}_result", result, reply_to=request_id))
+        except ProtocolError as exc:
+            self._error(conn, exc.code, exc.message, exc.reply_to or request_id)
+        except Exception:
+            log.exception("handler failed")
+            self._error(conn, "internal", "internal error while handling this message", request_id)
+
+    def _error(self, conn: Conn, code: str, message: str, reply_to: str | None = None) -> None:
+        metrics.error(code).inc()
+        conn.send(envelope.error_frame(code, message, reply_to))
+
+
+def _resume_id(query: dict[str, list[str]]) -> str | None:
+    last = query.get("last_id", [None])[0]
+    return last if last and keys.is_stream_id(last) else None
+
+
+def _peer(ws: ServerConnection) -> str:
+    forwarded = ws.request.headers.get("X-Forwarded-For") if ws.request else None
+    if forwarded:
+        return forwarded.split(",")[0].strip()
+    addr = ws.remote_address
+    return f"{addr[0]}:{addr[1]}" if addr else "?"

@@ -1,0 +1,214 @@
+"""Chat: public, private and direct channels with membership, persisted history, search, typing,
+read receipts and per-channel presence.
+
+Authorization: anyone in the namespace may join a public channel; private and direct channels only
+admit members (a member invites). Sending, typing and receipts need a joined (subscribed) channel.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from .. import bus, keys
+from ..protocol.envelope import ErrorCode, ProtocolError
+from .context import Context, Handler
+
+
+def topic(channel_id: int) -> str:
+    return f"chat:{channel_id}"
+
+
+def _channel_json(row: dict[str, Any]) -> dict[str, Any]:
+    return {"id": row["id"], "kind": row["kind"], "name": row["name"], "created_by": row["created_by"]}
+
+
+async def _channel(ctx: Context, channel_id: int) -> dict[str, Any]:
+    async with ctx.database().pool.connection() as db, db.cursor(row_factory=dict_row) as cur:
+        await cur.execute("SELECT c.*, m.user_id IS NOT NULL AS is_member FROM hub_channels c "
+                          "LEFT JOIN hub_members m ON m.channel_id = c.id AND m.user_id = %s "
+                          "WHERE c.id = %s AND c.ns = %s", (ctx.conn.user_id, channel_id, ctx.conn.ns))
+        row = await cur.fetchone()
+    if row is None:
+        raise ProtocolError(ErrorCode.NOT_FOUND, f"no channel {channel_id}")
+    return row
+
+
+async def _readable(ctx: Context, channel_id: int) -> dict[str, Any]:
+    row = await _channel(ctx, channel_id)
+    if not row["is_member"] and row["kind"] != "public":
+        raise ProtocolError(ErrorCode.FORBIDDEN, f"channel {channel_id} is {row['kind']}: members only")
+    return row
+
+
+def _joined(ctx: Context, channel_id: int) -> None:
+    if topic(channel_id) not in ctx.conn.topics:
+        raise ProtocolError(ErrorCode.FORBIDDEN, f"join channel {channel_id} first (channel_join)")
+
+
+async def channel_create(ctx: Context, content: dict[str, Any]) -> Any:
+    me, kind = ctx.conn.user_id, content["kind"]
+    others = sorted(set(content.get("members", [])) - {me})
+    direct_key = None
+    if kind == "direct":
+        if len(others) != 1:
+            raise ProtocolError(ErrorCode.INVALID_CONTENT, "a direct channel needs exactly one other member")
+        direct_key = "|".join(sorted([me, others[0]]))
+    name = content.get("name") or (direct_key or f"{kind} channel")
+    async with ctx.database().pool.connection() as db, db.transaction(), db.cursor(row_factory=dict_row) as cur:
+        await cur.execute("INSERT INTO hub_channels (ns, kind, name, created_by, direct_key) "
+                          "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (ns, direct_key) WHERE direct_key IS NOT NULL "
+                          "DO UPDATE SET direct_key = EXCLUDED.direct_key RETURNING *",
+                          (ctx.conn.ns, kind, name, me, direct_key))
+        row = await cur.fetchone()
+        assert row is not None
+        await cur.executemany("INSERT INTO hub_members (channel_id, user_id, role) VALUES (%s, %s, %s) "
+                              "ON CONFLICT DO NOTHING",
+                              [(row["id"], me, "owner")] + [(row["id"], u, "member") for u in others])
+    channel = _channel_json(row)
+    for user in others:
+        await bus.publish(ctx.redis, ctx.conn.ns, keys.user_topic(user), "channel_invited",
+                          {"channel": channel, "by": me}, durable=True)
+    await ctx.hub.subscribe(ctx.conn, topic(row["id"]))
+    return {"channel": channel, "members": [me, *others]}
+
+
+async def channel_join(ctx: Context, content: dict[str, Any]) -> Any:
+    cid = content["channel_id"]
+    row = await _readable(ctx, cid)
+    if not row["is_member"]:
+        async with ctx.database().pool.connection() as db:
+            await db.execute("INSERT INTO hub_members (channel_id, user_id) VALUES (%s, %s) "
+                             "ON CONFLICT DO NOTHING", (cid, ctx.conn.user_id))
+    replayed = await ctx.hub.subscribe(ctx.conn, topic(cid))
+    await bus.publish(ctx.redis, ctx.conn.ns, topic(cid), "presence",
+                      {"channel_id": cid, "user_id": ctx.conn.user_id, "status": "online"}, origin=ctx.conn.id)
+    return {"channel": _channel_json(row), "replayed": replayed}
+
+
+async def channel_leave(ctx: Context, content: dict[str, Any]) -> Any:
+    cid = content["channel_id"]
+    await _channel(ctx, cid)
+    async with ctx.database().pool.connection() as db:
+        await db.execute("DELETE FROM hub_members WHERE channel_id = %s AND user_id = %s", (cid, ctx.conn.user_id))
+    await ctx.hub.unsubscribe(ctx.conn, topic(cid))
+    return {"channel_id": cid}
+
+
+async def channel_invite(ctx: Context, content: dict[str, Any]) -> Any:
+    cid, user = content["channel_id"], content["user_id"]
+    row = await _channel(ctx, cid)
+    if not row["is_member"]:
+        raise ProtocolError(ErrorCode.FORBIDDEN, f"only members of channel {cid} can invite")
+    if row["kind"] == "direct":
+        raise ProtocolError(ErrorCode.FORBIDDEN, "a direct channel cannot get more members")
+    async with ctx.database().pool.connection() as db:
+        await db.execute("INSERT INTO hub_members (channel_id, user_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                         (cid, user))
+    await bus.publish(ctx.redis, ctx.conn.ns, keys.user_topic(user), "channel_invited",
+                      {"channel": _channel_json(row), "by": ctx.conn.user_id}, durable=True)
+    return {"channel_id": cid, "user_id": user}
+
+
+async def channel_list(ctx: Context, content: dict[str, Any]) -> Any:
+    async with ctx.database().pool.connection() as db, db.cursor(row_factory=dict_row) as cur:
+        await cur.execute("SELECT c.*, m.user_id IS NOT NULL AS is_member FROM hub_channels c "
+                          "LEFT JOIN hub_members m ON m.channel_id = c.id AND m.user_id = %s "
+                          "WHERE c.ns = %s AND (m.user_id IS NOT NULL OR c.kind = 'public') "
+                          "ORDER BY c.id LIMIT 500", (ctx.conn.user_id, ctx.conn.ns))
+        rows = await cur.fetchall()
+    return {"channels": [_channel_json(r) | {"member": r["is_member"]} for r in rows]}
+
+
+async def chat_message(ctx: Context, content: dict[str, Any]) -> Any:
+    cid = content["channel_id"]
+    _joined(ctx, cid)
+    attachments = content.get("attachments", [])
+    async with ctx.database().pool.connection() as db, db.cursor(row_factory=dict_row) as cur:
+        await cur.execute("INSERT INTO hub_messages (channel_id, user_id, text, attachments) "
+                          "VALUES (%s, %s, %s, %s) RETURNING id, created_at",
+                          (cid, ctx.conn.user_id, content["text"], Jsonb(attachments)))
+        row = await cur.fetchone()
+    assert row is not None
+    message = {"message_id": row["id"], "channel_id": cid, "user_id": ctx.conn.user_id, "name": ctx.conn.name,
+               "text": content["text"], "attachments": attachments, "created_at": row["created_at"].isoformat()}
+    frame_id = await bus.publish(ctx.redis, ctx.conn.ns, topic(cid), "chat_message", message, durable=True)
+    return {"message_id": row["id"], "frame_id": frame_id}
+
+
+async def history(ctx: Context, content: dict[str, Any]) -> Any:
+    """Newest first; pass `next_before_id` back as `before_id` for the previous page."""
+    cid, limit = content["channel_id"], content.get("limit", 50)
+    await _readable(ctx, cid)
+    async with ctx.database().pool.connection() as db, db.cursor(row_factory=dict_row) as cur:
+        await cur.execute("SELECT id, user_id, text, attachments, created_at FROM hub_messages "
+                          "WHERE channel_id = %s AND id < %s ORDER BY id DESC LIMIT %s",
+                          (cid, content.get("before_id", 2**62), limit))
+        rows = await cur.fetchall()
+    messages = [_message_json(cid, r) for r in rows]
+    return {"channel_id": cid, "messages": messages,
+            "next_before_id": rows[-1]["id"] if len(rows) == limit else None}
+
+
+def _message_json(cid: int, r: dict[str, Any]) -> dict[str, Any]:
+    return {"message_id": r["id"], "channel_id": cid, "user_id": r["user_id"], "text": r["text"],
+            "attachments": r["attachments"], "created_at": r["created_at"].isoformat()}
+
+
+async def search(ctx: Context, content: dict[str, Any]) -> Any:
+    """Full-text search (PostgreSQL websearch syntax) over channels the user may read."""
+    args: list[Any] = [ctx.conn.user_id, ctx.conn.ns, content["query"]]
+    only = ""
+    if "channel_id" in content:
+        await _readable(ctx, content["channel_id"])
+        only, args = " AND c.id = %s", [*args, content["channel_id"]]
+    async with ctx.database().pool.connection() as db, db.cursor(row_factory=dict_row) as cur:
+        await cur.execute("SELECT m.id, m.channel_id, m.user_id, m.text, m.attachments, m.created_at "
+                          "FROM hub_messages m JOIN hub_channels c ON c.id = m.channel_id "
+                          "LEFT JOIN hub_members mb ON mb.channel_id = c.id AND mb.user_id = %s "
+                          "WHERE c.ns = %s AND (mb.user_id IS NOT NULL OR c.kind = 'public') "
+                          "AND m.tsv @@ websearch_to_tsquery('simple', %s)" + only +
+                          " ORDER BY m.id DESC LIMIT %s", [*args, content.get("limit", 20)])
+        rows = await cur.fetchall()
+    return {"query": content["query"], "messages": [_message_json(r["channel_id"], r) for r in rows]}
+
+
+async def typing(ctx: Context, content: dict[str, Any]) -> Any:
+    cid = content["channel_id"]
+    _joined(ctx, cid)
+    await bus.publish(ctx.redis, ctx.conn.ns, topic(cid), "typing",
+                      {"channel_id": cid, "user_id": ctx.conn.user_id, "typing": content["typing"]},
+                      origin=ctx.conn.id, priority=0)
+
+
+async def read_receipt(ctx: Context, content: dict[str, Any]) -> Any:
+    cid, mid = content["channel_id"], content["message_id"]
+    _joined(ctx, cid)
+    async with ctx.database().pool.connection() as db:
+        await db.execute("UPDATE hub_members SET last_read_id = GREATEST(last_read_id, %s) "
+                         "WHERE channel_id = %s AND user_id = %s", (mid, cid, ctx.conn.user_id))
+    await bus.publish(ctx.redis, ctx.conn.ns, topic(cid), "read_receipt",
+                      {"channel_id": cid, "user_id": ctx.conn.user_id, "message_id": mid}, origin=ctx.conn.id)
+    return {"channel_id": cid, "message_id": mid}
+
+
+async def channel_presence(ctx: Context, content: dict[str, Any]) -> Any:
+    cid = content["channel_id"]
+    await _readable(ctx, cid)
+    async with ctx.database().pool.connection() as db, db.cursor() as cur:
+        await cur.execute("SELECT user_id, last_read_id FROM hub_members WHERE channel_id = %s "
+                          "ORDER BY user_id LIMIT 1000", (cid,))
+        rows = await cur.fetchall()
+    statuses = await ctx.hub.presence_of(ctx.conn.ns, [r[0] for r in rows])
+    return {"channel_id": cid, "members": [{"user_id": u, "status": statuses[u], "last_read_id": last}
+                                           for u, last in rows]}
+
+
+HANDLERS: dict[str, Handler] = {
+    "channel_create": channel_create, "channel_join": channel_join, "channel_leave": channel_leave,
+    "channel_invite": channel_invite, "channel_list": channel_list, "chat_message": chat_message,
+    "history": history, "search": search, "typing": typing, "read_receipt": read_receipt,
+    "channel_presence": channel_presence,
+}

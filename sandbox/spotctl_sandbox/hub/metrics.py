@@ -1,0 +1,40 @@
+"""Prometheus metrics of one worker, every series labelled `worker`.
+
+Workers write through prometheus_client's multiprocess mode (PROMETHEUS_MULTIPROC_DIR, set by the
+supervisor); the supervisor's /metrics merges them. Children are cached: a label lookup per frame
+would cost more than the frame.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from prometheus_client import Counter, Gauge, Histogram
+
+CONNECTIONS = Gauge("hub_connections", "Open WebSocket connections", ["worker"], multiprocess_mode="livesum")
+SUBSCRIPTIONS = Gauge("hub_subscriptions", "Redis channels subscribed", ["worker"], multiprocess_mode="livesum")
+MESSAGES_IN = Counter("hub_messages_in_total", "Frames received from clients", ["worker", "type"])
+MESSAGES_OUT = Counter("hub_messages_out_total", "Frames written to clients", ["worker", "type"])
+DELIVERY = Histogram("hub_delivery_latency_seconds", "Publish to written-to-all-local-sockets",
+                     ["worker"], buckets=(.001, .002, .005, .01, .02, .05, .1, .25, .5, 1, 2.5, 5))
+SHED = Counter("hub_frames_shed_total", "Frames dropped for slow consumers", ["worker", "reason"])
+AUTH_FAILURES = Counter("hub_auth_failures_total", "Rejected authentications", ["worker"])
+RATE_LIMITED = Counter("hub_rate_limited_total", "Frames rejected by rate limits", ["worker", "scope"])
+ERRORS = Counter("hub_protocol_errors_total", "Error frames sent", ["worker", "code"])
+
+WORKER = "0"
+
+
+@cache
+def msg_in(kind: str) -> Counter:
+    return MESSAGES_IN.labels(WORKER, kind)
+
+
+@cache
+def msg_out(kind: str) -> Counter:
+    return MESSAGES_OUT.labels(WORKER, kind)
+
+
+@cache
+def error(code: str) -> Counter:
+    return ERRORS.labels(WORKER, code)

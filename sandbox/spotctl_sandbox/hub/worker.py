@@ -1,0 +1,91 @@
+"""One worker process: a websockets server on the shared port (SO_REUSEPORT) around one Hub.
+
+websockets (asyncio, uvloop, compression off) was chosen by measurement: see docs/hub-server-choice.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from http import HTTPStatus
+from pathlib import Path
+
+import redis.asyncio as aioredis
+from limits.aio.storage import RedisStorage
+from limits.aio.strategies import FixedWindowRateLimiter
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.http11 import Request, Response
+
+from . import metrics
+from .config import HubConfig
+from .connection import Server
+from .hub import Hub
+from .store import Database
+
+log = logging.getLogger("spotctl_sandbox.hub")
+
+
+def _limiter_url(redis_url: str) -> str:
+    return "async+" + redis_url if not redis_url.startswith("async+") else redis_url
+
+
+async def run(cfg: HubConfig, index: int, ready_file: Path | None) -> None:
+    metrics.WORKER = str(index)
+    redis = aioredis.from_url(cfg.settings.redis_url, max_connections=64)
+    db = Database(cfg.settings.database_url)
+    await db.open()
+    hub = Hub(cfg, redis, index)
+    await hub.start()
+    limiter = FixedWindowRateLimiter(RedisStorage(_limiter_url(cfg.settings.redis_url), implementation="redispy"))
+    server = Server(hub, db, limiter)
+
+    def gate(connection: ServerConnection, request: Request) -> Response | None:
+        if request.path.split("?", 1)[0].rstrip("/") != "/ws":
+            return connection.respond(HTTPStatus.NOT_FOUND, "the WebSocket endpoint is /ws\n")
+        if hub.draining:
+            return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "shutting down: reconnect\n")
+        return None
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    heartbeat = cfg.settings.ws_heartbeat_interval
+    async with serve(server.handle, cfg.host, cfg.port, reuse_port=True, compression=None,
+                     max_size=cfg.max_frame_bytes, max_queue=16, process_request=gate,
+                     ping_interval=heartbeat, ping_timeout=heartbeat, close_timeout=2,
+                     server_header="spotctl-hub") as ws_server:
+        log.info("worker %d (pid %d) listening on %s:%d", index, os.getpid(), cfg.host, cfg.port)
+        if ready_file is not None:
+            ready_file.write_text(str(os.getpid()))
+        await stop.wait()
+        log.info("worker %d draining %d connections", index, len(hub.conns))
+        await hub.drain()
+        ws_server.close(close_connections=True)
+        await ws_server.wait_closed()
+    await hub.stop()
+    await db.close()
+    await redis.aclose()
+    log.info("worker %d stopped", index)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
+                        format="%(asctime)s hub[%(process)d] %(levelname)s %(message)s")
+    logging.getLogger("websockets").setLevel(logging.WARNING)  # one line per connection is too many
+    cfg = HubConfig.from_env()
+    index = int(os.environ.get("HUB_WORKER_INDEX", "0"))
+    ready = os.environ.get("HUB_READY_FILE")
+    try:
+        import uvloop
+
+        uvloop.run(run(cfg, index, Path(ready) if ready else None))
+    except ImportError:
+        asyncio.run(run(cfg, index, Path(ready) if ready else None))
+
+
+if __name__ == "__main__":
+    main()
