@@ -1,0 +1,32 @@
+"""`python -m spotctl_sandbox.workers`: every worker, the sinks and /health in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+from spotctl_sandbox.workers.config import ConfigError, WorkerConfig
+from spotctl_sandbox.workers.runner import Runner
+
+
+def main() -> int:
+    logging.basicConfig(stream=sys.stdout, level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("aiokafka", "aiormq", "aio_pika", "httpx", "mail.log"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        config = WorkerConfig.from_env()
+    except (ConfigError, ValueError) as exc:
+        print(f"workers: bad configuration: {exc}", file=sys.stderr)
+        return 2
+
+    async def run() -> None:
+        await Runner(config).serve()
+
+    asyncio.run(run())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

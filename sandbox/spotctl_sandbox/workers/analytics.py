@@ -1,0 +1,154 @@
+"""Kafka consumer group `analytics`: play counts and per-user activity, each event applied once.
+
+An event's id (its `event_id`, or a hash of its bytes when the producer sent none) is inserted into
+analytics_processed_events in the same transaction as its effects, so a redelivered event (after a
+rebalance or a crash before the offset commit) changes nothing.  Offsets are committed only after
+the batch's transactions, and a store outage retries the same batch: nothing consumed is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import hashlib
+import logging
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
+
+from spotctl_sandbox.workers import names
+from spotctl_sandbox.workers.deps import Deps
+from spotctl_sandbox.workers.dlq import MalformedMessage
+from spotctl_sandbox.workers.messages import PlayEvent, epoch_field, json_object
+from spotctl_sandbox.workers.retrying import transient_errors, until_ready
+from spotctl_sandbox.workers.state import WorkerState
+
+log = logging.getLogger(__name__)
+
+MARK_SQL = "INSERT INTO analytics_processed_events (event_id, topic) VALUES (%s, %s) ON CONFLICT DO NOTHING"
+PLAY_SQL = "UPDATE songs SET play_count = play_count + 1 WHERE id = %s"
+ACTIVITY_SQL = """
+INSERT INTO analytics_user_activity (user_id, plays, searches, playlists_created, last_event_at)
+VALUES (%(user)s, %(plays)s, %(searches)s, %(playlists)s, %(at)s)
+ON CONFLICT (user_id) DO UPDATE SET
+    plays = analytics_user_activity.plays + EXCLUDED.plays,
+    searches = analytics_user_activity.searches + EXCLUDED.searches,
+    playlists_created = analytics_user_activity.playlists_created + EXCLUDED.playlists_created,
+    last_event_at = GREATEST(analytics_user_activity.last_event_at, EXCLUDED.last_event_at)
+"""
+
+
+def event_id(record: ConsumerRecord) -> str:
+    """The producer's id, else a content hash (stable across broker restarts, unlike offsets)."""
+    value = record.value or b""
+    try:
+        data = json_object(value)
+    except MalformedMessage:
+        data = {}
+    given = data.get("event_id")
+    return str(given) if given else "sha1:" + hashlib.sha1(record.topic.encode() + b"\0" + value).hexdigest()
+
+
+class Analytics:
+    name = "analytics"
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
+
+    async def run(self) -> None:
+        self._consumer = await until_ready(self.deps.health, self.name, "kafka", self._start_consumer)
+        self.deps.health.set(self.name, WorkerState.RUNNING,
+                             f"group {names.ANALYTICS_GROUP} on {', '.join(names.ANALYTICS_TOPICS)}")
+        self._task = asyncio.create_task(self._loop(self._consumer), name="analytics")
+
+    async def _start_consumer(self) -> AIOKafkaConsumer:
+        consumer = AIOKafkaConsumer(
+            *names.ANALYTICS_TOPICS, bootstrap_servers=self.deps.config.settings.kafka_bootstrap_servers,
+            group_id=names.ANALYTICS_GROUP, client_id="spotctl-analytics", enable_auto_commit=False,
+            auto_offset_reset="earliest", request_timeout_ms=15000,
+        )
+        try:
+            await consumer.start()
+        except BaseException:
+            await consumer.stop()
+            raise
+        return consumer
+
+    async def stop(self) -> None:
+        """Finish the batch in hand, commit it, leave the group."""
+        self.deps.health.set(self.name, WorkerState.STOPPING)
+        self._stop.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, timeout=15)
+            except TimeoutError:
+                log.warning("analytics: batch did not finish in 15 s; its offsets stay uncommitted")
+        if self._consumer is not None:
+            await self._consumer.stop()
+        self.deps.health.set(self.name, WorkerState.STOPPED)
+
+    async def _loop(self, consumer: AIOKafkaConsumer) -> None:
+        while not self._stop.is_set():
+            try:
+                batch = await consumer.getmany(timeout_ms=500, max_records=500)
+            except transient_errors() as exc:
+                self.deps.health.set(self.name, WorkerState.WAITING, f"kafka: {exc!r}")
+                await asyncio.sleep(1)
+                continue
+            records = [r for part in batch.values() for r in part]
+            if not records:
+                continue
+            retrying = AsyncRetrying(retry=retry_if_exception_type(transient_errors()),
+                                     wait=wait_exponential_jitter(initial=0.5, max=10), reraise=True,
+                                     before_sleep=lambda s: self.deps.health.set(
+                                         self.name, WorkerState.WAITING, f"postgres: {s.outcome.exception()!r}"
+                                         if s.outcome else "postgres down"))
+            applied: int = await retrying(self._apply, records)
+            with contextlib.suppress(*transient_errors()):
+                await consumer.commit()  # if this fails the events come again and are skipped as seen
+            self.deps.health.count(self.name, processed=applied)
+            if self.deps.health.state(self.name) is WorkerState.WAITING:
+                self.deps.health.set(self.name, WorkerState.RUNNING)
+
+    async def _apply(self, records: list[ConsumerRecord]) -> int:
+        """Apply every new event in one transaction; return how many were new."""
+        applied = 0
+        async with self.deps.pg.connection() as conn, conn.transaction():
+            for record in records:
+                try:
+                    effects = _effects(record)
+                except MalformedMessage as exc:
+                    log.warning("analytics: skipping malformed %s event at %s/%s: %s", record.topic,
+                                record.partition, record.offset, exc)
+                    self.deps.health.count(self.name, dead_lettered=1)
+                    continue
+                cur = await conn.execute(MARK_SQL, (event_id(record), record.topic))
+                if cur.rowcount != 1:
+                    continue  # seen before
+                song, activity = effects
+                if song is not None and song.isdigit():
+                    await conn.execute(PLAY_SQL, (int(song),))
+                if activity is not None:
+                    await conn.execute(ACTIVITY_SQL, activity)
+                applied += 1
+        return applied
+
+
+def _effects(record: ConsumerRecord) -> tuple[str | None, dict[str, object] | None]:
+    """(song whose play count grows, user activity increments) for one event."""
+    data = json_object(record.value or b"")
+    ts = epoch_field(data, "ts")
+    at = dt.datetime.fromtimestamp(ts if ts is not None else record.timestamp / 1000, dt.UTC)
+    counts = {"plays": 0, "searches": 0, "playlists": 0, "at": at}
+    if record.topic == names.T_SONG_PLAYED:
+        play = PlayEvent.parse(record.value or b"")
+        return play.song_id, {"user": play.user_id, **counts, "plays": 1}
+    user = data.get("user_id")
+    if user is None:
+        return None, None  # an anonymous search: counted by the daily report only
+    key = "searches" if record.topic == names.T_SEARCH_PERFORMED else "playlists"
+    return None, {"user": str(user), **counts, key: 1}

@@ -1,0 +1,74 @@
+"""Run one BullMQ worker with its health entry: wait for Redis, process, close gracefully.
+
+A processor raises UnrecoverableError for input that can never succeed (no retries), and lets
+connection errors propagate so BullMQ retries the job with exponential backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import bullmq
+from bullmq import UnrecoverableError
+
+from spotctl_sandbox.workers.deps import Deps
+from spotctl_sandbox.workers.dlq import MalformedMessage
+from spotctl_sandbox.workers.retrying import until_ready
+from spotctl_sandbox.workers.state import WorkerState
+
+log = logging.getLogger(__name__)
+
+Processor = Callable[[bullmq.Job], Awaitable[Any]]
+
+
+class BullWorker:
+    """One queue, a table of processors by job name, a concurrency."""
+
+    def __init__(self, deps: Deps, name: str, queue: str, processors: dict[str, Processor],
+                 concurrency: int = 4) -> None:
+        self.deps, self.name, self.queue = deps, name, queue
+        self.processors = processors
+        self.concurrency = concurrency
+        self._worker: bullmq.Worker | None = None
+
+    async def run(self) -> None:
+        await until_ready(self.deps.health, self.name, "redis", self.deps.redis.ping)
+        self._worker = bullmq.Worker(self.queue, self._process, {
+            "connection": self.deps.config.settings.redis_url,
+            "concurrency": self.concurrency,
+            "name": f"spotctl-{self.name}",
+        })
+        self._worker.on("error", self._on_error)
+        self.deps.health.set(self.name, WorkerState.RUNNING, f"queue {self.queue}, concurrency {self.concurrency}")
+        log.info("%s: consuming BullMQ queue %s", self.name, self.queue)
+
+    async def stop(self) -> None:
+        """Stop taking jobs and wait for the ones in flight (BullMQ's close without force)."""
+        if self._worker is not None:
+            self.deps.health.set(self.name, WorkerState.STOPPING)
+            await self._worker.close()
+        self.deps.health.set(self.name, WorkerState.STOPPED)
+
+    def _on_error(self, err: Exception, *_: Any) -> None:
+        log.warning("%s: BullMQ worker error: %s", self.name, err)
+
+    async def _process(self, job: bullmq.Job, token: str) -> Any:
+        processor = self.processors.get(job.name)
+        try:
+            if processor is None:
+                raise UnrecoverableError(f"no processor for job {job.name!r} on queue {self.queue!r}")
+            try:
+                result = await processor(job)
+            except MalformedMessage as exc:
+                raise UnrecoverableError(f"malformed job data: {exc}") from exc
+        except Exception as exc:
+            self.deps.health.count(self.name, failed=1)
+            log.warning("%s: job %s (%s) attempt %d failed: %s", self.name, job.id, job.name,
+                        job.attemptsMade + 1, exc)
+            raise
+        self.deps.health.count(self.name, processed=1)
+        if self.deps.health.state(self.name) is WorkerState.WAITING:
+            self.deps.health.set(self.name, WorkerState.RUNNING)
+        return result

@@ -1,0 +1,64 @@
+"""The connections every worker shares, opened lazily so the process starts with stores down.
+
+redis-py reconnects per command and the psycopg pool replaces broken connections, so a store that
+comes back is used again without a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from importlib import resources
+
+import bullmq
+import redis.asyncio as aioredis
+from psycopg_pool import AsyncConnectionPool
+
+from spotctl_sandbox.db import amigrate
+from spotctl_sandbox.workers.config import WorkerConfig
+from spotctl_sandbox.workers.state import Health
+
+
+@dataclass
+class Deps:
+    config: WorkerConfig
+    health: Health
+    redis: aioredis.Redis
+    pg: AsyncConnectionPool
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    _queues: dict[str, bullmq.Queue] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, config: WorkerConfig, health: Health) -> Deps:
+        settings = config.settings
+        return cls(
+            config=config,
+            health=health,
+            redis=aioredis.Redis.from_url(settings.redis_url, decode_responses=True,
+                                          socket_connect_timeout=3, health_check_interval=15),
+            pg=AsyncConnectionPool(settings.database_url, min_size=1, max_size=6, open=False, timeout=5,
+                                   kwargs={"autocommit": True}, reconnect_timeout=0),
+        )
+
+    def queue(self, name: str) -> bullmq.Queue:
+        """A BullMQ producer handle for `name` (one per queue, shared)."""
+        if name not in self._queues:
+            self._queues[name] = bullmq.Queue(name, {"connection": self.config.settings.redis_url})
+        return self._queues[name]
+
+    async def open(self) -> None:
+        await self.pg.open(wait=False)
+
+    async def migrate(self) -> None:
+        """The API's schema (shared tables) and then the workers' own tables."""
+        own = resources.files(__package__).joinpath("schema.sql").read_text(encoding="utf-8")
+        async with self.pg.connection() as conn:
+            await amigrate(conn)
+            await conn.execute(own.encode())
+
+    async def close(self) -> None:
+        for queue in self._queues.values():
+            await queue.close()
+        await self.pg.close()
+        await self.redis.aclose()
+

@@ -1,0 +1,172 @@
+"""One asyncio process running every worker, the sinks and the HTTP endpoints.
+
+Start-up never waits for a dependency: the HTTP server answers at once and each worker connects in
+its own task with backoff.  SIGTERM stops intake first (RabbitMQ consumers cancelled, BullMQ workers
+closed, the Kafka batch committed), waits for work in flight, and only then closes the sinks the
+last jobs may still be delivering to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+import httpx
+from aio_pika.abc import AbstractRobustConnection
+from aiosmtpd.smtp import SMTP
+
+from spotctl_sandbox.workers import daily_report, delivery, names, notifications, recently_played, recommendations
+from spotctl_sandbox.workers.analytics import Analytics
+from spotctl_sandbox.workers.bull import BullWorker
+from spotctl_sandbox.workers.config import WorkerConfig
+from spotctl_sandbox.workers.deps import Deps
+from spotctl_sandbox.workers.rabbit import RabbitConsumer, connect
+from spotctl_sandbox.workers.retrying import until_ready
+from spotctl_sandbox.workers.sinks import MailSink, PushSink
+from spotctl_sandbox.workers.state import Health, WorkerState
+from spotctl_sandbox.workers.web import push_app, server, workers_app
+
+log = logging.getLogger("spotctl_sandbox.workers")
+
+SCHEMA = "schema"
+
+
+class Stoppable(Protocol):
+    name: str
+
+    async def stop(self) -> None: ...
+
+
+def _bull_workers(deps: Deps, http: httpx.AsyncClient) -> list[BullWorker]:
+    push, email = delivery.push_processor(deps, http), delivery.email_processor(deps)
+    return [
+        BullWorker(deps, "recently-played", names.Q_RECENTLY_PLAYED,
+                   {names.JOB_UPDATE_RECENTLY_PLAYED: recently_played.processor(deps)}, concurrency=8),
+        BullWorker(deps, "notification-jobs", names.Q_NOTIFICATIONS,
+                   {names.JOB_PUSH: push, names.JOB_EMAIL: email}, concurrency=8),
+        BullWorker(deps, "email", names.Q_EMAIL, {names.JOB_EMAIL: email}, concurrency=2),
+        BullWorker(deps, "reports", names.Q_REPORTS, {names.JOB_DAILY_REPORT: daily_report.processor(deps)},
+                   concurrency=1),
+    ]
+
+
+def _rabbit_consumers(deps: Deps) -> list[RabbitConsumer]:
+    return [
+        RabbitConsumer(deps, "recommendations", names.Q_RECOMMENDATION_REQUESTS,
+                       recommendations.handler(deps), prefetch=4),
+        RabbitConsumer(deps, "delivery", names.Q_DELIVERY, notifications.delivery_handler(deps)),
+        RabbitConsumer(deps, "search-indexer", names.Q_SEARCH_INDEXER, notifications.search_indexer_handler(deps)),
+        RabbitConsumer(deps, "cache-invalidation", names.Q_CACHE_INVALIDATION,
+                       notifications.cache_invalidation_handler(deps)),
+    ]
+
+
+class Runner:
+    """Build inside the event loop (the clients bind to it)."""
+
+    def __init__(self, config: WorkerConfig) -> None:
+        self.config = config
+        self.http = httpx.AsyncClient()
+        bull_names = ["recently-played", "notification-jobs", "email", "reports"]
+        rabbit_names = ["recommendations", "delivery", "search-indexer", "cache-invalidation"]
+        self.deps = deps = Deps.create(config, Health([SCHEMA, *bull_names, *rabbit_names, Analytics.name]))
+        self.bull = _bull_workers(deps, self.http)
+        self.rabbit = _rabbit_consumers(deps)
+        self.analytics = Analytics(deps)
+        self._connection: AbstractRobustConnection | None = None
+        self._starting: list[asyncio.Task[None]] = []
+
+    def _spawn(self, deps: Deps, names_: list[str], start: Callable[[], Awaitable[Any]]) -> None:
+        async def guarded() -> None:
+            try:
+                await start()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a bug: show it in /health, keep the other workers going
+                log.exception("%s failed to start", "/".join(names_))
+                for name in names_:
+                    deps.health.set(name, WorkerState.FAILED, repr(exc))
+
+        self._starting.append(asyncio.create_task(guarded(), name="start:" + "/".join(names_)))
+
+    def start_workers(self, deps: Deps) -> None:
+        async def schema() -> None:
+            await until_ready(deps.health, SCHEMA, "postgres", deps.migrate)
+            deps.health.set(SCHEMA, WorkerState.RUNNING, "schema applied")
+
+        async def reports() -> None:
+            await self.bull[-1].run()
+            await daily_report.schedule(deps)
+
+        async def rabbit() -> None:
+            consumer_names = [c.name for c in self.rabbit]
+            connection = await connect(deps, consumer_names)
+
+            def lost(*_: Any) -> None:
+                if not deps.stopping.is_set():
+                    for name in consumer_names:
+                        deps.health.set(name, WorkerState.WAITING, "rabbitmq connection lost; reconnecting")
+
+            def back(*_: Any) -> None:
+                for name in consumer_names:
+                    deps.health.set(name, WorkerState.RUNNING, "reconnected")
+
+            connection.close_callbacks.add(lost)
+            connection.reconnect_callbacks.add(back)
+            for consumer in self.rabbit:
+                await consumer.run(connection)
+            self._connection = connection
+
+        self._spawn(deps, [SCHEMA], schema)
+        for worker in self.bull[:-1]:
+            self._spawn(deps, [worker.name], worker.run)
+        self._spawn(deps, ["reports"], reports)
+        self._spawn(deps, [c.name for c in self.rabbit], rabbit)
+        self._spawn(deps, [Analytics.name], self.analytics.run)
+
+    async def stop_workers(self, deps: Deps) -> None:
+        deps.stopping.set()
+        for task in self._starting:
+            task.cancel()
+        await asyncio.gather(*self._starting, return_exceptions=True)
+        stoppable: list[Stoppable] = [*self.rabbit, *self.bull, self.analytics]
+        results = await asyncio.gather(*(s.stop() for s in stoppable), return_exceptions=True)
+        for item, result in zip(stoppable, results, strict=True):
+            if isinstance(result, BaseException):
+                log.warning("%s: stop: %r", item.name, result)
+        if self._connection is not None:
+            await self._connection.close()
+
+    async def serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        deps = self.deps
+        await deps.open()
+        settings = self.config.settings
+        mail = MailSink(self.config.sink_dir / "mail")
+        push = PushSink(self.config.sink_dir / "push")
+        smtp = await loop.create_server(lambda: SMTP(mail), host="0.0.0.0", port=self.config.smtp_port)
+        main_http = server(workers_app(deps.health, mail, push, lambda day: daily_report.trigger(deps, day)),
+                           settings.port)
+        push_http = server(push_app(push), self.config.push_port)
+        servers = [asyncio.create_task(main_http.serve()), asyncio.create_task(push_http.serve())]
+        log.info("workers: http :%d, smtp sink :%d, push sink :%d, sinks in %s", settings.port,
+                 self.config.smtp_port, self.config.push_port, self.config.sink_dir)
+
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        self.start_workers(deps)
+        await stop.wait()
+
+        log.info("workers: stopping (finishing work in flight)")
+        await self.stop_workers(deps)
+        main_http.should_exit = push_http.should_exit = True
+        await asyncio.gather(*servers, return_exceptions=True)
+        smtp.close()
+        await smtp.wait_closed()
+        await self.http.aclose()
+        await deps.close()
+        log.info("workers: stopped")
