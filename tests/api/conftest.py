@@ -1,0 +1,202 @@
+"""Fixtures for the API tests: the running API (`stack.up("api")`), clients for the stores it writes
+to, a user factory, a Kafka probe that reads what landed on a topic, and `spawn_api` for extra API
+processes with changed settings (fault and rate-limit tests)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from redis.asyncio import Redis
+from spotctl_sandbox.seed import seed
+
+ROOT = Path(__file__).resolve().parents[2]
+SEED_SONGS = 300
+
+
+@pytest.fixture(scope="session")
+def api_env(stack: Any) -> dict[str, str]:
+    stack.up("api")
+    return dict(stack.env)
+
+
+@pytest.fixture(scope="session")
+def api_url(api_env: dict[str, str]) -> str:
+    return api_env["API_URL"].rstrip("/")
+
+
+@pytest.fixture(scope="session")
+def seeded(api_env: dict[str, str]) -> None:
+    """A small catalogue (ids 1..SEED_SONGS); a no-op where a bigger seed already ran."""
+    seed(api_env["DATABASE_URL"], Path(api_env["MEDIA_DIR"]), songs=SEED_SONGS)
+
+
+@pytest.fixture(scope="session")
+async def http(api_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=api_url, timeout=15) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def redis(api_env: dict[str, str]) -> AsyncIterator[Redis]:
+    client = Redis.from_url(api_env["REDIS_URL"], decode_responses=True)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def pg(api_env: dict[str, str]) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(api_env["DATABASE_URL"], autocommit=True) as conn:
+        yield conn
+
+
+@dataclass(frozen=True)
+class ApiUser:
+    id: str
+    email: str
+    password: str
+    token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+async def register_and_login(http: httpx.AsyncClient) -> ApiUser:
+    email = f"t-{uuid.uuid4().hex[:12]}@test.spotctl.dev"
+    password = "correct horse battery"
+    resp = await http.post("/api/auth/register", json={"email": email, "name": "Tester", "password": password})
+    assert resp.status_code == 201, resp.text
+    login = await http.post("/api/auth/login", json={"email": email, "password": password})
+    assert login.status_code == 200, login.text
+    return ApiUser(id=resp.json()["id"], email=email, password=password, token=login.json()["access_token"])
+
+
+@pytest.fixture
+async def user(http: httpx.AsyncClient) -> ApiUser:
+    return await register_and_login(http)
+
+
+class KafkaProbe:
+    """Reads a topic by explicit partition assignment (no consumer-group wait)."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
+
+    async def _consumer(self) -> AIOKafkaConsumer:
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
+                                    group_id=None, auto_offset_reset="earliest")
+        await consumer.start()
+        return consumer
+
+    async def record_at(self, topic: str, partition: int, offset: int) -> dict[str, Any]:
+        consumer = await self._consumer()
+        try:
+            tp = TopicPartition(topic, partition)
+            consumer.assign([tp])
+            consumer.seek(tp, offset)
+            record = await asyncio.wait_for(consumer.getone(), 10)
+            assert record.offset == offset
+            return dict(json.loads(record.value))
+        finally:
+            await consumer.stop()
+
+    async def end_offsets(self, topic: str) -> dict[TopicPartition, int]:
+        consumer = await self._consumer()
+        try:
+            await consumer.topics()  # fetches metadata, so partitions_for_topic knows the topic
+            parts = consumer.partitions_for_topic(topic)
+            tps = [TopicPartition(topic, p) for p in sorted(parts or ())]
+            return dict(await consumer.end_offsets(tps)) if tps else {}
+        finally:
+            await consumer.stop()
+
+    async def find(self, topic: str, since: dict[TopicPartition, int],
+                   match: Callable[[dict[str, Any]], bool], timeout: float = 10) -> dict[str, Any]:
+        """The first record after `since` (end offsets taken before the action) that matches."""
+        consumer = await self._consumer()
+        try:
+            tps = list(since) or [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+            consumer.assign(tps)
+            for tp in tps:
+                consumer.seek(tp, since.get(tp, 0))
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                batch = await consumer.getmany(timeout_ms=500)
+                for records in batch.values():
+                    for record in records:
+                        value = json.loads(record.value)
+                        if match(value):
+                            return dict(value)
+            raise AssertionError(f"no matching record on {topic} within {timeout} s")
+        finally:
+            await consumer.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka(api_env: dict[str, str]) -> KafkaProbe:
+    return KafkaProbe(api_env["KAFKA_BOOTSTRAP_SERVERS"])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class SpawnedApi:
+    url: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+
+@pytest.fixture
+def spawn_api(api_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., Awaitable[SpawnedApi]]]:
+    """Start another API process with some settings changed; stopped after the test."""
+    procs: list[subprocess.Popen[bytes]] = []
+
+    async def start(**overrides: str) -> SpawnedApi:
+        port = free_port()
+        log = tmp_path / f"api-{port}.log"
+        env = {**os.environ, **api_env, "PORT": str(port), **overrides}
+        with open(log, "wb") as out:
+            proc = subprocess.Popen([sys.executable, "-m", "spotctl_sandbox.api"], env=env, cwd=ROOT,
+                                    stdout=out, stderr=subprocess.STDOUT)
+        procs.append(proc)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        async with httpx.AsyncClient() as client:
+            while True:
+                try:
+                    if (await client.get(f"{url}/health", timeout=5)).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"spawned API did not come up: {log.read_text()[-2000:]}")
+                await asyncio.sleep(0.2)
+        return SpawnedApi(url=url, proc=proc, log=log)
+
+    yield start
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
