@@ -1,0 +1,129 @@
+"""The sans-I/O cores, tested as plain objects: no sockets, no Redis."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+from spotctl_sandbox.hub import templates
+from spotctl_sandbox.hub.client import backoff_delay
+from spotctl_sandbox.hub.core.batching import Batcher
+from spotctl_sandbox.hub.core.listening import Action, PlaybackState
+from spotctl_sandbox.hub.core.playlist_diff import inverse_ops, summarize
+from spotctl_sandbox.hub.core.presence import Presence, member, over_cap, status
+from spotctl_sandbox.hub.core.priority import Priority, PriorityOutbox, pending_score
+from spotctl_sandbox.hub.core.ratelimit import ConnectionLimiter, Verdict
+from spotctl_sandbox.hub.core.routing import Channel, Preferences, route
+from spotctl_sandbox.hub.protocol import envelope
+from spotctl_sandbox.hub.protocol.envelope import ErrorCode, ProtocolError
+
+
+def test_a_valid_frame_parses() -> None:
+    msg = envelope.parse(json.dumps({"type": "join", "content": {"room": "lobby"}, "id": 7}))
+    assert (msg.type, msg.content, msg.request_id) == ("join", {"room": "lobby"}, "7")
+
+
+@pytest.mark.parametrize(("raw", "code", "says"), [
+    ("{nope", ErrorCode.BAD_JSON, "not valid JSON"),
+    ("[1, 2]", ErrorCode.BAD_ENVELOPE, "JSON object"),
+    ('{"content": {}}', ErrorCode.BAD_ENVELOPE, "'type'"),
+    ('{"type": "dance"}', ErrorCode.UNKNOWN_TYPE, "'dance'"),
+    ('{"type": "join", "content": {}}', ErrorCode.INVALID_CONTENT, "'room' is a required property"),
+    ('{"type": "chat_message", "content": {"channel_id": "x", "text": "hi"}}', ErrorCode.INVALID_CONTENT,
+     "content['channel_id']"),
+    ('{"type": "ping", "content": {"extra": 1}}', ErrorCode.INVALID_CONTENT, "Additional properties"),
+])
+def test_bad_frames_name_the_problem(raw: str, code: str, says: str) -> None:
+    with pytest.raises(ProtocolError) as err:
+        envelope.parse(raw)
+    assert err.value.code == code and says in err.value.message
+
+
+def test_published_body_gets_its_id_without_reencoding() -> None:
+    body = json.dumps(envelope.body("x", {"a": 1}, topic="room:r"))
+    frame = json.loads(envelope.with_id("5-0", body))
+    assert frame["id"] == "5-0" and frame["content"] == {"a": 1} and frame["timestamp"].endswith("Z")
+
+
+def test_outbox_orders_by_priority_then_arrival() -> None:
+    box: PriorityOutbox[str] = PriorityOutbox()
+    for prio, item in [(Priority.LOW, "l"), (Priority.NORMAL, "n1"), (Priority.CRITICAL, "c"),
+                       (Priority.NORMAL, "n2"), (Priority.HIGH, "h")]:
+        box.push(prio, item)
+    assert box.drain() == ["c", "h", "n1", "n2", "l"]
+
+
+def test_pending_score_sorts_priority_before_age() -> None:
+    assert pending_score(Priority.CRITICAL, 2e12) < pending_score(Priority.LOW, 1e12)
+    assert pending_score(Priority.HIGH, 1e12) < pending_score(Priority.HIGH, 2e12)
+
+
+def test_priority_parse_rejects_unknown_names() -> None:
+    assert Priority.parse("high") is Priority.HIGH and Priority.parse(3) is Priority.CRITICAL
+    with pytest.raises(ValueError, match="LOW, NORMAL, HIGH, CRITICAL"):
+        Priority.parse("urgent")
+
+
+def test_rate_limiter_rejects_then_closes_on_abuse() -> None:
+    limiter = ConnectionLimiter.create(rate=1, burst=2, max_strikes=3)
+    verdicts = [limiter.check(now=0.0) for _ in range(5)]
+    assert verdicts == [Verdict.ALLOW, Verdict.ALLOW, Verdict.REJECT, Verdict.REJECT, Verdict.CLOSE]
+    assert limiter.check(now=20.0) is Verdict.ALLOW  # refilled
+
+
+def test_batcher_releases_after_the_interval() -> None:
+    batcher: Batcher[int] = Batcher(interval_s=2.0)
+    batcher.add("u1", 1, now=0.0)
+    batcher.add("u1", 2, now=1.0)
+    assert batcher.due(now=1.5) == []
+    assert batcher.due(now=2.0) == [("u1", [1, 2])]
+    assert len(batcher) == 0
+
+
+def test_routing_follows_preferences_and_critical_always_reaches_push() -> None:
+    prefs = Preferences.from_redis({"channels": "email,bogus", "locale": "xx"})
+    assert prefs == Preferences(frozenset({Channel.EMAIL}), "en")
+    assert route(Priority.NORMAL, prefs) == {Channel.EMAIL}
+    assert route(Priority.CRITICAL, prefs) == {Channel.EMAIL, Channel.WEBSOCKET, Channel.PUSH}
+
+
+def test_templates_are_localised() -> None:
+    assert templates.render("new_follower", "fr", "t", "b", {"follower": "Ana"}) == \
+        ("Nouvel abonné", "Ana vous suit désormais")
+    assert templates.render("new_follower", "de", "t", "b", {}) == ("t", "b")  # missing data: caller's text
+    assert templates.render("custom", "de", "t", "b", None) == ("t", "b")
+
+
+def test_presence_and_connection_cap() -> None:
+    assert status(0, away=True) is Presence.OFFLINE and status(2, away=True) is Presence.AWAY
+    members = [member(ms, f"c{ms}") for ms in (30, 10, 20)]
+    assert over_cap(members, cap=2) == [member(10, "c10")]
+
+
+def test_late_joiner_position_follows_the_server_clock() -> None:
+    state = PlaybackState(track_id="t1").apply(Action.PLAY, now_ms=1_000, position_ms=5_000)
+    assert state.position_at(4_000) == 8_000
+    paused = state.apply(Action.PAUSE, now_ms=6_000)
+    assert paused.position_at(60_000) == 10_000 and paused.version == 2
+    with pytest.raises(ValueError, match="seek needs position_ms"):
+        paused.apply(Action.SEEK, now_ms=7_000)
+    assert paused.apply(Action.SKIP, 7_000, track_id="t2").track_id == "t2"
+
+
+def test_playlist_diff_and_its_inverse() -> None:
+    added = summarize(["a", "b"], ["a", "x", "b"])
+    assert added == {"op": "edit", "added": [{"track": "x", "index": 1}], "removed": []}
+    assert inverse_ops(added, ["a", "x", "b", "y"]) == [("delete", 1, "x")]
+    removed = summarize(["a", "b", "c"], ["a", "c"])
+    assert inverse_ops(removed, ["a", "c"]) == [("insert", 1, "b")]
+    moved = summarize(["a", "b", "c"], ["b", "c", "a"])
+    assert moved == {"op": "move", "track": "a", "from": 0, "to": 2}
+    assert inverse_ops(moved, ["b", "c", "a"]) == [("delete", 2, "a"), ("insert", 0, "a")]
+
+
+def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
+    rng = random.Random(1)
+    delays = [backoff_delay(n, 0.5, 8.0, rng) for n in range(8)]
+    assert all(0.25 <= d <= 0.5 for d in delays[:1]) and all(4.0 <= d <= 8.0 for d in delays[5:])
+    assert len({round(d, 6) for d in delays[5:]}) > 1  # jittered, not synchronized
