@@ -1,0 +1,90 @@
+"""Flow 2, API side: recs:<user> cache hit; else RabbitMQ request/reply, 503 naming the worker when
+nobody answers. A private vhost keeps the real workers out of the way; the "worker" answering in the
+round-trip test is this test, speaking the agreed contract over the real broker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from urllib.parse import quote
+
+import aio_pika
+import httpx
+import pytest
+from redis.asyncio import Redis
+from spotctl_sandbox.events import RECOMMENDATIONS_ANY_EXCHANGE, declare_exchanges
+
+from tests.api.conftest import ApiUser, SpawnedApi, register_and_login
+
+pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("seeded")]
+
+
+async def test_cache_hit_is_served_without_rabbitmq(http: httpx.AsyncClient, user: ApiUser, redis: Redis) -> None:
+    cached = {"user_id": user.id, "song_ids": [5, 6], "scores": [0.9, 0.5], "computed_at": 1.0}
+    await redis.set(f"recs:{user.id}", json.dumps(cached), ex=3600)
+    resp = await http.get("/api/recommendations", headers=user.auth)
+    assert resp.json() == {**cached, "source": "cache"}
+
+
+@pytest.fixture
+async def vhost(api_env: dict[str, str]) -> AsyncIterator[str]:
+    """A throwaway RabbitMQ vhost (management API), so no real worker is bound there."""
+    mgmt = api_env.get("RABBITMQ_MGMT_URL")
+    if not mgmt:
+        pytest.skip("RABBITMQ_MGMT_URL is not set")
+    name = f"spotctl-api-test-{uuid.uuid4().hex[:8]}"
+    base = mgmt.rstrip("/")
+    async with httpx.AsyncClient(base_url=base) as client:
+        (await client.put(f"/api/vhosts/{quote(name, safe='')}")).raise_for_status()
+        (await client.put(f"/api/permissions/{quote(name, safe='')}/guest",
+                          json={"configure": ".*", "write": ".*", "read": ".*"})).raise_for_status()
+        yield name
+        await client.delete(f"/api/vhosts/{quote(name, safe='')}")
+
+
+def in_vhost(amqp_url: str, vhost: str) -> str:
+    return amqp_url.rsplit("/", 1)[0] + "/" + quote(vhost, safe="")
+
+
+async def test_rpc_names_the_missing_worker_then_returns_and_caches_its_reply(
+        api_env: dict[str, str], vhost: str, spawn_api: Callable[..., Awaitable[SpawnedApi]], redis: Redis) -> None:
+    amqp = in_vhost(api_env["AMQP_URL"], vhost)
+    api = await spawn_api(AMQP_URL=amqp, API_RPC_TIMEOUT_S="1")
+    async with httpx.AsyncClient(base_url=api.url, timeout=10) as http:
+        user = await register_and_login(http)
+
+        unbound = await http.get("/api/recommendations", headers=user.auth)
+        assert unbound.status_code == 503
+        assert unbound.json()["dependency"] == "recommendation-worker"
+        assert "no queue is bound" in unbound.json()["detail"]
+
+        conn = await aio_pika.connect_robust(amqp)
+        async with conn:
+            channel = await conn.channel()
+            await declare_exchanges(channel)
+            queue = await channel.declare_queue("recommendations.requests", auto_delete=True)
+            await queue.bind(RECOMMENDATIONS_ANY_EXCHANGE)
+
+            silent = await http.get("/api/recommendations", headers=user.auth)
+            assert silent.status_code == 503 and silent.json()["detail"].endswith("no reply within 1 s")
+            await queue.purge()
+
+            async def answer(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+                async with message.process():
+                    request = json.loads(message.body)
+                    reply = {"user_id": request["user_id"], "song_ids": [3, 1], "scores": [0.8, 0.2],
+                             "computed_at": time.time()}
+                    await channel.default_exchange.publish(
+                        aio_pika.Message(json.dumps(reply).encode(), correlation_id=message.correlation_id),
+                        routing_key=message.reply_to or "")
+
+            await queue.consume(answer)
+            resp = await http.get("/api/recommendations", headers=user.auth)
+            await asyncio.sleep(0)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["source"] == "worker" and resp.json()["song_ids"] == [3, 1]
+    assert 3500 < await redis.ttl(f"recs:{user.id}") <= 3600
+    await redis.delete(f"recs:{user.id}")

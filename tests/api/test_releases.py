@@ -1,0 +1,56 @@
+"""Flow 3, API side: PostgreSQL insert -> `release` message on the notifications fanout, confirmed."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+
+import aio_pika
+import httpx
+import psycopg
+import pytest
+from spotctl_sandbox.events import NOTIFICATIONS_EXCHANGE, declare_exchanges
+
+from tests.api.conftest import ApiUser
+
+pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("seeded")]
+
+
+@pytest.fixture
+async def notifications(api_env: dict[str, str]) -> AsyncIterator[aio_pika.abc.AbstractQueue]:
+    """A private queue bound to the fanout: it sees every release, like the workers' consumer does."""
+    conn = await aio_pika.connect_robust(api_env["AMQP_URL"])
+    async with conn:
+        channel = await conn.channel()
+        await declare_exchanges(channel)
+        queue = await channel.declare_queue(f"test.api.releases.{uuid.uuid4().hex[:8]}", exclusive=True)
+        await queue.bind(NOTIFICATIONS_EXCHANGE)
+        yield queue
+
+
+async def test_release_inserts_the_song_and_fans_out_a_persistent_message(
+        http: httpx.AsyncClient, user: ApiUser, pg: psycopg.Connection,
+        notifications: aio_pika.abc.AbstractQueue) -> None:
+    title = f"Brand New {uuid.uuid4().hex[:6]}"
+    resp = await http.post("/api/releases", headers=user.auth, json={"artist_id": 3, "title": title})
+
+    assert resp.status_code == 201, resp.text
+    song = resp.json()["song"]
+    row = pg.execute("SELECT title, artist_id, audio_path FROM songs WHERE id = %s", (song["id"],)).fetchone()
+    assert row is not None and row[0] == title and row[1] == 3 and row[2].endswith(".wav")
+    assert song["id"] >= 1_000_000  # runtime ids never collide with the seed's
+    message = await notifications.get(timeout=5)
+    await message.ack()
+    body = json.loads(message.body)
+    assert body["type"] == "release" and body["song_id"] == song["id"] and body["artist_id"] == 3
+    assert body["title"] == title and isinstance(body["ts"], float)
+    assert message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
+
+
+async def test_release_for_an_unknown_artist_is_404_and_inserts_nothing(
+        http: httpx.AsyncClient, user: ApiUser, pg: psycopg.Connection) -> None:
+    title = f"Ghost {uuid.uuid4().hex[:6]}"
+    resp = await http.post("/api/releases", headers=user.auth, json={"artist_id": 999999995, "title": title})
+    assert resp.status_code == 404 and resp.json()["detail"] == "artist 999999995 not found"
+    assert pg.execute("SELECT 1 FROM songs WHERE title = %s", (title,)).fetchone() is None
