@@ -118,7 +118,7 @@ def free_port() -> int:
 class HubProcess:
     """An extra hub (supervisor + workers) of the test's own, on free ports."""
 
-    def __init__(self, env: dict[str, str], tmp: Path, workers: int = 1, **extra: str) -> None:
+    def __init__(self, env: dict[str, str], tmp: Path, *, workers: int = 1, **extra: str) -> None:
         self.port, self.metrics_port = free_port(), free_port()
         self.url = f"ws://127.0.0.1:{self.port}/ws"
         self.env = {**env, "PORT": str(self.port), "METRICS_PORT": str(self.metrics_port),

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.stack
 
 async def test_token_in_query_gets_a_welcome(user: UserFactory) -> None:
     alice = await user("alice")
-    assert alice.welcome is not None and alice.welcome["user_id"].startswith("alice-")
+    assert alice.welcome is not None and alice.user_id.startswith("alice-")
     synced = await alice.request("time_sync", {"client_time": 1.0})
     assert synced["client_time"] == 1.0 and synced["server_time"] == pytest.approx(time.time() * 1000, abs=5000)
 

@@ -22,13 +22,13 @@ async def test_a_message_sent_on_one_hub_reaches_subscribers_on_another(
     await bob.request("join", {"room": "across"})
     await bob.request("room_message", {"room": "across", "data": {"hello": "from two"}})
     frame = await next_of(alice, "room_message")
-    assert frame["content"]["data"] == {"hello": "from two"} and frame["content"]["from"] == bob.welcome["user_id"]
+    assert frame["content"]["data"] == {"hello": "from two"} and frame["content"]["from"] == bob.user_id
 
 
 async def test_the_backend_notifies_a_user_on_whichever_hub_holds_them(
         user: UserFactory, redis: aioredis.Redis, ns: str, extra_hubs: tuple[HubProcess, HubProcess]) -> None:
     carol = await user("carol", url=extra_hubs[1].url)
-    nid = await publish_notification(redis, carol.welcome["user_id"], title="Hi", body="there",
+    nid = await publish_notification(redis, carol.user_id, title="Hi", body="there",
                                      priority="HIGH", namespace=ns)
     frame = await next_of(carol, "notification")
     assert frame["id"] == nid and frame["content"]["priority"] == "HIGH"

@@ -68,6 +68,13 @@ class HubClient:
         self._closed = False
         self._retry_after: float | None = None
 
+    @property
+    def user_id(self) -> str:
+        """Who the hub says we are (from the `welcome` frame)."""
+        if self.welcome is None:
+            raise HubError("closed", "not connected yet")
+        return str(self.welcome["user_id"])
+
     async def __aenter__(self) -> HubClient:
         await self.connect()
         return self
@@ -167,12 +174,13 @@ class HubClient:
                 future.set_result(frame)
             return
         frame_id = str(frame.get("id", ""))
-        if keys.is_stream_id(frame_id):
+        durable = keys.is_stream_id(frame_id)
+        if durable or frame_id.startswith("n_"):
             if frame_id in self._seen:
-                return  # a replayed frame the live stream already delivered
+                return  # replayed (or pending and live at once) and already delivered
             self._seen.append(frame_id)
-            if self.last_id is None or _stream_key(frame_id) > _stream_key(self.last_id):
-                self.last_id = frame_id
+        if durable and (self.last_id is None or _stream_key(frame_id) > _stream_key(self.last_id)):
+            self.last_id = frame_id
         if frame["type"] == "reconnect":
             self._retry_after = frame["content"].get("retry_after_ms", 0) / 1000
         self._frames.put_nowait(frame)

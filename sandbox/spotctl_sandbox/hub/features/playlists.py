@@ -113,7 +113,8 @@ async def _commit(ctx: Context, pid: str, update: bytes, label: str) -> dict[str
     await ctx.redis.zadd(keys.editors(ctx.conn.ns, pid), {ctx.conn.user_id: time.time()})
     change = {"playlist_id": pid, "version": row["id"], "user_id": ctx.conn.user_id, "summary": summary,
               "update": base64.b64encode(update).decode(), "tracks": tracks}
-    await bus.publish(ctx.redis, ctx.conn.ns, topic(pid), "playlist_update", change, durable=True)
+    await bus.publish(ctx.redis, ctx.conn.ns, topic(pid), "playlist_update", change, durable=True,
+                      origin=ctx.conn.id)
     return {"playlist_id": pid, "version": row["id"], "summary": summary, "tracks": tracks}
 
 
