@@ -18,6 +18,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120,
+            input: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `spotctl ARGS` as a user would: a real process, no terminal, NO_COLOR."""
+    full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "spotctl", *args], capture_output=True, text=True,
+                          env=full_env, timeout=timeout, input=input if input is not None else "", cwd=ROOT)
 SANDBOX_SERVICES = {  # external mode only: service -> (module, port env, health url)
     "api": ("spotctl_sandbox.api", {"PORT": "18000"}, "http://127.0.0.1:18000/health",
             {"API_URL": "http://127.0.0.1:18000"}),
@@ -78,12 +86,81 @@ class ExternalStack:
                 proc.kill()
 
 
+# Ports of the test stack: apart from the defaults, so a developer's own `spotctl up` keeps running.
+TEST_PORTS = {
+    "REDIS": 16400, "POSTGRES": 16401, "RABBITMQ": 16402, "RABBITMQ_MGMT": 16403, "KAFKA": 16404,
+    "MONGO": 16405, "API": 16406, "HUB": 16407, "HUB_METRICS": 16408, "WORKERS": 16409, "SMTP": 16410,
+    "PUSH": 16411, "GATEWAY_HTTP": 16412, "GATEWAY_HTTPS": 16413, "PROMETHEUS": 16414, "GRAFANA": 16415,
+}
+
+
+class LocalStack:
+    """The local runtime in a state dir of the session's own: `stack.up(...)` is `spotctl up ...`."""
+
+    def __init__(self, state_dir: Path) -> None:
+        from spotctl import project
+        from spotctl.stack.local import LocalRuntime
+
+        self.state_dir = state_dir
+        self.runtime = LocalRuntime(project.current())
+        self.env: dict[str, str] = {}
+        self._refresh_env()
+
+    def _refresh_env(self) -> None:
+        from spotctl.endpoints import resolve
+
+        self.env.clear()
+        self.env.update({k: v for k, v in resolve().env.items() if v})
+
+    def up(self, *services: str) -> None:
+        self.runtime.up(list(services), [], lambda *_: None)
+        self._refresh_env()
+
+    def close(self) -> None:
+        self.runtime.down([], volumes=False)
+
+
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExternalStack]:
-    tmp = tmp_path_factory.mktemp("stack")
+def stack_settings() -> Path:
+    """Environment every test process inherits: the test stack's state dir and ports.
+
+    The state dir is stable per checkout, so a session that died leaves nothing it cannot find:
+    the next session stops what it left and wipes its data before starting afresh.
+    """
+    import hashlib
+    import tempfile
+
+    state = Path(tempfile.gettempdir()) / f"spotctl-test-{hashlib.sha1(str(ROOT).encode()).hexdigest()[:8]}"
+    os.environ["SPOTCTL_STATE_DIR"] = str(state)
+    os.environ["SPOTCTL_PROJECT_DIR"] = str(ROOT)
+    os.environ["NO_COLOR"] = "1"
+    if os.environ.get("SPOTCTL_TEST_EXTERNAL") != "1":
+        from spotctl.endpoints import KEYS
+
+        for key in KEYS:  # the test stack's URLs come from the compose file, not the caller's shell
+            os.environ.pop(key, None)
+    for name, port in TEST_PORTS.items():
+        os.environ[f"SPOTCTL_{name}_PORT"] = str(port)
+    return state
+
+
+@pytest.fixture(scope="session")
+def stack(stack_settings: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack | ExternalStack]:
     if os.environ.get("SPOTCTL_TEST_EXTERNAL") == "1":
-        ext = ExternalStack(tmp)
+        ext = ExternalStack(tmp_path_factory.mktemp("stack"))
         yield ext
         ext.close()
         return
-    pytest.skip("local-runtime stack fixture not implemented yet")
+    local = LocalStack(stack_settings)
+    local.runtime.down([], volumes=True)  # whatever an earlier session left behind
+    try:
+        local.up("redis", "postgres", "rabbitmq", "kafka", "mongo")
+        yield local
+    finally:
+        local.close()
+
+
+@pytest.fixture(scope="session")
+def cli(stack_settings: Path) -> object:
+    """`cli("ps", "-o", "json")` runs spotctl against the test stack's state dir and ports."""
+    return run_cli

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from click.exceptions import ClickException
 
 
 def main() -> None:
@@ -29,10 +33,10 @@ def main() -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
-def _click_exceptions() -> type[Exception]:
-    import click
+def _click_exceptions() -> type[ClickException]:
+    from click.exceptions import ClickException
 
-    return click.exceptions.ClickException
+    return ClickException
 
 
 def _click_abort() -> type[BaseException]:

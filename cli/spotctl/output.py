@@ -32,12 +32,19 @@ _out: Console | None = None
 _err: Console | None = None
 
 
+def _width(stream: Any) -> int | None:
+    """Piped output is read by tools and wide logs, not an 80-column tty: don't wrap tables there."""
+    import os
+
+    return None if stream.isatty() or os.environ.get("COLUMNS") else 160
+
+
 def out() -> Console:
     global _out
     if _out is None:
         from rich.console import Console
 
-        _out = Console(soft_wrap=True)
+        _out = Console(soft_wrap=True, width=_width(sys.stdout))
     return _out
 
 
@@ -46,7 +53,7 @@ def err() -> Console:
     if _err is None:
         from rich.console import Console
 
-        _err = Console(stderr=True, soft_wrap=True)
+        _err = Console(stderr=True, soft_wrap=True, width=_width(sys.stderr))
     return _err
 
 

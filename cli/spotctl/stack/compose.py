@@ -143,7 +143,8 @@ def _ports(raw: list[Any]) -> tuple[PortMapping, ...]:
     mappings = []
     for item in raw:
         if isinstance(item, dict):
-            mappings.append(PortMapping(int(item.get("published", item["target"])), int(item["target"])))
+            target = int(item["target"])
+            mappings.append(PortMapping(int(item.get("published") or target), target))
             continue
         parts = str(item).split(":")
         container = int(parts[-1].split("/")[0])

@@ -63,8 +63,8 @@ def client_view(compose: ComposeProject, project: Project) -> ClientView:
     for name in ("api", "hub", "workers"):
         if name in compose.services:
             env.update(service_env(compose.services[name], compose, project))
-    env.pop("PORT", None)
-    env.pop("METRICS_PORT", None)
+    for key in [k for k in env if k.endswith("PORT")]:
+        del env[key]  # container-side listen ports; the URLs below carry the host ones
     services = compose.services
     if "rabbitmq" in services:
         rmq = services["rabbitmq"]

@@ -1,0 +1,56 @@
+"""Live progress for `spotctl up`: a table that fills in on a terminal, plain lines elsewhere."""
+
+from __future__ import annotations
+
+import sys
+import time
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from spotctl.stack.runtime import State
+
+_ICON = {"healthy": "[green]✔[/]", "starting": "[yellow]…[/]", "absent": "[magenta]–[/]",
+         "unhealthy": "[red]✘[/]", "stopped": "[dim]·[/]"}
+
+
+class UpProgress:
+    def __init__(self) -> None:
+        self.rows: dict[str, tuple[str, str, float]] = {}
+        self.started = time.monotonic()
+        self.live: Any = None
+
+    def __enter__(self) -> UpProgress:
+        if sys.stderr.isatty():
+            from rich.live import Live
+
+            from spotctl.output import err
+
+            self.live = Live(self._render(), console=err(), refresh_per_second=8, transient=True)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self.live is not None:
+            self.live.__exit__(exc_type, exc, tb)
+
+    def update(self, service: str, state: State, detail: str) -> None:
+        elapsed = time.monotonic() - self.started
+        self.rows[service] = (state.value, detail, elapsed)
+        if self.live is not None:
+            self.live.update(self._render())
+        else:
+            from spotctl.output import info
+
+            info(f"{elapsed:5.1f}s  {service:<11} {state.value:<9} {detail}")
+
+    def _render(self) -> Any:
+        from rich.spinner import Spinner
+        from rich.table import Table
+
+        table = Table.grid(padding=(0, 2))
+        for name, (state, detail, elapsed) in self.rows.items():
+            icon = Spinner("dots") if state == "starting" else _ICON.get(state, state)
+            table.add_row(icon, name, state, f"{elapsed:.1f}s", f"[dim]{detail}[/]")
+        return table

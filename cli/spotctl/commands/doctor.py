@@ -1,0 +1,139 @@
+"""`spotctl doctor`: is this machine ready to run the stack? Every failing check says how to fix it."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+import typer
+
+from spotctl.output import OutputFormat, OutputOpt
+
+
+class Verdict(StrEnum):
+    ok = "ok"
+    warn = "warn"
+    fail = "fail"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    verdict: Verdict
+    detail: str
+    fix: str = ""
+
+
+def _python() -> Check:
+    version = ".".join(map(str, sys.version_info[:3]))
+    return Check("python", Verdict.ok, f"{version} ({sys.executable})")  # pip refuses < 3.11
+
+
+def _docker() -> Check:
+    from spotctl.stack.runtime import docker_engine_answers
+
+    if shutil.which("docker") is None:
+        return Check("docker engine", Verdict.warn, "no docker CLI: the local runtime will be used",
+                     "install Docker Desktop (Windows/macOS) or Docker Engine for --runtime docker")
+    if docker_engine_answers():
+        return Check("docker engine", Verdict.ok, "answers: `--runtime auto` uses docker")
+    return Check("docker engine", Verdict.warn, "docker CLI present but no engine answers: local runtime",
+                 "start Docker Desktop / dockerd for --runtime docker")
+
+
+def _binaries() -> list[Check]:
+    from spotctl.stack.drivers import Absent, gateway, kafka, mongo, observability, postgres, rabbitmq, redis
+
+    finders: list[tuple[str, Callable[[], object], bool]] = [
+        ("redis-server", redis.find_binary, True), ("postgres", postgres.find_binary, True),
+        ("rabbitmq-server", rabbitmq.find_binary, True), ("kafka (tansu)", kafka.find_binary, True),
+        ("nginx (gateway)", gateway.find_binary, False), ("mongod", mongo.find_binary, False),
+        ("prometheus", observability.find_prometheus, False), ("grafana", observability.find_grafana, False),
+    ]
+    checks = []
+    for name, find, required in finders:
+        try:
+            checks.append(Check(name, Verdict.ok, str(find())))
+        except Absent as absent:
+            checks.append(Check(name, Verdict.fail if required else Verdict.warn, absent.reason, absent.hint))
+    return checks
+
+
+def _ports() -> list[Check]:
+    from spotctl import project
+    from spotctl.stack import compose
+    from spotctl.stack.processes import Registry, port_in_use, port_owner
+
+    proj = project.current()
+    stack = compose.load(proj.compose_file)
+    registry = Registry(proj.run_dir)
+    checks = []
+    for svc in stack.services.values():
+        for mapping in svc.ports:
+            if not port_in_use(mapping.host):
+                continue
+            if registry.running(svc.name):
+                continue  # our own service holds it
+            owner = port_owner(mapping.host) or "another process"
+            checks.append(Check(f"port {mapping.host}", Verdict.fail, f"{svc.name}'s port is taken by {owner}",
+                                f"stop it, or set SPOTCTL_{svc.name.upper()}_PORT to a free port"))
+    if not checks:
+        checks.append(Check("ports", Verdict.ok, "every published port is free or held by this stack"))
+    return checks
+
+
+def _fd_limit() -> Check:
+    try:
+        import resource
+    except ImportError:
+        return Check("open files", Verdict.ok, "no per-process limit to check on this platform")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= 20000 or soft == resource.RLIM_INFINITY:
+        return Check("open files", Verdict.ok, f"soft {soft}, hard {hard}")
+    return Check("open files", Verdict.warn, f"soft {soft}, hard {hard}: load tests need many sockets",
+                 "ulimit -n 20000 (spotctl load raises its own soft limit up to the hard one)")
+
+
+def _disk() -> Check:
+    from spotctl import project
+
+    proj = project.current()
+    target = proj.state_dir if proj.state_dir.exists() else proj.root
+    free_gb = shutil.disk_usage(target).free / 1e9
+    if free_gb >= 2:
+        return Check("disk", Verdict.ok, f"{free_gb:.0f} GB free at {target}")
+    return Check("disk", Verdict.fail, f"{free_gb:.1f} GB free at {target}",
+                 "free some space, or set SPOTCTL_STATE_DIR to a larger disk")
+
+
+def _ephemeral_ports() -> Check:
+    from pathlib import Path
+
+    path = Path("/proc/sys/net/ipv4/ip_local_port_range")
+    if not path.is_file():
+        return Check("ephemeral ports", Verdict.ok, "not Linux: not checked")
+    low, high = map(int, path.read_text().split())
+    return Check("ephemeral ports", Verdict.ok, f"{low}-{high} ({high - low + 1} per source address)")
+
+
+def run_checks() -> list[Check]:
+    return [_python(), _docker(), *_binaries(), *_ports(), _fd_limit(), _disk(), _ephemeral_ports()]
+
+
+_MARK = {Verdict.ok: "[green]ok[/]", Verdict.warn: "[yellow]warn[/]", Verdict.fail: "[red]FAIL[/]"}
+
+
+def register(app: typer.Typer) -> None:
+    @app.command(rich_help_panel="Stack")
+    def doctor(output: OutputOpt = OutputFormat.table) -> None:
+        """Check this machine: python, docker, binaries, ports, fd limit, disk. Exit 1 on a failure."""
+        from spotctl.output import emit
+
+        checks = run_checks()
+        emit([c.__dict__ for c in checks], output, ["CHECK", "RESULT", "DETAIL", "HOW TO FIX"],
+             [(c.name, _MARK[c.verdict], c.detail, c.fix) for c in checks])
+        if any(c.verdict is Verdict.fail for c in checks):
+            raise typer.Exit(1)

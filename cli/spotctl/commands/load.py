@@ -1,0 +1,182 @@
+"""`spotctl load`: run the Locust scenarios in `loadtests/` and gate on their targets.
+
+`run` starts Locust master + workers sized for the fd limit, spreads connections over 127.0.0.x
+source addresses, makes sure the hub has enough workers (its own hub tree for big runs), shows live
+progress, writes report.html, locust_*.csv and summary.json, and exits 1 when a target is missed.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from spotctl.output import OutputFormat, OutputOpt
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+
+def register(app: typer.Typer) -> None:
+    load = typer.Typer(name="load", help="Load-test the hub, the API and baseline peers with Locust.",
+                       no_args_is_help=True)
+    load.command("run")(run)
+    load.command("list")(list_scenarios)
+    app.add_typer(load)
+
+
+def _loadtests() -> ModuleType:
+    """Import `loadtests` from the project checkout (it is not installed: it lives beside the CLI)."""
+    import importlib
+
+    from spotctl import project
+    from spotctl.errors import SpotctlError
+
+    root = project.current().root
+    if not (root / "loadtests" / "run.py").is_file():
+        raise SpotctlError(f"no loadtests/ folder under {root}", hint="run spotctl from the project checkout")
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    return importlib.import_module("loadtests")
+
+
+def list_scenarios(output: OutputOpt = OutputFormat.table) -> None:
+    """The scenarios `spotctl load run` accepts."""
+    _loadtests()
+    from loadtests.catalog import SCENARIOS
+
+    from spotctl.output import emit
+
+    data = [{"name": s.name, "targets": list(s.targets), "measures_latency": s.measures_latency,
+             "summary": s.summary} for s in SCENARIOS.values()]
+    emit(data, output, ("scenario", "targets", "what it does"),
+         [(d["name"], ", ".join(d["targets"]), d["summary"]) for d in data])
+
+
+def run(
+    scenario: Annotated[str, typer.Argument(help="connections | latency | chat | notifications | api")],
+    users: Annotated[int, typer.Option("--users", "-u", help="Concurrent users (one connection each).")] = 100,
+    spawn_rate: Annotated[float, typer.Option("--spawn-rate", "-r",
+                                              help="Users started per second in total (pace the ramp).")] = 50.0,
+    duration: Annotated[float, typer.Option("--duration", "-t",
+                                            help="Seconds to hold the full load once the ramp is done.")] = 30.0,
+    target_p99: Annotated[float, typer.Option("--target-p99", help="p99 delivery gate in ms.")] = 50.0,
+    target: Annotated[str | None, typer.Option("--target",
+                                               help="hub | node-ws | socketio | api (default: the "
+                                                    "scenario's own).")] = None,
+    msg_rate: Annotated[float | None, typer.Option("--msg-rate",
+                                                   help="Messages/s published in total (open loop).")] = None,
+    room_size: Annotated[int | None, typer.Option("--room-size", help="Members per room.")] = None,
+    probe_every: Annotated[int, typer.Option("--probe-every",
+                                             help="One receiver in N times every delivery.")] = 20,
+    workers: Annotated[int, typer.Option("--workers", help="Locust worker processes (0: one per 10k users).")]
+    = 0,
+    hub: Annotated[str, typer.Option("--hub", help="auto | stack | own: 'own' starts a hub tree for the run "
+                                                   "(auto does so above 12,500 users).")] = "auto",
+    hub_workers: Annotated[int, typer.Option("--hub-workers",
+                                             help="HUB_WORKERS of our own hub (0: one per 12.5k users).")] = 0,
+    results: Annotated[Path | None, typer.Option("--results",
+                                                 help="Results folder (default results/<scenario>-<time>).")]
+    = None,
+    output: OutputOpt = OutputFormat.table,
+) -> None:
+    """Run a load scenario; exit 1 if it drops connections, fails requests or misses the p99 target."""
+    from spotctl.errors import SpotctlError, UsageError
+
+    _loadtests()
+    from loadtests import run as runner
+    from loadtests.catalog import SCENARIOS
+
+    if scenario not in SCENARIOS:
+        raise UsageError(f"unknown scenario {scenario!r}", hint=f"choose one of: {', '.join(SCENARIOS)}")
+    if target is not None and target not in SCENARIOS[scenario].targets:
+        raise UsageError(f"scenario {scenario!r} cannot run against {target!r}",
+                         hint=f"its targets are: {', '.join(SCENARIOS[scenario].targets)}")
+    if users < 1 or spawn_rate <= 0 or duration < 0 or target_p99 <= 0:
+        raise UsageError("--users, --spawn-rate and --target-p99 must be positive, --duration not negative")
+    if hub not in ("auto", "stack", "own"):
+        raise UsageError(f"--hub must be auto, stack or own, not {hub!r}")
+    if workers > 0 and users / workers > 15_000:
+        raise UsageError(f"{users:,} users on {workers} workers exceeds 15,000 connections per process "
+                         "(20,000 open files each)", hint="raise --workers or leave it at 0")
+    from spotctl import project
+    from spotctl.endpoints import resolve
+
+    env = dict(resolve().env)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    results_dir = (results or project.current().root / "results" / f"{scenario}-{stamp}").resolve()
+    request = runner.RunRequest(scenario=scenario, users=users, spawn_rate=spawn_rate, hold_s=duration,
+                                target_p99_ms=target_p99, results_dir=results_dir, env=env,
+                                target=target or "", msg_rate=msg_rate, room_size=room_size,
+                                probe_every=probe_every, workers=workers, hub=hub, hub_workers=hub_workers)
+    view = _LiveView(users)
+    try:
+        with view:
+            outcome = runner.run(request, on_target=view.target, on_progress=view.update)
+    except runner.RunError as exc:
+        raise SpotctlError(str(exc), hint=f"logs are in {results_dir}") from None
+    _report(outcome, output)
+    if outcome.exit_code:
+        raise typer.Exit(outcome.exit_code)
+
+
+class _LiveView:
+    """One live status line on a terminal; a plain line every 10 s otherwise (CI logs stay short)."""
+
+    def __init__(self, users: int) -> None:
+        self.users = users
+        self.live: Any = None
+        self.last_plain = 0.0
+
+    def __enter__(self) -> _LiveView:
+        if sys.stderr.isatty():
+            from rich.live import Live
+
+            from spotctl.output import err
+
+            self.live = Live("starting…", console=err(), refresh_per_second=4, transient=True)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live is not None:
+            self.live.__exit__(None, None, None)
+
+    def target(self, description: str) -> None:
+        from spotctl.output import info
+
+        info(f"target: {description}")
+
+    def update(self, p: dict[str, Any]) -> None:
+        line = (f"{p['elapsed_s']:>6.0f} s  users {p['users']:,}/{self.users:,}  "
+                f"connections {p['connections']:,} (peak {p['connections_peak']:,})  drops {p['drops']}  "
+                f"failed handshakes {p['handshake_failures']}  {p['deliveries_per_s']:,.0f} msgs/s  "
+                f"p50 {p['p50_ms']:.1f} ms  p99 {p['p99_ms']:.1f} ms  failures {p['failures']}  "
+                f"gen cpu {p['cpu_max']:.0f}%")
+        if self.live is not None:
+            self.live.update(line)
+        elif time.monotonic() - self.last_plain >= 10:
+            self.last_plain = time.monotonic()
+            from spotctl.output import info
+
+            info(line)
+
+
+def _report(outcome: Any, output: OutputFormat) -> None:
+    from spotctl.output import emit, info
+
+    s = outcome.summary
+    rows = [("scenario", f"{s['scenario']} against {s['target']}"), ("users", f"{s['users']:,}"),
+            ("connections peak", f"{s['connections_peak']:,}"), ("drops", s["drops"]),
+            ("failed handshakes", f"{s['handshake_failures']} ({s['handshake_retries']} retries)"),
+            ("messages delivered", f"{s['messages']:,} ({s['deliveries_per_s']:,.0f}/s)"),
+            ("latency p50 / p99 / max", f"{s['p50_ms']} / {s['p99_ms']} / {s['max_ms']} ms "
+                                        f"({s['latency_samples']:,} samples)"),
+            ("duration (held)", f"{s['duration_s']} s ({s['hold_s']} s)"), ("Locust failures", s["failures"])]
+    rows += [(f"check: {c['name']}", ("pass: " if c["ok"] else "FAIL: ") + c["detail"]) for c in s["checks"]]
+    emit(s, output, ("figure", "value"), rows, title="PASSED" if s["passed"] else "FAILED")
+    if output is OutputFormat.table:
+        info(f"results: {outcome.results_dir} (report.html, locust_stats.csv, summary.json)")

@@ -1,0 +1,148 @@
+"""up, down, ps/status, logs, health, config: the stack's lifecycle, from the compose file."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from spotctl.output import OutputFormat, OutputOpt
+
+if TYPE_CHECKING:
+    from spotctl.stack.runtime import Runtime, ServiceStatus, State
+
+RuntimeOpt = Annotated[
+    str | None,
+    typer.Option("--runtime", "-r", help="auto | local | docker (auto: docker if an engine answers).",
+                 envvar="SPOTCTL_RUNTIME", show_default=False),
+]
+ServicesArg = Annotated[list[str] | None, typer.Argument(help="Services (default: all in the profile).",
+                                                         show_default=False)]
+
+_STYLE = {"healthy": "green", "starting": "yellow", "unhealthy": "red", "stopped": "dim", "absent": "magenta"}
+
+
+def _runtime(name: str | None) -> Runtime:
+    from spotctl import project
+    from spotctl.stack import runtime
+
+    return runtime.select(name, project.current())
+
+
+def _state_cell(state: State) -> str:
+    return f"[{_STYLE[state.value]}]{state.value}[/]"
+
+
+def _print_statuses(statuses: list[ServiceStatus], fmt: OutputFormat, runtime_name: str) -> None:
+    from spotctl.output import emit
+
+    data = {"runtime": runtime_name, "services": {s.name: s.as_json() for s in statuses}}
+    rows = [(s.name, _state_cell(s.state), ", ".join(s.endpoints), s.pid or "",
+             "; ".join(x for x in (s.note, s.hint if s.state.value in ("absent", "stopped") else "",
+                                   *(f"{k}={v}" for k, v in s.extra.items())) if x))
+            for s in statuses]
+    emit(data, fmt, ["SERVICE", "STATE", "ENDPOINTS", "PID", "NOTES"], rows, title=f"runtime: {runtime_name}")
+
+
+def up(
+    services: ServicesArg = None,
+    profile: Annotated[list[str] | None, typer.Option("--profile", "-p",
+                                                      help="Compose profiles (default: core).")] = None,
+    runtime: RuntimeOpt = None,
+    output: OutputOpt = OutputFormat.table,
+) -> None:
+    """Start services (idempotent), wait until healthy, print endpoints."""
+    import time
+
+    from spotctl.commands._progress import UpProgress
+
+    rt = _runtime(runtime)
+    started = time.monotonic()
+    with UpProgress() as progress:
+        statuses = rt.up(services or [], profile or [], progress.update)
+    _print_statuses(statuses, output, rt.name)
+    from spotctl.output import info
+
+    info(f"[green]stack up[/] in {time.monotonic() - started:.1f}s ({rt.name} runtime)")
+
+
+def down(
+    services: ServicesArg = None,
+    volumes: Annotated[bool, typer.Option("--volumes", "-v", help="Also delete data (asks first).")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+    runtime: RuntimeOpt = None,
+) -> None:
+    """Stop services; with --volumes also delete their data."""
+    from spotctl.output import confirm, info
+
+    rt = _runtime(runtime)
+    if volumes:
+        target = ", ".join(services) if services else "all services"
+        confirm(f"delete the data of {target}", yes)
+    stopped = rt.down(services or [], volumes)
+    info(f"stopped: {', '.join(stopped) or 'nothing was running'}" + ("; data deleted" if volumes else ""))
+
+
+def ps(services: ServicesArg = None, runtime: RuntimeOpt = None, output: OutputOpt = OutputFormat.table) -> None:
+    """Show each service's state, endpoints and notes."""
+    rt = _runtime(runtime)
+    _print_statuses(rt.status(services or []), output, rt.name)
+
+
+def health(services: ServicesArg = None, runtime: RuntimeOpt = None,
+           output: OutputOpt = OutputFormat.table) -> None:
+    """Check health; exit 1 if any required service is not healthy."""
+    from spotctl.output import emit
+
+    rt = _runtime(runtime)
+    statuses = rt.status(services or [])
+    core = set(rt.compose.select(None, ["core"]))
+    emit({s.name: s.as_json() for s in statuses}, output, ["SERVICE", "STATUS", "DETAIL"],
+         [(s.name, _state_cell(s.state), s.detail) for s in statuses])
+    failing = [s.name for s in statuses
+               if s.name in core and s.required and s.state.health != "healthy" and s.state.value != "absent"]
+    if failing:
+        raise typer.Exit(1)
+
+
+def logs(
+    services: ServicesArg = None,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False,
+    tail: Annotated[int, typer.Option("--tail", "-n", help="Lines of history per service.")] = 100,
+    runtime: RuntimeOpt = None,
+) -> None:
+    """Print a service's log (all services, prefixed, when none is named)."""
+    rt = _runtime(runtime)
+    try:
+        rt.logs(services or [], follow, tail)
+    except KeyboardInterrupt:
+        pass
+
+
+def config(output: OutputOpt = OutputFormat.table) -> None:
+    """Resolved URLs and ports every spotctl command uses (flags > env > compose file)."""
+    import os
+
+    from spotctl import project
+    from spotctl.endpoints import KEYS, SERVICE_OF, resolve
+    from spotctl.output import emit
+
+    proj = project.current()
+    endpoints = resolve()
+    data: dict[str, Any] = {"project_dir": str(proj.root), "state_dir": str(proj.state_dir),
+                            "compose_file": str(proj.compose_file),
+                            "endpoints": {k: endpoints.env.get(k) for k in KEYS}}
+    rows = [(k, endpoints.env.get(k) or "[dim]absent[/]", SERVICE_OF.get(k, ""),
+             "env" if os.environ.get(k) else "compose") for k in KEYS]
+    rows += [("project dir", str(proj.root), "", ""), ("state dir", str(proj.state_dir), "", "")]
+    emit(data, output, ["KEY", "VALUE", "SERVICE", "FROM"], rows)
+
+
+def register(app: typer.Typer) -> None:
+    app.command(rich_help_panel="Stack")(up)
+    app.command(rich_help_panel="Stack")(down)
+    app.command(rich_help_panel="Stack")(ps)
+    app.command("status", rich_help_panel="Stack", help="Alias of ps.")(ps)
+    app.command(rich_help_panel="Stack")(logs)
+    app.command(rich_help_panel="Stack")(health)
+    app.command(rich_help_panel="Stack")(config)

@@ -1,0 +1,289 @@
+"""The local runtime: the compose file's services as native processes on this machine.
+
+`up` walks the dependency graph like `depends_on: service_healthy`: a service starts once the
+services it depends on answer their (derived) health checks, so independent ones start together.
+A running service is attached to, never started twice; a port held by another process is an error
+that names the port and its owner.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from spotctl.errors import SpotctlError
+from spotctl.project import Project
+from spotctl.stack import compose, drivers, plan, probes
+from spotctl.stack.processes import Registry, port_in_use, port_owner, spawn, stop
+from spotctl.stack.runtime import ProgressFn, ServiceStatus, State
+
+MIN_START_BUDGET_S = 30.0
+
+
+@dataclass(frozen=True)
+class Meta:
+    """What `ps` must know beyond the pid: absent with a hint, external with a URL, a note."""
+
+    kind: str  # process | absent | external
+    note: str = ""
+    hint: str = ""
+    url: str = ""
+
+
+class LocalRuntime:
+    name = "local"
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.compose = compose.load(project.compose_file)
+        self.registry = Registry(project.run_dir)
+
+    # -- state -----------------------------------------------------------------------------------
+
+    def _meta_path(self, service: str) -> Path:
+        return self.project.run_dir / f"{service}.meta.json"
+
+    def _meta(self, service: str) -> Meta | None:
+        try:
+            return Meta(**json.loads(self._meta_path(service).read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def _set_meta(self, service: str, meta: Meta) -> None:
+        self.project.run_dir.mkdir(parents=True, exist_ok=True)
+        self._meta_path(service).write_text(json.dumps(meta.__dict__), encoding="utf-8")
+
+    def has_running(self) -> bool:
+        return any(self.registry.running(name) for name in self.compose.services)
+
+    def _context(self, name: str) -> drivers.Context:
+        service = self.compose.services[name]
+        return drivers.Context(service=service, compose=self.compose, project=self.project,
+                               env=self._service_env(service))
+
+    def _service_env(self, service: compose.Service) -> dict[str, str]:
+        """The compose environment rewritten for the host, with external brokers from the caller's env."""
+        from spotctl.endpoints import KEYS
+
+        env = plan.service_env(service, self.compose, self.project)
+        for key in KEYS:
+            if key in env and os.environ.get(key):
+                env[key] = os.environ[key]
+        if "MONGO_URL" in env and not os.environ.get("MONGO_URL") and not self._mongo_runs():
+            env.pop("MONGO_URL")  # no MongoDB: services use their documented fallback
+        return env
+
+    def _mongo_runs(self) -> bool:
+        return "mongo" in self.compose.services and self.registry.running("mongo") is not None
+
+    # -- health ----------------------------------------------------------------------------------
+
+    def _probe(self, name: str) -> probes.Probe | None:
+        probe = probes.derive(self.compose.services[name])
+        meta = self._meta(name)
+        if probe and meta and meta.kind == "external" and meta.url:
+            from urllib.parse import urlsplit
+
+            parts = urlsplit(meta.url if "//" in meta.url else f"tcp://{meta.url.split(',')[0]}")
+            probe = probes.Probe(probe.kind, parts.port or probe.port, parts.hostname or probe.host,
+                                 probe.path, probe.tls)
+        return probe
+
+    def _budget(self, name: str) -> float:
+        hc = self.compose.services[name].healthcheck
+        if hc is None:
+            return MIN_START_BUDGET_S
+        return max(MIN_START_BUDGET_S, hc.start_period_s + hc.interval_s * hc.retries)
+
+    def _check(self, name: str) -> tuple[bool, str]:
+        probe = self._probe(name)
+        if probe is None:
+            return True, "no health check"
+        return probes.check(probe)
+
+    # -- commands --------------------------------------------------------------------------------
+
+    def up(self, services: Sequence[str], profiles: Sequence[str], progress: ProgressFn) -> list[ServiceStatus]:
+        from spotctl.stack import certs
+
+        order = self.compose.select(list(services), list(profiles))
+        certs.ensure(self.project.certs_dir)
+        pending = list(order)
+        waiting: dict[str, tuple[float, Callable[[], None] | None]] = {}
+        done: set[str] = set()  # healthy, absent or external-and-healthy
+        while pending or waiting:
+            for name in list(pending):
+                deps = self.compose.services[name].depends_on
+                if all(d in done for d in deps if d in order):
+                    pending.remove(name)
+                    started = self._start(name, progress)
+                    if started == "absent":
+                        done.add(name)
+                    else:
+                        hook = started.after_healthy if isinstance(started, drivers.Launch) else None
+                        waiting[name] = (time.monotonic(), hook)
+            for name, (since, hook) in list(waiting.items()):
+                healthy, detail = self._check(name)
+                if healthy:
+                    if hook:
+                        hook()
+                    del waiting[name]
+                    done.add(name)
+                    progress(name, State.healthy, detail)
+                    continue
+                self._fail_if_dead_or_late(name, since, detail)
+            if waiting:
+                time.sleep(0.1)
+        return self.status(order)
+
+    def _start(self, name: str, progress: ProgressFn) -> str | drivers.Launch | drivers.External:
+        """Attach, start, or record absence; returns 'absent', 'attached', an External or the Launch."""
+        service = self.compose.services[name]
+        if self.registry.running(name):
+            progress(name, State.starting, "already running: attaching")
+            return "attached"
+        ctx = self._context(name)
+        try:
+            launch = drivers.get(service.driver)(ctx)
+        except drivers.Absent as absent:
+            if not service.optional:
+                raise SpotctlError(f"{name}: {absent.reason}", hint=absent.hint) from absent
+            self._set_meta(name, Meta(kind="absent", note=absent.reason, hint=absent.hint))
+            progress(name, State.absent, absent.reason)
+            return "absent"
+        if isinstance(launch, drivers.External):
+            self._set_meta(name, Meta(kind="external", note=launch.note, url=launch.url))
+            progress(name, State.starting, f"external: {launch.url}")
+            return launch
+        self._check_ports_free(name)
+        record = spawn(name, launch.argv, launch.env, self.project.logs_dir / f"{name}.log", launch.cwd,
+                       launch.user)
+        self.registry.put(record)
+        self._set_meta(name, Meta(kind="process", note=launch.note))
+        progress(name, State.starting, f"pid {record.pid}")
+        return launch
+
+    def _check_ports_free(self, name: str) -> None:
+        for mapping in self.compose.services[name].ports:
+            if port_in_use(mapping.host):
+                owner = port_owner(mapping.host)
+                who = f" by {owner}" if owner else " by another process"
+                env_name = f"SPOTCTL_{name.upper()}_PORT"
+                raise SpotctlError(
+                    f"port {mapping.host} for {name} is already in use{who}",
+                    hint=f"stop that process, or move {name} with {env_name}=<free port> "
+                         f"(see `spotctl doctor`)")
+
+    def _fail_if_dead_or_late(self, name: str, started: float, detail: str) -> None:
+        record = self.registry.get(name)
+        dead = record is not None and not record.alive()
+        late = time.monotonic() - started > self._budget(name)
+        if not (dead or late):
+            return
+        log = self.project.logs_dir / f"{name}.log"
+        tail = _tail_lines(log, 8)
+        reason = "exited during start-up" if dead else f"not healthy after {self._budget(name):.0f}s ({detail})"
+        if dead:
+            self.registry.remove(name)
+        raise SpotctlError(f"{name} {reason}" + (f"; last log lines:\n{tail}" if tail else ""),
+                           hint=f"see `spotctl logs {name}` ({log})")
+
+    def down(self, services: Sequence[str], volumes: bool) -> list[str]:
+        names = list(services) or list(self.compose.services)
+        if services:
+            self.compose.select(list(services))  # unknown names are a usage error
+        stopped = []
+        for name in reversed([n for n in self.compose.services if n in names]):
+            record = self.registry.running(name)
+            if record:
+                stop(record)
+                stopped.append(name)
+            self.registry.remove(name)
+            self._meta_path(name).unlink(missing_ok=True)
+        if volumes:
+            self._remove_volumes(names)
+        return stopped
+
+    def _remove_volumes(self, names: list[str]) -> None:
+        for name in names:
+            ctx = self._context(name)
+            data = ctx.data_dir()
+            if data.is_symlink():  # data kept where a service's own user can reach it
+                shutil.rmtree(data.resolve(), ignore_errors=True)
+                data.unlink()
+            elif data.is_dir():
+                shutil.rmtree(data, ignore_errors=True)
+
+    def status(self, services: Sequence[str] = ()) -> list[ServiceStatus]:
+        names = list(services) or [n for n in self.compose.services]
+        return [self._status(name) for name in names]
+
+    def _status(self, name: str) -> ServiceStatus:
+        service = self.compose.services[name]
+        meta = self._meta(name)
+        endpoints = tuple(f"127.0.0.1:{p.host}" for p in service.ports)
+        note = meta.note if meta else ""
+
+        def make(state: State, **fields: Any) -> ServiceStatus:
+            return ServiceStatus(name=name, state=state, required=not service.optional, note=note, **fields)
+
+        if meta and meta.kind == "absent":
+            return make(State.absent, detail=meta.note, hint=meta.hint)
+        if meta and meta.kind == "external":
+            healthy, detail = self._check(name)
+            return make(State.healthy if healthy else State.unhealthy, endpoints=(meta.url,), detail=detail)
+        record = self.registry.running(name)
+        if record is None:
+            return make(State.stopped, endpoints=endpoints, detail="not running", hint=f"spotctl up {name}")
+        healthy, detail = self._check(name)
+        state = State.healthy if healthy else (
+            State.starting if time.time() - record.create_time < self._budget(name) else State.unhealthy)
+        return make(state, endpoints=endpoints, pid=record.pid, detail=detail,
+                    extra=_health_details(service, state))
+
+    def log_files(self, services: Sequence[str]) -> dict[str, str]:
+        if services:
+            self.compose.select(list(services))
+        names = list(services) or list(self.compose.services)
+        return {n: str(self.project.logs_dir / f"{n}.log") for n in names
+                if (self.project.logs_dir / f"{n}.log").is_file()}
+
+    def logs(self, services: Sequence[str], follow: bool, tail: int) -> None:
+        from spotctl.stack.logs import follow_files
+
+        files = self.log_files(services)
+        if not files:
+            raise SpotctlError("no logs yet", hint="start the stack with `spotctl up`")
+        follow_files(files, tail=tail, follow=follow)
+
+
+def _tail_lines(path: Path, n: int) -> str:
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return ""
+    return "\n".join("  " + line for line in lines[-n:])
+
+
+def _health_details(service: compose.Service, state: State) -> dict[str, str]:
+    """Facts a sandbox service reports about itself in its /health JSON (e.g. its playlist store)."""
+    if state is not State.healthy or service.driver != "python":
+        return {}
+    probe = probes.derive(service)
+    if probe is None or probe.kind is not probes.ProbeKind.http:
+        return {}
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://{probe.host}:{probe.port}{probe.path}", timeout=1) as resp:
+            body = json.loads(resp.read() or b"{}")
+    except (OSError, ValueError):
+        return {}
+    return {k: str(v) for k, v in body.items() if isinstance(v, str | int | float) and k != "status"}
+

@@ -1,0 +1,109 @@
+"""One interface, two runtimes: native processes (`local`) or Docker Compose (`docker`).
+
+`auto` picks docker when an engine answers, else local; a stack already running locally keeps
+being driven locally so that `ps` and `down` find what `up` started.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+from spotctl.errors import UsageError
+from spotctl.project import Project
+from spotctl.stack.compose import ComposeProject
+
+
+class State(StrEnum):
+    healthy = "healthy"
+    starting = "starting"
+    unhealthy = "unhealthy"
+    stopped = "stopped"
+    absent = "absent"
+
+    @property
+    def health(self) -> str:
+        """The four values of `spotctl health`: a stopped service is simply not healthy."""
+        return "unhealthy" if self is State.stopped else self.value
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    state: State
+    endpoints: tuple[str, ...] = ()
+    pid: int | None = None
+    detail: str = ""
+    note: str = ""
+    hint: str = ""
+    required: bool = True
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, object]:
+        data: dict[str, object] = {"status": self.state.health, "state": self.state.value,
+                                   "required": self.required, "endpoints": list(self.endpoints)}
+        for key in ("pid", "detail", "note", "hint"):
+            value = getattr(self, key)
+            if value:
+                data[key] = value
+        data.update(self.extra)
+        return data
+
+
+ProgressFn = Callable[[str, State, str], None]
+
+
+class Runtime(Protocol):
+    name: str
+    compose: ComposeProject
+
+    def up(self, services: Sequence[str], profiles: Sequence[str], progress: ProgressFn) -> list[ServiceStatus]:
+        ...
+
+    def down(self, services: Sequence[str], volumes: bool) -> list[str]:
+        ...
+
+    def status(self, services: Sequence[str] = ()) -> list[ServiceStatus]:
+        ...
+
+    def log_files(self, services: Sequence[str]) -> dict[str, str]:
+        ...
+
+    def logs(self, services: Sequence[str], follow: bool, tail: int) -> None:
+        ...
+
+
+def docker_engine_answers(timeout: float = 3.0) -> bool:
+    if shutil.which("docker") is None:
+        return False
+    try:
+        result = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True,
+                                text=True, timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return result.returncode == 0 and bool(result.stdout.strip())
+
+
+def select(name: str | None, project: Project) -> Runtime:
+    choice = (name or os.environ.get("SPOTCTL_RUNTIME") or "auto").lower()
+    if choice not in ("auto", "local", "docker"):
+        raise UsageError(f"unknown runtime {choice!r}", hint="use --runtime auto, local or docker")
+    if choice == "auto":
+        from spotctl.stack.local import LocalRuntime
+
+        local = LocalRuntime(project)
+        choice = "local" if local.has_running() or not docker_engine_answers() else "docker"
+        if choice == "local":
+            return local
+    if choice == "docker":
+        from spotctl.stack.docker import DockerRuntime
+
+        return DockerRuntime(project)
+    from spotctl.stack.local import LocalRuntime
+
+    return LocalRuntime(project)
