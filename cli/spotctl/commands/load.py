@@ -47,13 +47,12 @@ def list_scenarios(output: OutputOpt = OutputFormat.table) -> None:
     """The scenarios `spotctl load run` accepts."""
     _loadtests()
     from loadtests.catalog import SCENARIOS
-
     from spotctl.output import emit
 
     data = [{"name": s.name, "targets": list(s.targets), "measures_latency": s.measures_latency,
              "summary": s.summary} for s in SCENARIOS.values()]
     emit(data, output, ("scenario", "targets", "what it does"),
-         [(d["name"], ", ".join(d["targets"]), d["summary"]) for d in data])
+         [(s.name, ", ".join(s.targets), s.summary) for s in SCENARIOS.values()])
 
 
 def run(

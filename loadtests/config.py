@@ -1,0 +1,62 @@
+"""What one scenario run needs to know, handed from `run.py` to every Locust process by env vars.
+
+Env vars rather than Locust options so the same frozen value is readable before Locust parses its
+command line (module import time) and in every worker alike.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+PREFIX = "SPOTCTL_LOAD_"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    scenario: str = "connections"
+    target: str = "hub"            # which wire adapter: hub | node-ws | socketio
+    url: str = "ws://127.0.0.1:8765/ws"
+    api_url: str = "http://127.0.0.1:8000"
+    redis_url: str = ""
+    results_dir: str = "."
+    tokens_file: str = ""          # one access token per line (hub and api targets)
+    users: int = 10
+    workers: int = 1
+    worker_index: int = 0          # set per worker process: picks its source address and token slice
+    source_base: int = 2           # worker i dials from 127.0.0.(source_base + i)
+    room_size: int = 50
+    msg_rate: float = 20.0         # messages/s published in total (open loop, scheduled)
+    probe_every: int = 20          # one receiver in N decodes and times every message
+    heartbeat_s: float = 25.0
+    hold_s: float = 0.0            # informative: how long the run holds after the ramp
+    target_p99_ms: float = 50.0
+    run_id: str = "run"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> RunConfig:
+        source = os.environ if env is None else env
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = source.get(PREFIX + f.name.upper())
+            if raw is None or raw == "":
+                continue
+            kind = type(getattr(cls(), f.name))
+            values[f.name] = kind(raw)
+        return cls(**values)  # type: ignore[arg-type]
+
+    def to_env(self) -> dict[str, str]:
+        return {PREFIX + f.name.upper(): str(getattr(self, f.name)) for f in fields(self)}
+
+    @property
+    def results(self) -> Path:
+        return Path(self.results_dir)
+
+    def user_id(self, index: int) -> str:
+        """The account behind token `index` (sessions.mint and the notifier agree on it)."""
+        return f"load-{self.run_id}-{index}"
+
+    @property
+    def source_address(self) -> str:
+        return f"127.0.0.{self.source_base + self.worker_index}"

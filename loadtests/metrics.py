@@ -1,0 +1,234 @@
+"""Counters and HDR histograms in every Locust worker, merged on the master into progress and summary.
+
+Workers ship cumulative counters and the *delta* of their latency histogram with each stats report
+(and once more when they stop); the master sums the counters, merges the histograms (HDR histograms
+add exactly, unlike percentiles), writes `progress.json` for the live view and, when Locust quits,
+`summary.json` plus `latency.hgrm`, and sets the process exit code from the gate.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import gevent
+import locust.runners
+from gevent.event import Event
+from hdrh.histogram import HdrHistogram
+from locust.env import Environment
+from locust.runners import MasterRunner, WorkerRunner
+
+from . import summary
+from .config import RunConfig
+
+KEY = "spotctl"
+PROGRESS_EVERY_S = 2.0
+RATE_WINDOW_S = 6.0
+REPORT_EVERY_S = 1.0   # worker -> master stats reports (Locust's default is 3 s: too coarse for progress)
+
+
+def _histogram() -> HdrHistogram:
+    return HdrHistogram(1, 120_000_000, 3)  # microseconds, 1 µs .. 120 s
+
+
+@dataclass
+class Counters:
+    """This process's side of the run; plain ints bumped by the user greenlets."""
+
+    connects: int = 0
+    connections: int = 0
+    handshake_failures: int = 0
+    handshake_retries: int = 0
+    drops: int = 0
+    sent: int = 0
+    messages: int = 0
+    errors: int = 0
+    out_of_order: int = 0
+    latency: HdrHistogram = field(default_factory=_histogram)
+
+    def record_latency(self, seconds: float) -> None:
+        self.latency.record_value(max(1, int(seconds * 1_000_000)))
+
+    def snapshot(self) -> dict[str, Any]:
+        """Cumulative counters plus the histogram recorded since the last snapshot."""
+        out = {k: v for k, v in asdict(self).items() if k != "latency"}
+        out["hdr"] = self.latency.encode() if self.latency.get_total_count() else b""
+        self.latency.reset()
+        return out
+
+
+COUNTERS = Counters()
+STOPPING = Event()  # set when Locust starts stopping users: closes from then on are not drops
+RAMPED = Event()    # set when every worker has spawned its users: publishers start, the hold begins
+
+
+def latency_of(hist: HdrHistogram) -> summary.Latency:
+    if hist.get_total_count() == 0:
+        return summary.Latency()
+
+    def ms(p: float) -> float:
+        return round(hist.get_value_at_percentile(p) / 1000, 2)
+
+    return summary.Latency(count=hist.get_total_count(), p50_ms=ms(50), p90_ms=ms(90), p99_ms=ms(99),
+                           p999_ms=ms(99.9), max_ms=round(hist.get_max_value() / 1000, 2))
+
+
+class Aggregator:
+    """Master side: the latest counters per worker, the merged histogram, the live progress file."""
+
+    def __init__(self, env: Environment, config: RunConfig, measures_latency: bool) -> None:
+        self.env, self.config, self.measures_latency = env, config, measures_latency
+        self.per_worker: dict[str, summary.Totals] = {}
+        self.hist = _histogram()
+        self.window = _histogram()
+        self.peak = 0
+        self.cpu_max = 0.0
+        self.started = 0.0
+        self.spawned = 0.0
+        self.hold_end = 0.0
+        self.started_at = ""
+        self.samples: deque[tuple[float, int, int]] = deque()
+        self.progress: gevent.Greenlet | None = None
+        self.timeline = (config.results / "timeline.csv").open("w")
+        self.timeline.write("elapsed_s,users,connections,drops,handshake_failures,deliveries_per_s,"
+                            "sent_per_s,p50_ms,p99_ms\n")
+
+    def merge(self, client_id: str, data: dict[str, Any]) -> None:
+        payload = data.get(KEY)
+        if payload:
+            hdr = payload.pop("hdr", b"")
+            if hdr:
+                self.hist.decode_and_add(hdr)
+                self.window.decode_and_add(hdr)
+            self.per_worker[client_id] = summary.Totals(**{k: payload.get(k, 0)
+                                                           for k in summary.Totals.__dataclass_fields__})
+        self.peak = max(self.peak, self.totals().connections)
+
+    def totals(self) -> summary.Totals:
+        total = summary.Totals()
+        for t in self.per_worker.values():
+            total = total + t
+        return total
+
+    def on_start(self) -> None:
+        self.started = time.monotonic()
+        self.started_at = datetime.now(UTC).isoformat(timespec="seconds")
+
+    def progress_loop(self) -> None:
+        while True:
+            gevent.sleep(PROGRESS_EVERY_S)
+            self.write_progress()
+
+    def sample_cpu(self) -> None:
+        """Worker CPU (from Locust heartbeats) during the hold: a saturated generator voids the run."""
+        runner = self.env.runner
+        if isinstance(runner, MasterRunner) and runner.state == "running":
+            for client in runner.clients.values():
+                self.cpu_max = max(self.cpu_max, float(client.cpu_usage or 0))
+
+    def rates(self, now: float, totals: summary.Totals) -> tuple[float, float]:
+        """Deliveries/s and sends/s over the last few seconds (reports arrive every second)."""
+        self.samples.append((now, totals.messages, totals.sent))
+        while len(self.samples) > 2 and now - self.samples[0][0] > RATE_WINDOW_S:
+            self.samples.popleft()
+        then, messages, sent = self.samples[0]
+        dt = now - then
+        return ((totals.messages - messages) / dt, (totals.sent - sent) / dt) if dt > 0 else (0.0, 0.0)
+
+    def write_progress(self) -> None:
+        now = time.monotonic()
+        self.sample_cpu()
+        totals = self.totals()
+        rate, sent_rate = self.rates(now, totals)
+        window = latency_of(self.window)
+        self.window.reset()
+        users = self.env.runner.user_count if self.env.runner is not None else 0
+        elapsed = now - self.started if self.started else 0.0
+        progress = {"elapsed_s": round(elapsed, 1), "users": users, "connections": totals.connections,
+                    "connections_peak": self.peak, "drops": totals.drops,
+                    "handshake_failures": totals.handshake_failures, "messages": totals.messages,
+                    "deliveries_per_s": round(rate, 1), "sent_per_s": round(sent_rate, 1),
+                    "p50_ms": window.p50_ms, "p99_ms": window.p99_ms,
+                    "failures": self.env.stats.total.num_failures, "cpu_max": round(self.cpu_max, 1)}
+        tmp = self.config.results / "progress.json.tmp"
+        tmp.write_text(json.dumps(progress))
+        tmp.replace(self.config.results / "progress.json")
+        self.timeline.write(f"{elapsed:.1f},{users},{totals.connections},{totals.drops},"
+                            f"{totals.handshake_failures},{rate:.1f},{sent_rate:.1f},"
+                            f"{window.p50_ms},{window.p99_ms}\n")
+        self.timeline.flush()
+
+    def stop_after_hold(self) -> None:
+        """Hold the full load for `hold_s`, then stop the users and quit (workers flush first)."""
+        self.spawned = time.monotonic()
+        (self.config.results / "ramped").write_text(self.started_at)  # the notifier starts on this
+        gevent.sleep(self.config.hold_s)
+        self.hold_end = time.monotonic()
+        runner = self.env.runner
+        assert runner is not None
+        runner.stop()
+        runner.quit()
+
+    def finish(self) -> summary.Summary:
+        end = self.hold_end or time.monotonic()
+        duration = end - self.started if self.started else 0.0
+        held = end - self.spawned if self.spawned else 0.0
+        if self.progress is not None:
+            self.progress.kill()
+        self.write_progress()
+        self.timeline.close()
+        latency = latency_of(self.hist)
+        result = summary.build(
+            scenario=self.config.scenario, target=self.config.target, url=self.config.url,
+            users=self.config.users, workers=self.config.workers, connections_peak=self.peak,
+            totals=self.totals(), latency=latency, failures=self.env.stats.total.num_failures,
+            requests=self.env.stats.total.num_requests, duration_s=duration,
+            target_p99_ms=self.config.target_p99_ms, measures_latency=self.measures_latency,
+            generator_cpu_max=self.cpu_max, started_at=self.started_at, hold_s=held)
+        result.write(self.config.results / "summary.json")
+        if latency.count:
+            buf = io.BytesIO()
+            self.hist.output_percentile_distribution(buf, 1000.0)
+            (self.config.results / "latency.hgrm").write_bytes(buf.getvalue())
+        return result
+
+
+def install(env: Environment, config: RunConfig, *, measures_latency: bool) -> None:
+    """Wire the collector into Locust's events; call from each scenario's `init` listener."""
+    runner = env.runner
+    locust.runners.WORKER_REPORT_INTERVAL = REPORT_EVERY_S
+
+    def started(**_: Any) -> None:
+        STOPPING.clear()
+        RAMPED.clear()
+
+    env.events.test_start.add_listener(started)
+    env.events.spawning_complete.add_listener(lambda **_: RAMPED.set())
+    env.events.test_stopping.add_listener(lambda **_: STOPPING.set())
+    if isinstance(runner, WorkerRunner):
+        def report(client_id: str, data: dict[str, Any]) -> None:
+            data[KEY] = COUNTERS.snapshot()
+
+        def final(**_: Any) -> None:
+            runner.send_message("spotctl_final", COUNTERS.snapshot())
+
+        env.events.report_to_master.add_listener(report)
+        env.events.test_stop.add_listener(final)
+    elif isinstance(runner, MasterRunner):
+        agg = Aggregator(env, config, measures_latency)
+        runner.register_message("spotctl_final", lambda msg, **_: agg.merge(msg.node_id, {KEY: msg.data}))
+        env.events.worker_report.add_listener(lambda client_id, data: agg.merge(client_id, data))
+        env.events.test_start.add_listener(lambda **_: agg.on_start())
+        env.events.spawning_complete.add_listener(lambda **_: gevent.spawn(agg.stop_after_hold))
+
+        def quitting(environment: Environment, **_: Any) -> None:
+            result = agg.finish()
+            environment.process_exit_code = 0 if result.passed else 1
+
+        env.events.quitting.add_listener(quitting)
+        agg.progress = gevent.spawn(agg.progress_loop)

@@ -1,0 +1,205 @@
+"""Run one scenario: start the target, mint sessions, start Locust master + workers, watch, collect.
+
+Worker processes are sized for the fd limit (10k connections each, 20k fds per process) and each
+dials from its own 127.0.0.x address; the master writes `progress.json` every 2 s (handed to
+`on_progress`) and `summary.json` at the end. Every child is stopped on the way out, even on error.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from . import sessions, targets
+from .catalog import SCENARIOS, Scenario
+from .config import RunConfig
+
+CONNECTIONS_PER_WORKER = 10_000
+MAX_WORKERS = 12
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class RunError(Exception):
+    """The run could not be set up or did not finish; the message names the cause."""
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    scenario: str
+    users: int
+    spawn_rate: float
+    hold_s: float
+    target_p99_ms: float
+    results_dir: Path
+    env: dict[str, str]                 # resolved endpoints (REDIS_URL, JWT_SECRET, HUB_URL, ...)
+    target: str = ""                    # default: the scenario's first target
+    msg_rate: float | None = None
+    room_size: int | None = None
+    probe_every: int = 20
+    workers: int = 0                    # 0: sized from users
+    hub: str = "auto"                   # auto | stack | own
+    hub_workers: int = 0                # 0: sized from users
+
+
+@dataclass
+class Outcome:
+    summary: dict[str, Any]
+    exit_code: int
+    results_dir: Path
+    target: str
+    artifacts: list[Path] = field(default_factory=list)
+
+
+def plan_workers(users: int, requested: int = 0) -> int:
+    """Enough Locust workers that none holds more than 10k connections (fd limit 20k)."""
+    if requested:
+        return requested
+    return max(1, min(MAX_WORKERS, math.ceil(users / CONNECTIONS_PER_WORKER)))
+
+
+def _start_target(req: RunRequest, scenario: Scenario, target: str) -> targets.Target:
+    results = req.results_dir
+    if target == "node-ws":
+        return targets.node_ws(results)
+    if target == "socketio":
+        return targets.socketio(results)
+    if target == "api":
+        api = req.env.get("API_URL", "")
+        if not targets.healthy(api.rstrip("/") + "/health"):
+            raise targets.TargetError(f"the API does not answer at {api}/health; start it with `spotctl up api`")
+        return targets.Target("api", api, api.rstrip("/") + "/health", f"the stack's API at {api}")
+    mode = req.hub
+    if mode == "auto":
+        mode = "own" if req.users > targets.CONNECTIONS_PER_HUB_WORKER or req.hub_workers else "stack"
+    if mode == "own":
+        return targets.own_hub(req.env, req.hub_workers or targets.hub_workers_for(req.users), results, ROOT)
+    return targets.stack_hub(req.env.get("HUB_URL", ""), req.env.get("HUB_METRICS_URL", ""))
+
+
+def _locust(scenario: Scenario, cfg: RunConfig, req: RunRequest, port: int) -> list[subprocess.Popen[bytes]]:
+    results = req.results_dir
+    base_env = {**os.environ, **cfg.to_env(), "PYTHONPATH": os.pathsep.join(
+        p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
+    common = [sys.executable, "-m", "locust", "-f", str(scenario.file), "--loglevel", "WARNING"]
+    master_cmd = [*common, "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
+                  "--expect-workers", str(cfg.workers), "--expect-workers-max-wait", "60", "--headless",
+                  "-u", str(req.users), "-r", f"{req.spawn_rate:g}", "--csv", str(results / "locust"),
+                  "--csv-full-history", "--html", str(results / "report.html"),
+                  "--logfile", str(results / "master.log"), "--stop-timeout", "5"]
+    procs = [subprocess.Popen(master_cmd, env=base_env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                              stderr=(results / "master.err").open("ab"), start_new_session=True)]
+    for i in range(cfg.workers):
+        env = {**base_env, **replace(cfg, worker_index=i).to_env()}
+        cmd = [*common, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port),
+               "--logfile", str(results / f"worker-{i}.log")]
+        procs.append(subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                      stderr=(results / f"worker-{i}.err").open("ab"), start_new_session=True))
+    return procs
+
+
+def _notifier(cfg: RunConfig, results: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **cfg.to_env(), "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-m", "loadtests.notifier"], env=env, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=(results / "notifier.err").open("ab"))
+
+
+def _stop(procs: list[subprocess.Popen[bytes]], grace_s: float = 15.0) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    for proc in procs:
+        try:
+            proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def _watch(master: subprocess.Popen[bytes], results: Path, limit_s: float,
+           on_progress: Callable[[dict[str, Any]], None]) -> bool:
+    """Hand progress to the caller until the master exits; False when the time limit hit first."""
+    deadline = time.monotonic() + limit_s
+    progress = results / "progress.json"
+    seen = 0.0
+    while master.poll() is None:
+        if time.monotonic() > deadline:
+            return False
+        if progress.exists() and progress.stat().st_mtime != seen:
+            seen = progress.stat().st_mtime
+            try:
+                on_progress(json.loads(progress.read_text()))
+            except ValueError:
+                pass  # caught mid-replace; the next tick has it
+        time.sleep(0.5)
+    return True
+
+
+def run(req: RunRequest, on_target: Callable[[str], None],
+        on_progress: Callable[[dict[str, Any]], None]) -> Outcome:
+    scenario = SCENARIOS[req.scenario]
+    target_kind = req.target or scenario.targets[0]
+    if target_kind not in scenario.targets:
+        raise RunError(f"scenario {scenario.name!r} runs against {', '.join(scenario.targets)}, not {target_kind!r}")
+    req.results_dir.mkdir(parents=True, exist_ok=True)
+    workers = plan_workers(req.users, req.workers)
+    redis_url = req.env.get("REDIS_URL", "")
+    target: targets.Target | None = None
+    procs: list[subprocess.Popen[bytes]] = []
+    jtis: list[str] = []
+    try:
+        target = _start_target(req, scenario, target_kind)
+        on_target(target.describe)
+        cfg = RunConfig(
+            scenario=scenario.name, target=target_kind, url=target.url, api_url=req.env.get("API_URL", ""),
+            redis_url=redis_url, results_dir=str(req.results_dir), users=req.users, workers=workers,
+            room_size=req.room_size or scenario.room_size,
+            msg_rate=scenario.msg_rate if req.msg_rate is None else req.msg_rate,
+            probe_every=req.probe_every, hold_s=req.hold_s, target_p99_ms=req.target_p99_ms,
+            run_id=uuid.uuid4().hex[:8])
+        if target_kind in ("hub", "api"):
+            tokens_file = req.results_dir / "tokens.txt"
+            jtis = sessions.mint(redis_url, req.env.get("JWT_SECRET", ""), cfg.user_id, req.users, tokens_file)
+            cfg = replace(cfg, tokens_file=str(tokens_file))
+        procs = _locust(scenario, cfg, req, targets.free_port())
+        if scenario.name == "notifications":
+            procs.append(_notifier(cfg, req.results_dir))
+        limit = req.users / max(req.spawn_rate, 0.1) * 2 + req.hold_s + 180
+        finished = _watch(procs[0], req.results_dir, limit, on_progress)
+        if not finished:
+            _stop(procs[:1], grace_s=60)  # SIGTERM: Locust still writes its reports and summary
+        _stop(procs[1:])
+    except targets.TargetError as exc:
+        raise RunError(str(exc)) from None
+    finally:
+        _stop(procs)
+        if target is not None:
+            target.stop()
+        if jtis:
+            sessions.revoke(redis_url, jtis)
+    summary_file = req.results_dir / "summary.json"
+    if not summary_file.exists():
+        raise RunError(f"Locust ended without a summary (exit code {procs[0].returncode}); "
+                       f"see {req.results_dir / 'master.log'} and {req.results_dir / 'master.err'}")
+    (req.results_dir / "tokens.txt").unlink(missing_ok=True)  # sessions are revoked; no need to keep them
+    summary = json.loads(summary_file.read_text())
+    summary["target_description"] = target.describe if target else ""
+    notifier = req.results_dir / "notifier.json"
+    if notifier.exists():
+        sent = json.loads(notifier.read_text())
+        summary["sent"] = sent["sent"]
+        summary["sent_by_priority"] = sent["by_priority"]
+    summary_file.write_text(json.dumps(summary, indent=2) + "\n")
+    artifacts = sorted(p for p in req.results_dir.iterdir() if p.suffix in (".html", ".csv", ".json", ".hgrm"))
+    return Outcome(summary, procs[0].returncode or (0 if summary.get("passed") else 1), req.results_dir,
+                   target.describe if target else "", artifacts)

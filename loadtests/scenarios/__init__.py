@@ -1,0 +1,1 @@
+"""Locust files, one per scenario; `spotctl load run NAME` runs `NAME.py`."""

@@ -1,0 +1,133 @@
+"""The run's figures, its verdict against the targets, and `summary.json` (pure, no Locust).
+
+The gate is the issue's: no drops, no failed handshakes, no Locust failures, p99 under target when
+the scenario measures delivery, and a load generator that was not itself saturated (a void run).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+SATURATED_CPU_PERCENT = 90.0
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Counters summed over every Locust worker (cumulative for the run)."""
+
+    connects: int = 0
+    connections: int = 0          # open right now
+    handshake_failures: int = 0
+    handshake_retries: int = 0
+    drops: int = 0
+    sent: int = 0
+    messages: int = 0             # deliveries received
+    errors: int = 0               # error frames from the server
+    out_of_order: int = 0
+
+    def __add__(self, other: Totals) -> Totals:
+        return Totals(**{k: v + getattr(other, k) for k, v in asdict(self).items()})
+
+
+@dataclass(frozen=True)
+class Latency:
+    count: int = 0
+    p50_ms: float = 0.0
+    p90_ms: float = 0.0
+    p99_ms: float = 0.0
+    p999_ms: float = 0.0
+    max_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class Summary:
+    scenario: str
+    target: str
+    url: str
+    users: int
+    workers: int
+    connections_peak: int
+    drops: int
+    handshake_failures: int
+    handshake_retries: int
+    connects: int
+    messages: int
+    sent: int
+    deliveries_per_s: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    p999_ms: float
+    max_ms: float
+    latency_samples: int
+    failures: int
+    requests: int
+    out_of_order: int
+    duration_s: float
+    hold_s: float
+    target_p99_ms: float
+    generator_cpu_max: float
+    passed: bool
+    checks: list[Check] = field(default_factory=list)
+    started_at: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def write(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_json(), indent=2) + "\n")
+
+
+def judge(totals: Totals, latency: Latency, *, failures: int, measures_latency: bool, target_p99_ms: float,
+          generator_cpu_max: float) -> list[Check]:
+    checks = [
+        Check("drops", totals.drops == 0, f"{totals.drops} connections dropped"),
+        Check("handshakes", totals.handshake_failures == 0,
+              f"{totals.handshake_failures} handshakes failed after retries"),
+        Check("failures", failures == 0, f"{failures} Locust failures"),
+        Check("generator", generator_cpu_max < SATURATED_CPU_PERCENT,
+              f"busiest Locust worker at {generator_cpu_max:.0f}% CPU"
+              + (" (saturated: the run is void)" if generator_cpu_max >= SATURATED_CPU_PERCENT else "")),
+    ]
+    if measures_latency:
+        if latency.count == 0:
+            checks.append(Check("p99", False, "no deliveries were measured"))
+        else:
+            checks.append(Check("p99", latency.p99_ms <= target_p99_ms,
+                                f"p99 {latency.p99_ms:.1f} ms (target {target_p99_ms:g} ms)"))
+    return checks
+
+
+def build(*, scenario: str, target: str, url: str, users: int, workers: int, connections_peak: int,
+          totals: Totals, latency: Latency, failures: int, requests: int, duration_s: float,
+          target_p99_ms: float, measures_latency: bool, generator_cpu_max: float,
+          started_at: str = "", hold_s: float = 0.0) -> Summary:
+    checks = judge(totals, latency, failures=failures, measures_latency=measures_latency,
+                   target_p99_ms=target_p99_ms, generator_cpu_max=generator_cpu_max)
+    return Summary(
+        scenario=scenario, target=target, url=url, users=users, workers=workers,
+        connections_peak=connections_peak, drops=totals.drops, handshake_failures=totals.handshake_failures,
+        handshake_retries=totals.handshake_retries, connects=totals.connects, messages=totals.messages,
+        sent=totals.sent, deliveries_per_s=round(totals.messages / duration_s, 1) if duration_s > 0 else 0.0,
+        p50_ms=latency.p50_ms, p90_ms=latency.p90_ms, p99_ms=latency.p99_ms, p999_ms=latency.p999_ms,
+        max_ms=latency.max_ms, latency_samples=latency.count, failures=failures, requests=requests,
+        out_of_order=totals.out_of_order, duration_s=round(duration_s, 1), hold_s=round(hold_s, 1),
+        target_p99_ms=target_p99_ms,
+        generator_cpu_max=round(generator_cpu_max, 1), passed=all(c.ok for c in checks), checks=checks,
+        started_at=started_at,
+    )
+
+
+def load(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data

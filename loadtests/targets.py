@@ -1,0 +1,129 @@
+"""The servers a run aims at: the stack's hub, a hub tree of our own, or a baseline peer.
+
+Each target is started (or found) before Locust and stopped after it; `describe` is printed so the
+user always knows which server the figures belong to.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BASELINES = Path(__file__).resolve().parent / "baselines"
+CONNECTIONS_PER_HUB_WORKER = 12_500   # stays well under 20,000 fds per process
+STARTUP_TIMEOUT_S = 60.0
+
+
+class TargetError(Exception):
+    """The target server could not be found or started; the message says why and what to do."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as resp:
+            return bool(resp.status == 200)
+    except OSError:
+        return False
+
+
+def hub_workers_for(users: int) -> int:
+    return max(2, math.ceil(users / CONNECTIONS_PER_HUB_WORKER))
+
+
+@dataclass
+class Target:
+    kind: str                      # hub | node-ws | socketio
+    url: str                       # what the clients dial
+    health_url: str
+    describe: str
+    process: subprocess.Popen[bytes] | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+    def stop(self) -> None:
+        """Stop the process group we started (a hub supervisor takes its workers with it)."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(5)
+
+
+def _spawn(kind: str, argv: list[str], env: dict[str, str], health: str, log: Path,
+           cwd: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=cwd,
+                                start_new_session=True)
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while not healthy(health):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise TargetError(f"{kind} did not become healthy at {health}; see {log}")
+        time.sleep(0.3)
+    return proc
+
+
+def stack_hub(hub_url: str, metrics_url: str) -> Target:
+    health = metrics_url.rstrip("/") + "/health"
+    if not healthy(health):
+        raise TargetError(f"the stack's hub does not answer at {health}; start it with `spotctl up hub`, "
+                          "or let the run start its own with --hub own")
+    return Target("hub", hub_url, health, f"the stack's hub at {hub_url}")
+
+
+def own_hub(env: dict[str, str], workers: int, results: Path, root: Path) -> Target:
+    """A hub process tree of our own, with HUB_WORKERS raised for the connection count."""
+    port, metrics_port = free_port(), free_port()
+    child_env = {**os.environ, **env, "PORT": str(port), "METRICS_PORT": str(metrics_port),
+                 "HUB_WORKERS": str(workers)}
+    health = f"http://127.0.0.1:{metrics_port}/health"
+    proc = _spawn("hub", [sys.executable, "-m", "spotctl_sandbox.hub"], child_env, health,
+                  results / "hub.log", root)
+    url = f"ws://127.0.0.1:{port}/ws"
+    return Target("hub", url, health, f"our own hub ({workers} workers, pid {proc.pid}) at {url}",
+                  proc, child_env)
+
+
+def node_ws(results: Path) -> Target:
+    folder = BASELINES / "node-ws"
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None:
+        raise TargetError("node is not installed; the node-ws baseline needs Node.js 18+")
+    if not (folder / "node_modules" / "ws").is_dir():
+        if npm is None:
+            raise TargetError(f"{folder}/node_modules is missing and npm is not installed")
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=folder, check=True, timeout=300,
+                       stdout=subprocess.DEVNULL)
+    port = free_port()
+    health = f"http://127.0.0.1:{port}/health"
+    proc = _spawn("node-ws", [node, "server.js"], {**os.environ, "PORT": str(port)}, health,
+                  results / "node-ws.log", folder)
+    url = f"ws://127.0.0.1:{port}/"
+    return Target("node-ws", url, health, f"baseline: Node ws (1 process, pid {proc.pid}) at {url}", proc)
+
+
+def socketio(results: Path) -> Target:
+    port = free_port()
+    health = f"http://127.0.0.1:{port}/health"
+    proc = _spawn("socketio", [sys.executable, str(BASELINES / "socketio_server.py")],
+                  {**os.environ, "PORT": str(port)}, health, results / "socketio.log", BASELINES)
+    url = f"ws://127.0.0.1:{port}/"
+    return Target("socketio", url, health,
+                  f"baseline: python-socketio on uvicorn (1 process, pid {proc.pid}) at {url}", proc)

@@ -1,0 +1,233 @@
+"""The WebSocket Locust user every hub scenario builds on: connect, join a room, receive, count.
+
+Connections are paced by Locust's spawn rate and retried with backoff; a handshake that fails after
+the retries is a failure of its own, apart from a drop (an open connection the server ended). Most
+users are passive readers; one in `probe_every` decodes every delivery and times it from the
+publisher's *scheduled* send time, so a stalled publisher cannot hide latency (coordinated omission).
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+import gevent
+from locust import User, constant, task
+
+from . import metrics
+from .config import RunConfig
+from .metrics import COUNTERS, RAMPED, STOPPING
+from .wire import ADAPTERS, Adapter, Decoded, Kind
+from .wsclient import ConnectionDropped, HandshakeFailed, WsConnection
+
+CONFIG = RunConfig.from_env()
+CONNECT_ATTEMPTS = 6
+READY_TIMEOUT_S = 15.0
+_local_index = itertools.count()
+_tokens: list[str] | None = None
+
+
+def adapter_for(config: RunConfig) -> Adapter:
+    if config.target == "hub":
+        from .hubwire import HubAdapter
+
+        return HubAdapter()
+    return ADAPTERS[config.target]()
+
+
+def token_for(index: int) -> str:
+    """This user's token: tokens are interleaved by worker so no two users share one."""
+    global _tokens
+    if not CONFIG.tokens_file:
+        return ""
+    if _tokens is None:
+        _tokens = Path(CONFIG.tokens_file).read_text().split()
+    return _tokens[(CONFIG.worker_index + CONFIG.workers * index) % len(_tokens)]
+
+
+def fire(env: Any, name: str, started: float, exc: Exception | None = None, length: int = 0) -> None:
+    env.events.request.fire(request_type="WS", name=name, response_time=(time.monotonic() - started) * 1000,
+                            response_length=length, exception=exc, context={})
+
+
+class WsUser(User):
+    """One connection in room `room_of(index)`; room leaders publish at the scheduled rate."""
+
+    abstract = True
+    wait_time = constant(1)
+    config: ClassVar[RunConfig] = CONFIG
+    adapter: ClassVar[Adapter] = adapter_for(CONFIG)
+    room_publisher: ClassVar[bool] = True   # room leaders run publish_loop
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        self.index = next(_local_index)
+        self.conn: WsConnection | None = None
+        self.probe = self.index % max(1, self.config.probe_every) == 1 % max(1, self.config.probe_every)
+        self.greenlets: list[gevent.Greenlet] = []
+
+    # -- room layout (rooms are local to a worker process, so leaders and members share a clock) --
+    @property
+    def room(self) -> str:
+        return f"{self.config.run_id}-w{self.config.worker_index}-r{self.index // max(1, self.config.room_size)}"
+
+    @property
+    def is_leader(self) -> bool:
+        return self.index % max(1, self.config.room_size) == 0
+
+    @property
+    def rooms_total(self) -> int:
+        return max(1, self.config.users // max(1, self.config.room_size))
+
+    # -- connection lifecycle --
+    def connect(self) -> WsConnection:
+        """Open, authenticate and join, retrying with backoff; raise HandshakeFailed when out of tries."""
+        token = token_for(self.index)
+        url = self.adapter.url(self.config.url)
+        for attempt in range(CONNECT_ATTEMPTS):
+            started = time.monotonic()
+            conn = WsConnection(url, source=self.config.source_address)
+            try:
+                conn.open()
+                for frame in self.adapter.opening(token):
+                    conn.send(frame)
+                if self.adapter.needs_ready:
+                    self.wait_ready(conn)
+                self.after_connect(conn)
+            except (HandshakeFailed, ConnectionDropped) as exc:
+                conn.close()
+                if attempt == CONNECT_ATTEMPTS - 1 or STOPPING.is_set():
+                    COUNTERS.handshake_failures += 1
+                    fire(self.environment, "connect", started, HandshakeFailed(str(exc)))
+                    raise HandshakeFailed(str(exc)) from None
+                COUNTERS.handshake_retries += 1
+                gevent.sleep(min(8.0, 0.5 * 2**attempt) * random.uniform(0.5, 1.5))
+                continue
+            COUNTERS.connects += 1
+            COUNTERS.connections += 1
+            fire(self.environment, "connect", started)
+            return conn
+        raise AssertionError("unreachable")
+
+    def wait_ready(self, conn: WsConnection) -> None:
+        with gevent.Timeout(READY_TIMEOUT_S, HandshakeFailed("no session acknowledgement in time")):
+            for frame in conn.frames():
+                decoded = self.adapter.decode(frame)
+                if decoded.answer:
+                    conn.send(decoded.answer)
+                if decoded.kind is Kind.READY:
+                    return
+                if decoded.kind is Kind.ERROR:
+                    raise HandshakeFailed(f"refused: {decoded.data}")
+        raise HandshakeFailed("closed before the session was acknowledged")
+
+    def after_connect(self, conn: WsConnection) -> None:
+        """Join this user's room; scenarios add their own opening moves."""
+        conn.send(self.adapter.subscribe(self.room))
+
+    @task
+    def live(self) -> None:
+        """Stay connected until Locust stops us: read, count, reconnect after a drop."""
+        try:
+            self.conn = self.connect()
+        except HandshakeFailed:
+            self.stop_quietly()
+            return
+        self.start_side_tasks()
+        while True:
+            try:
+                self.receive(self.conn)
+                return  # closed by us
+            except ConnectionDropped as exc:
+                COUNTERS.connections -= 1
+                self.conn = None
+                if STOPPING.is_set():
+                    return
+                COUNTERS.drops += 1
+                fire(self.environment, "drop", time.monotonic(), exc)
+                try:
+                    self.conn = self.connect()
+                except HandshakeFailed:
+                    self.stop_quietly()
+                    return
+
+    def stop_quietly(self) -> None:
+        """Park the greenlet: a user that cannot connect must not hammer the server in a loop."""
+        while not STOPPING.is_set():
+            gevent.sleep(5)
+
+    def receive(self, conn: WsConnection) -> None:
+        for frame in conn.frames():
+            decoded = self.adapter.decode(frame)
+            if decoded.answer:
+                conn.send(decoded.answer)
+            self.on_frame(decoded)
+
+    def on_frame(self, decoded: Decoded) -> None:
+        if decoded.kind is Kind.DELIVERY:
+            COUNTERS.messages += 1
+            if self.probe and isinstance(decoded.data, dict) and "ts" in decoded.data:
+                self.record(time.time() - float(decoded.data["ts"]))
+        elif decoded.kind is Kind.ERROR:
+            COUNTERS.errors += 1
+            fire(self.environment, f"error frame: {decoded.type}", time.monotonic(),
+                 RuntimeError(str(decoded.data)[:200]))
+
+    def record(self, seconds: float) -> None:
+        COUNTERS.record_latency(seconds)
+        self.environment.events.request.fire(request_type="WS", name="delivery", response_time=seconds * 1000,
+                                             response_length=0, exception=None, context={})
+
+    # -- side tasks: heartbeat and (for leaders) the open-loop publisher --
+    def start_side_tasks(self) -> None:
+        if self.adapter.heartbeat() is not None:
+            self.greenlets.append(gevent.spawn(self.heartbeat_loop))
+        if self.room_publisher and self.is_leader and self.config.msg_rate > 0:
+            self.greenlets.append(gevent.spawn(self.publish_loop, self.config.msg_rate / self.rooms_total))
+
+    def heartbeat_loop(self) -> None:
+        frame = self.adapter.heartbeat()
+        gevent.sleep(random.uniform(0, self.config.heartbeat_s))
+        while frame is not None:
+            self.safe_send(frame)
+            gevent.sleep(self.config.heartbeat_s)
+
+    def publish_loop(self, rate: float) -> None:
+        """Open loop at `rate`/s once the ramp is done: messages carry their *scheduled* send time."""
+        RAMPED.wait()
+        interval = 1.0 / rate
+        scheduled = time.time() + random.uniform(0, interval)
+        for seq in itertools.count():
+            delay = scheduled - time.time()
+            if delay > 0:
+                gevent.sleep(delay)
+            if self.safe_send(self.message(seq, scheduled)):
+                COUNTERS.sent += 1
+            scheduled += interval
+
+    def message(self, seq: int, scheduled: float) -> str:
+        return self.adapter.publish(self.room, {"ts": scheduled, "seq": seq, "from": self.index})
+
+    def safe_send(self, frame: str) -> bool:
+        conn = self.conn
+        if conn is None:
+            return False
+        try:
+            conn.send(frame)
+            return True
+        except ConnectionDropped:
+            return False  # the receive loop sees the drop and reconnects
+
+    def on_stop(self) -> None:
+        gevent.killall(self.greenlets, block=False)
+        if self.conn is not None:
+            COUNTERS.connections -= 1
+            self.conn.close()
+            self.conn = None
+
+
+def install(environment: Any, *, measures_latency: bool) -> None:
+    metrics.install(environment, CONFIG, measures_latency=measures_latency)

@@ -1,0 +1,146 @@
+"""A gevent WebSocket client: websockets' sans-I/O ClientProtocol with a gevent socket at the edge.
+
+Locust users are greenlets, so the socket must be gevent's; the protocol (framing, masking, automatic
+pong replies, close handshake) is websockets' pure state machine. Each connection dials from its own
+127.0.0.x source address so 100k connections do not run out of ephemeral ports on one address.
+"""
+
+from __future__ import annotations
+
+import socket as pysocket
+from collections.abc import Iterator, Sequence
+from urllib.parse import urlsplit
+
+import gevent
+from gevent import socket
+from gevent.lock import Semaphore
+from websockets.client import ClientProtocol
+from websockets.frames import Opcode
+from websockets.http11 import Response
+from websockets.protocol import State
+from websockets.uri import parse_uri
+
+IP_BIND_ADDRESS_NO_PORT = getattr(pysocket, "IP_BIND_ADDRESS_NO_PORT", 24)
+RECV_BYTES = 65536
+
+
+class HandshakeFailed(Exception):
+    """TCP connect or the HTTP upgrade did not succeed (counted apart from drops)."""
+
+
+class ConnectionDropped(Exception):
+    """An open connection ended without us asking: the server or the network closed it."""
+
+
+class WsConnection:
+    def __init__(self, url: str, *, source: str | None = None, headers: dict[str, str] | None = None,
+                 timeout: float = 10.0) -> None:
+        self.url = url
+        self.source = source
+        self.headers = headers or {}
+        self.timeout = timeout
+        self.protocol = ClientProtocol(parse_uri(url), max_size=2**22)
+        self.sock: socket.socket | None = None
+        self._send_lock = Semaphore()
+        self.closing = False
+        self._pending: Sequence[object] = []
+
+    def open(self) -> None:
+        """Connect and upgrade within `timeout`; raise HandshakeFailed naming the cause."""
+        parts = urlsplit(self.url)
+        host, port = parts.hostname or "127.0.0.1", parts.port or (443 if parts.scheme == "wss" else 80)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            with gevent.Timeout(self.timeout, HandshakeFailed(f"timed out after {self.timeout:.0f} s")):
+                if self.source:
+                    sock.setsockopt(socket.SOL_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+                    sock.bind((self.source, 0))
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                sock.connect((host, port))
+                request = self.protocol.connect()
+                for key, value in self.headers.items():
+                    request.headers[key] = value
+                self.protocol.send_request(request)
+                sock.sendall(b"".join(self.protocol.data_to_send()))
+                while self.protocol.state is State.CONNECTING:
+                    data = sock.recv(RECV_BYTES)
+                    if not data:
+                        raise HandshakeFailed("server closed the connection during the upgrade")
+                    self.protocol.receive_data(data)
+                    for event in self.protocol.events_received():
+                        if isinstance(event, Response) and self.protocol.handshake_exc is not None:
+                            raise HandshakeFailed(f"upgrade refused: {self.protocol.handshake_exc}")
+        except OSError as exc:
+            sock.close()
+            raise HandshakeFailed(f"{type(exc).__name__}: {exc}") from None
+        except HandshakeFailed:
+            sock.close()
+            raise
+        self.sock = sock
+        self._pending = self.protocol.events_received()
+
+    def send(self, text: str) -> None:
+        """Send one text frame; a lock keeps frames from two greenlets from interleaving."""
+        if self.sock is None:
+            raise ConnectionDropped("not connected")
+        with self._send_lock:
+            self.protocol.send_text(text.encode())
+            try:
+                self.sock.sendall(b"".join(self.protocol.data_to_send()))
+            except OSError as exc:
+                raise ConnectionDropped(f"send failed: {exc}") from None
+
+    def frames(self) -> Iterator[str | bytes]:
+        """Yield message payloads until the connection ends; pings are answered on the way.
+
+        Returns quietly when we closed it ourselves, raises ConnectionDropped otherwise.
+        """
+        assert self.sock is not None, "open() first"
+        yield from self._payloads(self._pending)
+        while True:
+            try:
+                data = self.sock.recv(RECV_BYTES)
+            except OSError as exc:
+                data = b""
+                reason = f"{type(exc).__name__}: {exc}"
+            else:
+                reason = "server closed the TCP connection"
+            if data:
+                self.protocol.receive_data(data)
+            else:
+                self.protocol.receive_eof()
+            yield from self._payloads(self.protocol.events_received())
+            self._flush()
+            if self.protocol.state is State.CLOSED or not data:
+                if self.closing:
+                    return
+                code = self.protocol.close_code
+                raise ConnectionDropped(f"closed by server (code {code})" if code else reason)
+
+    def _payloads(self, events: Sequence[object]) -> Iterator[str | bytes]:
+        for event in events:
+            opcode = getattr(event, "opcode", None)
+            if opcode is Opcode.TEXT:
+                yield bytes(event.data).decode()  # type: ignore[attr-defined]
+            elif opcode is Opcode.BINARY:
+                yield bytes(event.data)  # type: ignore[attr-defined]
+
+    def _flush(self) -> None:
+        """Write what the protocol queued by itself (pong replies, close echo)."""
+        out = self.protocol.data_to_send()
+        if out and self.sock is not None:
+            with self._send_lock:
+                try:
+                    self.sock.sendall(b"".join(out))
+                except OSError:
+                    pass  # the read side reports the end of the connection
+
+    def close(self) -> None:
+        self.closing = True
+        if self.sock is None:
+            return
+        if self.protocol.state is State.OPEN:
+            self.protocol.send_close()
+            self._flush()
+        self.sock.close()
+        self.sock = None
