@@ -56,7 +56,7 @@ def kafka_errors(servers: str) -> Iterator[None]:
 
     try:
         yield
-    except (ke.NoBrokersAvailable, ke.KafkaConnectionError) as exc:
+    except ke.KafkaConnectionError as exc:
         raise ServiceDown("kafka", servers, str(exc) or type(exc).__name__) from None
     except ke.KafkaError as exc:
         raise SpotctlError(f"kafka: {exc}") from None

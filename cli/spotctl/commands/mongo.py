@@ -112,7 +112,7 @@ def collections_cmd(db: DbOpt = None, url: UrlOpt = None, output: OutputOpt = Ou
     """Collections with document counts and their indexes."""
     with connect(url) as client:
         d = database(client, db)
-        colls = []
+        colls: list[dict[str, Any]] = []
         for name in sorted(d.list_collection_names()):
             coll = d[name]
             indexes = [{"name": i["name"], "keys": dict(i["key"]), "unique": bool(i.get("unique"))}
