@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "hub",
     "purge",
     "load",
+    "scenario",
     "tui",
 )
 
