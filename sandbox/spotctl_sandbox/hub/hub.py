@@ -33,7 +33,7 @@ CLOSE_POLICY = 1008
 CLOSE_TRY_AGAIN = 1013
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Conn:
     id: str
     ns: str

@@ -15,7 +15,7 @@ class Verdict(StrEnum):
     CLOSE = "close"  # abuse: error frame, then close the connection
 
 
-@dataclass
+@dataclass(slots=True)
 class TokenBucket:
     rate: float  # tokens per second
     burst: float
@@ -33,7 +33,7 @@ class TokenBucket:
         return False
 
 
-@dataclass
+@dataclass(slots=True)
 class AbuseGuard:
     """Counts rejected messages; `max_strikes` rejections inside `window_s` mean abuse."""
 
@@ -49,7 +49,7 @@ class AbuseGuard:
         return Verdict.CLOSE if self.strikes >= self.max_strikes else Verdict.REJECT
 
 
-@dataclass
+@dataclass(slots=True)
 class ConnectionLimiter:
     """Per-connection bucket + abuse guard; the per-user limit is checked in Redis by the edge."""
 
