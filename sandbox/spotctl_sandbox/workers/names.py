@@ -58,13 +58,18 @@ ANALYTICS_GROUP = "analytics"
 ANALYTICS_TOPICS = (T_SONG_PLAYED, T_PLAYLIST_CREATED, T_SEARCH_PERFORMED)
 
 # Redis
-RECENT_MAX = 50  # recent:<user> keeps the newest 50 plays
+RECENT_MAX = 50  # recent:<user> keeps the 50 most recently played songs
 RECS_TTL_S = 3600
 TRENDING = "trending:songs"
 
 
 def recent_key(user_id: str) -> str:
     return f"recent:{user_id}"
+
+
+def recent_at_key(user_id: str) -> str:
+    """song id -> its latest play time: what keeps recent:<user> ordered under concurrent jobs."""
+    return f"recent-at:{user_id}"
 
 
 def recs_key(user_id: str) -> str:

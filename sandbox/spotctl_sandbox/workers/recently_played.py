@@ -1,8 +1,9 @@
 """BullMQ `update_recently_played`: the play lands in `recent:<user>` and in listening_history.
 
-Both writes are idempotent, so a retried job (after a store outage) leaves the same state: the
-Redis list moves the song to the front instead of adding it twice, and the history row is unique
-on (user, song, played_at).
+Jobs run concurrently and may be retried, so the list is rebuilt from a sorted set of each song's
+latest play (`recent-at:<user>`) in one Lua script: order follows play time, not job completion, a
+song appears once, and replaying an old play changes nothing.  The history row is unique on
+(user, song, played_at).
 """
 
 from __future__ import annotations
@@ -33,16 +34,26 @@ async def record_play(deps: Deps, play: PlayJob) -> bool:
     return cur.rowcount == 1
 
 
+# KEYS: recent list, its sorted set; ARGV: song id, played_at, cap.  Items: {"song_id", "played_at"}.
+RECENT_LUA = """
+local changed = redis.call('ZADD', KEYS[2], 'GT', 'CH', ARGV[2], ARGV[1])
+redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[3]) + 1))
+if changed == 0 and redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('LLEN', KEYS[1]) end
+local items = redis.call('ZREVRANGE', KEYS[2], 0, -1, 'WITHSCORES')
+redis.call('DEL', KEYS[1])
+for i = 1, #items, 2 do
+  local id = tonumber(items[i]) or items[i]
+  redis.call('RPUSH', KEYS[1], cjson.encode({song_id = id, played_at = tonumber(items[i + 1])}))
+end
+return #items / 2
+"""
+
+
 async def update_recent(deps: Deps, play: PlayJob) -> int:
-    """Move the song to the front of the user's recent list, capped at RECENT_MAX; return its length."""
-    key = names.recent_key(play.user_id)
-    async with deps.redis.pipeline(transaction=True) as pipe:
-        pipe.lrem(key, 0, play.song_id)
-        pipe.lpush(key, play.song_id)
-        pipe.ltrim(key, 0, names.RECENT_MAX - 1)
-        pipe.llen(key)
-        results = await pipe.execute()
-    return int(results[-1])
+    """Put the play in the user's recent list (newest first, capped at RECENT_MAX); return its length."""
+    keys = [names.recent_key(play.user_id), names.recent_at_key(play.user_id)]
+    length = await deps.redis.eval(RECENT_LUA, 2, *keys, play.song_id, repr(play.played_at), names.RECENT_MAX)
+    return int(length)
 
 
 def processor(deps: Deps) -> Processor:
