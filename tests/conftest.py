@@ -66,7 +66,7 @@ class ExternalStack:
             if name not in SANDBOX_SERVICES or name in self._procs:
                 continue
             module, ports, health, _ = SANDBOX_SERVICES[name]
-            log = open(self.tmp / f"{name}.log", "ab")  # noqa: SIM115 - owned by the process
+            log = open(self.tmp / f"{name}.log", "ab")  # owned by the child process
             proc = subprocess.Popen([sys.executable, "-m", module], env={**self.env, **ports},
                                     stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
             self._procs[name] = proc

@@ -24,7 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "health": ("stack", "Check health; exit 1 if any required service is not healthy."),
     "config": ("stack", "Resolved URLs and ports every spotctl command uses (flags > env > compose file)."),
     "doctor": ("doctor", "Check this machine: python, docker, binaries, ports, fd limit, disk."),
-    "seed": ("seed", "Seed artists, albums, songs, users, follows and listening history (re-runs add only what is missing)."),
+    "seed": ("seed", "Seed artists, albums, songs, users, follows and listening history "
+                     "(re-runs add only what is missing)."),
     "redis": ("redis", "Inspect Redis (like redis-cli, with SCAN and type-aware values)."),
     "rabbit": ("rabbit", "Inspect RabbitMQ (queues, peek, publish, purge, DLQ re-drive)."),
     "kafka": ("kafka", "Inspect Kafka (topics, group lag, tail, produce, reset-offsets)."),
