@@ -285,5 +285,8 @@ def _health_details(service: compose.Service, state: State) -> dict[str, str]:
             body = json.loads(resp.read() or b"{}")
     except (OSError, ValueError):
         return {}
-    return {k: str(v) for k, v in body.items() if isinstance(v, str | int | float) and k != "status"}
+    return {k: str(v) for k, v in body.items() if isinstance(v, str | int | float) and k not in _ROUTINE}
+
+
+_ROUTINE = {"status", "service", "uptime_s", "port", "version", "restarts"}  # not worth a column in ps
 
