@@ -154,7 +154,8 @@ def table(results: list[Result]) -> str:
 
 def environment(env: dict[str, str], api_url: str, spawned: bool) -> str:
     return (f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {platform.platform()}; "
-            f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end; Python {platform.python_version()}; API {api_url} "
+            f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end; "
+            f"Python {platform.python_version()}; API {api_url} "
             f"({'started by the benchmark, 1 uvicorn process, uvloop + httptools' if spawned else 'given'}); "
             f"Redis {env['REDIS_URL']}, PostgreSQL {env['DATABASE_URL'].rsplit('@', 1)[-1]}")
 
