@@ -28,6 +28,10 @@ def test_every_service_has_a_health_check_and_a_local_stand_in(project: compose.
     assert validate.design_errors(project) == []
 
 
+def test_images_built_here_have_their_dockerfile() -> None:
+    assert validate.build_errors(COMPOSE) == []
+
+
 def test_the_whole_stack_is_there(project: compose.ComposeProject) -> None:
     assert set(project.services) == {"redis", "postgres", "rabbitmq", "kafka", "mongo", "api", "hub", "workers",
                                      "gateway", "prometheus", "grafana"}

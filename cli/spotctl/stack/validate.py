@@ -38,4 +38,23 @@ def design_errors(project: ComposeProject) -> list[str]:
         for dep in svc.depends_on:
             if dep not in project.services:
                 errors.append(f"{svc.name}: depends on unknown service {dep}")
+        for entry in svc.volumes:
+            source = entry.split(":")[0]
+            if source.startswith("./") and not (project.path.parent / source).exists():
+                errors.append(f"{svc.name}: bind mount {source} does not exist")
+    return errors
+
+
+def build_errors(compose_file: Path) -> list[str]:
+    """Every `build:` must name a Dockerfile that exists (the docker runtime builds it)."""
+    import yaml
+
+    document = yaml.safe_load(compose_file.read_text(encoding="utf-8"))
+    errors = []
+    for name, spec in (document.get("services") or {}).items():
+        build = (spec or {}).get("build")
+        if isinstance(build, dict):
+            context = compose_file.parent / build.get("context", ".")
+            if not (context / build.get("dockerfile", "Dockerfile")).is_file():
+                errors.append(f"{name}: no Dockerfile at {context / build.get('dockerfile', 'Dockerfile')}")
     return errors
