@@ -62,6 +62,17 @@ def _binaries() -> list[Check]:
     return checks
 
 
+def _compose_file() -> Check:
+    from spotctl import project
+    from spotctl.stack import compose, validate
+
+    path = project.current().compose_file
+    problems = validate.schema_errors(path) + validate.design_errors(compose.load(path)) + validate.build_errors(path)
+    if not problems:
+        return Check("compose file", Verdict.ok, f"{path} follows the Compose Specification")
+    return Check("compose file", Verdict.fail, "; ".join(problems[:3]), f"fix {path.name}")
+
+
 def _ports() -> list[Check]:
     from spotctl import project
     from spotctl.stack import compose
@@ -120,7 +131,7 @@ def _ephemeral_ports() -> Check:
 
 
 def run_checks() -> list[Check]:
-    return [_python(), _docker(), *_binaries(), *_ports(), _fd_limit(), _disk(), _ephemeral_ports()]
+    return [_python(), _docker(), _compose_file(), *_binaries(), *_ports(), _fd_limit(), _disk(), _ephemeral_ports()]
 
 
 _MARK = {Verdict.ok: "[green]ok[/]", Verdict.warn: "[yellow]warn[/]", Verdict.fail: "[red]FAIL[/]"}
