@@ -64,6 +64,22 @@ def up(
     from spotctl.output import info
 
     info(f"[green]stack up[/] in {time.monotonic() - started:.1f}s ({rt.name} runtime)")
+    if output is OutputFormat.table:
+        _print_links({s.name for s in statuses if s.state.value == "healthy"})
+
+
+def _print_links(healthy: set[str]) -> None:
+    """Where a person goes next: the URLs worth opening, for the services that came up."""
+    from spotctl.endpoints import resolve
+    from spotctl.output import info
+
+    env = resolve().env
+    rabbit_ui = str(env.get("RABBITMQ_MGMT_URL", "")).replace("guest:guest@", "")
+    links = [("api", "API docs", f"{env.get('API_URL')}/docs"), ("gateway", "gateway", env.get("GATEWAY_URL")),
+             ("hub", "hub", env.get("HUB_URL")), ("rabbitmq", "RabbitMQ UI (guest/guest)", rabbit_ui)]
+    for service, label, url in links:
+        if service in healthy and url:
+            info(f"  {label:<26} {url}")
 
 
 def down(
