@@ -202,7 +202,7 @@ def tail_cmd(
 
     JSON output is one object per line (topic, partition, offset, time, key, value, headers).
     """
-    from spotctl.inspect.kafka_view import Start, TailPlan, parse_partitions
+    from spotctl.inspect.kafka_view import TailPlan, parse_partitions
 
     plan = TailPlan.from_flags(from_beginning, offset, n, follow)
     wanted = parse_partitions(partition)
@@ -216,19 +216,7 @@ def tail_cmd(
         consumer.assign(tps)
         for tp in tps:
             consumer.seek(tp, starts[(tp.topic, tp.partition)])
-        backlog: list[dict[str, Any]] = []
-        taken = dict.fromkeys(tps, 0)
-        pending = {tp for tp in tps if starts[(tp.topic, tp.partition)] < end[tp]}
-        deadline = time.monotonic() + 20
-        while pending and time.monotonic() < deadline:
-            for tp, msgs in consumer.poll(timeout_ms=300).items():
-                backlog += [_view(m) for m in msgs]
-                taken[tp] += len(msgs)
-            enough = plan.start is not Start.LAST and plan.n is not None
-            pending = {tp for tp in pending if consumer.position(tp) < end[tp]
-                       and not (enough and taken[tp] >= (plan.n or 0))}
-        if pending:
-            warn("stopped reading the backlog after 20 s; some partitions were not read to their end")
+        backlog = read_backlog(consumer, tps, end, plan.per_partition_cap())
         for record in plan.select(backlog):
             _print_record(record, output)
         if follow:
@@ -239,6 +227,30 @@ def tail_cmd(
                     for m in msgs:
                         _print_record(_view(m), output)
         consumer.close()
+
+
+def read_backlog(consumer: KafkaConsumer, tps: list[Any], end: dict[Any, int],
+                 cap: int | None) -> list[dict[str, Any]]:
+    """Read until caught up: every partition past its reported end and 1 s without new records
+    (the reported end alone is not trusted, see TailPlan.first_offsets), or `cap` records each."""
+    records: list[dict[str, Any]] = []
+    taken = dict.fromkeys(tps, 0)
+    deadline, quiet_since = time.monotonic() + 20, None
+    while time.monotonic() < deadline:
+        got = consumer.poll(timeout_ms=250)
+        for tp, msgs in got.items():
+            records += [_view(m) for m in msgs]
+            taken[tp] += len(msgs)
+        if cap is not None and all(taken[tp] >= cap for tp in tps):
+            return records
+        if got or any(consumer.position(tp) < end[tp] for tp in tps):
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= 1.0:
+            return records
+    warn("stopped reading the backlog after 20 s; some partitions were not read to their end")
+    return records
 
 
 @app.command("produce")
@@ -270,9 +282,10 @@ def produce_cmd(
     with kafka_errors(servers):
         producer = KafkaProducer(bootstrap_servers=servers, client_id="spotctl", max_block_ms=8000,
                                  bootstrap_timeout_ms=5000)
-        futures = [producer.send(topic, value=t.encode(), key=key.encode() if key is not None else None,
-                                 partition=partition, headers=headers or None) for t in texts]
-        sent = [f.get(timeout=15) for f in futures]
+        # One record per request: brokers then report exact offsets (tansu's log end for a multi-record
+        # batch is its base offset + 1, which would skew `topics` and lag).
+        sent = [producer.send(topic, value=t.encode(), key=key.encode() if key is not None else None,
+                              partition=partition, headers=headers or None).get(timeout=15) for t in texts]
         producer.close()
     rows = [{"topic": topic, "partition": md.partition, "offset": md.offset} for md in sent]
     emit(rows, output, ("topic", "partition", "offset"), [(r["topic"], r["partition"], r["offset"]) for r in rows])

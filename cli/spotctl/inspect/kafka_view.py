@@ -36,18 +36,24 @@ class TailPlan:
         return cls(start, n, offset)
 
     def first_offsets(self, begin: Mapping[Partition, int], end: Mapping[Partition, int]) -> dict[Partition, int]:
-        """Per partition, the offset to seek to (clamped to what the broker still holds)."""
+        """Per partition, the offset to seek to (never before what the broker still holds).
+
+        `--offset` is not clamped to the reported end: tansu reports the end of a multi-record batch
+        as its base offset + 1, so records past the "end" may exist; reading finds out.
+        """
         starts = {}
         for tp, lo in begin.items():
-            hi = end[tp]
             if self.start is Start.BEGINNING:
                 starts[tp] = lo
             elif self.start is Start.OFFSET:
-                starts[tp] = min(max(self.offset or 0, lo), hi)
+                starts[tp] = max(self.offset or 0, lo)
             else:
-                starts[tp] = max(lo, hi - (self.n or 0))
-            starts[tp] = max(starts[tp], 0)
+                starts[tp] = max(lo, end[tp] - (self.n or 0))
         return starts
+
+    def per_partition_cap(self) -> int | None:
+        """Reading forward, no partition can contribute more than n records to the first n."""
+        return None if self.start is Start.LAST else self.n
 
     def select(self, records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """The records to print from everything read up to the end: oldest first, at most n."""
