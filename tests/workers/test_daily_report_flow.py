@@ -11,8 +11,8 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from bullmq import Job, Queue
-from spotctl_sandbox.workers.report import day_bounds
 
+from spotctl_sandbox.workers.report import day_bounds
 from tests.workers.conftest import Catalogue, eventually
 
 pytestmark = pytest.mark.stack

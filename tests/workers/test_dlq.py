@@ -1,6 +1,7 @@
 """The dead-letter policy: poison to the DLQ, outages back to the queue."""
 
 import pytest
+
 from spotctl_sandbox.workers.dlq import Disposition, Outcome, decide, dlq_name
 
 

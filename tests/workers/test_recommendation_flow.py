@@ -11,8 +11,8 @@ from typing import Any
 import aio_pika
 import pytest
 import redis.asyncio as aioredis
-from spotctl_sandbox.events import declare_exchanges
 
+from spotctl_sandbox.events import declare_exchanges
 from tests.workers.conftest import Catalogue, take_from_queue
 
 pytestmark = pytest.mark.stack

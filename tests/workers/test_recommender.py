@@ -1,6 +1,7 @@
 """The co-occurrence recommender: listeners who share songs lead to each other's other songs."""
 
 import pytest
+
 from spotctl_sandbox.workers.recommender import Play, recommend
 
 

@@ -13,8 +13,8 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 from bullmq import Queue
-from spotctl_sandbox.events import declare_exchanges
 
+from spotctl_sandbox.events import declare_exchanges
 from tests.workers.conftest import Catalogue, eventually, take_from_queue
 
 pytestmark = pytest.mark.stack

@@ -51,6 +51,16 @@ class BullWorker:
             await self._worker.close()
         self.deps.health.set(self.name, WorkerState.STOPPED)
 
+    def observe_redis(self, error: str | None) -> None:
+        """The runner's Redis probe: BullMQ reconnects by itself; /health should say when it must."""
+        if self._worker is None or self.deps.stopping.is_set():
+            return  # not started yet: until_ready reports; stopping: leave STOPPING alone
+        state = self.deps.health.state(self.name)
+        if error is not None and state is WorkerState.RUNNING:
+            self.deps.health.set(self.name, WorkerState.WAITING, f"redis unreachable ({error}); BullMQ reconnects")
+        elif error is None and state is WorkerState.WAITING:
+            self.deps.health.set(self.name, WorkerState.RUNNING, f"queue {self.queue}, redis is back")
+
     def _on_error(self, err: Exception, *_: Any) -> None:
         log.warning("%s: BullMQ worker error: %s", self.name, err)
 

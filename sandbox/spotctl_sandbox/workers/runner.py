@@ -24,7 +24,7 @@ from spotctl_sandbox.workers.bull import BullWorker
 from spotctl_sandbox.workers.config import WorkerConfig
 from spotctl_sandbox.workers.deps import Deps
 from spotctl_sandbox.workers.rabbit import RabbitConsumer, connect
-from spotctl_sandbox.workers.retrying import until_ready
+from spotctl_sandbox.workers.retrying import transient_errors, until_ready
 from spotctl_sandbox.workers.sinks import MailSink, PushSink
 from spotctl_sandbox.workers.state import Health, WorkerState
 from spotctl_sandbox.workers.web import push_app, server, workers_app
@@ -32,6 +32,7 @@ from spotctl_sandbox.workers.web import push_app, server, workers_app
 log = logging.getLogger("spotctl_sandbox.workers")
 
 SCHEMA = "schema"
+REDIS_PROBE_S = 2.0
 
 
 class Stoppable(Protocol):
@@ -79,7 +80,7 @@ class Runner:
         self._connection: AbstractRobustConnection | None = None
         self._starting: list[asyncio.Task[None]] = []
 
-    def _spawn(self, deps: Deps, names_: list[str], start: Callable[[], Awaitable[Any]]) -> None:
+    def _spawn(self, names_: list[str], start: Callable[[], Awaitable[Any]]) -> None:
         async def guarded() -> None:
             try:
                 await start()
@@ -88,47 +89,59 @@ class Runner:
             except Exception as exc:  # a bug: show it in /health, keep the other workers going
                 log.exception("%s failed to start", "/".join(names_))
                 for name in names_:
-                    deps.health.set(name, WorkerState.FAILED, repr(exc))
+                    self.deps.health.set(name, WorkerState.FAILED, repr(exc))
 
         self._starting.append(asyncio.create_task(guarded(), name="start:" + "/".join(names_)))
 
-    def start_workers(self, deps: Deps) -> None:
-        async def schema() -> None:
-            await until_ready(deps.health, SCHEMA, "postgres", deps.migrate)
-            deps.health.set(SCHEMA, WorkerState.RUNNING, "schema applied")
+    async def _schema(self) -> None:
+        await until_ready(self.deps.health, SCHEMA, "postgres", self.deps.migrate)
+        self.deps.health.set(SCHEMA, WorkerState.RUNNING, "schema applied")
 
-        async def reports() -> None:
-            await self.bull[-1].run()
-            await daily_report.schedule(deps)
+    async def _reports(self) -> None:
+        await self.bull[-1].run()
+        await daily_report.schedule(self.deps)
 
-        async def rabbit() -> None:
-            consumer_names = [c.name for c in self.rabbit]
-            connection = await connect(deps, consumer_names)
+    async def _rabbit(self) -> None:
+        health, consumer_names = self.deps.health, [c.name for c in self.rabbit]
+        connection = await connect(self.deps, consumer_names)
 
-            def lost(*_: Any) -> None:
-                if not deps.stopping.is_set():
-                    for name in consumer_names:
-                        deps.health.set(name, WorkerState.WAITING, "rabbitmq connection lost; reconnecting")
-
-            def back(*_: Any) -> None:
+        def lost(*_: Any) -> None:
+            if not self.deps.stopping.is_set():
                 for name in consumer_names:
-                    deps.health.set(name, WorkerState.RUNNING, "reconnected")
+                    health.set(name, WorkerState.WAITING, "rabbitmq connection lost; reconnecting")
 
-            connection.close_callbacks.add(lost)
-            connection.reconnect_callbacks.add(back)
-            for consumer in self.rabbit:
-                await consumer.run(connection)
-            self._connection = connection
+        def back(*_: Any) -> None:
+            for name in consumer_names:
+                health.set(name, WorkerState.RUNNING, "reconnected")
 
-        self._spawn(deps, [SCHEMA], schema)
+        connection.close_callbacks.add(lost)
+        connection.reconnect_callbacks.add(back)
+        self._connection = connection
+        for consumer in self.rabbit:
+            await consumer.run(connection)
+
+    async def _watch_redis(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self.deps.redis.ping(), 2)
+                error = None
+            except transient_errors() as exc:  # TimeoutError included
+                error = f"{type(exc).__name__}: {exc}"
+            for worker in self.bull:
+                worker.observe_redis(error)
+            await asyncio.sleep(REDIS_PROBE_S)
+
+    def start_workers(self) -> None:
+        self._spawn([SCHEMA], self._schema)
         for worker in self.bull[:-1]:
-            self._spawn(deps, [worker.name], worker.run)
-        self._spawn(deps, ["reports"], reports)
-        self._spawn(deps, [c.name for c in self.rabbit], rabbit)
-        self._spawn(deps, [Analytics.name], self.analytics.run)
+            self._spawn([worker.name], worker.run)
+        self._spawn(["reports"], self._reports)
+        self._spawn([c.name for c in self.rabbit], self._rabbit)
+        self._spawn([Analytics.name], self.analytics.run)
+        self._spawn([w.name for w in self.bull], self._watch_redis)
 
-    async def stop_workers(self, deps: Deps) -> None:
-        deps.stopping.set()
+    async def stop_workers(self) -> None:
+        self.deps.stopping.set()
         for task in self._starting:
             task.cancel()
         await asyncio.gather(*self._starting, return_exceptions=True)
@@ -158,11 +171,11 @@ class Runner:
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        self.start_workers(deps)
+        self.start_workers()
         await stop.wait()
 
         log.info("workers: stopping (finishing work in flight)")
-        await self.stop_workers(deps)
+        await self.stop_workers()
         main_http.should_exit = push_http.should_exit = True
         await asyncio.gather(*servers, return_exceptions=True)
         smtp.close()

@@ -1,0 +1,159 @@
+"""Resilience of the workers process: it starts with its stores down, recovers when they return
+(no restart) and on SIGTERM finishes the job in flight before exiting.
+
+This test runs a private workers process against a private redis-server it starts and stops, with
+RabbitMQ and Kafka pointed at closed ports so its consumers stay out of the shared brokers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+from bullmq import Job, Queue
+
+from tests.workers.conftest import Catalogue, eventually
+
+pytestmark = pytest.mark.stack
+REDIS_SERVER = Path(sys.executable).with_name("redis-server")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Private:
+    redis_port: int
+    url: str
+    env: dict[str, str]
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def start_redis(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen([str(REDIS_SERVER), "--port", str(self.redis_port), "--save", "",
+                                 "--appendonly", "no"], stdout=subprocess.DEVNULL)
+
+
+class SlowMail:
+    """An SMTP server that takes its time, so a mail job is surely in flight when SIGTERM comes."""
+
+    def __init__(self) -> None:
+        self.received: list[bytes] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        await asyncio.sleep(3)
+        self.received.append(envelope.original_content or b"")
+        return "250 OK"
+
+
+@pytest.fixture
+def slow_mail() -> Iterator[tuple[SlowMail, int]]:
+    handler, port = SlowMail(), free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield handler, port
+    controller.stop()
+
+
+@pytest.fixture
+async def private(env: dict[str, str], tmp_path: Path, slow_mail: tuple[SlowMail, int],
+                  catalogue: Catalogue) -> AsyncIterator[Private]:
+    redis_port, http_port = free_port(), free_port()
+    dead = free_port()  # nothing listens there
+    penv = {**env, "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+            "AMQP_URL": f"amqp://guest:guest@127.0.0.1:{dead}/%2F", "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{dead}",
+            "PORT": str(http_port), "SMTP_PORT": str(free_port()), "PUSH_PORT": str(free_port()),
+            "SMTP_URL": f"smtp://127.0.0.1:{slow_mail[1]}", "REPORTS_DIR": str(tmp_path / "reports")}
+    log = tmp_path / "workers.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "spotctl_sandbox.workers"], env=penv,
+                                stdout=out, stderr=subprocess.STDOUT)
+    p = Private(redis_port, f"http://127.0.0.1:{http_port}", penv, proc, log)
+    yield p
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+async def states(url: str) -> dict[str, dict[str, Any]]:
+    async with httpx.AsyncClient() as client:
+        try:
+            return dict((await client.get(url + "/health", timeout=2)).json()["workers"])
+        except httpx.HTTPError:
+            return {}
+
+
+async def test_starts_without_redis_recovers_when_it_returns_and_drains_on_sigterm(
+        private: Private, slow_mail: tuple[SlowMail, int], catalogue: Catalogue) -> None:
+    async def waiting_for_redis() -> bool:
+        w = await states(private.url)
+        return bool(w) and w["recently-played"]["state"] == "waiting" and "redis" in w["recently-played"]["detail"]
+
+    await eventually(waiting_for_redis, 20, "/health to show the worker waiting for Redis")
+    w = await states(private.url)
+    assert w["delivery"]["state"] == "waiting" and "rabbitmq" in w["delivery"]["detail"]
+    assert w["analytics"]["state"] == "waiting" and "kafka" in w["analytics"]["detail"]
+
+    redis_proc = private.start_redis()
+    try:
+        async def running() -> bool:
+            w = await states(private.url)
+            return all(w[n]["state"] == "running" for n in ("recently-played", "email", "schema"))
+
+        await eventually(running, 30, "the BullMQ workers to start once Redis is up")
+
+        redis_proc.terminate()  # an outage while running ...
+        redis_proc.wait(10)
+
+        async def noticed() -> bool:
+            return bool((await states(private.url))["recently-played"]["state"] == "waiting")
+
+        await eventually(noticed, 15, "/health to report the Redis outage")
+        redis_proc = private.start_redis()  # ... and the store comes back (empty: no persistence)
+        await eventually(running, 30, "the workers to carry on once Redis is back")
+
+        user, email = await catalogue.user("resilient")
+        song = await catalogue.song(await catalogue.artist(), "After the outage")
+        plays = Queue("recently-played", {"connection": private.env["REDIS_URL"]})
+        play = await plays.add("update_recently_played", {"user_id": user, "song_id": song})
+
+        async def played() -> bool:
+            return bool(await plays.getJobState(play.id) == "completed")
+
+        await eventually(played, 20, "a job enqueued after the outage to complete")
+        await plays.close()
+
+        jobs = Queue("email", {"connection": private.env["REDIS_URL"]})
+        job = await jobs.add("email", {"to": email, "subject": "in flight", "body": "slow"})
+
+        async def active() -> bool:
+            return bool(await jobs.getJobState(job.id) == "active")
+
+        await eventually(active, 15, "the mail job to be in flight")
+        private.proc.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        code = await asyncio.to_thread(private.proc.wait, 30)
+        assert code == 0 and time.monotonic() - started < 20
+        assert await jobs.getJobState(job.id) == "completed"  # finished, not abandoned
+        done = await Job.fromId(jobs, job.id)
+        assert done is not None and done.returnvalue["sent_to"] == email
+        assert len(slow_mail[0].received) == 1
+        assert b"workers: stopped" in private.log.read_bytes()
+        await jobs.close()
+    finally:
+        redis_proc.terminate()
+        redis_proc.wait(10)
