@@ -22,6 +22,7 @@ import psycopg
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from redis.asyncio import Redis
+
 from spotctl_sandbox.seed import seed
 
 ROOT = Path(__file__).resolve().parents[2]

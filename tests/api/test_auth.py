@@ -8,8 +8,8 @@ import httpx
 import psycopg
 import pytest
 from redis.asyncio import Redis
-from spotctl_sandbox.common import tokens
 
+from spotctl_sandbox.common import tokens
 from tests.api.conftest import ApiUser
 
 # the sandbox's default dev secret is shorter than PyJWT recommends; that is the deployment's choice

@@ -62,6 +62,7 @@ async def test_play_lands_in_kafka_bullmq_and_trending(http: httpx.AsyncClient, 
     assert body["stream_path"].startswith(f"/stream/{SONG}?expires=")
     event = await kafka.record_at("song_played", body["event"]["partition"], body["event"]["offset"])
     assert event["user_id"] == user.id and event["song_id"] == SONG and isinstance(event["ts"], float)
+    assert len(event["event_id"]) == 32
     job = await redis.hgetall(f"bull:recently-played:{body['job']['id']}")
     assert job["name"] == "update_recently_played"
     assert json.loads(job["data"]) == {"user_id": user.id, "song_id": SONG, "ts": event["ts"]}

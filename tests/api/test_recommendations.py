@@ -15,8 +15,8 @@ import aio_pika
 import httpx
 import pytest
 from redis.asyncio import Redis
-from spotctl_sandbox.events import RECOMMENDATIONS_ANY_EXCHANGE, declare_exchanges
 
+from spotctl_sandbox.events import RECOMMENDATIONS_ANY_EXCHANGE, declare_exchanges
 from tests.api.conftest import ApiUser, SpawnedApi, register_and_login
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("seeded")]

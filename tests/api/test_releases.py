@@ -10,8 +10,8 @@ import aio_pika
 import httpx
 import psycopg
 import pytest
-from spotctl_sandbox.events import NOTIFICATIONS_EXCHANGE, declare_exchanges
 
+from spotctl_sandbox.events import NOTIFICATIONS_EXCHANGE, declare_exchanges
 from tests.api.conftest import ApiUser
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("seeded")]
@@ -44,7 +44,7 @@ async def test_release_inserts_the_song_and_fans_out_a_persistent_message(
     await message.ack()
     body = json.loads(message.body)
     assert body["type"] == "release" and body["song_id"] == song["id"] and body["artist_id"] == 3
-    assert body["title"] == title and isinstance(body["ts"], float)
+    assert body["title"] == title and body["artist"] and isinstance(body["ts"], float)
     assert message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
 
 

@@ -8,8 +8,8 @@ import httpx
 import psycopg
 import pytest
 from redis.asyncio import Redis
-from spotctl_sandbox.api.search import search_key
 
+from spotctl_sandbox.api.search import search_key
 from tests.api.conftest import ApiUser, KafkaProbe
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("seeded")]

@@ -13,6 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg import sql
+
 from spotctl_sandbox.seed import seed
 
 pytestmark = pytest.mark.stack

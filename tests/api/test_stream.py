@@ -9,8 +9,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from spotctl_sandbox.api import signing
 
+from spotctl_sandbox.api import signing
 from tests.api.conftest import ApiUser
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("seeded")]

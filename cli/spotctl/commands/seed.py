@@ -25,12 +25,12 @@ def seed(
     Seeded users are user<N>@seed.spotctl.dev with the password 'spotctl-seed'.
     """
     import psycopg
-    from spotctl_sandbox.seed import SEED_PASSWORD
-    from spotctl_sandbox.seed import seed as run_seed
 
     from spotctl.endpoints import resolve
     from spotctl.errors import ServiceDown, UsageError
     from spotctl.output import emit, info, spinner
+    from spotctl_sandbox.seed import SEED_PASSWORD
+    from spotctl_sandbox.seed import seed as run_seed
 
     endpoints = resolve()
     if not endpoints.database_url:

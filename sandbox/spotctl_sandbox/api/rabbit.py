@@ -79,11 +79,11 @@ class RabbitClient:
         if not self.connected():
             raise DependencyDown("rabbitmq", "connection is closed (reconnecting)")
 
-    async def publish_release(self, song_id: int, artist_id: int, title: str) -> dict[str, Any]:
+    async def publish_release(self, song_id: int, artist_id: int, title: str, artist: str) -> dict[str, Any]:
         """Fanout a release notification; returns only once the broker confirmed it."""
         await self._ready()
         body = {"type": "release", "song_id": song_id, "artist_id": artist_id, "title": title,
-                "ts": time.time()}
+                "artist": artist, "ts": time.time()}
         message = aio_pika.Message(json.dumps(body).encode(), content_type="application/json",
                                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT, message_id=uuid.uuid4().hex)
         try:

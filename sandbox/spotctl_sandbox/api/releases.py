@@ -43,7 +43,7 @@ async def release(body: Release, user: User, res: Res) -> dict[str, Any]:
         row = await cur.fetchone()
         assert row is not None
         song = row_to_song(row)
-        message = await res.rabbit.publish_release(song["id"], body.artist_id, body.title)
+        message = await res.rabbit.publish_release(song["id"], body.artist_id, body.title, artist)
     song.pop("audio_path")
     return {"song": song, "notification": {"exchange": "notifications", "confirmed": True, "body": message},
             "released_by": user.user_id}

@@ -5,7 +5,7 @@
   worker binds `recommendations.requests`, so every `user.<id>` reaches it without a binding per user.
   Reply body: {"user_id", "song_ids": [...], "scores": [...], "computed_at"}.
 - `notifications`: durable fanout; persistent JSON messages published with confirms:
-  {"type": "release", "song_id", "artist_id", "title", "ts"}.
+  {"type": "release", "song_id", "artist_id", "title", "artist", "ts"}.
 """
 
 from __future__ import annotations

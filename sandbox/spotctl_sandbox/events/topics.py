@@ -1,9 +1,11 @@
-"""Kafka topic names and the JSON shape of their values (a dict with a `ts`, epoch seconds)."""
+"""Kafka topic names and the JSON shape of their values: a dict with `ts` (epoch seconds) and an
+`event_id` (consumers de-duplicate redeliveries on it)."""
 
 from __future__ import annotations
 
 import json
 import time
+import uuid
 from enum import StrEnum
 from typing import Any
 
@@ -19,7 +21,8 @@ ALL_TOPICS: tuple[str, ...] = tuple(t.value for t in Topic)
 
 
 def event_value(payload: dict[str, Any], ts: float | None = None) -> bytes:
-    """Serialise an event; `ts` is added (now) unless the payload carries one already."""
+    """Serialise an event; `ts` (now) and `event_id` are added unless the payload carries them."""
     body = {**payload}
     body.setdefault("ts", time.time() if ts is None else ts)
+    body.setdefault("event_id", uuid.uuid4().hex)
     return json.dumps(body, separators=(",", ":"), default=str).encode()
