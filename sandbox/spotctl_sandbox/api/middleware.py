@@ -3,6 +3,7 @@ Prometheus request counts/latency labelled by route template, not raw path."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import time
 from typing import Any
@@ -15,10 +16,20 @@ from spotctl_sandbox.api.ratelimit import RateLimits
 UNLIMITED_PATHS = frozenset({"/health", "/metrics", "/docs", "/openapi.json", "/redoc"})
 
 
+def _is_proxy(peer: str) -> bool:
+    try:
+        return ipaddress.ip_address(peer).is_private  # loopback (local runtime) or a compose network
+    except ValueError:
+        return False
+
+
 def client_ip(scope: Scope) -> str:
-    """The peer address; behind the local gateway (a loopback peer) its X-Real-IP header."""
+    """The peer address; behind the gateway (a loopback or private-network peer) its X-Real-IP.
+
+    Clients on those networks could claim any address; acceptable for the sandbox, not for production.
+    """
     peer = (scope.get("client") or ("unknown", 0))[0]
-    if peer in ("127.0.0.1", "::1"):
+    if _is_proxy(peer):
         for name, value in scope.get("headers", ()):
             if name == b"x-real-ip":
                 return str(value.decode("latin-1"))
