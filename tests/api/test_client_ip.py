@@ -8,8 +8,8 @@ from spotctl_sandbox.api.middleware import client_ip
 
 
 @pytest.mark.parametrize(("peer", "header", "expected"), [
-    ("203.0.113.9", None, "203.0.113.9"),
-    ("203.0.113.9", "10.1.1.1", "203.0.113.9"),  # a public client cannot pick its own address
+    ("8.8.4.4", None, "8.8.4.4"),
+    ("8.8.4.4", "10.1.1.1", "8.8.4.4"),  # a public client cannot pick its own address
     ("127.0.0.1", "198.51.100.7", "198.51.100.7"),  # local runtime gateway
     ("172.18.0.5", "198.51.100.7", "198.51.100.7"),  # compose network gateway
     ("127.0.0.1", None, "127.0.0.1"),
