@@ -1,0 +1,130 @@
+"""`spotctl kafka` against a real broker: a topic and a consumer group of the test's own."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.admin import NewTopic
+from kafka.structs import OffsetAndMetadata
+
+pytestmark = pytest.mark.stack
+
+
+@pytest.fixture
+def topic(stack: Any, uid: str) -> Iterator[str]:
+    admin = KafkaAdminClient(bootstrap_servers=stack.env["KAFKA_BOOTSTRAP_SERVERS"])
+    admin.create_topics([NewTopic(uid, 2, 1)])
+    yield uid
+    admin.delete_topics([uid])
+    admin.close()
+
+
+def produce(cli, topic: str, *values: str) -> list[dict[str, Any]]:
+    result = cli("kafka", "produce", topic, *values, "--key", "user-1", "--json", "-o", "json")
+    assert result.code == 0, result
+    return list(result.json())
+
+
+def test_produce_acks_each_record_and_topics_counts_them(cli, topic: str) -> None:
+    sent = produce(cli, topic, '{"n": 1}', '{"n": 2}', '{"n": 3}')
+    assert [r["offset"] for r in sent] == [0, 1, 2]
+    assert len({r["partition"] for r in sent}) == 1  # one key, one partition
+
+    result = cli("kafka", "topics", "-o", "json")
+    assert result.code == 0, result
+    mine = next(t for t in result.json() if t["topic"] == topic)
+    assert mine["partitions"] == 2 and mine["messages"] == 3
+
+
+def test_produce_rejects_bad_json_and_reads_stdin(cli, topic: str) -> None:
+    bad = cli("kafka", "produce", topic, "{nope", "--json")
+    assert bad.code == 2 and "not valid JSON" in bad.err
+    from_stdin = cli("kafka", "produce", topic, "-o", "json", input="first\nsecond\n")
+    assert from_stdin.code == 0 and len(from_stdin.json()) == 2
+
+
+def test_tail_reads_without_a_group(cli, topic: str) -> None:
+    part = produce(cli, topic, *(json.dumps({"n": i}) for i in range(5)))[0]["partition"]
+    started = time.monotonic()
+    last = cli("kafka", "tail", topic, "-n", "2", "-o", "json")
+    assert time.monotonic() - started < 15  # a consumer group would wait ~23 s for its assignment
+    assert last.code == 0, last
+    assert [r["value"] for r in last.lines()] == [{"n": 3}, {"n": 4}]
+    assert last.lines()[0]["key"] == "user-1"
+
+    first = cli("kafka", "tail", topic, "--from-beginning", "-n", "1", "-o", "json").lines()
+    assert [r["value"] for r in first] == [{"n": 0}]
+    from_offset = cli("kafka", "tail", topic, "--offset", "3", "--partition", str(part), "-o", "json").lines()
+    assert [r["offset"] for r in from_offset] == [3, 4]
+
+    both = cli("kafka", "tail", topic, "--from-beginning", "--offset", "1")
+    assert both.code == 2
+
+
+def test_tail_follow_prints_new_records(cli, topic: str) -> None:
+    proc = cli.popen("kafka", "tail", topic, "--follow", "--timeout", "6", "-o", "json")
+    assert proc.stderr is not None
+    while "following" not in (line := proc.stderr.readline()):
+        assert line, "tail exited before following"
+    produce(cli, topic, '{"live": true}')
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert [json.loads(line)["value"] for line in out.splitlines()] == [{"live": True}]
+
+
+def test_groups_show_lag_and_reset_offsets_moves_them(cli, stack: Any, topic: str, uid: str) -> None:
+    part = produce(cli, topic, "1", "2", "3")[0]["partition"]
+    group, tp = f"{uid}-group", TopicPartition(topic, part)
+    consumer = KafkaConsumer(bootstrap_servers=stack.env["KAFKA_BOOTSTRAP_SERVERS"], group_id=group,
+                             enable_auto_commit=False)
+    consumer.assign([tp])
+    consumer.commit({tp: OffsetAndMetadata(1, "", -1)})
+    consumer.close()
+
+    def lag() -> list[tuple[int, int, int]]:
+        result = cli("kafka", "groups", group, "-o", "json")
+        assert result.code == 0, result
+        (g,) = result.json()
+        return [(p["partition"], p["committed"], p["lag"]) for p in g["partitions"]]
+
+    assert lag() == [(part, 1, 2)]
+    assert cli("kafka", "reset-offsets", group, "--to-latest").refused()
+    assert lag() == [(part, 1, 2)]
+    plan = cli("kafka", "reset-offsets", group, "--to-earliest", "--dry-run", "-o", "json").json()
+    assert plan["applied"] is False and plan["offsets"][0]["to"] == 0
+    moved = cli("kafka", "reset-offsets", group, "--to-latest", "--yes", "-o", "json")
+    assert moved.code == 0, moved
+    assert moved.json()["offsets"] == [{"topic": topic, "partition": part, "from": 1, "to": 3}]
+    assert lag() == [(part, 3, 0)]
+    assert cli("kafka", "reset-offsets", group, "--shift-by", "-2", "--yes").code == 0
+    assert lag() == [(part, 1, 2)]
+    assert cli("kafka", "reset-offsets", group).code == 2  # no mode chosen
+
+
+def test_unknown_group_and_topic_are_one_line(cli, uid: str) -> None:
+    group = cli("kafka", "groups", f"{uid}-nobody")
+    assert group.code == 1 and "no consumer group" in group.err
+    topic = cli("kafka", "tail", f"{uid}-absent")
+    assert topic.code == 1 and "no topic" in topic.err and "Traceback" not in topic.err
+
+
+def test_purge_topic_is_confirmed_and_empties_it(cli, topic: str) -> None:
+    produce(cli, topic, "1", "2", "3")
+    assert cli("purge", "topic", topic).refused()
+    in_place = cli("purge", "topic", topic, "--yes", "-o", "json")
+    if in_place.code == 1:  # tansu has no DeleteRecords: it says so and points at --recreate
+        assert "DeleteRecords" in in_place.err and "--recreate" in in_place.err
+        in_place = cli("purge", "topic", topic, "--yes", "--recreate", "-o", "json")
+    assert in_place.code == 0, in_place
+    assert in_place.json()["purged"] == 3
+    assert cli("kafka", "tail", topic, "--from-beginning", "-o", "json").lines() == []
+
+
+def test_down_kafka_names_the_servers(cli, closed_port) -> None:
+    servers = f"127.0.0.1:{closed_port()}"
+    assert cli("kafka", "topics", "--bootstrap", servers).down("kafka", servers)
