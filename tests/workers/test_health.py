@@ -54,3 +54,12 @@ async def test_push_sink_stores_json_and_refuses_other_bodies(env: dict[str, str
     assert ok.status_code == 201 and bad.status_code == 400
     pushes = (await workers.get("/sinks/push")).json()["messages"]
     assert any(p["payload"].get("title") == marker for p in pushes)
+
+
+async def test_metrics_count_jobs_deliveries_and_sinks(workers: httpx.AsyncClient, env: dict[str, str]) -> None:
+    async with httpx.AsyncClient() as client:
+        await client.post(env["PUSH_WEBHOOK_URL"], json={"user_id": "m", "title": "metrics"})
+    text = (await workers.get("/metrics")).text
+    assert 'spotctl_worker_up{worker="recently-played"} 1.0' in text
+    assert 'spotctl_worker_sink_received_total{sink="push"}' in text
+    assert "spotctl_worker_jobs_total" in text and "spotctl_worker_messages_total" in text

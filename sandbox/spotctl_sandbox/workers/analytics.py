@@ -17,7 +17,7 @@ import logging
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
-from spotctl_sandbox.workers import names
+from spotctl_sandbox.workers import metrics, names
 from spotctl_sandbox.workers.deps import Deps
 from spotctl_sandbox.workers.dlq import MalformedMessage
 from spotctl_sandbox.workers.messages import PlayEvent, epoch_field, json_object
@@ -125,15 +125,18 @@ class Analytics:
                     log.warning("analytics: skipping malformed %s event at %s/%s: %s", record.topic,
                                 record.partition, record.offset, exc)
                     self.deps.health.count(self.name, dead_lettered=1)
+                    metrics.EVENTS.labels(record.topic, "malformed").inc()
                     continue
                 cur = await conn.execute(MARK_SQL, (event_id(record), record.topic))
                 if cur.rowcount != 1:
+                    metrics.EVENTS.labels(record.topic, "duplicate").inc()
                     continue  # seen before
                 song, activity = effects
                 if song is not None and song.isdigit():
                     await conn.execute(PLAY_SQL, (int(song),))
                 if activity is not None:
                     await conn.execute(ACTIVITY_SQL, activity)
+                metrics.EVENTS.labels(record.topic, "applied").inc()
                 applied += 1
         return applied
 

@@ -7,12 +7,14 @@ connection errors propagate so BullMQ retries the job with exponential backoff.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import bullmq
 from bullmq import UnrecoverableError
 
+from spotctl_sandbox.workers import metrics
 from spotctl_sandbox.workers.deps import Deps
 from spotctl_sandbox.workers.dlq import MalformedMessage
 from spotctl_sandbox.workers.retrying import until_ready
@@ -66,6 +68,7 @@ class BullWorker:
 
     async def _process(self, job: bullmq.Job, token: str) -> Any:
         processor = self.processors.get(job.name)
+        started = time.perf_counter()
         try:
             if processor is None:
                 raise UnrecoverableError(f"no processor for job {job.name!r} on queue {self.queue!r}")
@@ -74,10 +77,13 @@ class BullWorker:
             except MalformedMessage as exc:
                 raise UnrecoverableError(f"malformed job data: {exc}") from exc
         except Exception as exc:
+            metrics.JOBS.labels(self.queue, job.name, "failed").inc()
             self.deps.health.count(self.name, failed=1)
             log.warning("%s: job %s (%s) attempt %d failed: %s", self.name, job.id, job.name,
                         job.attemptsMade + 1, exc)
             raise
+        metrics.JOBS.labels(self.queue, job.name, "completed").inc()
+        metrics.JOB_SECONDS.labels(self.queue, job.name).observe(time.perf_counter() - started)
         self.deps.health.count(self.name, processed=1)
         if self.deps.health.state(self.name) is WorkerState.WAITING:
             self.deps.health.set(self.name, WorkerState.RUNNING)

@@ -18,7 +18,7 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobus
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
 
 from spotctl_sandbox.events.rabbit import declare_exchanges
-from spotctl_sandbox.workers import names
+from spotctl_sandbox.workers import metrics, names
 from spotctl_sandbox.workers.deps import Deps
 from spotctl_sandbox.workers.dlq import Decision, Disposition, MalformedMessage, Outcome, decide, dlq_name
 from spotctl_sandbox.workers.retrying import transient_errors, until_ready
@@ -123,6 +123,7 @@ class RabbitConsumer:
 
     async def _settle(self, message: AbstractIncomingMessage, decision: Decision) -> None:
         health = self.deps.health
+        metrics.MESSAGES.labels(self.queue_name, decision.disposition.value).inc()
         if decision.disposition is Disposition.ACK:
             await message.ack()
             health.count(self.name, processed=1)

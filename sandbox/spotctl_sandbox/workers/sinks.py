@@ -18,6 +18,8 @@ from typing import Any, cast
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from spotctl_sandbox.workers import metrics
+
 
 def _stamp() -> str:
     return f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
@@ -44,6 +46,7 @@ class MailSink:
         content = envelope.original_content or b""
         header = f"X-Sink-Mail-From: {envelope.mail_from}\r\nX-Sink-Rcpt-To: {', '.join(envelope.rcpt_tos)}\r\n"
         _write_atomic(self.folder / f"{_stamp()}.eml", header.encode() + content)
+        metrics.SINK.labels("email").inc()
         return "250 Message accepted for delivery"
 
     def list(self, limit: int = 50) -> list[dict[str, Any]]:
@@ -99,6 +102,7 @@ class PushSink:
         stamp = _stamp()
         record = {"id": stamp, "received_at": time.time(), "payload": payload}
         _write_atomic(self.folder / f"{stamp}.json", json.dumps(record).encode())
+        metrics.SINK.labels("push").inc()
         return stamp
 
     def list(self, limit: int = 50) -> list[dict[str, Any]]:

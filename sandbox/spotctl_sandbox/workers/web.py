@@ -11,12 +11,14 @@ import datetime as dt
 import json
 from collections.abc import Awaitable, Callable, Iterator
 
+import prometheus_client
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from spotctl_sandbox.workers import metrics
 from spotctl_sandbox.workers.sinks import MailSink, PushSink
 from spotctl_sandbox.workers.state import Health
 
@@ -37,6 +39,10 @@ def _bad_request(message: str) -> JSONResponse:
 def workers_app(health: Health, mail: MailSink, push: PushSink, trigger_report: TriggerReport) -> Starlette:
     async def get_health(request: Request) -> JSONResponse:
         return JSONResponse(health.snapshot())
+
+    async def get_metrics(request: Request) -> Response:
+        metrics.refresh(health)
+        return Response(prometheus_client.generate_latest(), media_type=prometheus_client.CONTENT_TYPE_LATEST)
 
     async def list_email(request: Request) -> JSONResponse:
         try:
@@ -75,6 +81,7 @@ def workers_app(health: Health, mail: MailSink, push: PushSink, trigger_report: 
 
     return Starlette(routes=[
         Route("/health", get_health),
+        Route("/metrics", get_metrics),
         Route("/sinks/email", list_email),
         Route("/sinks/push", list_push),
         Route("/sinks/push/faults", push_faults, methods=["POST"]),
