@@ -1,0 +1,153 @@
+"""`spotctl scenario`: guided flows through the stack, step by step, each step verified for real.
+
+A step says what happens and which store it touches, does it (an API call or a spotctl command),
+then checks that it landed (a Redis key with its TTL, a Kafka record, a finished BullMQ job, a row,
+a mail...). Progress is kept between runs; `--step N` resumes where a step failed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from spotctl.output import OutputFormat, OutputOpt
+
+if TYPE_CHECKING:
+    from spotctl.scenarios.model import Scenario, Step
+
+NameArg = Annotated[str, typer.Argument(help="Scenario name (see `spotctl scenario list`).", show_default=False)]
+
+app = typer.Typer(help="Guided scenarios: walk through the stack's flows, each step verified against the "
+                       "real stores.", no_args_is_help=True)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="scenario",
+                   help="Guided flows (quickstart, play, search, ...): each step explained, run and verified.")
+
+
+def _state_dir() -> Any:
+    from spotctl import project
+
+    return project.current().state_dir
+
+
+@app.command("list")
+def list_cmd(output: OutputOpt = OutputFormat.table) -> None:
+    """Scenarios in the order to take them, with your progress."""
+    from spotctl.output import emit
+    from spotctl.scenarios import catalog, progress
+
+    scenarios = catalog.load_all()
+    done = progress.load_all(_state_dir())
+    rows = []
+    data = []
+    for s in scenarios:
+        label = done.get(s.name, progress.Progress()).label(len(s.steps))
+        data.append({"name": s.name, "title": s.title, "steps": len(s.steps), "progress": label,
+                     "summary": s.summary, "requires": [r.value for r in s.requires]})
+        rows.append((s.name, s.title, len(s.steps), label))
+    emit(data, output, ("NAME", "TITLE", "STEPS", "PROGRESS"), rows, title="scenarios")
+
+
+@app.command("show")
+def show_cmd(name: NameArg, output: OutputOpt = OutputFormat.table) -> None:
+    """A scenario's steps: what each does and why, and what it verifies."""
+    from rich.markdown import Markdown
+    from rich.markup import escape
+
+    from spotctl.output import out, print_json
+    from spotctl.scenarios import actions, catalog, judge, report
+
+    scenario = catalog.load(name)
+    if output is OutputFormat.json:
+        print_json({"name": scenario.name, "title": scenario.title, "summary": scenario.summary,
+                    "steps": [{"step": n, "title": s.title, "text": s.text,
+                               "action": actions.describe(s.action) if s.action else None,
+                               "verify": [judge.describe(c.kind, c.spec) for c in s.checks]}
+                              for n, s in enumerate(scenario.steps, 1)]})
+        return
+    console = out()
+    console.print(f"[bold]{escape(scenario.title)}[/]\n{escape(scenario.summary)}\n", highlight=False)
+    for number, step in enumerate(scenario.steps, 1):
+        console.print(report.step_header(scenario, number), highlight=False)
+        console.print(Markdown(step.text))
+        for line in report.plan_lines(step):
+            console.print(line, highlight=False)
+        console.print()
+    console.print(f"run it: [bold]spotctl scenario run {scenario.name}[/]", highlight=False)
+
+
+def _ask_to_go_on(scenario: Scenario, yes: bool, interactive: bool) -> Any:
+    """Before each step: show its text; on a terminal without --yes, wait for Enter (q stops)."""
+    from rich.markdown import Markdown
+
+    from spotctl.output import out
+    from spotctl.scenarios import report
+
+    async def before(number: int, step: Step) -> bool:
+        console = out()
+        console.rule(report.step_header(scenario, number), align="left")
+        console.print(Markdown(step.text))
+        if interactive and not yes:
+            answer = typer.prompt("Enter to run this step, q to stop", default="", show_default=False, err=True)
+            return answer.strip().lower() not in ("q", "quit")
+        return True
+
+    return before
+
+
+@app.command("run")
+def run_cmd(
+    name: NameArg,
+    step: Annotated[int, typer.Option("--step", "-s", min=1, help="Start at step N, with the values earlier "
+                                                                  "runs captured (resume after a failure).")] = 1,
+    only: Annotated[bool, typer.Option("--only", help="Run just that one step.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Run every step without pausing in between.")] = False,
+    output: OutputOpt = OutputFormat.table,
+) -> None:
+    """Run a scenario: each step's text, its action, then PASS/FAIL per check (and a hint on failure)."""
+    import asyncio
+
+    from spotctl.endpoints import resolve
+    from spotctl.output import is_interactive, out, print_json
+    from spotctl.scenarios import catalog, progress, report
+    from spotctl.scenarios.runner import Event, Runner, StepFinished
+
+    scenario = catalog.load(name)
+    if step > len(scenario.steps):
+        from spotctl.errors import UsageError
+
+        raise UsageError(f"--step {step}: {scenario.name} has steps 1..{len(scenario.steps)}")
+    table = output is OutputFormat.table
+
+    def show(event: Event) -> None:
+        if table and isinstance(event, StepFinished):
+            for line in report.result_lines(event.result):
+                out().print(line, highlight=False)
+            out().print()
+
+    runner = Runner(scenario, resolve(), _state_dir(), listener=show)
+    before = _ask_to_go_on(scenario, yes, is_interactive()) if table else None
+    results = asyncio.run(runner.run(start=step, only=only, before_step=before))
+    passed = bool(results) and all(r.passed for r in results)
+    if table:
+        out().print(report.summary_line(scenario, results, step), highlight=False)
+    else:
+        state = progress.load(_state_dir(), scenario.name)
+        print_json({"scenario": scenario.name, "passed": passed, "progress": state.label(len(scenario.steps)),
+                    "steps": [r.as_json() for r in results]})
+    if not passed:
+        raise typer.Exit(1)
+
+
+@app.command("reset")
+def reset_cmd(name: NameArg) -> None:
+    """Forget your progress in a scenario (and the values it captured)."""
+    from spotctl.output import info
+    from spotctl.scenarios import catalog, progress
+
+    scenario = catalog.load(name)
+    progress.save(_state_dir(), scenario.name, None)
+    info(f"{scenario.name}: progress reset")

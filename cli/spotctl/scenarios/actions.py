@@ -1,0 +1,94 @@
+"""The I/O edge of a step's action: an HTTP request to the API or the workers, or a spotctl command.
+
+Both answer with plain data (`status`/`body`, or `exit_code`/`stdout`/`json`) that `capture:` paths
+read from, so an action's answer is as inspectable as a check's observation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shlex
+import sys
+from typing import TYPE_CHECKING, Any
+
+from spotctl.scenarios.model import Action, CommandAction, HttpRequest, Service
+
+if TYPE_CHECKING:
+    from spotctl.scenarios.observe import Stores
+
+COMMAND_TIMEOUT_S = 180
+
+
+def describe(action: Action) -> str:
+    if isinstance(action, HttpRequest):
+        query = "&".join(f"{k}={v}" for k, v in action.query.items())
+        return f"{action.method} {action.path}{'?' + query if query else ''}" + (
+            f" → {action.service.value}" if action.service is not Service.api else "")
+    return "spotctl " + shlex.join(action.args)
+
+
+def base_url(stores: Stores, service: Service) -> str:
+    url = stores.endpoints.api_url if service is Service.api else stores.endpoints.workers_url
+    return url.rstrip("/")
+
+
+async def send(stores: Stores, request: HttpRequest) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {request.auth}"} if request.auth else {}
+    resp = await stores.http.request(request.method, base_url(stores, request.service) + request.path,
+                                     json=request.json, params=dict(request.query) or None, headers=headers)
+    try:
+        body: Any = resp.json()
+    except ValueError:
+        body = resp.text[:2000]
+    return {"status": resp.status_code, "body": body, "headers": dict(resp.headers)}
+
+
+async def command(action: CommandAction) -> dict[str, Any]:
+    """`python -m spotctl ARGS` as its own process: the same command a learner would type."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "spotctl", *action.args, stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "160"})
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), COMMAND_TIMEOUT_S)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        return {"exit_code": None, "stdout": "", "stderr": f"timed out after {COMMAND_TIMEOUT_S} s", "json": None}
+    stdout = out.decode("utf-8", "replace")
+    try:
+        parsed: Any = json.loads(stdout)
+    except ValueError:
+        parsed = None
+    return {"exit_code": proc.returncode, "stdout": stdout, "stderr": err.decode("utf-8", "replace"),
+            "json": parsed}
+
+
+async def run(stores: Stores, action: Action) -> dict[str, Any]:
+    if isinstance(action, HttpRequest):
+        return await send(stores, action)
+    return await command(action)
+
+
+def summary(action: Action, answer: dict[str, Any]) -> str:
+    """The answer in one line, for the step's report."""
+    if isinstance(action, HttpRequest):
+        body = answer["body"]
+        text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
+        return f"{answer['status']} {text[:160]}{'…' if len(text) > 160 else ''}"
+    if answer["exit_code"] == 0:
+        return "exit 0"
+    last = (answer["stderr"].strip().splitlines() or ["no output"])[-1]
+    return f"exit {answer['exit_code']}: {last[:200]}"
+
+
+def failure(action: Action, answer: dict[str, Any]) -> str | None:
+    """Why the action itself went wrong, or None."""
+    if isinstance(action, HttpRequest):
+        from spotctl.scenarios import judge
+
+        verdict = judge.http({"status": action.status, "expect": dict(action.expect)}, answer)
+        return None if verdict.ok else f"{describe(action)} {verdict.detail}"
+    return None if answer["exit_code"] == 0 else f"{describe(action)}: {summary(action, answer)}"

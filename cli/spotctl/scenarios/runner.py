@@ -1,0 +1,195 @@
+"""Run a scenario's steps against the stack: render, act, capture, verify (polling), record progress.
+
+The CLI and the TUI drive the same `Runner`; they differ only in how they show its events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from spotctl.endpoints import Endpoints
+from spotctl.errors import ServiceDown
+from spotctl.inspect.reach import short
+from spotctl.scenarios import actions, judge, observe, progress, template
+from spotctl.scenarios.model import Check, CheckResult, Outcome, Scenario, Service, Step, StepResult
+
+POLL_INTERVAL_S = 0.25
+HEALTH_PATH = {Service.api: "/health", Service.workers: "/health"}
+
+
+@dataclass(frozen=True)
+class StepStarted:
+    number: int
+    step: Step
+
+
+@dataclass(frozen=True)
+class StepFinished:
+    result: StepResult
+
+
+Event = StepStarted | StepFinished
+Listener = Callable[[Event], None]
+BeforeStep = Callable[[int, Step], Awaitable[bool]]  # False stops the run
+
+
+class StepProblem(Exception):
+    """The step cannot go on (its action failed, a variable is missing): an `error` outcome."""
+
+
+class Runner:
+    def __init__(self, scenario: Scenario, endpoints: Endpoints, state_dir: Path,
+                 listener: Listener | None = None) -> None:
+        self.scenario = scenario
+        self.endpoints = endpoints
+        self.state_dir = state_dir
+        self.listener = listener or (lambda event: None)
+
+    async def preflight(self) -> None:
+        """Every service the scenario needs answers its health check, or one ServiceDown line."""
+        import httpx
+
+        async with httpx.AsyncClient(timeout=5) as client:
+            for service in self.scenario.requires:
+                base = self.endpoints.api_url if service is Service.api else self.endpoints.workers_url
+                url = base.rstrip("/") + HEALTH_PATH[service]
+                try:
+                    resp = await client.get(url)
+                except httpx.HTTPError as exc:
+                    raise ServiceDown(service.value, base, short(exc) or type(exc).__name__) from None
+                if resp.status_code != 200:
+                    raise ServiceDown(service.value, base, f"health answered {resp.status_code}")
+
+    async def run(self, start: int = 1, only: bool = False, before_step: BeforeStep | None = None,
+                  now: dt.datetime | None = None) -> list[StepResult]:
+        """Steps from `start` (just that one with `only`) until the end or the first failure."""
+        await self.preflight()
+        state = progress.load(self.state_dir, self.scenario.name)
+        variables = progress.start_variables(self.scenario, state, start, now or dt.datetime.now(dt.UTC))
+        if start == 1:
+            state = progress.Progress()
+        last = start if only else len(self.scenario.steps)
+        results: list[StepResult] = []
+        stores = observe.Stores(self.endpoints)
+        try:
+            for number in range(start, last + 1):
+                step = self.scenario.steps[number - 1]
+                if before_step is not None and not await before_step(number, step):
+                    break
+                self.listener(StepStarted(number, step))
+                result, variables = await self.run_step(stores, number, variables)
+                state = state.after(result, variables, time.time())
+                progress.save(self.state_dir, self.scenario.name, state)
+                results.append(result)
+                self.listener(StepFinished(result))
+                if not result.passed:
+                    break
+        finally:
+            await stores.close()
+        return results
+
+    async def run_step(self, stores: observe.Stores, number: int,
+                       variables: Mapping[str, Any]) -> tuple[StepResult, dict[str, Any]]:
+        step = self.scenario.steps[number - 1]
+        started = time.monotonic()
+        values = dict(variables)
+        baseline = observe.Baseline()
+        described = answer_line = ""
+        try:
+            action = self._render(step.action, values, number) if step.action else None
+            await baseline.start(stores, step.checks)
+            if action is not None:
+                described = actions.describe(action)
+                answer = await self._act(stores, action)
+                answer_line = actions.summary(action, answer)
+                problem = actions.failure(action, answer)
+                if problem:
+                    raise StepProblem(problem)
+                values.update(self._capture(step.capture, answer, "the action's answer"))
+            checks = []
+            for index, check in enumerate(step.checks):
+                result, captured = await self._verify(stores, check, values, baseline, index, number)
+                checks.append(result)
+                values.update(captured)
+        except StepProblem as exc:
+            return StepResult(number, step.title, Outcome.error, time.monotonic() - started, described,
+                              answer_line, hint=self._filled(step.hint, values), error=str(exc)), values
+        finally:
+            await baseline.close()
+        outcome = Outcome.passed if all(c.ok for c in checks) else Outcome.failed
+        captured = {k: values[k] for k in values if k not in variables or variables[k] != values[k]}
+        return StepResult(number, step.title, outcome, time.monotonic() - started, described, answer_line,
+                          tuple(checks), captured, hint=self._filled(step.hint, values),
+                          explore=tuple(self._filled(c, values) for c in step.explore)), values
+
+    @staticmethod
+    def _filled(text: str, values: Mapping[str, Any]) -> str:
+        """Hints and explore commands with this run's values; left as written if one is missing."""
+        try:
+            return str(template.render(text, values))
+        except template.MissingValue:
+            return text
+
+    def _render(self, value: Any, values: Mapping[str, Any], number: int) -> Any:
+        """Render templates in a value or a dataclass of values; a missing variable says who sets it."""
+        import dataclasses
+
+        try:
+            if dataclasses.is_dataclass(value) and not isinstance(value, type):
+                fields = {f.name: template.render(v, values) for f in dataclasses.fields(value)
+                          if isinstance(v := getattr(value, f.name), str | list | tuple | Mapping)
+                          and not isinstance(v, Enum)}
+                return dataclasses.replace(value, **fields)
+            return template.render(value, values)
+        except template.MissingValue as exc:
+            name = exc.name.split(".")[0]
+            if name not in values:
+                source = self.scenario.step_capturing(name)
+                fix = (f"; run step {source} first: spotctl scenario run {self.scenario.name} --step {source}"
+                       if source and source < number else "")
+                raise StepProblem(f"no value for {{{{ {name} }}}}{fix}") from None
+            raise StepProblem(f"{{{{ {exc.name} }}}}: {name} has no such field") from None
+
+    async def _act(self, stores: observe.Stores, action: actions.Action) -> dict[str, Any]:
+        import httpx
+
+        try:
+            return await actions.run(stores, action)
+        except httpx.HTTPError as exc:
+            service = getattr(action, "service", Service.api)
+            raise StepProblem(f"{service.value} did not answer ({short(exc) or type(exc).__name__}); "
+                              f"is it up? `spotctl up {service.value}`") from None
+
+    @staticmethod
+    def _capture(capture: Mapping[str, str], source: Any, what: str) -> dict[str, Any]:
+        captured = {}
+        for name, path in capture.items():
+            try:
+                captured[name] = template.lookup(source, path)
+            except template.MissingValue:
+                raise StepProblem(f"capture {name}: {what} has no {path}") from None
+        return captured
+
+    async def _verify(self, stores: observe.Stores, check: Check, values: Mapping[str, Any],
+                      baseline: observe.Baseline, index: int, number: int) -> tuple[CheckResult, dict[str, Any]]:
+        spec = self._render(dict(check.spec), values, number)
+        description = judge.describe(check.kind, spec)
+        deadline = time.monotonic() + check.within_s
+        while True:
+            try:
+                seen = await observe.observe(stores, check, spec, baseline, index)
+                verdict = judge.JUDGES[check.kind](spec, seen)
+            except Exception as exc:  # a store down or answering oddly: a failed check, not a traceback
+                verdict = judge.Verdict(False, f"could not read {check.kind.value}: {short(exc) or type(exc).__name__}")
+            if verdict.ok or verdict.final or time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(POLL_INTERVAL_S)
+        captured = self._capture(check.capture, verdict.observed, f"the {check.kind.value} check") if verdict.ok else {}
+        return CheckResult(check.kind, description, verdict.ok, verdict.detail, verdict.observed), captured
