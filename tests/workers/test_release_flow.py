@@ -12,7 +12,7 @@ import aio_pika
 import httpx
 import pytest
 import redis.asyncio as aioredis
-from bullmq import Queue
+from bullmq import Job, Queue
 
 from spotctl_sandbox.events import declare_exchanges
 from tests.workers.conftest import Catalogue, eventually, take_from_queue
@@ -76,6 +76,11 @@ async def test_release_notifies_followers_by_push_email_and_hub(
     assert await jobs.getJobState(f"release-{song}-{fan}-push") == "completed"
     assert await jobs.getJobState(f"release-{song}-{fan}-email") == "completed"
     assert await jobs.getJobState(f"release-{song}-{bystander}-push") == "unknown"
+    push_job = await Job.fromId(jobs, f"release-{song}-{fan}-push")
+    mail_job = await Job.fromId(jobs, f"release-{song}-{fan}-email")
+    assert push_job is not None and mail_job is not None
+    assert push_job.opts["priority"] < mail_job.opts["priority"]  # 1 = highest: pushes go first
+    assert push_job.opts["attempts"] == 5 and push_job.opts["backoff"]["type"] == "exponential"
     await jobs.close()
 
     # offline, so the hub keeps it for the next connection
