@@ -5,9 +5,12 @@ dependency returns. Throwaway Redis and Kafka (tansu) servers are stopped and st
 from __future__ import annotations
 
 import asyncio
+import os
+import pwd
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -125,3 +128,54 @@ async def test_kafka_down_refuses_unacknowledged_work_then_recovers(
         await eventually(registered, timeout=30)
         user = await register_and_login(http)
         assert (await http.post("/api/songs/1/play", headers=user.auth)).status_code == 200
+
+
+def postgres_argv(data: Path, port: int) -> tuple[list[str], list[str]]:
+    """(initdb argv, postgres argv) for a throwaway server; as root they run as the `postgres` user."""
+    initdb, postgres = shutil.which("initdb"), shutil.which("postgres")
+    if not initdb or not postgres:
+        pytest.skip("no PostgreSQL binaries for a throwaway server")
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        try:
+            owner = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root without a `postgres` user")
+        os.chown(data.parent, owner.pw_uid, owner.pw_gid)
+        prefix = ["runuser", "-u", "postgres", "--"]
+    return ([*prefix, initdb, "-D", str(data), "-U", "spotify", "--auth=trust", "-E", "UTF8"],
+            [*prefix, postgres, "-D", str(data), "-p", str(port), "-c", "listen_addresses=127.0.0.1",
+             "-c", "unix_socket_directories=", "-c", "fsync=off"])
+
+
+@pytest.fixture
+def pg_dir() -> Iterator[Path]:
+    """Outside pytest's tmp tree, which the `postgres` user may not traverse."""
+    path = Path(tempfile.mkdtemp(prefix="spotctl-api-test-pg-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+async def test_postgres_absent_at_start_then_schema_applied_when_it_arrives(
+        spawn_api: Callable[..., Awaitable[SpawnedApi]], throwaways: list[Throwaway], pg_dir: Path) -> None:
+    port = free_port()
+    initdb, server = postgres_argv(pg_dir / "data", port)
+    api = await spawn_api(DATABASE_URL=f"postgresql://spotify@127.0.0.1:{port}/postgres")
+    async with httpx.AsyncClient(base_url=api.url, timeout=10) as http:
+        health = (await http.get("/health")).json()
+        assert health["status"] == "degraded" and health["schema_ready"] is False
+        assert health["dependencies"]["postgres"]["ok"] is False
+        down = await http.get("/api/songs/987654321")  # an id never cached, so PostgreSQL is asked
+        assert down.status_code == 503 and down.json()["dependency"] == "postgres"
+
+        subprocess.run(initdb, check=True, capture_output=True, timeout=60)
+        pg = Throwaway(server)
+        throwaways.append(pg)
+        pg.start()
+
+        async def schema_applied() -> bool:
+            return bool((await http.get("/health")).json()["schema_ready"])
+
+        await eventually(schema_applied, timeout=30)
+        resp = await http.get("/api/songs/987654321")
+        assert resp.status_code == 404 and resp.json()["detail"] == "song 987654321 not found"  # table exists
