@@ -1,0 +1,363 @@
+"""`spotctl hub`: talk to the real-time hub as a user: connect, send, watch, notify, presence, stats.
+
+Built on the hub's own client (`spotctl_sandbox.hub.client.HubClient`). With `--user` the CLI signs a
+token with JWT_SECRET and opens its session in Redis, as the API's login would, and revokes it at exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+
+from spotctl.output import OutputFormat, OutputOpt, emit, info, warn
+
+if TYPE_CHECKING:
+    from spotctl.endpoints import Endpoints
+    from spotctl.inspect.hub_view import Target
+    from spotctl_sandbox.hub.client import HubClient
+
+T = TypeVar("T")
+UrlOpt = Annotated[str | None, typer.Option("--url", help="Hub WebSocket URL (default: $HUB_URL, then the "
+                                           "stack).", show_default=False)]
+UserOpt = Annotated[str, typer.Option("--user", "-u", help="Act as this user id (a token is minted with "
+                                      "JWT_SECRET).")]
+TokenOpt = Annotated[str | None, typer.Option("--token", help="Use this access token instead of minting one.",
+                                             show_default=False)]
+NsOpt = Annotated[str, typer.Option("--ns", help="Namespace (tenant).")]
+TargetArg = Annotated[str, typer.Argument(metavar="CHANNEL", help="A room (lobby, room:lobby) or a chat "
+                                          "channel (chat:12).")]
+
+app = typer.Typer(help="Talk to the real-time hub: connect, send, watch, notify, presence, stats.",
+                  no_args_is_help=True)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="hub", help="Use the real-time hub as a user (connect, send, watch, notify, stats).")
+
+
+def run(work: Awaitable[T]) -> T:
+    """Run on an event loop; an unreachable hub is one ServiceDown line, a refusal one error line."""
+    return asyncio.run(_mapped(work))
+
+
+async def _mapped(work: Awaitable[T]) -> T:
+    from spotctl.errors import SpotctlError
+    from spotctl_sandbox.hub.client import HubError
+
+    try:
+        return await work
+    except HubError as exc:
+        hint = "check that JWT_SECRET matches the hub's" if exc.code == "unauthorized" else None
+        raise SpotctlError(f"the hub refused: {exc}", hint=hint) from None
+
+
+@asynccontextmanager
+async def session(ep: Endpoints, user: str, token: str | None, ns: str,
+                  reconnect: bool = False) -> AsyncIterator[HubClient]:
+    """A connected HubClient acting as `user`; a token minted here is revoked on the way out."""
+    import redis.asyncio as aredis
+    from websockets.exceptions import InvalidHandshake
+
+    from spotctl.errors import ServiceDown
+    from spotctl.inspect.reach import reaching, require
+    from spotctl_sandbox.common import tokens
+    from spotctl_sandbox.hub.client import HubClient
+
+    url = require("HUB_URL", ep.hub_url)
+    redis = aredis.Redis.from_url(require("REDIS_URL", ep.redis_url), socket_connect_timeout=2)
+    jti = None
+    try:
+        if token is None:
+            token, jti = await _mint(redis, ep, user)
+        client = HubClient(url, token, namespace=ns, reconnect=reconnect, open_timeout=5)
+        try:
+            await client.connect()
+        except (OSError, InvalidHandshake, TimeoutError) as exc:
+            raise ServiceDown("hub", url, str(exc) or type(exc).__name__) from None
+        try:
+            yield client
+        finally:
+            await client.close()
+    finally:
+        if jti is not None:
+            with reaching("REDIS_URL", ep.redis_url, OSError):
+                await tokens.close_session(redis, jti)
+        await redis.aclose()
+
+
+async def _mint(redis: Any, ep: Endpoints, user: str) -> tuple[str, str]:
+    import warnings
+
+    import redis.exceptions as rex
+
+    from spotctl.inspect.reach import reaching, require
+    from spotctl_sandbox.common import tokens
+
+    secret = require("JWT_SECRET", ep.jwt_secret)
+    with warnings.catch_warnings(), reaching("REDIS_URL", ep.redis_url, rex.ConnectionError, OSError):
+        warnings.simplefilter("ignore")  # PyJWT warns about the short dev secret
+        token = await tokens.issue(redis, secret, user, user)
+        return token, tokens.decode(secret, token).jti
+
+
+def endpoints(url: str | None) -> Endpoints:
+    from spotctl.endpoints import resolve
+
+    return resolve({"HUB_URL": url})
+
+
+def _print_frame(frame: dict[str, Any], output: OutputFormat) -> None:
+    from spotctl.inspect.hub_view import frame_line
+
+    print(json.dumps(frame, ensure_ascii=False) if output is OutputFormat.json else frame_line(frame), flush=True)
+
+
+@app.command("send")
+def send_cmd(target: TargetArg, text: str, user: UserOpt = "spotctl", token: TokenOpt = None,
+             ns: NsOpt = "default", priority: Annotated[str | None, typer.Option(
+                 "--priority", help="Rooms: LOW, NORMAL, HIGH or CRITICAL.")] = None,
+             url: UrlOpt = None, output: OutputOpt = OutputFormat.table) -> None:
+    """Join CHANNEL and send TEXT (JSON text is sent as JSON data to rooms)."""
+    from spotctl.inspect.hub_view import Target
+
+    where = Target.parse(target)
+
+    async def work() -> dict[str, Any]:
+        async with session(endpoints(url), user, token, ns) as client:
+            await client.request(*where.join())
+            reply = await client.request(*where.message(text, priority))
+            return {"target": where.topic, "user": client.user_id, **reply}
+
+    result = run(work())
+    emit(result, output, ("target", "message id"), [(result["target"], result.get("message_id"))])
+
+
+@app.command("watch")
+def watch_cmd(target: TargetArg, count: Annotated[int | None, typer.Option("--count", "-c", min=1)] = None,
+              timeout: Annotated[float | None, typer.Option("--timeout", min=0.1)] = None,
+              user: UserOpt = "spotctl", token: TokenOpt = None, ns: NsOpt = "default",
+              url: UrlOpt = None, output: OutputOpt = OutputFormat.table) -> None:
+    """Join CHANNEL and print its frames as they arrive (JSON: one frame per line)."""
+    from spotctl.errors import SpotctlError
+    from spotctl.inspect.hub_view import Target
+
+    where = Target.parse(target)
+
+    async def work() -> int:
+        async with session(endpoints(url), user, token, ns, reconnect=True) as client:
+            await client.request(*where.join())
+            info(f"watching {where.topic} as {client.user_id} (ctrl-c to stop)")
+            seen, deadline = 0, None if timeout is None else time.monotonic() + timeout
+            while count is None or seen < count:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    break
+                try:
+                    frame = await client.recv(timeout=left)
+                except TimeoutError:
+                    break
+                if frame.get("topic") == where.topic:
+                    seen += 1
+                    _print_frame(frame, output)
+            return seen
+
+    seen = run(work())
+    if count is not None and seen < count:
+        raise SpotctlError(f"only {seen} of {count} frames arrived within {timeout:g} s")
+
+
+@app.command("notify")
+def notify_cmd(
+    user_id: Annotated[str, typer.Argument(metavar="USER", help="Recipient user id.")],
+    title: Annotated[str, typer.Option("--title", "-t")] = "Hello from spotctl",
+    body: Annotated[str, typer.Option("--body", "-b")] = "A test notification",
+    priority: Annotated[str, typer.Option("--priority", "-p", help="LOW, NORMAL, HIGH or CRITICAL.")] = "NORMAL",
+    kind: Annotated[str, typer.Option("--kind", help="Template: generic, new_follower, playlist_shared, "
+                                      "song_added, listening_invite, daily_report.")] = "generic",
+    data: Annotated[str, typer.Option("--data", help="Template data as a JSON object.")] = "{}",
+    ns: NsOpt = "default",
+    redis_url: Annotated[str | None, typer.Option("--redis-url", show_default=False)] = None,
+    output: OutputOpt = OutputFormat.table,
+) -> None:
+    """Notify USER as the backend does; shows the channels it was routed to (the user's preferences;
+    CRITICAL always goes to websocket + push) and its delivery status."""
+    import redis.asyncio as aredis
+    import redis.exceptions as rex
+
+    from spotctl.endpoints import resolve
+    from spotctl.errors import UsageError
+    from spotctl.inspect.reach import reaching, require
+    from spotctl.inspect.values import parse_json_object
+    from spotctl_sandbox.hub import publish
+
+    payload = parse_json_object(data, "--data")
+    target = require("REDIS_URL", resolve({"REDIS_URL": redis_url}).redis_url)
+
+    async def work() -> dict[str, Any]:
+        client = aredis.Redis.from_url(target, socket_connect_timeout=2)
+        try:
+            nid = await publish.publish_notification(client, user_id, title=title, body=body, priority=priority,
+                                                     kind=kind, data=payload, namespace=ns)
+            status = await publish.notification_status(client, nid, namespace=ns) or {}
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        finally:
+            await client.aclose()
+        return {"id": nid, "user": user_id, "namespace": ns, "priority": status.get("priority", priority),
+                "kind": kind, "channels": [c for c in status.get("channels", "").split(",") if c],
+                "status": status.get("status")}
+
+    with reaching("REDIS_URL", target, rex.ConnectionError, OSError):
+        result = asyncio.run(work())
+    emit(result, output, ("id", "user", "priority", "channels", "status"),
+         [(result["id"], user_id, result["priority"], ", ".join(result["channels"]), result["status"])])
+
+
+@app.command("presence")
+def presence_cmd(channel: Annotated[str, typer.Argument(help="A chat channel: chat:12 or 12.")],
+                 user: UserOpt = "spotctl", token: TokenOpt = None, ns: NsOpt = "default", url: UrlOpt = None,
+                 output: OutputOpt = OutputFormat.table) -> None:
+    """Who is online, away or offline in a chat channel (asked as --user, who must be allowed to read it)."""
+    from spotctl.errors import UsageError
+    from spotctl.inspect.hub_view import Target
+
+    where = Target.parse(channel if channel.startswith("chat:") else f"chat:{channel}")
+    if where.channel_id is None:
+        raise UsageError("presence is kept for chat channels (chat:<id>); rooms have none")
+
+    async def work() -> list[dict[str, Any]]:
+        async with session(endpoints(url), user, token, ns) as client:
+            reply = await client.request("channel_presence", {"channel_id": where.channel_id})
+            return list(reply["members"])
+
+    members = run(work())
+    emit(members, output, ("user", "status", "last read"),
+         [(m["user_id"], m["status"], m.get("last_read_id")) for m in members], title=where.topic)
+
+
+@app.command("stats")
+def stats_cmd(interval: Annotated[float, typer.Option("--interval", min=0, help="Seconds between the two "
+                                                      "samples used for messages/s (0: totals only).")] = 1.0,
+              metrics_url: Annotated[str | None, typer.Option("--metrics-url", show_default=False)] = None,
+              output: OutputOpt = OutputFormat.table) -> None:
+    """Connections, subscriptions and messages/s per hub worker (from its /health and /metrics)."""
+    import httpx
+
+    from spotctl.endpoints import resolve
+    from spotctl.inspect.hub_view import with_rates, worker_stats
+    from spotctl.inspect.reach import reaching, require
+
+    base = require("HUB_METRICS_URL", resolve({"HUB_METRICS_URL": metrics_url}).hub_metrics_url).rstrip("/")
+    with reaching("HUB_METRICS_URL", base, httpx.TransportError), httpx.Client(timeout=5) as http:
+        health = http.get(f"{base}/health").json()
+        before = worker_stats(http.get(f"{base}/metrics").text)
+        if interval:
+            time.sleep(interval)
+        after = worker_stats(http.get(f"{base}/metrics").text) if interval else before
+    rows = with_rates(before, after, interval)
+    result = {"health": health, "workers": rows,
+              "total": {"connections": sum(r["connections"] for r in rows),
+                        "in_per_s": sum(r["in_per_s"] or 0 for r in rows) if interval else None,
+                        "out_per_s": sum(r["out_per_s"] or 0 for r in rows) if interval else None}}
+    if output is OutputFormat.table:
+        info(f"hub {health.get('status')}: {health.get('ready')}/{health.get('workers')} workers ready, "
+             f"{health.get('restarts')} restarts, up {health.get('uptime_s')} s")
+    emit(result, output, ("worker", "connections", "subscriptions", "in/s", "out/s", "in total", "out total"),
+         [(r["worker"], r["connections"], r["subscriptions"], r["in_per_s"], r["out_per_s"], r["messages_in"],
+           r["messages_out"]) for r in rows])
+
+
+@app.command("connect")
+def connect_cmd(join: Annotated[str | None, typer.Option("--join", "-j", metavar="CHANNEL",
+                                                         help="Join this room/chat first.")] = None,
+                user: UserOpt = "spotctl", token: TokenOpt = None, ns: NsOpt = "default",
+                linger: Annotated[float, typer.Option("--linger", min=0, help="After stdin ends, keep "
+                                                      "printing frames for S seconds.")] = 1.0,
+                url: UrlOpt = None, output: OutputOpt = OutputFormat.table) -> None:
+    """Interactive session: type text to send it to the joined channel, see frames as they arrive.
+
+    Commands: /join CHANNEL, /leave, /raw TYPE {json}, /quit, /help. Reads stdin, so it also runs in
+    scripts (`printf '/join lobby\\nhi\\n' | spotctl hub connect`).
+    """
+    from spotctl.inspect.hub_view import Target
+
+    first = Target.parse(join) if join is not None else None
+    run(_interactive(endpoints(url), user, token, ns, first, linger, output))
+
+
+async def _interactive(ep: Endpoints, user: str, token: str | None, ns: str, first: Target | None,
+                       linger: float, output: OutputFormat) -> None:
+    lines: asyncio.Queue[str | None] = asyncio.Queue()
+    loop = asyncio.get_running_loop()
+
+    def read_stdin() -> None:
+        for line in sys.stdin:
+            loop.call_soon_threadsafe(lines.put_nowait, line.rstrip("\n"))
+        loop.call_soon_threadsafe(lines.put_nowait, None)
+
+    async with session(ep, user, token, ns, reconnect=True) as client:
+        welcome = client.welcome or {}
+        info(f"connected as {client.user_id} to worker {welcome.get('worker')}; /help for commands")
+        printer = asyncio.create_task(_print_frames(client, output))
+        state = {"target": first}
+        if first is not None:
+            await client.send(*first.join())
+        threading.Thread(target=read_stdin, daemon=True).start()
+        while (line := await lines.get()) is not None:
+            if line.strip() and not await _handle(client, line, state):
+                break
+        await asyncio.sleep(linger)
+        printer.cancel()
+
+
+async def _handle(client: HubClient, line: str, state: dict[str, Target | None]) -> bool:
+    """One input line; False ends the session."""
+    from spotctl.errors import UsageError
+    from spotctl.inspect.hub_view import Target, parse_command
+    from spotctl.inspect.values import parse_json_object
+
+    word, rest = parse_command(line)
+    target = state["target"]
+    try:
+        if word == "quit":
+            return False
+        if word == "join":
+            joined = state["target"] = Target.parse(rest)
+            await client.send(*joined.join())
+        elif word == "leave" and target is not None:
+            await client.send(*target.leave())
+            state["target"] = None
+        elif word == "raw":
+            kind, _, body = rest.partition(" ")
+            await client.send(kind, parse_json_object(body or "{}", "/raw content"))
+        elif word == "say" and target is not None:
+            await client.send(*target.message(rest))
+        elif word == "say":
+            warn("join a channel first: /join lobby (or /join chat:12)")
+        else:
+            info("/join CHANNEL  /leave  /raw TYPE {json}  /quit   (plain text goes to the joined channel)")
+    except UsageError as exc:
+        warn(exc.message)
+    return True
+
+
+async def _print_frames(client: HubClient, output: OutputFormat) -> None:
+    from spotctl_sandbox.hub.client import HubError
+
+    while True:
+        try:
+            frame = await client.recv()
+        except HubError as exc:
+            warn(f"connection ended: {exc}")
+            return
+        _print_frame(frame, output)
+
+
