@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+
 from spotctl_sandbox.common import tokens
 from spotctl_sandbox.hub.client import HubClient
 
@@ -118,11 +119,12 @@ def free_port() -> int:
 class HubProcess:
     """An extra hub (supervisor + workers) of the test's own, on free ports."""
 
-    def __init__(self, env: dict[str, str], tmp: Path, *, workers: int = 1, **extra: str) -> None:
+    def __init__(self, env: dict[str, str], tmp: Path, *, workers: int = 1,
+                 extra: dict[str, str] | None = None) -> None:
         self.port, self.metrics_port = free_port(), free_port()
         self.url = f"ws://127.0.0.1:{self.port}/ws"
         self.env = {**env, "PORT": str(self.port), "METRICS_PORT": str(self.metrics_port),
-                    "HUB_WORKERS": str(workers), **extra}
+                    "HUB_WORKERS": str(workers), **(extra or {})}
         self.log = tmp / f"hub-{self.port}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -172,7 +174,7 @@ def hub_factory(hub: Hub, tmp_path: Path) -> Iterator[Callable[..., HubProcess]]
 
     def make(**extra: str) -> HubProcess:
         env = {k: v for k, v in hub.env.items() if k not in ("PORT", "METRICS_PORT")}
-        proc = HubProcess(env, tmp_path, **extra)
+        proc = HubProcess(env, tmp_path, extra=extra)
         started.append(proc)
         return proc
 

@@ -4,6 +4,7 @@ search, typing, read receipts, presence and attachments."""
 from __future__ import annotations
 
 import pytest
+
 from spotctl_sandbox.hub.client import HubError
 
 from .conftest import UserFactory, next_of

@@ -10,11 +10,12 @@ import urllib.request
 
 import pytest
 import redis.asyncio as aioredis
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
 from spotctl_sandbox.common import tokens
 from spotctl_sandbox.hub import audit
 from spotctl_sandbox.hub.client import HubError
-from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from .conftest import Hub, UserFactory, next_of, token
 

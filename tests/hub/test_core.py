@@ -6,6 +6,7 @@ import json
 import random
 
 import pytest
+
 from spotctl_sandbox.hub import templates
 from spotctl_sandbox.hub.client import backoff_delay
 from spotctl_sandbox.hub.core.batching import Batcher

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import pytest
 import redis.asyncio as aioredis
+
 from spotctl_sandbox.hub.publish import publish_notification
 
 from .conftest import HubProcess, UserFactory, next_of

@@ -7,6 +7,7 @@ import asyncio
 import time
 
 import pytest
+
 from spotctl_sandbox.hub.client import HubError
 
 from .conftest import UserFactory, next_of

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import redis.asyncio as aioredis
+
 from spotctl_sandbox.hub.client import HubClient
 from spotctl_sandbox.hub.publish import notification_status, publish_notification
 

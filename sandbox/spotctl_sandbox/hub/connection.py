@@ -28,7 +28,7 @@ from .features import chat, listening, playlists, system
 from .features.context import Context, Handler
 from .hub import CLOSE_POLICY, Conn, Hub
 from .protocol import envelope
-from .protocol.envelope import ErrorCode, ProtocolError
+from .protocol.envelope import ErrorCode, Incoming, ProtocolError
 from .store import Database
 
 log = logging.getLogger("spotctl_sandbox.hub")
@@ -117,6 +117,12 @@ class Server:
             pass
 
     async def _on_frame(self, conn: Conn, raw: str | bytes) -> None:
+        msg: Incoming | ProtocolError
+        try:
+            msg = envelope.parse(raw)
+        except ProtocolError as exc:
+            msg = exc
+        request_id = msg.request_id if isinstance(msg, Incoming) else msg.reply_to
         verdict = conn.limiter.check(time.monotonic())
         if verdict is Verdict.ALLOW and not await self.user_limiter.hit(self.user_limit, conn.ns, conn.user_id):
             verdict = conn.limiter.guard.strike(time.monotonic())
@@ -124,14 +130,13 @@ class Server:
         elif verdict is not Verdict.ALLOW:
             metrics.RATE_LIMITED.labels(metrics.WORKER, "connection").inc()
         if verdict is not Verdict.ALLOW:
-            self._error(conn, ErrorCode.RATE_LIMITED, "too many messages: slow down")
+            self._error(conn, ErrorCode.RATE_LIMITED, "too many messages: slow down", request_id)
             if verdict is Verdict.CLOSE:
                 conn.close_soon(CLOSE_POLICY, "rate limit abuse")
             return
-        request_id = None
         try:
-            msg = envelope.parse(raw)
-            request_id = msg.request_id
+            if isinstance(msg, ProtocolError):
+                raise msg
             metrics.msg_in(msg.type).inc()
             handler = HANDLERS.get(msg.type)
             if handler is None:  # 'auth' after authentication
