@@ -35,13 +35,20 @@ def base_url(stores: Stores, service: Service) -> str:
 
 
 async def send(stores: Stores, request: HttpRequest) -> dict[str, Any]:
-    headers = {"Authorization": f"Bearer {request.auth}"} if request.auth else {}
+    headers = {**request.headers, **({"Authorization": f"Bearer {request.auth}"} if request.auth else {})}
     resp = await stores.http.request(request.method, base_url(stores, request.service) + request.path,
                                      json=request.json, params=dict(request.query) or None, headers=headers)
-    try:
-        body: Any = resp.json()
-    except ValueError:
+    kind = resp.headers.get("content-type", "")
+    body: Any
+    if "json" in kind:
+        try:
+            body = resp.json()
+        except ValueError:
+            body = resp.text[:2000]
+    elif kind.startswith("text/") or not resp.content:
         body = resp.text[:2000]
+    else:  # audio and other bytes: their size says enough
+        body = f"<{len(resp.content)} bytes of {kind or 'unknown type'}>"
     return {"status": resp.status_code, "body": body, "headers": dict(resp.headers)}
 
 

@@ -27,6 +27,7 @@ class HttpRequest:
     json: Any = None
     query: Mapping[str, Any] = field(default_factory=dict)
     auth: str | None = None  # a bearer token (usually "{{ token }}")
+    headers: Mapping[str, str] = field(default_factory=dict)
     status: int | None = None  # expected status; None means any 2xx
     expect: Mapping[str, Any] = field(default_factory=dict)  # `body.path: value` that must hold
 
@@ -58,13 +59,15 @@ class Check:
     """One thing that must have landed somewhere; `spec` holds the kind's fields (schema-checked).
 
     `within` is how long it may take to appear (workers are asynchronous); `capture` names values
-    to keep from what was observed (e.g. a job's return value).
+    to keep from what was observed (e.g. a job's return value). Mail, push and Kafka checks look at
+    what arrived since the step's action, unless `since_action` is off (then anything that matches).
     """
 
     kind: CheckKind
     spec: Mapping[str, Any]
     within_s: float = 10.0
     capture: Mapping[str, str] = field(default_factory=dict)
+    since_action: bool = True
 
 
 @dataclass(frozen=True)

@@ -88,8 +88,8 @@ class KafkaWatch:
     topic that the action itself created, which then is read from its beginning.
     """
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
-        self.bootstrap, self.topic = bootstrap, topic
+    def __init__(self, bootstrap: str, topic: str, from_beginning: bool = False) -> None:
+        self.bootstrap, self.topic, self.from_beginning = bootstrap, topic, from_beginning
         self.records: list[dict[str, Any]] = []
         self._consumer: KafkaConsumer | None = None
         self._assigned: set[int] = set()
@@ -98,7 +98,7 @@ class KafkaWatch:
         from spotctl.commands.kafka import consumer_client
 
         self._consumer = consumer_client(self.bootstrap)
-        self._assign(at_end=True)
+        self._assign(at_end=not self.from_beginning)
 
     def _assign(self, at_end: bool) -> None:
         from kafka import TopicPartition
@@ -161,7 +161,8 @@ class Baseline:
         self.since = time.time()
         for i, check in enumerate(checks):
             if check.kind is CheckKind.kafka:
-                watch = KafkaWatch(stores.endpoints.kafka_bootstrap_servers, str(check.spec["topic"]))
+                watch = KafkaWatch(stores.endpoints.kafka_bootstrap_servers, str(check.spec["topic"]),
+                                   from_beginning=not check.since_action)
                 self.kafka[i] = watch
                 await watch.start()
 
@@ -263,9 +264,9 @@ async def observe(stores: Stores, check: Check, spec: Mapping[str, Any], baselin
         case CheckKind.postgres:
             return await postgres(stores, spec)
         case CheckKind.mail:
-            return await mail(stores, baseline.since)
+            return await mail(stores, baseline.since if check.since_action else 0.0)
         case CheckKind.push:
-            return await push(stores, baseline.since)
+            return await push(stores, baseline.since if check.since_action else 0.0)
         case CheckKind.file:
             return file(spec)
         case CheckKind.http:

@@ -26,7 +26,7 @@ from spotctl.scenarios.model import (
 )
 
 BUILTIN_VARS = ("run", "today", "yesterday", "now")  # set by the runner for every run
-COMMON_CHECK_KEYS = ("within", "capture")
+COMMON_CHECK_KEYS = ("within", "capture", "since")
 
 
 class ScenarioError(UsageError):
@@ -62,6 +62,7 @@ def _validate(doc: Any, source: str) -> None:
 def http_request(raw: Mapping[str, Any]) -> HttpRequest:
     return HttpRequest(method=raw.get("method", "GET"), path=raw["path"], service=Service(raw.get("service", "api")),
                        json=raw.get("json"), query=dict(raw.get("query", {})), auth=raw.get("auth"),
+                       headers=dict(raw.get("headers", {})),
                        status=raw.get("status"), expect=dict(raw.get("expect", {})))
 
 
@@ -81,7 +82,7 @@ def _check(raw: Mapping[str, Any], where: str) -> Check:
                             f"found {found}")
     kind = CheckKind(kinds[0])
     return Check(kind=kind, spec=dict(raw[kind.value]), within_s=float(raw.get("within", 10.0)),
-                 capture=dict(raw.get("capture", {})))
+                 capture=dict(raw.get("capture", {})), since_action=raw.get("since", "action") == "action")
 
 
 def _check_variables(scenario: Scenario, source: str) -> None:
@@ -89,20 +90,21 @@ def _check_variables(scenario: Scenario, source: str) -> None:
     known = set(BUILTIN_VARS) | set(scenario.variables)
     for number, step in enumerate(scenario.steps, 1):
         used = template.names_in(_step_templates(step))
-        unknown = sorted(used - known - set(step.capture))
+        own = set(step.capture) | {n for c in step.checks for n in c.capture}  # a check may use an earlier one's
+        unknown = sorted(used - known - own)
         for name in unknown:
             later = scenario.step_capturing(name)
             why = f"it is captured only by step {later}" if later else "no step captures it"
             raise ScenarioError(f"{source}: steps[{number}] uses {{{{ {name} }}}} but {why}",
                                 hint="capture it in an earlier step or declare it under `vars:`")
-        known |= set(step.capture) | {n for c in step.checks for n in c.capture}
+        known |= own
 
 
 def _step_templates(step: Step) -> list[Any]:
     values: list[Any] = [dict(c.spec) for c in step.checks] + list(step.explore)
     if isinstance(step.action, HttpRequest):
         a = step.action
-        values += [a.path, a.json, dict(a.query), a.auth, dict(a.expect)]
+        values += [a.path, a.json, dict(a.query), a.auth, dict(a.headers), dict(a.expect)]
     elif isinstance(step.action, CommandAction):
         values += list(step.action.args)
     return values
