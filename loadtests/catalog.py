@@ -32,5 +32,5 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("notifications", "priority mix of notifications per user: delivery time and order",
              ("hub",), measures_latency=True, msg_rate=50.0, room_size=1),
     Scenario("api", "HTTP mix of flows 1 (play), 4 (create playlist) and 5 (search)",
-             ("api",), measures_latency=False),
+             ("api",), measures_latency=True),
 )}

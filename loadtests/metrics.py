@@ -12,7 +12,7 @@ import io
 import json
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,6 +42,7 @@ class Counters:
 
     connects: int = 0
     connections: int = 0
+    ready: int = 0                # users done setting up, connected or given up
     handshake_failures: int = 0
     handshake_retries: int = 0
     drops: int = 0
@@ -56,7 +57,7 @@ class Counters:
 
     def snapshot(self) -> dict[str, Any]:
         """Cumulative counters plus the histogram recorded since the last snapshot."""
-        out = {k: v for k, v in asdict(self).items() if k != "latency"}
+        out: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "latency"}
         out["hdr"] = self.latency.encode() if self.latency.get_total_count() else b""
         self.latency.reset()
         return out
@@ -64,7 +65,8 @@ class Counters:
 
 COUNTERS = Counters()
 STOPPING = Event()  # set when Locust starts stopping users: closes from then on are not drops
-RAMPED = Event()    # set when every worker has spawned its users: publishers start, the hold begins
+RAMPED = Event()    # set when every user is set up (connected / logged in): publishers start, the hold begins
+READY_TIMEOUT_S = 120.0
 
 
 def latency_of(hist: HdrHistogram) -> summary.Latency:
@@ -164,13 +166,17 @@ class Aggregator:
         self.timeline.flush()
 
     def stop_after_hold(self) -> None:
-        """Hold the full load for `hold_s`, then stop the users and quit (workers flush first)."""
+        """Once every user is set up, tell the workers, hold for `hold_s`, then stop and quit."""
+        runner = self.env.runner
+        assert isinstance(runner, MasterRunner)
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while self.totals().ready < self.config.users and time.monotonic() < deadline:
+            gevent.sleep(0.2)
+        runner.send_message("spotctl_ready")
         self.spawned = time.monotonic()
         (self.config.results / "ramped").write_text(self.started_at)  # the notifier starts on this
         gevent.sleep(self.config.hold_s)
         self.hold_end = time.monotonic()
-        runner = self.env.runner
-        assert runner is not None
         runner.stop()
         runner.quit()
 
@@ -208,7 +214,6 @@ def install(env: Environment, config: RunConfig, *, measures_latency: bool) -> N
         RAMPED.clear()
 
     env.events.test_start.add_listener(started)
-    env.events.spawning_complete.add_listener(lambda **_: RAMPED.set())
     env.events.test_stopping.add_listener(lambda **_: STOPPING.set())
     if isinstance(runner, WorkerRunner):
         def report(client_id: str, data: dict[str, Any]) -> None:
@@ -217,6 +222,7 @@ def install(env: Environment, config: RunConfig, *, measures_latency: bool) -> N
         def final(**_: Any) -> None:
             runner.send_message("spotctl_final", COUNTERS.snapshot())
 
+        runner.register_message("spotctl_ready", lambda *_, **__: RAMPED.set())
         env.events.report_to_master.add_listener(report)
         env.events.test_stop.add_listener(final)
     elif isinstance(runner, MasterRunner):

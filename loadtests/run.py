@@ -95,7 +95,7 @@ def _locust(scenario: Scenario, cfg: RunConfig, req: RunRequest, port: int) -> l
                   "--expect-workers", str(cfg.workers), "--expect-workers-max-wait", "60", "--headless",
                   "-u", str(req.users), "-r", f"{req.spawn_rate:g}", "--csv", str(results / "locust"),
                   "--csv-full-history", "--html", str(results / "report.html"),
-                  "--logfile", str(results / "master.log"), "--stop-timeout", "5"]
+                  "--logfile", str(results / "master.log")]
     procs = [subprocess.Popen(master_cmd, env=base_env, cwd=ROOT, stdout=subprocess.DEVNULL,
                               stderr=(results / "master.err").open("ab"), start_new_session=True)]
     for i in range(cfg.workers):
@@ -145,6 +145,11 @@ def _watch(master: subprocess.Popen[bytes], results: Path, limit_s: float,
     return True
 
 
+def _last_line(path: Path) -> str:
+    lines = path.read_text(errors="replace").strip().splitlines() if path.exists() else []
+    return lines[-1] if lines else "no output"
+
+
 def run(req: RunRequest, on_target: Callable[[str], None],
         on_progress: Callable[[dict[str, Any]], None]) -> Outcome:
     scenario = SCENARIOS[req.scenario]
@@ -167,7 +172,7 @@ def run(req: RunRequest, on_target: Callable[[str], None],
             msg_rate=scenario.msg_rate if req.msg_rate is None else req.msg_rate,
             probe_every=req.probe_every, hold_s=req.hold_s, target_p99_ms=req.target_p99_ms,
             run_id=uuid.uuid4().hex[:8])
-        if target_kind in ("hub", "api"):
+        if target_kind == "hub":
             tokens_file = req.results_dir / "tokens.txt"
             jtis = sessions.mint(redis_url, req.env.get("JWT_SECRET", ""), cfg.user_id, req.users, tokens_file)
             cfg = replace(cfg, tokens_file=str(tokens_file))
@@ -189,8 +194,8 @@ def run(req: RunRequest, on_target: Callable[[str], None],
             sessions.revoke(redis_url, jtis)
     summary_file = req.results_dir / "summary.json"
     if not summary_file.exists():
-        raise RunError(f"Locust ended without a summary (exit code {procs[0].returncode}); "
-                       f"see {req.results_dir / 'master.log'} and {req.results_dir / 'master.err'}")
+        raise RunError(f"Locust ended without a summary (exit code {procs[0].returncode}): "
+                       f"{_last_line(req.results_dir / 'master.err')}")
     (req.results_dir / "tokens.txt").unlink(missing_ok=True)  # sessions are revoked; no need to keep them
     summary = json.loads(summary_file.read_text())
     summary["target_description"] = target.describe if target else ""

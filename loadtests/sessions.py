@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import jwt
+
 from spotctl_sandbox.common import tokens
 
 BATCH = 5_000

@@ -20,6 +20,7 @@ class Totals:
 
     connects: int = 0
     connections: int = 0          # open right now
+    ready: int = 0                # users set up (connected, or out of retries)
     handshake_failures: int = 0
     handshake_retries: int = 0
     drops: int = 0
@@ -73,6 +74,7 @@ class Summary:
     failures: int
     requests: int
     out_of_order: int
+    errors: int
     duration_s: float
     hold_s: float
     target_p99_ms: float
@@ -121,8 +123,8 @@ def build(*, scenario: str, target: str, url: str, users: int, workers: int, con
         sent=totals.sent, deliveries_per_s=round(totals.messages / duration_s, 1) if duration_s > 0 else 0.0,
         p50_ms=latency.p50_ms, p90_ms=latency.p90_ms, p99_ms=latency.p99_ms, p999_ms=latency.p999_ms,
         max_ms=latency.max_ms, latency_samples=latency.count, failures=failures, requests=requests,
-        out_of_order=totals.out_of_order, duration_s=round(duration_s, 1), hold_s=round(hold_s, 1),
-        target_p99_ms=target_p99_ms,
+        out_of_order=totals.out_of_order, errors=totals.errors, duration_s=round(duration_s, 1),
+        hold_s=round(hold_s, 1), target_p99_ms=target_p99_ms,
         generator_cpu_max=round(generator_cpu_max, 1), passed=all(c.ok for c in checks), checks=checks,
         started_at=started_at,
     )

@@ -134,8 +134,10 @@ class WsUser(User):
         try:
             self.conn = self.connect()
         except HandshakeFailed:
+            COUNTERS.ready += 1
             self.stop_quietly()
             return
+        COUNTERS.ready += 1
         self.start_side_tasks()
         while True:
             try:

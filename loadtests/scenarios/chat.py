@@ -2,8 +2,9 @@
 changes and history queries, in public channels of `room_size` members.
 
 Each room's leader creates the channel and the members join it; every member then talks at an equal
-share of `msg_rate` (open loop, scheduled time in the text), queries history about once a minute and
-flips presence about every two minutes. Probes time each chat message from its scheduled send time;
+share of `msg_rate` (open loop, scheduled time in the text) with a typing indicator before each
+message, loads history when the channel opens and about once a minute after, and goes online/away
+about every two minutes. Probes time each chat message from its scheduled send time;
 history and the other requests are timed as Locust requests.
 """
 
@@ -19,6 +20,7 @@ from gevent.event import AsyncResult
 from locust import events
 
 from loadtests.hubusers import HubUser
+from loadtests.hubwire import envelope
 from loadtests.metrics import COUNTERS, RAMPED
 from loadtests.users import install
 from loadtests.wire import Decoded, Kind
@@ -69,25 +71,25 @@ class ChatMember(HubUser):
             delay = scheduled - time.time()
             if delay > 0:
                 gevent.sleep(delay)
-            self.request("typing", {"channel_id": self.channel_id, "typing": True})
+            self.safe_send(envelope("typing", {"channel_id": self.channel_id, "typing": True}))  # no reply
             self.request("chat_message", {"channel_id": self.channel_id, "text": stamp(scheduled, seq)})
             COUNTERS.sent += 1
             scheduled += interval
 
     def every(self, period: float, action: Any) -> None:
+        """Once when the channel opens (as an app does), then about every `period` seconds."""
         RAMPED.wait()
-        gevent.sleep(random.uniform(0, period))
         while True:
             action()
-            gevent.sleep(period * random.uniform(0.8, 1.2))
+            gevent.sleep(period * random.uniform(0.5, 1.5))
 
     def query_history(self) -> None:
         self.request("history", {"channel_id": self.channel_id, "limit": 20})
 
     def flip_presence(self) -> None:
-        self.request("presence", {"status": "away"})
-        gevent.sleep(random.uniform(2, 10))
         self.request("presence", {"status": "online"})
+        gevent.sleep(random.uniform(0.3, 0.7) * PRESENCE_EVERY_S)
+        self.request("presence", {"status": "away"})
 
     def on_frame(self, decoded: Decoded) -> None:
         if decoded.kind is Kind.DELIVERY and decoded.type == "chat_message":
