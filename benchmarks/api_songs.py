@@ -22,10 +22,12 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Awaitable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
+import psutil
 import psycopg
 from hdrh.histogram import HdrHistogram
 from redis.asyncio import Redis
@@ -43,6 +45,7 @@ class Result:
     p99_ms: float
     wrong: int  # responses whose `cached` flag was not what the phase expects
     errors: int  # transport errors and non-200 answers
+    server_cpu_ms: float | None = None  # API process CPU time over the phase (user + system)
 
     @property
     def rps(self) -> float:
@@ -123,7 +126,24 @@ def start_api(env: dict[str, str]) -> tuple[str, subprocess.Popen[bytes]]:
     raise SystemExit("the API did not come up")
 
 
-async def run(args: argparse.Namespace, env: dict[str, str], api_url: str) -> list[Result]:
+def cpu_seconds(pid: int | None) -> float | None:
+    if pid is None:
+        return None
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+async def measured(pid: int | None, phase: Awaitable[Result]) -> Result:
+    """Run a phase and attach the API process's CPU time: a figure CPU contention does not inflate."""
+    before = cpu_seconds(pid)
+    res = await phase
+    after = cpu_seconds(pid)
+    if before is None or after is None:
+        return res
+    return replace(res, server_cpu_ms=(after - before) * 1000)
+
+
+async def run(args: argparse.Namespace, env: dict[str, str], api_url: str, pid: int | None) -> list[Result]:
     with psycopg.connect(env["DATABASE_URL"]) as conn:
         row = conn.execute("SELECT count(*) FROM songs WHERE id <= %s", (args.songs,)).fetchone()
     if not row or row[0] < args.songs:
@@ -133,22 +153,24 @@ async def run(args: argparse.Namespace, env: dict[str, str], api_url: str) -> li
     limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
     async with httpx.AsyncClient(base_url=api_url, limits=limits, timeout=30) as http:
         await redis.delete(*(f"song:{i}" for i in ids))
-        results = [await sequential(http, "miss, 1 in flight", ids, expect_cached=False),
-                   await sequential(http, "hit, 1 in flight", ids, expect_cached=True)]
-        results.append(await concurrent(http, f"hit, {args.concurrency} in flight", ids, True,
-                                        args.concurrency, args.duration, once=False))
+        results = [await measured(pid, sequential(http, "miss, 1 in flight", ids, expect_cached=False)),
+                   await measured(pid, sequential(http, "hit, 1 in flight", ids, expect_cached=True))]
+        results.append(await measured(pid, concurrent(http, f"hit, {args.concurrency} in flight", ids, True,
+                                                      args.concurrency, args.duration, once=False)))
         await redis.delete(*(f"song:{i}" for i in ids))
-        results.append(await concurrent(http, f"miss, {args.concurrency} in flight", ids, False,
-                                        args.concurrency, args.duration, once=True))
+        results.append(await measured(pid, concurrent(http, f"miss, {args.concurrency} in flight", ids, False,
+                                                      args.concurrency, args.duration, once=True)))
     await redis.aclose()
     return results
 
 
 def table(results: list[Result]) -> str:
-    lines = ["| phase | requests | p50 ms | p99 ms | req/s | wrong cache flag | errors |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
-    lines += [f"| {r.name} | {r.requests:,} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.rps:,.0f} | {r.wrong} "
-              f"| {r.errors} |" for r in results]
+    lines = ["| phase | requests | p50 ms | p99 ms | req/s | API CPU per request | wrong cache flag | errors |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        cpu = "n/a" if r.server_cpu_ms is None else f"{r.server_cpu_ms / max(1, r.requests) * 1000:,.0f} µs"
+        lines.append(f"| {r.name} | {r.requests:,} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.rps:,.0f} | {cpu} "
+                     f"| {r.wrong} | {r.errors} |")
     return "\n".join(lines)
 
 
@@ -185,7 +207,7 @@ def main() -> None:
     if api_url is None:
         api_url, proc = start_api(env)
     try:
-        results = asyncio.run(run(args, env, api_url))
+        results = asyncio.run(run(args, env, api_url, proc.pid if proc else None))
     finally:
         if proc is not None:
             proc.terminate()

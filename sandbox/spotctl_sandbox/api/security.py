@@ -13,7 +13,9 @@ from spotctl_sandbox.common import tokens
 from spotctl_sandbox.common.tokens import Claims
 
 
-def get_resources(request: Request) -> Resources:
+async def get_resources(request: Request) -> Resources:
+    """Async on purpose: FastAPI runs plain `def` dependencies in a worker thread (measured: ~4x
+    the CPU of this whole lookup)."""
     res: Resources = request.app.state.resources
     return res
 
