@@ -1,0 +1,207 @@
+"""The scenario engine's pure core: parsing with clear errors, templates, judges, progress (no servers)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from spotctl.scenarios import catalog, judge, progress, template
+from spotctl.scenarios.model import CheckKind, HttpRequest, Outcome, StepResult
+from spotctl.scenarios.parse import ScenarioError, parse_text
+
+ROOT = Path(__file__).resolve().parents[2]
+
+MINIMAL = """
+title: Demo
+summary: A demo.
+vars:
+  email: "me-{{ run }}@example.com"
+steps:
+  - title: Log in
+    text: Logs in.
+    action:
+      http: {method: POST, path: /api/auth/login, json: {email: "{{ email }}"}}
+    capture: {token: body.access_token}
+    verify:
+      - redis: {key: "session:{{ token }}", ttl_max: 60}
+    hint: Try again.
+"""
+
+
+def demo(text: str = MINIMAL) -> Any:
+    return parse_text(textwrap.dedent(text), "demo", "demo.yaml")
+
+
+def error_of(text: str) -> str:
+    with pytest.raises(ScenarioError) as info:
+        demo(text)
+    return info.value.message
+
+
+def test_every_shipped_scenario_parses_in_teaching_order() -> None:
+    scenarios = catalog.load_all(ROOT / "scenarios")
+    assert [s.name for s in scenarios] == list(catalog.ORDER)
+    for s in scenarios:
+        assert s.steps and all(step.hint and step.text for step in s.steps), s.name
+        assert any(step.checks for step in s.steps), s.name
+
+
+def test_a_parsed_step_carries_its_action_capture_and_checks() -> None:
+    scenario = demo()
+    step = scenario.steps[0]
+    assert isinstance(step.action, HttpRequest) and step.action.method == "POST"
+    assert step.capture == {"token": "body.access_token"}
+    assert step.checks[0].kind is CheckKind.redis and step.checks[0].within_s == 10.0
+    assert scenario.step_capturing("token") == 1
+
+
+def test_unknown_scenario_names_the_known_ones() -> None:
+    from spotctl.errors import UsageError
+
+    with pytest.raises(UsageError) as info:
+        catalog.load("nope", ROOT / "scenarios")
+    assert "no scenario 'nope'" in info.value.message and "quickstart" in info.value.message
+    assert info.value.exit_code == 2
+
+
+def test_bad_yaml_names_the_line() -> None:
+    message = error_of("title: [unclosed\nsummary: x\n")
+    assert message.startswith("demo.yaml: line ") and "not valid YAML" in message
+
+
+def test_a_missing_field_is_named_with_its_step_number() -> None:
+    message = error_of(MINIMAL.replace("    hint: Try again.\n", ""))
+    assert message == "demo.yaml: steps[1]: 'hint' is a required property"
+
+
+def test_a_misspelt_check_kind_is_named() -> None:
+    message = error_of(MINIMAL.replace("- redis:", "- redsi:"))
+    assert message.startswith("demo.yaml: steps[1].verify[1]: ") and "'redsi'" in message
+
+
+def test_a_check_with_two_kinds_is_refused() -> None:
+    bad = MINIMAL.replace('      - redis: {key: "session:{{ token }}", ttl_max: 60}',
+                          '      - redis: {key: k}\n        kafka: {topic: t}')
+    message = error_of(bad)
+    assert "steps[1].verify[1]: a check names exactly one kind" in message and "found redis, kafka" in message
+
+
+def test_a_wrong_type_names_the_field() -> None:
+    message = error_of(MINIMAL.replace("ttl_max: 60", "ttl_max: soon"))
+    assert message.startswith("demo.yaml: steps[1].verify[1].redis.ttl_max: 'soon' is not of type 'integer'")
+
+
+TWO_STEPS = MINIMAL + """
+  - title: Who am I
+    text: Asks the API.
+    action:
+      http: {path: /api/auth/me, auth: "{{ tokn }}"}
+    hint: Log in first.
+"""
+
+
+def test_a_variable_used_before_it_is_captured_is_refused() -> None:
+    assert "steps[2] uses {{ tokn }} but no step captures it" in error_of(TWO_STEPS)
+    early = MINIMAL.replace('json: {email: "{{ email }}"}', 'json: {email: "{{ email }}", t: "{{ later }}"}')
+    early += TWO_STEPS[len(MINIMAL):].replace("action:", "capture: {later: body.id}\n    action:")
+    assert "steps[1] uses {{ later }} but it is captured only by step 2" in error_of(early)
+
+
+def test_name_must_match_the_file() -> None:
+    assert "differs from the file name" in error_of("name: other\n" + MINIMAL)
+
+
+def test_a_whole_template_keeps_the_type_and_text_interpolates() -> None:
+    values = {"song_id": 42, "user": {"id": "7", "tags": ["a", "b"]}}
+    assert template.render({"ids": ["{{ song_id }}"], "path": "/songs/{{ song_id }}/play"}, values) == {
+        "ids": [42], "path": "/songs/42/play"}
+    assert template.render("{{ user.tags.1 }}-{{user.id}}", values) == "b-7"
+    with pytest.raises(template.MissingValue) as info:
+        template.render("{{ token }}", values)
+    assert info.value.name == "token"
+
+
+def test_lookup_walks_dicts_and_lists() -> None:
+    answer = {"body": {"items": [{"song_id": 3}], "job": {"id": "9"}}}
+    assert template.lookup(answer, "body.items.0.song_id") == 3
+    assert template.lookup(answer, "body.job.id") == "9"
+    with pytest.raises(template.MissingValue):
+        template.lookup(answer, "body.items.1")
+
+
+def test_redis_judge_checks_existence_ttl_and_json_list_items() -> None:
+    spec = {"key": "recent:7", "type": "list", "ttl_max": 60, "contains": {"song_id": "42"}}
+    seen = {"exists": True, "type": "list", "ttl": 30, "value": ['{"song_id": 42, "played_at": 1.5}']}
+    assert judge.redis(spec, seen).ok
+    assert not judge.redis(spec, {**seen, "ttl": -1}).ok  # no TTL at all
+    assert "does not hold" in judge.redis(spec, {**seen, "value": ['{"song_id": 41}']}).detail
+    wrong_type = judge.redis(spec, {**seen, "type": "zset"})
+    assert not wrong_type.ok and wrong_type.final
+    assert judge.redis({"key": "gone", "exists": False}, {"exists": False}).ok
+
+
+def test_kafka_judge_finds_the_matching_record() -> None:
+    records = [{"partition": 0, "offset": 5, "value": {"user_id": "1", "song_id": 2}},
+               {"partition": 1, "offset": 9, "value": {"user_id": "7", "song_id": 42}}]
+    verdict = judge.kafka({"topic": "song_played", "match": {"user_id": 7, "song_id": "42"}}, records)
+    assert verdict.ok and verdict.observed["offset"] == 9
+    assert not judge.kafka({"topic": "song_played", "match": {"user_id": "8"}}, records).ok
+
+
+def test_a_failed_job_stops_the_wait_and_says_why() -> None:
+    verdict = judge.job({"queue": "q", "id": "1"}, {"state": "failed", "failedReason": "boom"})
+    assert not verdict.ok and verdict.final and "boom" in verdict.detail
+    assert not judge.job({"queue": "q", "id": "1"}, {"state": "waiting"}).final
+    assert judge.job({"queue": "q", "id": "1"}, {"state": "completed", "attemptsMade": 1}).ok
+
+
+def test_mail_and_http_judges() -> None:
+    mails = [{"to": "a@x.org", "rcpt_to": ["a@x.org"], "subject": "Daily report 2026-01-02", "attachments": ["r.html"]}]
+    assert judge.mail({"subject_contains": "Daily report", "attachment": "r.html"}, mails).ok
+    assert not judge.mail({"to": "b@x.org"}, mails).ok
+    assert judge.http({"expect": {"body.cached": True}}, {"status": 200, "body": {"cached": True}}).ok
+    assert not judge.http({"expect": {"body.cached": True}}, {"status": 200, "body": {"cached": False}}).ok
+    assert not judge.http({}, {"status": 503, "body": {"detail": "redis down"}}).ok
+
+
+def result(number: int, outcome: Outcome) -> StepResult:
+    return StepResult(number, f"step {number}", outcome, 0.1)
+
+
+def test_progress_counts_passed_steps_and_remembers_a_failure() -> None:
+    p = progress.Progress()
+    assert p.label(3) == "not started" and p.next_step(3) == 1
+    p = p.after(result(1, Outcome.passed), {"token": "t"}, 1.0)
+    p = p.after(result(2, Outcome.failed), {"token": "t"}, 2.0)
+    assert p.label(3) == "1/3, step 2 failed" and p.next_step(3) == 2
+    p = p.after(result(2, Outcome.passed), {}, 3.0).after(result(3, Outcome.passed), {}, 4.0)
+    assert p.label(3) == "done" and p.next_step(3) is None
+    assert progress.Progress.from_json(p.as_json()) == p
+
+
+def test_step_one_starts_afresh_and_later_steps_reuse_captures() -> None:
+    scenario = demo()
+    now = dt.datetime(2026, 3, 4, 5, 6, tzinfo=dt.UTC)
+    fresh = progress.start_variables(scenario, progress.Progress(variables={"token": "old"}), 1, now)
+    assert fresh["email"] == f"me-{fresh['run']}@example.com" and "token" not in fresh
+    assert fresh["today"] == "2026-03-04" and fresh["yesterday"] == "2026-03-03"
+    two = demo(TWO_STEPS.replace("{{ tokn }}", "{{ token }}"))
+    assert progress.start_variables(two, progress.Progress(variables={"token": "old"}), 2, now) == {"token": "old"}
+    from spotctl.errors import UsageError
+
+    with pytest.raises(UsageError):
+        progress.start_variables(two, progress.Progress(), 3, now)
+
+
+def test_progress_survives_in_the_state_dir(tmp_path: Path) -> None:
+    p = progress.Progress(passed=frozenset({1}), variables={"token": "t"})
+    progress.save(tmp_path, "demo", p)
+    assert progress.load(tmp_path, "demo") == p
+    progress.save(tmp_path, "demo", None)
+    assert progress.load(tmp_path, "demo") == progress.Progress()
+    progress.path(tmp_path).write_text("{not json")
+    assert progress.load_all(tmp_path) == {}
