@@ -75,3 +75,10 @@ async def test_bad_tokens_are_401_with_the_reason(http: httpx.AsyncClient, api_e
     assert resp.status_code == 401
     assert resp.json()["detail"].startswith(reason)
     assert resp.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_broken_json_is_422_saying_where(http: httpx.AsyncClient) -> None:
+    resp = await http.post("/api/auth/login", content=b'{"email": "a@b.io", "password": ',
+                           headers={"Content-Type": "application/json"})
+    assert resp.status_code == 422
+    assert resp.json()["detail"].startswith("body: invalid JSON at character 32")

@@ -61,6 +61,13 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(p) for p in loc)
 
 
+def _describe(error: dict[str, Any]) -> dict[str, str]:
+    if error.get("type") == "json_invalid":  # loc is ("body", <character offset>)
+        reason = (error.get("ctx") or {}).get("error", "malformed")
+        return {"field": "body", "message": f"invalid JSON at character {error['loc'][-1]}: {reason}"}
+    return {"field": _field(error["loc"]), "message": error["msg"]}
+
+
 def dependency_response(name: str, detail: str) -> JSONResponse:
     metrics.DEPENDENCY_ERRORS.labels(name).inc()
     log.warning("dependency %s unavailable: %s", name, detail)
@@ -71,7 +78,7 @@ def dependency_response(name: str, detail: str) -> JSONResponse:
 def install(app: FastAPI) -> None:
     async def on_validation(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        errors = [{"field": _field(e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        errors = [_describe(e) for e in exc.errors()]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         return JSONResponse({"detail": detail, "errors": errors}, status_code=422)
 
