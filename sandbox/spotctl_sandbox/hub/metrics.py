@@ -25,6 +25,13 @@ ERRORS = Counter("hub_protocol_errors_total", "Error frames sent", ["worker", "c
 WORKER = "0"
 
 
+def announce() -> None:
+    """Create this worker's gauge and histogram series at start, so /metrics lists idle workers too."""
+    CONNECTIONS.labels(WORKER).set(0)
+    SUBSCRIPTIONS.labels(WORKER).set(0)
+    DELIVERY.labels(WORKER)
+
+
 @cache
 def msg_in(kind: str) -> Counter:
     return MESSAGES_IN.labels(WORKER, kind)

@@ -1,15 +1,19 @@
 """The hub's parent process: start HUB_WORKERS workers on one port, restart crashed ones, serve
 /health and /metrics (every worker's series, labelled `worker`), and shut down gracefully on SIGTERM.
+
+Workers are forked after the parent has imported the worker code once, so N workers start in well
+under a second even on a busy 2-core box (a fresh interpreter per worker costs ~1 s of CPU each).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import shutil
 import signal
-import subprocess
+import socket
 import sys
 import tempfile
 import threading
@@ -17,8 +21,6 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
 from .config import HubConfig
 
@@ -31,7 +33,10 @@ class Supervisor:
         self.run_dir = Path(tempfile.mkdtemp(prefix="spotctl-hub-"))
         self.metrics_dir = self.run_dir / "metrics"
         self.metrics_dir.mkdir()
-        self.procs: dict[int, subprocess.Popen[bytes]] = {}
+        # prometheus_client picks its multiprocess value class at import: set this before anything imports it
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(self.metrics_dir)
+        self.procs: dict[int, int] = {}  # worker index -> pid
+        self.http: ThreadingHTTPServer | None = None
         self.started = time.time()
         self.restarts = 0
         self.stopping = threading.Event()
@@ -40,21 +45,45 @@ class Supervisor:
         return self.run_dir / f"ready-{index}"
 
     def spawn(self, index: int) -> None:
+        from . import worker
+
         self.ready_file(index).unlink(missing_ok=True)
-        env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir),
-               "HUB_WORKER_INDEX": str(index), "HUB_READY_FILE": str(self.ready_file(index))}
-        self.procs[index] = subprocess.Popen([sys.executable, "-m", "spotctl_sandbox.hub.worker"], env=env)
+        sys.stdout.flush()
+        pid = os.fork()
+        if pid:
+            self.procs[index] = pid
+            return
+        code = 0
+        try:  # the child: drop the parent's HTTP socket, become worker `index`
+            if self.http is not None:
+                self.http.socket.close()
+            worker.serve_forever(self.cfg, index, self.ready_file(index))
+        except BaseException:
+            log.exception("worker %d failed", index)
+            code = 1
+        finally:
+            sys.stdout.flush()
+            os._exit(code)
+
+    def alive(self, pid: int) -> bool:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return False
+        return done == 0
 
     def health(self) -> tuple[int, dict[str, Any]]:
-        ready = [i for i, p in self.procs.items() if p.poll() is None and self.ready_file(i).exists()]
+        ready = [i for i in self.procs if self.ready_file(i).exists()]
         ok = len(ready) == self.cfg.workers and not self.stopping.is_set()
         status = "ok" if ok else ("stopping" if self.stopping.is_set() else "starting")
         return (200 if ok else 503), {
             "status": status, "service": "hub", "workers": self.cfg.workers, "ready": len(ready),
-            "pids": {str(i): p.pid for i, p in self.procs.items()}, "port": self.cfg.port,
+            "pids": {str(i): pid for i, pid in self.procs.items()}, "port": self.cfg.port,
             "restarts": self.restarts, "uptime_s": round(time.time() - self.started, 1)}
 
     def metrics(self) -> bytes:
+        from prometheus_client import CollectorRegistry, generate_latest, multiprocess
+
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry, path=str(self.metrics_dir))
         return generate_latest(registry)
@@ -69,7 +98,7 @@ class Supervisor:
                     code, payload = sup.health()
                     self._reply(code, "application/json", json.dumps(payload).encode())
                 elif path == "/metrics":
-                    self._reply(200, CONTENT_TYPE_LATEST, sup.metrics())
+                    self._reply(200, "text/plain; version=0.0.4; charset=utf-8", sup.metrics())
                 else:
                     self._reply(404, "text/plain", b"try /health or /metrics\n")
 
@@ -88,42 +117,61 @@ class Supervisor:
         threading.Thread(target=server.serve_forever, name="hub-http", daemon=True).start()
         return server
 
+    def port_taken(self) -> bool:
+        """SO_REUSEPORT would let a second hub silently share the port; refuse to start instead."""
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((self.cfg.host, self.cfg.port))
+            except OSError:
+                return True
+        return False
+
     def run(self) -> int:
-        try:
-            http = self.serve_http()
-        except OSError as exc:
-            log.error("cannot serve /health and /metrics on port %d: %s", self.cfg.metrics_port, exc)
+        if self.port_taken():
+            log.error("port %d is already in use (another hub?): not starting", self.cfg.port)
             return 2
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self.stopping.set())
         for index in range(self.cfg.workers):
             self.spawn(index)
+        try:
+            self.http = self.serve_http()
+        except OSError as exc:
+            log.error("cannot serve /health and /metrics on port %d: %s", self.cfg.metrics_port, exc)
+            self.stopping.set()
         log.info("hub: %d workers on port %d, metrics on %d", self.cfg.workers, self.cfg.port,
                  self.cfg.metrics_port)
+        from prometheus_client.multiprocess import mark_process_dead
+
         while not self.stopping.wait(0.5):
-            for index, proc in list(self.procs.items()):
-                if proc.poll() is not None:
-                    log.warning("worker %d (pid %d) exited with %s: restarting", index, proc.pid, proc.returncode)
-                    multiprocess.mark_process_dead(proc.pid, str(self.metrics_dir))
+            for index, pid in list(self.procs.items()):
+                if not self.alive(pid):
+                    log.warning("worker %d (pid %d) exited: restarting", index, pid)
+                    mark_process_dead(pid, str(self.metrics_dir))
                     self.restarts += 1
                     self.spawn(index)
         self.shutdown()
-        http.shutdown()
-        return 0
+        if self.http is not None:
+            self.http.shutdown()
+        return 0 if self.http is not None else 2
 
     def shutdown(self) -> None:
         """Workers tell their clients to reconnect and close them; stragglers are killed."""
         log.info("hub: shutting down %d workers", len(self.procs))
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
+        for pid in self.procs.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + self.cfg.shutdown_grace_s + 5
-        for proc in self.procs.values():
-            try:
-                proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        pending = set(self.procs.values())
+        while pending and time.monotonic() < deadline:
+            pending = {pid for pid in pending if self.alive(pid)}
+            time.sleep(0.05)
+        for pid in pending:
+            log.warning("worker pid %d did not stop in time: killing it", pid)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
         shutil.rmtree(self.run_dir, ignore_errors=True)
         log.info("hub: stopped")
 

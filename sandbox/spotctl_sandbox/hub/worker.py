@@ -34,6 +34,7 @@ def _limiter_url(redis_url: str) -> str:
 
 async def run(cfg: HubConfig, index: int, ready_file: Path | None) -> None:
     metrics.WORKER = str(index)
+    metrics.announce()
     redis = aioredis.from_url(cfg.settings.redis_url, max_connections=64)
     db = Database(cfg.settings.database_url)
     await db.open()
@@ -72,19 +73,26 @@ async def run(cfg: HubConfig, index: int, ready_file: Path | None) -> None:
     log.info("worker %d stopped", index)
 
 
-def main() -> None:
-    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
-                        format="%(asctime)s hub[%(process)d] %(levelname)s %(message)s")
+def serve_forever(cfg: HubConfig, index: int, ready_file: Path | None) -> None:
+    """Run one worker until SIGTERM (called in a process forked by the supervisor, or by main())."""
     logging.getLogger("websockets").setLevel(logging.WARNING)  # one line per connection is too many
-    cfg = HubConfig.from_env()
-    index = int(os.environ.get("HUB_WORKER_INDEX", "0"))
-    ready = os.environ.get("HUB_READY_FILE")
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_DFL)  # run() installs the loop's handlers
     try:
         import uvloop
 
-        uvloop.run(run(cfg, index, Path(ready) if ready else None))
+        uvloop.run(run(cfg, index, ready_file))
     except ImportError:
-        asyncio.run(run(cfg, index, Path(ready) if ready else None))
+        asyncio.run(run(cfg, index, ready_file))
+
+
+def main() -> None:
+    """A single worker on its own (the supervisor normally forks them)."""
+    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
+                        format="%(asctime)s hub[%(process)d] %(levelname)s %(message)s")
+    ready = os.environ.get("HUB_READY_FILE")
+    serve_forever(HubConfig.from_env(), int(os.environ.get("HUB_WORKER_INDEX", "0")),
+                  Path(ready) if ready else None)
 
 
 if __name__ == "__main__":
