@@ -120,6 +120,7 @@ class Supervisor:
     def port_taken(self) -> bool:
         """SO_REUSEPORT would let a second hub silently share the port; refuse to start instead."""
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is fine, a listener not
             try:
                 probe.bind((self.cfg.host, self.cfg.port))
             except OSError:
