@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.structs import OffsetAndMetadata
 
@@ -24,14 +24,20 @@ def topic(stack: Any, uid: str) -> Iterator[str]:
     admin.close()
 
 
-def produce(cli, topic: str, *values: str) -> list[dict[str, Any]]:
-    result = cli("kafka", "produce", topic, *values, "--key", "user-1", "--json", "-o", "json")
-    assert result.code == 0, result
-    return list(result.json())
+def produce(stack: Any, topic: str, *values: str) -> int:
+    """Records keyed user-1 (so one partition), one request each; returns the partition."""
+    producer = KafkaProducer(bootstrap_servers=stack.env["KAFKA_BOOTSTRAP_SERVERS"])
+    parts = {producer.send(topic, v.encode(), key=b"user-1").get(timeout=10).partition for v in values}
+    producer.close()
+    (part,) = parts
+    return int(part)
 
 
 def test_produce_acks_each_record_and_topics_counts_them(cli, topic: str) -> None:
-    sent = produce(cli, topic, '{"n": 1}', '{"n": 2}', '{"n": 3}')
+    result = cli("kafka", "produce", topic, '{"n": 1}', '{"n": 2}', '{"n": 3}', "--key", "user-1", "--json",
+                 "-o", "json")
+    assert result.code == 0, result
+    sent = result.json()
     assert [r["offset"] for r in sent] == [0, 1, 2]
     assert len({r["partition"] for r in sent}) == 1  # one key, one partition
 
@@ -48,8 +54,8 @@ def test_produce_rejects_bad_json_and_reads_stdin(cli, topic: str) -> None:
     assert from_stdin.code == 0 and len(from_stdin.json()) == 2
 
 
-def test_tail_reads_without_a_group(cli, topic: str) -> None:
-    part = produce(cli, topic, *(json.dumps({"n": i}) for i in range(5)))[0]["partition"]
+def test_tail_reads_without_a_group(cli, stack: Any, topic: str) -> None:
+    part = produce(stack, topic, *(json.dumps({"n": i}) for i in range(5)))
     started = time.monotonic()
     last = cli("kafka", "tail", topic, "-n", "2", "-o", "json")
     assert time.monotonic() - started < 15  # a consumer group would wait ~23 s for its assignment
@@ -66,19 +72,19 @@ def test_tail_reads_without_a_group(cli, topic: str) -> None:
     assert both.code == 2
 
 
-def test_tail_follow_prints_new_records(cli, topic: str) -> None:
+def test_tail_follow_prints_new_records(cli, stack: Any, topic: str) -> None:
     proc = cli.popen("kafka", "tail", topic, "--follow", "--timeout", "6", "-o", "json")
     assert proc.stderr is not None
     while "following" not in (line := proc.stderr.readline()):
         assert line, "tail exited before following"
-    produce(cli, topic, '{"live": true}')
+    produce(stack, topic, '{"live": true}')
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0
     assert [json.loads(line)["value"] for line in out.splitlines()] == [{"live": True}]
 
 
 def test_groups_show_lag_and_reset_offsets_moves_them(cli, stack: Any, topic: str, uid: str) -> None:
-    part = produce(cli, topic, "1", "2", "3")[0]["partition"]
+    part = produce(stack, topic, "1", "2", "3")
     group, tp = f"{uid}-group", TopicPartition(topic, part)
     consumer = KafkaConsumer(bootstrap_servers=stack.env["KAFKA_BOOTSTRAP_SERVERS"], group_id=group,
                              enable_auto_commit=False)
@@ -113,8 +119,8 @@ def test_unknown_group_and_topic_are_one_line(cli, uid: str) -> None:
     assert topic.code == 1 and "no topic" in topic.err and "Traceback" not in topic.err
 
 
-def test_purge_topic_is_confirmed_and_empties_it(cli, topic: str) -> None:
-    produce(cli, topic, "1", "2", "3")
+def test_purge_topic_is_confirmed_and_empties_it(cli, stack: Any, topic: str) -> None:
+    produce(stack, topic, "1", "2", "3")
     assert cli("purge", "topic", topic).refused()
     in_place = cli("purge", "topic", topic, "--yes", "-o", "json")
     if in_place.code == 1:  # tansu has no DeleteRecords: it says so and points at --recreate
