@@ -1,7 +1,8 @@
 """The API's RabbitMQ side: release notifications (fanout, confirms) and recommendation RPC.
 
 One robust connection, opened on first use with a short tenacity backoff, so the API starts while
-RabbitMQ is still booting and recovers by itself when it comes back. Messages are published
+RabbitMQ is still booting and recovers by itself when it comes back; for a second after a failed
+connect, callers fail at once rather than queue behind the next attempt. Messages are published
 `mandatory`: a message no queue would take is refused (503) instead of silently dropped.
 """
 
@@ -27,6 +28,7 @@ from spotctl_sandbox.events.rabbit import (
 )
 
 WORKER = "recommendation-worker"
+RETRY_INTERVAL_S = 1.0
 
 
 class RabbitClient:
@@ -40,6 +42,11 @@ class RabbitClient:
         self._reply_queue: AbstractQueue | None = None
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._lock = asyncio.Lock()
+        self._failure: tuple[float, str] | None = None  # (monotonic time, reason) of the last failed connect
+
+    def _fail_fast(self) -> None:
+        if self._failure is not None and time.monotonic() - self._failure[0] < RETRY_INTERVAL_S:
+            raise DependencyDown("rabbitmq", self._failure[1])
 
     async def _connect_once(self) -> None:
         conn = await aio_pika.connect_robust(self.amqp_url, timeout=self.connect_budget_s)
@@ -56,9 +63,11 @@ class RabbitClient:
     async def _ready(self, budget_s: float | None = None) -> None:
         if self._conn is not None:
             return
+        self._fail_fast()
         async with self._lock:
             if self._conn is not None:
                 return
+            self._fail_fast()
             try:
                 async for attempt in AsyncRetrying(
                     stop=stop_after_delay(budget_s or self.connect_budget_s),
@@ -69,7 +78,10 @@ class RabbitClient:
                     with attempt:
                         await self._connect_once()
             except (OSError, aio_pika.exceptions.AMQPException, TimeoutError) as exc:
-                raise DependencyDown("rabbitmq", f"cannot connect to {_safe(self.amqp_url)}: {exc!r}") from exc
+                reason = f"cannot connect to {_safe(self.amqp_url)}: {exc!r}"
+                self._failure = (time.monotonic(), reason)
+                raise DependencyDown("rabbitmq", reason) from exc
+            self._failure = None
 
     def connected(self) -> bool:
         return self._conn is not None and not self._conn.is_closed

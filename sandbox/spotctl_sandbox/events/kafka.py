@@ -2,12 +2,15 @@
 
 Callers get a PublishedEvent (topic, partition, offset) only once the broker has the record, so an
 event a request acknowledged is not lost; when the broker is down `send` raises a KafkaError after
-`timeout_s`, and the next call tries again (no restart needed).
+`timeout_s`, and a later call tries again (no restart needed). Within `retry_interval_s` of a
+failed connect, calls fail at once instead of queueing behind another slow attempt (a small
+circuit breaker).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,18 +28,28 @@ class PublishedEvent:
 
 
 class EventProducer:
-    def __init__(self, bootstrap_servers: str, *, client_id: str = "spotctl", timeout_s: float = 5.0) -> None:
+    def __init__(self, bootstrap_servers: str, *, client_id: str = "spotctl", timeout_s: float = 5.0,
+                 retry_interval_s: float = 1.0) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.client_id = client_id
         self.timeout_s = timeout_s
+        self.retry_interval_s = retry_interval_s
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
+        self._failure: tuple[float, str] | None = None  # (monotonic time, reason) of the last failed start
+
+    def _fail_fast(self) -> None:
+        if self._failure is not None and time.monotonic() - self._failure[0] < self.retry_interval_s:
+            ago = time.monotonic() - self._failure[0]
+            raise KafkaError(f"{self._failure[1]} (last attempt {ago:.1f} s ago)")
 
     async def _started(self, timeout_s: float | None = None) -> AIOKafkaProducer:
         if self._producer is not None:
             return self._producer
         timeout_s = timeout_s or self.timeout_s
+        self._fail_fast()
         async with self._lock:
+            self._fail_fast()
             if self._producer is None:
                 producer = AIOKafkaProducer(
                     bootstrap_servers=self.bootstrap_servers, client_id=self.client_id, acks="all",
@@ -46,11 +59,13 @@ class EventProducer:
                     await asyncio.wait_for(producer.start(), timeout_s)
                 except (TimeoutError, KafkaError, OSError) as exc:
                     await producer.stop()
-                    raise KafkaError(f"cannot reach Kafka at {self.bootstrap_servers}: {exc!r}") from exc
+                    reason = f"cannot reach Kafka at {self.bootstrap_servers}: {exc!r}"
+                    self._failure = (time.monotonic(), reason)
+                    raise KafkaError(reason) from exc
                 except BaseException:  # cancelled mid-start: do not leak the half-started client
                     await asyncio.shield(producer.stop())
                     raise
-                self._producer = producer
+                self._producer, self._failure = producer, None
             return self._producer
 
     async def send(self, topic: str, payload: dict[str, Any], key: str | None = None) -> PublishedEvent:
