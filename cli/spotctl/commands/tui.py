@@ -1,0 +1,35 @@
+"""`spotctl tui`: the stack, its stores and the guided scenarios in one terminal UI (Textual)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+SCREENS = ("services", "redis", "rabbit", "kafka", "jobs", "scenarios")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("tui")(tui)
+
+
+def tui(
+    screen: Annotated[str, typer.Option("--screen", "-s", help=f"Screen to open first: {', '.join(SCREENS)}.")]
+    = "services",
+) -> None:
+    """Live services table (up/down/logs), Redis/RabbitMQ/Kafka/BullMQ browsers, scenarios step by step.
+
+    Keys: 1-6 switch screens, ? help, ctrl+p command palette, q quit.
+    """
+    from spotctl.errors import UsageError
+    from spotctl.output import is_interactive
+
+    if screen not in SCREENS:
+        raise UsageError(f"unknown screen {screen!r}", hint=f"use one of: {', '.join(SCREENS)}")
+    if not is_interactive():
+        raise UsageError("spotctl tui needs a terminal",
+                         hint="run it in a terminal; for scripts use `spotctl ps`, `spotctl scenario run`...")
+    from spotctl.tui.app import SpotctlApp
+    from spotctl.tui.data import open_sources
+
+    SpotctlApp(open_sources(), start=screen).run()

@@ -1,0 +1,122 @@
+"""Redis key browser: SCAN by pattern on the left, the highlighted key's value (type-aware, with TTL)
+on the right, as `spotctl redis keys` and `spotctl redis get` show them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.markup import escape
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from spotctl.inspect.reach import short
+from spotctl.inspect.values import cell, human_ttl
+from spotctl.tui import data
+from spotctl.tui.data import Sources
+
+
+class RedisScreen(Screen[None]):
+    BINDINGS = [Binding("slash", "pattern", "Pattern"), Binding("r", "scan", "Rescan"),
+                Binding("escape", "leave_pattern", "Keys", show=False)]
+
+    class Keys(Message):
+        def __init__(self, keys: list[tuple[str, str, int]], truncated: bool, error: str = "") -> None:
+            super().__init__()
+            self.keys, self.truncated, self.error = keys, truncated, error
+
+    class Value(Message):
+        def __init__(self, key: str, view: Any, error: str = "") -> None:
+            super().__init__()
+            self.key, self.view, self.error = key, view, error
+
+    def __init__(self, sources: Sources, pattern: str = "*") -> None:
+        super().__init__()
+        self.sources, self.pattern = sources, pattern
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Input(self.pattern, placeholder="key pattern, e.g. song:*  (enter scans)", id="pattern")
+        yield Static("", id="status", classes="status")
+        with Horizontal():
+            yield DataTable(id="keys", cursor_type="row", zebra_stripes=True)
+            with Vertical(id="value-pane"):
+                yield Static("highlight a key to see its value", id="heading")
+                yield DataTable(id="value", cursor_type="row")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        keys = self.query_one("#keys", DataTable)
+        keys.add_columns("key", "type", "ttl")
+        keys.focus()  # digits switch screens; the pattern box takes keys only after `/`
+        self.action_scan()
+
+    def action_pattern(self) -> None:
+        self.query_one("#pattern", Input).focus()
+
+    def action_leave_pattern(self) -> None:
+        self.query_one("#keys", DataTable).focus()
+
+    def action_scan(self) -> None:
+        self.query_one("#status", Static).update(f"scanning {self.pattern}…")
+        self.scan(self.pattern)
+
+    @on(Input.Submitted, "#pattern")
+    def submitted(self, event: Input.Submitted) -> None:
+        self.pattern = event.value.strip() or "*"
+        self.action_scan()
+        self.query_one("#keys", DataTable).focus()
+
+    @work(thread=True, exclusive=True, group="scan")
+    def scan(self, pattern: str) -> None:
+        try:
+            keys, truncated = data.redis_keys(self.sources, pattern)
+        except Exception as exc:
+            self.post_message(self.Keys([], False, short(exc) or type(exc).__name__))
+        else:
+            self.post_message(self.Keys(keys, truncated))
+
+    @on(Keys)
+    def show_keys(self, message: Keys) -> None:
+        status = self.query_one("#status", Static)
+        if message.error:
+            status.update(f"[red]redis: {escape(message.error)}[/]")
+            return
+        table = self.query_one("#keys", DataTable)
+        table.clear()
+        for key, kind, ttl in message.keys:
+            table.add_row(Text(key), kind, human_ttl(ttl), key=key)
+        more = f", first {data.KEY_LIMIT} shown: narrow the pattern" if message.truncated else ""
+        status.update(f"{len(message.keys)} key(s) match [b]{escape(self.pattern)}[/]{more} [dim](SCAN, never KEYS)[/]")
+
+    @on(DataTable.RowHighlighted, "#keys")
+    def highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key.value is not None:
+            self.read(event.row_key.value)
+
+    @work(thread=True, exclusive=True, group="value")
+    def read(self, key: str) -> None:
+        try:
+            self.post_message(self.Value(key, data.redis_value(self.sources, key)))
+        except Exception as exc:
+            self.post_message(self.Value(key, None, short(exc) or type(exc).__name__))
+
+    @on(Value)
+    def show_value(self, message: Value) -> None:
+        heading = self.query_one("#heading", Static)
+        table = self.query_one("#value", DataTable)
+        table.clear(columns=True)
+        if message.error:
+            heading.update(Text(f"{message.key}: {message.error}", style="red"))
+        elif message.view is None:
+            heading.update(Text(f"{message.key}: gone (expired or deleted)"))
+        else:
+            heading.update(Text(message.view.heading()))
+            table.add_columns(*message.view.columns())
+            for row in message.view.rows():
+                table.add_row(*(Text(cell(v, 120)) for v in row))
