@@ -3,12 +3,14 @@ invalidation of playlists:user:<id> -> Kafka playlist_created; plus the rest of 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import httpx
 import psycopg
 import pytest
 from redis.asyncio import Redis
 
-from tests.api.conftest import ApiUser, KafkaProbe, register_and_login
+from tests.api.conftest import ApiUser, KafkaProbe, SpawnedApi, free_port, register_and_login
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("seeded")]
 
@@ -72,3 +74,14 @@ async def test_unknown_songs_and_bad_bodies_are_422(http: httpx.AsyncClient, use
     assert resp.json()["detail"] == "body.song_ids: unknown song ids [999999997]"
     resp = await http.post("/api/playlists", headers=user.auth, json={"name": ""})
     assert resp.status_code == 422 and resp.json()["errors"][0]["field"] == "body.name"
+
+
+async def test_an_unreachable_mongodb_falls_back_to_postgres_jsonb(
+        spawn_api: Callable[..., Awaitable[SpawnedApi]]) -> None:
+    api = await spawn_api(MONGO_URL=f"mongodb://127.0.0.1:{free_port()}/spotify")
+    async with httpx.AsyncClient(base_url=api.url, timeout=10) as http:
+        assert (await http.get("/health")).json()["playlists_backend"] == "postgres-jsonb"
+        user = await register_and_login(http)
+        created = await http.post("/api/playlists", headers=user.auth, json={"name": "Fallback"})
+        assert created.status_code == 201 and created.json()["backend"] == "postgres-jsonb"
+    assert "playlists use PostgreSQL JSONB" in api.log.read_text()
