@@ -102,9 +102,19 @@ def _redis(sock: socket.socket) -> tuple[bool, str]:
 
 
 def _postgres(sock: socket.socket) -> tuple[bool, str]:
-    sock.sendall(struct.pack("!ii", 8, 80877103))  # SSLRequest: any postgres answers 'S' or 'N'
-    reply = sock.recv(1)
-    return (True, "accepting connections") if reply in (b"S", b"N") else (False, f"answered {reply!r}")
+    """What pg_isready asks: does a startup packet get past 'the database system is starting up'?"""
+    params = b"user\x00pg_isready\x00database\x00postgres\x00\x00"
+    sock.sendall(struct.pack("!ii", 8 + len(params), 196608) + params)  # protocol 3.0
+    kind = sock.recv(1)
+    if kind == b"R":
+        return True, "accepting connections"
+    if kind == b"E":
+        (length,) = struct.unpack("!i", _recv(sock, 4))
+        fields = dict((f[:1], f[1:].decode(errors="replace")) for f in _recv(sock, length - 4).split(b"\x00") if f)
+        if fields.get(b"C") in ("57P03", "53300"):  # cannot_connect_now, too_many_connections
+            return False, fields.get(b"M", "not accepting connections yet")
+        return True, "accepting connections"  # e.g. no such role: the server itself is up
+    return False, f"answered {kind!r}"
 
 
 def _amqp(sock: socket.socket) -> tuple[bool, str]:

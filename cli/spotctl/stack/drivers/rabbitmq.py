@@ -1,7 +1,8 @@
 """RabbitMQ: the system `rabbitmq-server` with its node, data and logs moved into the state dir.
 
 The management plugin is enabled through a plugins file of our own, so nothing outside the state
-dir changes. The Erlang distribution port is the AMQP port + 20000, as in RabbitMQ's defaults.
+dir changes. The Erlang distribution port is the AMQP port + 20000, as in RabbitMQ's defaults
+(a free port when that would land in the ephemeral range).
 """
 
 from __future__ import annotations
@@ -10,6 +11,19 @@ import hashlib
 from pathlib import Path
 
 from spotctl.stack.drivers import Absent, Context, Launch, which
+
+
+def _dist_port(amqp: int) -> int:
+    """RabbitMQ's default (AMQP + 20000) unless that lands in the ephemeral range, where an outgoing
+    connection may hold it: then a port the kernel reports free right now."""
+    import socket
+
+    preferred = amqp + 20000
+    if preferred < 32768:
+        return preferred
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def find_binary() -> str:
@@ -46,6 +60,6 @@ def launch(ctx: Context) -> Launch:
         "RABBITMQ_ENABLED_PLUGINS_FILE": str(base / "enabled_plugins"),
         "RABBITMQ_CONFIG_FILE": str(base / "rabbitmq"),
         "RABBITMQ_NODE_PORT": str(amqp),
-        "RABBITMQ_DIST_PORT": str(amqp + 20000),
+        "RABBITMQ_DIST_PORT": str(_dist_port(amqp)),
     }
     return Launch(argv=[binary], env=env, cwd=base)
