@@ -32,9 +32,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "mongo": ("mongo", "Inspect MongoDB (dbs, collections, find, count)."),
     "pg": ("pg", "Inspect PostgreSQL (tables, describe, read-only queries)."),
     "jobs": ("jobs", "Inspect BullMQ job queues (counts, failures, retry, clean, enqueue)."),
-    "hub": ("hub", "Drive the real-time hub (connect, send, notify, watch, presence, stats)."),
+    "hub": ("hub", "Use the real-time hub as a user (connect, send, watch, notify, stats)."),
     "purge": ("purge", "Purge queues, dead letters, topics or job queues (always confirmed)."),
-    "scenario": ("scenario", "Guided flows of the architecture, step by step, with checks."),
+    "scenario": ("scenario", "Guided flows (quickstart, play, search, ...): each step explained, run and verified."),
     "load": ("load", "Load-test the hub, the API and baseline peers with Locust."),
     "tui": ("tui", "Open the Textual dashboard."),
 }
