@@ -205,3 +205,14 @@ def test_progress_survives_in_the_state_dir(tmp_path: Path) -> None:
     assert progress.load(tmp_path, "demo") == progress.Progress()
     progress.path(tmp_path).write_text("{not json")
     assert progress.load_all(tmp_path) == {}
+
+
+def test_a_step_run_before_its_inputs_were_captured_says_which_step_to_run(tmp_path: Path) -> None:
+    from spotctl.endpoints import Endpoints
+    from spotctl.scenarios.runner import Runner, StepProblem
+
+    scenario = demo(TWO_STEPS.replace("{{ tokn }}", "{{ token }}"))
+    runner = Runner(scenario, Endpoints(env={}), tmp_path)
+    with pytest.raises(StepProblem) as info:
+        runner._render(scenario.steps[1].action, {"run": "r1"}, 2)
+    assert str(info.value) == "no value for {{ token }}; run step 1 first: spotctl scenario run demo --step 1"
