@@ -73,7 +73,7 @@ def test_tail_reads_without_a_group(cli, stack: Any, topic: str) -> None:
 
 
 def test_tail_follow_prints_new_records(cli, stack: Any, topic: str) -> None:
-    proc = cli.popen("kafka", "tail", topic, "--follow", "--timeout", "6", "-o", "json")
+    proc = cli.popen("kafka", "tail", topic, "--follow", "--timeout", "4", "-o", "json")
     assert proc.stderr is not None
     while "following" not in (line := proc.stderr.readline()):
         assert line, "tail exited before following"

@@ -117,7 +117,7 @@ def test_purge_counts_and_needs_yes(cli, topo: Topology) -> None:
 def test_dead_letters_are_shown_and_redriven(cli, topo: Topology) -> None:
     topo.publish('{"poison": true}')
     topo.dead_letter_one()
-    assert topo.depth(topo.dlq) == 1
+    assert eventually(lambda: topo.depth(topo.dlq) == 1, timeout=5)  # dead-lettering is asynchronous
 
     seen = cli("rabbit", "dlq", topo.queue, "-o", "json")
     assert seen.code == 0, seen
