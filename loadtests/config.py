@@ -33,6 +33,8 @@ class RunConfig:
     hold_s: float = 0.0            # informative: how long the run holds after the ramp
     target_p99_ms: float = 50.0
     run_id: str = "run"
+    rate_steps: str = ""           # "1,2,5,10": msg_rate per step of step_s seconds (broadcast curve)
+    step_s: float = 0.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> RunConfig:
@@ -52,6 +54,17 @@ class RunConfig:
     @property
     def results(self) -> Path:
         return Path(self.results_dir)
+
+    @property
+    def steps(self) -> list[float]:
+        return [float(r) for r in self.rate_steps.split(",") if r.strip()]
+
+    def rate_at(self, elapsed_s: float) -> float:
+        """Total messages/s `elapsed_s` into the hold: the current step's rate, or the flat msg_rate."""
+        steps = self.steps
+        if not steps or self.step_s <= 0:
+            return self.msg_rate
+        return steps[min(len(steps) - 1, max(0, int(elapsed_s // self.step_s)))]
 
     def user_id(self, index: int) -> str:
         """The account behind token `index` (sessions.mint and the notifier agree on it)."""

@@ -20,6 +20,7 @@ REQUEST_TIMEOUT_S = 15.0
 
 class HubUser(WsUser):
     abstract = True
+    scan_passive = False  # replies must be parsed to be matched
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)

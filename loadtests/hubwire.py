@@ -23,6 +23,7 @@ def envelope(kind: str, content: dict[str, Any], request_id: str | None = None) 
 class HubAdapter:
     name = "hub"
     needs_ready = True
+    marker = b'"type":"room_message"'
 
     def url(self, base: str) -> str:
         return base

@@ -12,7 +12,7 @@ import io
 import json
 import time
 from collections import deque
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -95,6 +95,11 @@ class Aggregator:
         self.hold_end = 0.0
         self.started_at = ""
         self.samples: deque[tuple[float, int, int]] = deque()
+        self.steps = config.steps
+        self.step_hists = [_histogram() for _ in self.steps]
+        self.step_messages = [0 for _ in self.steps]
+        self.step_sent = [0 for _ in self.steps]
+        self._counted = (0, 0)
         self.progress: gevent.Greenlet | None = None
         self.timeline = (config.results / "timeline.csv").open("w")
         self.timeline.write("elapsed_s,users,connections,drops,handshake_failures,deliveries_per_s,"
@@ -102,14 +107,39 @@ class Aggregator:
 
     def merge(self, client_id: str, data: dict[str, Any]) -> None:
         payload = data.get(KEY)
-        if payload:
-            hdr = payload.pop("hdr", b"")
-            if hdr:
-                self.hist.decode_and_add(hdr)
-                self.window.decode_and_add(hdr)
-            self.per_worker[client_id] = summary.Totals(**{k: payload.get(k, 0)
-                                                           for k in summary.Totals.__dataclass_fields__})
-        self.peak = max(self.peak, self.totals().connections)
+        if not payload:
+            return
+        step = self.step_now()
+        hdr = payload.pop("hdr", b"")
+        if hdr:
+            self.hist.decode_and_add(hdr)
+            self.window.decode_and_add(hdr)
+            if step is not None:
+                self.step_hists[step].decode_and_add(hdr)
+        self.per_worker[client_id] = summary.Totals(**{k: payload.get(k, 0)
+                                                       for k in summary.Totals.__dataclass_fields__})
+        totals = self.totals()
+        self.peak = max(self.peak, totals.connections)
+        if step is not None:  # attribute what arrived since the last report to the current step
+            self.step_messages[step] += totals.messages - self._counted[0]
+            self.step_sent[step] += totals.sent - self._counted[1]
+        self._counted = (totals.messages, totals.sent)
+
+    def step_now(self) -> int | None:
+        """Which rate step the hold is in (by the master's clock), None outside stepped holds."""
+        if not self.steps or not self.spawned or self.hold_end:
+            return None
+        return min(len(self.steps) - 1, int((time.monotonic() - self.spawned) // self.config.step_s))
+
+    def curve(self) -> list[dict[str, Any]]:
+        rows = []
+        for i, rate in enumerate(self.steps):
+            lat = latency_of(self.step_hists[i])
+            rows.append({"step": i, "offered_msgs_per_s": rate,
+                         "sent_per_s": round(self.step_sent[i] / self.config.step_s, 1),
+                         "deliveries_per_s": round(self.step_messages[i] / self.config.step_s, 1),
+                         "p50_ms": lat.p50_ms, "p99_ms": lat.p99_ms, "max_ms": lat.max_ms, "samples": lat.count})
+        return rows
 
     def totals(self) -> summary.Totals:
         total = summary.Totals()
@@ -196,6 +226,8 @@ class Aggregator:
             requests=self.env.stats.total.num_requests, duration_s=duration,
             target_p99_ms=self.config.target_p99_ms, measures_latency=self.measures_latency,
             generator_cpu_max=self.cpu_max, started_at=self.started_at, hold_s=held)
+        if self.steps:
+            result = replace(result, steps=self.curve())
         result.write(self.config.results / "summary.json")
         if latency.count:
             buf = io.BytesIO()

@@ -49,6 +49,9 @@ class RunRequest:
     workers: int = 0                    # 0: sized from users
     hub: str = "auto"                   # auto | stack | own
     hub_workers: int = 0                # 0: sized from users
+    rate_steps: tuple[float, ...] = ()  # msg_rate per step of step_s (the hold is their total)
+    step_s: float = 0.0
+    heartbeat_s: float = 25.0
 
 
 @dataclass
@@ -171,7 +174,10 @@ def run(req: RunRequest, on_target: Callable[[str], None],
             room_size=req.room_size or scenario.room_size,
             msg_rate=scenario.msg_rate if req.msg_rate is None else req.msg_rate,
             probe_every=req.probe_every, hold_s=req.hold_s, target_p99_ms=req.target_p99_ms,
-            run_id=uuid.uuid4().hex[:8])
+            run_id=uuid.uuid4().hex[:8], rate_steps=",".join(f"{r:g}" for r in req.rate_steps),
+            step_s=req.step_s, heartbeat_s=req.heartbeat_s)
+        if req.rate_steps:
+            cfg = replace(cfg, hold_s=len(req.rate_steps) * req.step_s)
         if target_kind == "hub":
             tokens_file = req.results_dir / "tokens.txt"
             jtis = sessions.mint(redis_url, req.env.get("JWT_SECRET", ""), cfg.user_id, req.users, tokens_file)

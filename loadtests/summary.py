@@ -82,6 +82,7 @@ class Summary:
     passed: bool
     checks: list[Check] = field(default_factory=list)
     started_at: str = ""
+    steps: list[dict[str, Any]] = field(default_factory=list)   # the rate-step curve, when stepped
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -120,7 +121,7 @@ def build(*, scenario: str, target: str, url: str, users: int, workers: int, con
         scenario=scenario, target=target, url=url, users=users, workers=workers,
         connections_peak=connections_peak, drops=totals.drops, handshake_failures=totals.handshake_failures,
         handshake_retries=totals.handshake_retries, connects=totals.connects, messages=totals.messages,
-        sent=totals.sent, deliveries_per_s=round(totals.messages / duration_s, 1) if duration_s > 0 else 0.0,
+        sent=totals.sent, deliveries_per_s=round(totals.messages / hold_s, 1) if hold_s > 0 else 0.0,
         p50_ms=latency.p50_ms, p90_ms=latency.p90_ms, p99_ms=latency.p99_ms, p999_ms=latency.p999_ms,
         max_ms=latency.max_ms, latency_samples=latency.count, failures=failures, requests=requests,
         out_of_order=totals.out_of_order, errors=totals.errors, duration_s=round(duration_s, 1),

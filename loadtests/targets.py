@@ -21,6 +21,7 @@ from pathlib import Path
 BASELINES = Path(__file__).resolve().parent / "baselines"
 CONNECTIONS_PER_HUB_WORKER = 12_500   # stays well under 20,000 fds per process
 STARTUP_TIMEOUT_S = 60.0
+REDIS_POOL = 1024                     # per hub worker process
 
 
 class TargetError(Exception):
@@ -88,11 +89,22 @@ def stack_hub(hub_url: str, metrics_url: str) -> Target:
     return Target("hub", hub_url, health, f"the stack's hub at {hub_url}")
 
 
+def with_pool(redis_url: str, size: int) -> str:
+    """Raise the Redis pool via the URL (redis-py lets URL options win over the code's own 64)."""
+    if "max_connections=" in redis_url:
+        return redis_url
+    return f"{redis_url}{'&' if '?' in redis_url else '?'}max_connections={size}"
+
+
 def own_hub(env: dict[str, str], workers: int, results: Path, root: Path) -> Target:
-    """A hub process tree of our own, with HUB_WORKERS raised for the connection count."""
+    """A hub process tree of our own, with HUB_WORKERS raised for the connection count.
+
+    Its Redis pool is raised too: at a few hundred connects/s the hub's default pool of 64 runs dry
+    (MaxConnectionsError in the auth step) and handshakes fail.
+    """
     port, metrics_port = free_port(), free_port()
     child_env = {**os.environ, **env, "PORT": str(port), "METRICS_PORT": str(metrics_port),
-                 "HUB_WORKERS": str(workers)}
+                 "HUB_WORKERS": str(workers), "REDIS_URL": with_pool(env.get("REDIS_URL", ""), REDIS_POOL)}
     health = f"http://127.0.0.1:{metrics_port}/health"
     proc = _spawn("hub", [sys.executable, "-m", "spotctl_sandbox.hub"], child_env, health,
                   results / "hub.log", root)

@@ -61,6 +61,7 @@ class WsUser(User):
     config: ClassVar[RunConfig] = CONFIG
     adapter: ClassVar[Adapter] = adapter_for(CONFIG)
     room_publisher: ClassVar[bool] = True   # room leaders run publish_loop
+    scan_passive: ClassVar[bool] = True     # non-probe users count frames without parsing them
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
@@ -162,6 +163,10 @@ class WsUser(User):
             gevent.sleep(5)
 
     def receive(self, conn: WsConnection) -> None:
+        if self.scan_passive and not self.probe:
+            for count in conn.count_deliveries(self.adapter.marker):
+                COUNTERS.messages += count
+            return
         for frame in conn.frames():
             decoded = self.adapter.decode(frame)
             if decoded.answer:
@@ -187,8 +192,8 @@ class WsUser(User):
     def start_side_tasks(self) -> None:
         if self.adapter.heartbeat() is not None:
             self.greenlets.append(gevent.spawn(self.heartbeat_loop))
-        if self.room_publisher and self.is_leader and self.config.msg_rate > 0:
-            self.greenlets.append(gevent.spawn(self.publish_loop, self.config.msg_rate / self.rooms_total))
+        if self.room_publisher and self.is_leader and (self.config.msg_rate > 0 or self.config.steps):
+            self.greenlets.append(gevent.spawn(self.publish_loop))
 
     def heartbeat_loop(self) -> None:
         frame = self.adapter.heartbeat()
@@ -197,18 +202,22 @@ class WsUser(User):
             self.safe_send(frame)
             gevent.sleep(self.config.heartbeat_s)
 
-    def publish_loop(self, rate: float) -> None:
-        """Open loop at `rate`/s once the ramp is done: messages carry their *scheduled* send time."""
+    def publish_loop(self) -> None:
+        """Open loop once the ramp is done, at this room's share of the (stepped) rate; messages carry
+        their *scheduled* send time, so a late send shows as latency instead of vanishing."""
         RAMPED.wait()
-        interval = 1.0 / rate
-        scheduled = time.time() + random.uniform(0, interval)
+        started = time.time()
+        scheduled = started + random.uniform(0, 1.0 / max(0.01, self.room_rate(0.0)))
         for seq in itertools.count():
             delay = scheduled - time.time()
             if delay > 0:
                 gevent.sleep(delay)
             if self.safe_send(self.message(seq, scheduled)):
                 COUNTERS.sent += 1
-            scheduled += interval
+            scheduled += 1.0 / max(0.01, self.room_rate(scheduled - started))
+
+    def room_rate(self, elapsed_s: float) -> float:
+        return self.config.rate_at(elapsed_s) / self.rooms_total
 
     def message(self, seq: int, scheduled: float) -> str:
         return self.adapter.publish(self.room, {"ts": scheduled, "seq": seq, "from": self.index})

@@ -37,6 +37,7 @@ class Decoded:
 class Adapter(Protocol):
     name: str
     needs_ready: bool
+    marker: bytes          # bytes near the start of every delivery frame (for passive counting)
 
     def url(self, base: str) -> str: ...
     def opening(self, token: str) -> list[str]: ...
@@ -57,6 +58,7 @@ class RoomBroadcast:
 
     name = "node-ws"
     needs_ready = False
+    marker = b'"type":"message"'
 
     def url(self, base: str) -> str:
         return base
@@ -88,6 +90,7 @@ class SocketIO:
 
     name = "socketio"
     needs_ready = True
+    marker = b'42["message"'
 
     def url(self, base: str) -> str:
         parts = urlsplit(base)

@@ -20,6 +20,8 @@ from websockets.http11 import Response
 from websockets.protocol import State
 from websockets.uri import parse_uri
 
+from .framescan import FrameScanner
+
 IP_BIND_ADDRESS_NO_PORT = getattr(pysocket, "IP_BIND_ADDRESS_NO_PORT", 24)
 RECV_BYTES = 65536
 
@@ -81,7 +83,7 @@ class WsConnection:
 
     def send(self, text: str) -> None:
         """Send one text frame; a lock keeps frames from two greenlets from interleaving."""
-        if self.sock is None:
+        if self.sock is None or self.protocol.state is not State.OPEN:
             raise ConnectionDropped("not connected")
         with self._send_lock:
             self.protocol.send_text(text.encode())
@@ -116,6 +118,36 @@ class WsConnection:
                     return
                 code = self.protocol.close_code
                 raise ConnectionDropped(f"closed by server (code {code})" if code else reason)
+
+    def count_deliveries(self, marker: bytes) -> Iterator[int]:
+        """Passive mode: yield how many delivery frames each read completed; answer pings.
+
+        Only for connections that never need a reply parsed: frames bypass websockets' parser.
+        """
+        assert self.sock is not None, "open() first"
+        scanner = FrameScanner(marker)
+        while True:
+            try:
+                data = self.sock.recv(RECV_BYTES)
+            except OSError as exc:
+                data, reason = b"", f"{type(exc).__name__}: {exc}"
+            else:
+                reason = "server closed the TCP connection"
+            if not data:
+                if self.closing:
+                    return
+                raise ConnectionDropped(reason)
+            count, pings = scanner.feed(data)
+            for payload in pings:
+                self.protocol.send_pong(payload)
+            if pings:
+                self._flush()
+            if count:
+                yield count
+            if scanner.closed:
+                if self.closing:
+                    return
+                raise ConnectionDropped("closed by server (close frame)")
 
     def _payloads(self, events: Sequence[object]) -> Iterator[str | bytes]:
         for event in events:

@@ -58,3 +58,23 @@ def test_socketio_pings_are_answered_and_events_decoded() -> None:
     got = sio.decode('42["message",{"room":"r","data":{"ts":1}}]')
     assert (got.kind, got.room) == (wire.Kind.DELIVERY, "r")
     assert sio.url("ws://127.0.0.1:9/").endswith("/socket.io/?EIO=4&transport=websocket")
+
+
+def test_the_passive_scanner_counts_deliveries_across_reads_and_returns_pings() -> None:
+    from loadtests.framescan import FrameScanner
+
+    def frame(opcode: int, payload: bytes) -> bytes:
+        n = len(payload)
+        head = bytes([0x80 | opcode, n]) if n < 126 else bytes([0x80 | opcode, 126]) + n.to_bytes(2, "big")
+        return head + payload
+
+    delivery = frame(1, b'{"id":"1-0","type":"room_message","content":{"data":"' + b"x" * 300 + b'"}}')
+    reply = frame(1, b'{"id":"e:1","type":"room_message_result","content":{}}')
+    stream = delivery + reply + frame(9, b"hb") + delivery
+    scanner = FrameScanner(b'"type":"room_message"')
+    counted, pings = scanner.feed(stream[:100])
+    assert (counted, pings) == (0, [])
+    counted, pings = scanner.feed(stream[100:])
+    assert (counted, pings, scanner.closed) == (2, [b"hb"], False)
+    scanner.feed(frame(8, b"\x03\xe8"))
+    assert scanner.closed

@@ -77,6 +77,13 @@ def run(
                                                    "(auto does so above 12,500 users).")] = "auto",
     hub_workers: Annotated[int, typer.Option("--hub-workers",
                                              help="HUB_WORKERS of our own hub (0: one per 12.5k users).")] = 0,
+    rate_steps: Annotated[str | None, typer.Option("--rate-steps",
+                                                   help="Comma list of msgs/s, one per step (a curve); "
+                                                        "the hold becomes steps x --step-duration.")] = None,
+    step_duration: Annotated[float, typer.Option("--step-duration", help="Seconds per rate step.")] = 20.0,
+    heartbeat: Annotated[float, typer.Option("--heartbeat",
+                                             help="Seconds between client heartbeats (app-level ping).")]
+    = 25.0,
     results: Annotated[Path | None, typer.Option("--results",
                                                  help="Results folder (default results/<scenario>-<time>).")]
     = None,
@@ -96,6 +103,12 @@ def run(
                          hint=f"its targets are: {', '.join(SCENARIOS[scenario].targets)}")
     if users < 1 or spawn_rate <= 0 or duration < 0 or target_p99 <= 0:
         raise UsageError("--users, --spawn-rate and --target-p99 must be positive, --duration not negative")
+    try:
+        steps = tuple(float(r) for r in rate_steps.split(",") if r.strip()) if rate_steps else ()
+    except ValueError:
+        raise UsageError(f"--rate-steps must be numbers separated by commas, not {rate_steps!r}") from None
+    if any(r <= 0 for r in steps) or step_duration <= 0 or heartbeat <= 0:
+        raise UsageError("--rate-steps, --step-duration and --heartbeat must be positive")
     if hub not in ("auto", "stack", "own"):
         raise UsageError(f"--hub must be auto, stack or own, not {hub!r}")
     if workers > 0 and users / workers > 15_000:
@@ -110,7 +123,8 @@ def run(
     request = runner.RunRequest(scenario=scenario, users=users, spawn_rate=spawn_rate, hold_s=duration,
                                 target_p99_ms=target_p99, results_dir=results_dir, env=env,
                                 target=target or "", msg_rate=msg_rate, room_size=room_size,
-                                probe_every=probe_every, workers=workers, hub=hub, hub_workers=hub_workers)
+                                probe_every=probe_every, workers=workers, hub=hub, hub_workers=hub_workers,
+                                rate_steps=steps, step_s=step_duration if steps else 0.0, heartbeat_s=heartbeat)
     view = _LiveView(users)
     try:
         with view:
@@ -177,5 +191,11 @@ def _report(outcome: Any, output: OutputFormat) -> None:
             ("duration (held)", f"{s['duration_s']} s ({s['hold_s']} s)"), ("Locust failures", s["failures"])]
     rows += [(f"check: {c['name']}", ("pass: " if c["ok"] else "FAIL: ") + c["detail"]) for c in s["checks"]]
     emit(s, output, ("figure", "value"), rows, title="PASSED" if s["passed"] else "FAILED")
+    if output is OutputFormat.table and s.get("steps"):
+        from spotctl.output import print_table
+
+        print_table(("offered msgs/s", "sent/s", "deliveries/s", "p50 ms", "p99 ms", "max ms"),
+                    [(r["offered_msgs_per_s"], r["sent_per_s"], f"{r['deliveries_per_s']:,.0f}", r["p50_ms"],
+                      r["p99_ms"], r["max_ms"]) for r in s["steps"]], title="rate steps")
     if output is OutputFormat.table:
         info(f"results: {outcome.results_dir} (report.html, locust_stats.csv, summary.json)")
