@@ -148,7 +148,10 @@ def query_cmd(
     url: UrlOpt = None,
     output: Annotated[QueryFormat, typer.Option("--output", "-o", help="table, json or csv.")] = QueryFormat.table,
 ) -> None:
-    """Run SQL. Read-only unless --write; with --write the transaction is committed."""
+    """Run SQL. Read-only unless --write; with --write the transaction is committed.
+
+    Several statements run in one transaction; the last result set is shown (as `psql -c` does).
+    """
     from spotctl.errors import UsageError
     from spotctl.inspect.tabular import records, to_csv
 
@@ -157,9 +160,13 @@ def query_cmd(
         raise UsageError("no SQL given")
     with connect(url, read_only=not write) as conn:
         cur = conn.execute(text.encode())  # user SQL is the point of this command
-        columns = [d.name for d in cur.description] if cur.description else []
-        rows = cur.fetchall() if cur.description else []
-        status, rowcount = cur.statusmessage, cur.rowcount
+        columns, rows = [], []
+        while True:  # several statements: like psql -c, show the last result set
+            if cur.description:
+                columns, rows = [d.name for d in cur.description], cur.fetchall()
+            status, rowcount = cur.statusmessage, cur.rowcount
+            if not cur.nextset():
+                break
         if write:
             conn.commit()
         else:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from spotctl.output import OutputFormat, OutputOpt, confirm, emit, info, out, print_json
+from spotctl.output import OutputFormat, OutputOpt, confirm, emit, info, print_json
 
 if TYPE_CHECKING:
     import redis as redis_lib
@@ -224,11 +224,9 @@ def subscribe_cmd(
             data = decode(msg["data"])
             event = {"ts": time.time(), "channel": decode(msg["channel"]), "pattern": decode(msg.get("pattern")),
                      "data": maybe_json(data)}
-            if output is OutputFormat.json:
-                print(json.dumps(event, ensure_ascii=False), flush=True)
-            else:
-                out().print(f"[dim]{time.strftime('%H:%M:%S')}[/] [bold]{event['channel']}[/] {data}",
-                            highlight=False, markup=True)
+            line = (json.dumps(event, ensure_ascii=False) if output is OutputFormat.json
+                    else f"{time.strftime('%H:%M:%S')} {event['channel']} {data}")
+            print(line, flush=True)
         pubsub.close()
     if count is not None and seen < count:
         raise SpotctlError(f"only {seen} of {count} messages arrived within {timeout:g} s")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,13 +17,18 @@ def records(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[dict[
 
 def to_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """CSV with a header; NULL is an empty field (as psql --csv writes it), structures as JSON."""
-    import json
-
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(columns)
-    for row in rows:
-        writer.writerow(["" if v is None else v if isinstance(v, str | int | float)
-                         else json.dumps(jsonable(v)) if isinstance(v, dict | list) else jsonable(v)
-                         for v in row])
+    writer.writerows([_csv_cell(v) for v in row] for row in rows)
     return buf.getvalue()
+
+
+def _csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, str | int | float):
+        return value
+    if isinstance(value, dict | list):
+        return json.dumps(jsonable(value))
+    return jsonable(value)
