@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import psycopg
@@ -201,3 +202,37 @@ def spawn_api(api_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[...,
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+class Vhost:
+    """A throwaway RabbitMQ vhost (management API): no real worker is bound there, and a test may
+    delete it to cut the API off RabbitMQ, then create it again."""
+
+    def __init__(self, mgmt_url: str) -> None:
+        self.name = f"spotctl-api-test-{uuid.uuid4().hex[:8]}"
+        self.mgmt = httpx.AsyncClient(base_url=mgmt_url.rstrip("/"))
+        self.path = quote(self.name, safe="")
+
+    async def create(self) -> None:
+        (await self.mgmt.put(f"/api/vhosts/{self.path}")).raise_for_status()
+        (await self.mgmt.put(f"/api/permissions/{self.path}/guest",
+                             json={"configure": ".*", "write": ".*", "read": ".*"})).raise_for_status()
+
+    async def delete(self) -> None:
+        await self.mgmt.delete(f"/api/vhosts/{self.path}")
+
+
+@pytest.fixture
+async def vhost(api_env: dict[str, str]) -> AsyncIterator[Vhost]:
+    mgmt = api_env.get("RABBITMQ_MGMT_URL")
+    if not mgmt:
+        pytest.skip("RABBITMQ_MGMT_URL is not set")
+    made = Vhost(mgmt)
+    await made.create()
+    yield made
+    await made.delete()
+    await made.mgmt.aclose()
+
+
+def in_vhost(amqp_url: str, vhost: str) -> str:
+    return amqp_url.rsplit("/", 1)[0] + "/" + quote(vhost, safe="")

@@ -7,9 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from urllib.parse import quote
+from collections.abc import Awaitable, Callable
 
 import aio_pika
 import httpx
@@ -17,7 +15,7 @@ import pytest
 from redis.asyncio import Redis
 
 from spotctl_sandbox.events import RECOMMENDATIONS_ANY_EXCHANGE, declare_exchanges
-from tests.api.conftest import ApiUser, SpawnedApi, register_and_login
+from tests.api.conftest import ApiUser, SpawnedApi, Vhost, in_vhost, register_and_login
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("seeded")]
 
@@ -29,29 +27,9 @@ async def test_cache_hit_is_served_without_rabbitmq(http: httpx.AsyncClient, use
     assert resp.json() == {**cached, "source": "cache"}
 
 
-@pytest.fixture
-async def vhost(api_env: dict[str, str]) -> AsyncIterator[str]:
-    """A throwaway RabbitMQ vhost (management API), so no real worker is bound there."""
-    mgmt = api_env.get("RABBITMQ_MGMT_URL")
-    if not mgmt:
-        pytest.skip("RABBITMQ_MGMT_URL is not set")
-    name = f"spotctl-api-test-{uuid.uuid4().hex[:8]}"
-    base = mgmt.rstrip("/")
-    async with httpx.AsyncClient(base_url=base) as client:
-        (await client.put(f"/api/vhosts/{quote(name, safe='')}")).raise_for_status()
-        (await client.put(f"/api/permissions/{quote(name, safe='')}/guest",
-                          json={"configure": ".*", "write": ".*", "read": ".*"})).raise_for_status()
-        yield name
-        await client.delete(f"/api/vhosts/{quote(name, safe='')}")
-
-
-def in_vhost(amqp_url: str, vhost: str) -> str:
-    return amqp_url.rsplit("/", 1)[0] + "/" + quote(vhost, safe="")
-
-
 async def test_rpc_names_the_missing_worker_then_returns_and_caches_its_reply(
-        api_env: dict[str, str], vhost: str, spawn_api: Callable[..., Awaitable[SpawnedApi]], redis: Redis) -> None:
-    amqp = in_vhost(api_env["AMQP_URL"], vhost)
+        api_env: dict[str, str], vhost: Vhost, spawn_api: Callable[..., Awaitable[SpawnedApi]], redis: Redis) -> None:
+    amqp = in_vhost(api_env["AMQP_URL"], vhost.name)
     api = await spawn_api(AMQP_URL=amqp, API_RPC_TIMEOUT_S="1")
     async with httpx.AsyncClient(base_url=api.url, timeout=10) as http:
         user = await register_and_login(http)

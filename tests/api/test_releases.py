@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aio_pika
 import httpx
@@ -12,7 +14,7 @@ import psycopg
 import pytest
 
 from spotctl_sandbox.events import NOTIFICATIONS_EXCHANGE, declare_exchanges
-from tests.api.conftest import ApiUser
+from tests.api.conftest import ApiUser, SpawnedApi, Vhost, in_vhost, register_and_login
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("seeded")]
 
@@ -54,3 +56,45 @@ async def test_release_for_an_unknown_artist_is_404_and_inserts_nothing(
     resp = await http.post("/api/releases", headers=user.auth, json={"artist_id": 999999995, "title": title})
     assert resp.status_code == 404 and resp.json()["detail"] == "artist 999999995 not found"
     assert pg.execute("SELECT 1 FROM songs WHERE title = %s", (title,)).fetchone() is None
+
+
+async def bind_listener(amqp: str) -> tuple[aio_pika.abc.AbstractRobustConnection, aio_pika.abc.AbstractQueue]:
+    conn = await aio_pika.connect_robust(amqp)
+    channel = await conn.channel()
+    await declare_exchanges(channel)
+    queue = await channel.declare_queue("test.api.releases", auto_delete=True)
+    await queue.bind(NOTIFICATIONS_EXCHANGE)
+    return conn, queue
+
+
+async def test_rabbitmq_gone_is_503_with_nothing_committed_and_recovers_without_restart(
+        api_env: dict[str, str], vhost: Vhost, spawn_api: Callable[..., Awaitable[SpawnedApi]],
+        pg: psycopg.Connection) -> None:
+    amqp = in_vhost(api_env["AMQP_URL"], vhost.name)
+    api = await spawn_api(AMQP_URL=amqp)
+    async with httpx.AsyncClient(base_url=api.url, timeout=20) as http:
+        user = await register_and_login(http)
+        conn, queue = await bind_listener(amqp)
+        ok = await http.post("/api/releases", headers=user.auth, json={"artist_id": 3, "title": "Before"})
+        assert ok.status_code == 201, ok.text
+        await conn.close()
+
+        await vhost.delete()  # the broker closes the API's connection
+        title = f"During {uuid.uuid4().hex[:6]}"
+        down = await http.post("/api/releases", headers=user.auth, json={"artist_id": 3, "title": title})
+        assert down.status_code == 503 and down.json()["dependency"] == "rabbitmq"
+        assert pg.execute("SELECT 1 FROM songs WHERE title = %s", (title,)).fetchone() is None  # rolled back
+
+        await vhost.create()
+        conn, queue = await bind_listener(amqp)
+        async with conn:
+            deadline = time.monotonic() + 30
+            while True:  # aio-pika's robust connection comes back by itself (5 s reconnect interval)
+                resp = await http.post("/api/releases", headers=user.auth, json={"artist_id": 3, "title": title})
+                if resp.status_code == 201 or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.5)
+            assert resp.status_code == 201, resp.text
+            message = await queue.get(timeout=5)
+            assert json.loads(message.body)["title"] == title
+            await message.ack()

@@ -52,7 +52,10 @@ DEPENDENCY_EXCEPTIONS: dict[str, tuple[type[Exception], ...]] = {
     "redis": (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError),
     "postgres": (psycopg.OperationalError, psycopg_pool.PoolTimeout, psycopg.errors.UndefinedTable),
     "kafka": (KafkaError,),
-    "rabbitmq": (aio_pika.exceptions.AMQPException, aiormq.exceptions.AMQPError),
+    # a channel the broker closed (vhost gone, connection lost) raises ChannelInvalidStateError, a
+    # RuntimeError, until aio-pika's robust connection has reopened it
+    "rabbitmq": (aio_pika.exceptions.AMQPException, aiormq.exceptions.AMQPError,
+                 aiormq.exceptions.ChannelInvalidStateError),
     "mongodb": (ConnectionFailure,),
 }
 
