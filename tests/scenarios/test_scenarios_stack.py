@@ -42,6 +42,9 @@ def test_quickstart_passes_every_step_and_records_progress(cli: Cli, seeded: dic
     kinds = {c["kind"] for c in play["checks"]}
     assert kinds == {"redis", "kafka", "job"} and all(c["ok"] for c in play["checks"])
     assert play["captured"]["job_id"]
+    took = {s["title"]: s["duration_s"] for s in report["steps"]}
+    print(f"quickstart: {sum(took.values()):.2f} s", took)
+    assert sum(took.values()) < 60, took  # "a tour of the stack in a minute"
     listed = json.loads(cli("scenario", "list", "-o", "json", env=seeded).stdout)
     assert {s["name"]: s["progress"] for s in listed}["quickstart"] == "done"
 
