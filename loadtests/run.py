@@ -19,10 +19,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from . import sessions, targets
 from .catalog import SCENARIOS, Scenario
 from .config import RunConfig
+from .sampler import Sampler
 
 CONNECTIONS_PER_WORKER = 10_000
 MAX_WORKERS = 12
@@ -165,6 +167,7 @@ def run(req: RunRequest, on_target: Callable[[str], None],
     target: targets.Target | None = None
     procs: list[subprocess.Popen[bytes]] = []
     jtis: list[str] = []
+    sampler: Sampler | None = None
     try:
         target = _start_target(req, scenario, target_kind)
         on_target(target.describe)
@@ -185,6 +188,10 @@ def run(req: RunRequest, on_target: Callable[[str], None],
         procs = _locust(scenario, cfg, req, targets.free_port())
         if scenario.name == "notifications":
             procs.append(_notifier(cfg, req.results_dir))
+        sampler = Sampler(req.results_dir / "samples.csv", urlsplit(target.url).port or 80,
+                          target.health_url.replace("/health", "/metrics") if target_kind == "hub" else "",
+                          target.process.pid if target.process else None, [p.pid for p in procs])
+        sampler.start()
         limit = req.users / max(req.spawn_rate, 0.1) * 2 + req.hold_s + 180
         finished = _watch(procs[0], req.results_dir, limit, on_progress)
         if not finished:
@@ -193,6 +200,8 @@ def run(req: RunRequest, on_target: Callable[[str], None],
     except targets.TargetError as exc:
         raise RunError(str(exc)) from None
     finally:
+        if sampler is not None:
+            sampler.stop()
         _stop(procs)
         if target is not None:
             target.stop()

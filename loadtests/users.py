@@ -38,14 +38,14 @@ def adapter_for(config: RunConfig) -> Adapter:
     return ADAPTERS[config.target]()
 
 
-def token_for(index: int) -> str:
-    """This user's token: tokens are interleaved by worker so no two users share one."""
+def token_for(global_index: int) -> str:
+    """Token number `global_index` (minted for account `CONFIG.user_id(global_index)`)."""
     global _tokens
     if not CONFIG.tokens_file:
         return ""
     if _tokens is None:
         _tokens = Path(CONFIG.tokens_file).read_text().split()
-    return _tokens[(CONFIG.worker_index + CONFIG.workers * index) % len(_tokens)]
+    return _tokens[global_index % len(_tokens)]
 
 
 def fire(env: Any, name: str, started: float, exc: Exception | None = None, length: int = 0) -> None:
@@ -66,18 +66,20 @@ class WsUser(User):
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
         self.index = next(_local_index)
+        # interleaved over workers, so users 0..N-1 are numbered once across the whole run
+        self.global_index = self.config.worker_index + self.config.workers * self.index
         self.conn: WsConnection | None = None
         self.probe = self.index % max(1, self.config.probe_every) == 1 % max(1, self.config.probe_every)
         self.greenlets: list[gevent.Greenlet] = []
 
-    # -- room layout (rooms are local to a worker process, so leaders and members share a clock) --
+    # -- room layout: consecutive global indexes, so a room's members sit on every worker --
     @property
     def room(self) -> str:
-        return f"{self.config.run_id}-w{self.config.worker_index}-r{self.index // max(1, self.config.room_size)}"
+        return f"{self.config.run_id}-r{self.global_index // max(1, self.config.room_size)}"
 
     @property
     def is_leader(self) -> bool:
-        return self.index % max(1, self.config.room_size) == 0
+        return self.global_index % max(1, self.config.room_size) == 0
 
     @property
     def rooms_total(self) -> int:
@@ -86,7 +88,7 @@ class WsUser(User):
     # -- connection lifecycle --
     def connect(self) -> WsConnection:
         """Open, authenticate and join, retrying with backoff; raise HandshakeFailed when out of tries."""
-        token = token_for(self.index)
+        token = token_for(self.global_index)
         url = self.adapter.url(self.config.url)
         for attempt in range(CONNECT_ATTEMPTS):
             started = time.monotonic()
@@ -220,7 +222,7 @@ class WsUser(User):
         return self.config.rate_at(elapsed_s) / self.rooms_total
 
     def message(self, seq: int, scheduled: float) -> str:
-        return self.adapter.publish(self.room, {"ts": scheduled, "seq": seq, "from": self.index})
+        return self.adapter.publish(self.room, {"ts": scheduled, "seq": seq, "from": self.global_index})
 
     def safe_send(self, frame: str) -> bool:
         conn = self.conn

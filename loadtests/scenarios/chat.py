@@ -45,6 +45,15 @@ class ChatMember(HubUser):
     room_publisher = False  # everyone talks through chat_message instead
     channel_id = 0
 
+    @property
+    def room(self) -> str:
+        """Channels are local to a worker: the leader hands the channel id to its members in-process."""
+        return f"{self.config.run_id}-w{self.config.worker_index}-c{self.index // max(1, self.config.room_size)}"
+
+    @property
+    def is_leader(self) -> bool:
+        return self.index % max(1, self.config.room_size) == 0
+
     def after_connect(self, conn: WsConnection) -> None:
         result = CHANNELS.setdefault(self.room, AsyncResult())
         if self.is_leader and not result.ready():

@@ -1,0 +1,89 @@
+"""Evidence beside Locust's own view, every 10 s: established sockets to the target port (`ss`), the
+hub's own connection gauge and frames shed, and CPU / RSS / open files of every process involved.
+
+"Held" means the three counts agree; a busy Locust worker or hub process shows up here first.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+
+EVERY_S = 10.0
+GAUGE = re.compile(r'^(hub_connections|hub_frames_shed_total)\{[^}]*\} ([0-9.e+]+)$', re.M)
+COLUMNS = ("elapsed_s", "established", "hub_connections", "hub_frames_shed", "hub_cpu", "hub_rss_mb",
+           "hub_max_fds", "locust_cpu", "locust_max_cpu", "locust_rss_mb", "locust_max_fds")
+
+
+def established(port: int) -> int:
+    """Client-side established sockets to `port` (both ends are on this host; count one side)."""
+    out = subprocess.run(["ss", "-Htn", "state", "established", f"( dport = :{port} )"],
+                         capture_output=True, text=True, timeout=20).stdout
+    return out.count("\n")
+
+
+def hub_gauges(metrics_url: str) -> tuple[float, float]:
+    try:
+        with urllib.request.urlopen(metrics_url, timeout=5) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return (-1.0, -1.0)
+    sums = {"hub_connections": 0.0, "hub_frames_shed_total": 0.0}
+    for name, value in GAUGE.findall(text):
+        sums[name] += float(value)
+    return sums["hub_connections"], sums["hub_frames_shed_total"]
+
+
+def _tree(pid: int) -> list[psutil.Process]:
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def _usage(procs: list[psutil.Process]) -> tuple[list[float], float, int]:
+    cpus, rss, fds = [], 0.0, 0
+    for p in procs:
+        try:
+            cpus.append(p.cpu_percent(None))
+            rss += p.memory_info().rss / 2**20
+            fds = max(fds, p.num_fds())
+        except psutil.Error:
+            continue
+    return cpus, rss, fds
+
+
+class Sampler(threading.Thread):
+    def __init__(self, out: Path, port: int, metrics_url: str, hub_pid: int | None, locust_pids: list[int]) -> None:
+        super().__init__(daemon=True, name="load-sampler")
+        self.out, self.port, self.metrics_url = out, port, metrics_url
+        self.hub_pid, self.locust_pids = hub_pid, locust_pids
+        self.stop_event = threading.Event()
+
+    def run(self) -> None:
+        started = time.monotonic()
+        with self.out.open("w") as f:
+            f.write(",".join(COLUMNS) + "\n")
+            hub = _tree(self.hub_pid) if self.hub_pid else []
+            locusts = [p for pid in self.locust_pids for p in _tree(pid)]
+            _usage(hub + locusts)  # prime cpu_percent
+            while not self.stop_event.wait(EVERY_S):
+                conns, shed = hub_gauges(self.metrics_url) if self.metrics_url else (-1.0, -1.0)
+                hub_cpu, hub_rss, hub_fds = _usage(hub)
+                lc_cpu, lc_rss, lc_fds = _usage(locusts)
+                row = (f"{time.monotonic() - started:.0f}", established(self.port), int(conns), int(shed),
+                       f"{sum(hub_cpu):.0f}", f"{hub_rss:.0f}", hub_fds, f"{sum(lc_cpu):.0f}",
+                       f"{max(lc_cpu, default=0):.0f}", f"{lc_rss:.0f}", lc_fds)
+                f.write(",".join(str(v) for v in row) + "\n")
+                f.flush()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.join(timeout=30)
