@@ -144,7 +144,13 @@ def test_missing_queue_is_one_line(cli, uid: str) -> None:
 
 def test_down_rabbitmq_names_the_url(cli, closed_port) -> None:
     port = closed_port()
-    assert cli("rabbit", "queues", "--mgmt-url", f"http://guest:guest@127.0.0.1:{port}").down(
-        "rabbitmq", f"http://guest:***@127.0.0.1:{port}")
-    assert cli("rabbit", "peek", "q", "--url", f"amqp://guest:guest@127.0.0.1:{port}/%2F").down(
-        "rabbitmq", f"amqp://guest:***@127.0.0.1:{port}/%2F")
+    amqp = f"amqp://guest:guest@127.0.0.1:{port}/%2F"
+    assert cli("rabbit", "queues", "--mgmt-url", f"http://guest:guest@127.0.0.1:{port}",
+               env={"AMQP_URL": amqp}).down("rabbitmq", f"http://guest:***@127.0.0.1:{port}")
+    assert cli("rabbit", "peek", "q", "--url", amqp).down("rabbitmq", f"amqp://guest:***@127.0.0.1:{port}/%2F")
+
+
+def test_missing_management_plugin_is_told_apart_from_a_down_broker(cli, closed_port) -> None:
+    result = cli("rabbit", "queues", "--mgmt-url", f"http://127.0.0.1:{closed_port()}")
+    assert result.code == 1 and "management API is not reachable" in result.err and "answers" in result.err
+    assert "peek, publish, purge" in result.err

@@ -39,18 +39,28 @@ def register(root: typer.Typer) -> None:
 
 
 def mgmt_get(mgmt_url: str | None, path: str) -> Any:
-    """GET a management-API path as JSON; a missing plugin or broker is one clear line."""
+    """GET a management-API path as JSON; a missing plugin or broker is one clear line (which of the two)."""
     import httpx
 
-    from spotctl.endpoints import resolve
+    from spotctl.endpoints import port_open, resolve
     from spotctl.errors import SpotctlError
-    from spotctl.inspect.reach import reaching, require
+    from spotctl.inspect.reach import reaching, redact, require, short
 
-    target = require(MGMT, resolve({MGMT: mgmt_url}).rabbitmq_mgmt_url)
+    ep = resolve({MGMT: mgmt_url})
+    target = require(MGMT, ep.rabbitmq_mgmt_url)
     url = httpx.URL(target)
     auth = (url.username or "guest", url.password or "guest")
-    with reaching(MGMT, target, httpx.TransportError):
+    try:
         resp = httpx.get(url.copy_with(username=None, password=None).join(path), auth=auth, timeout=5)
+    except httpx.TransportError as exc:
+        if ep.amqp_url and port_open(ep.amqp_url, 5672):  # the broker runs, only its plugin is missing
+            raise SpotctlError(f"the RabbitMQ management API is not reachable at {redact(target)} "
+                               f"({short(exc)}); AMQP at {redact(ep.amqp_url)} answers",
+                               hint="listing needs the management plugin (rabbitmq-plugins enable "
+                                    "rabbitmq_management); peek, publish, purge, dlq QUEUE and redrive "
+                                    "work over AMQP") from None
+        with reaching(MGMT, target, httpx.TransportError):
+            raise
     if resp.status_code == 401:
         raise SpotctlError("the RabbitMQ management API rejected the credentials",
                            hint="put user:password in RABBITMQ_MGMT_URL or --mgmt-url")
