@@ -17,9 +17,10 @@ def tui(
     screen: Annotated[str, typer.Option("--screen", "-s", help=f"Screen to open first: {', '.join(SCREENS)}.")]
     = "services",
 ) -> None:
-    """Live services table (up/down/logs), Redis/RabbitMQ/Kafka/BullMQ browsers, scenarios step by step.
+    """Open the Textual dashboard.
 
-    Keys: 1-6 switch screens, ? help, ctrl+p command palette, q quit.
+    Live services table (up/down/logs), Redis/RabbitMQ/Kafka/BullMQ browsers, the guided scenarios
+    step by step. Keys: 1-6 switch screens, ? help, ctrl+p command palette, q quit.
     """
     from spotctl.errors import UsageError
     from spotctl.output import is_interactive
