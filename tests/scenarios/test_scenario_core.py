@@ -216,3 +216,27 @@ def test_a_step_run_before_its_inputs_were_captured_says_which_step_to_run(tmp_p
     with pytest.raises(StepProblem) as info:
         runner._render(scenario.steps[1].action, {"run": "r1"}, 2)
     assert str(info.value) == "no value for {{ token }}; run step 1 first: spotctl scenario run demo --step 1"
+
+
+async def test_kafka_down_is_one_line_in_the_step_result(tmp_path: Path) -> None:
+    import socket
+
+    from spotctl.endpoints import Endpoints
+    from spotctl.scenarios.observe import Stores
+    from spotctl.scenarios.runner import Runner
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    scenario = demo(MINIMAL.replace("""    action:
+      http: {method: POST, path: /api/auth/login, json: {email: "{{ email }}"}}
+    capture: {token: body.access_token}
+    verify:
+      - redis: {key: "session:{{ token }}", ttl_max: 60}""", """    verify:
+      - kafka: {topic: song_played}"""))
+    endpoints = Endpoints(env={"KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{port}"})
+    stores = Stores(endpoints)
+    result, _ = await Runner(scenario, endpoints, tmp_path).run_step(stores, 1, {"run": "r"})
+    await stores.close()
+    assert result.outcome is Outcome.error
+    assert result.error.startswith("could not read kafka before the action") and "spotctl health" in result.error

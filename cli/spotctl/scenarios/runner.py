@@ -104,7 +104,11 @@ class Runner:
         described = answer_line = ""
         try:
             action = self._render(step.action, values, number) if step.action else None
-            await baseline.start(stores, step.checks)
+            try:
+                await baseline.start(stores, step.checks)
+            except Exception as exc:  # Kafka down: say so in one line, as for any other store
+                raise StepProblem(f"could not read kafka before the action ({short(exc) or type(exc).__name__}); "
+                                  "is it up? `spotctl health`") from None
             if action is not None:
                 described = actions.describe(action)
                 answer = await self._act(stores, action)
