@@ -20,7 +20,7 @@ pytestmark = pytest.mark.stack
 
 @pytest.fixture
 async def channel(env: dict[str, str]) -> AsyncIterator[aio_pika.abc.AbstractChannel]:
-    connection = await aio_pika.connect_robust(env["AMQP_URL"])
+    connection = await aio_pika.connect(env["AMQP_URL"])
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
         await declare_exchanges(channel)

@@ -8,16 +8,20 @@ RabbitMQ and Kafka pointed at closed ports so its consumers stay out of the shar
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
+import aio_pika
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
@@ -157,3 +161,70 @@ async def test_starts_without_redis_recovers_when_it_returns_and_drains_on_sigte
     finally:
         redis_proc.terminate()
         redis_proc.wait(10)
+
+
+@pytest.fixture
+async def vhost(env: dict[str, str]) -> AsyncIterator[str]:
+    """A throwaway RabbitMQ vhost, so the private process shares no queue with the real workers."""
+    mgmt = env.get("RABBITMQ_MGMT_URL")
+    if not mgmt:
+        pytest.skip("RABBITMQ_MGMT_URL is not set")
+    name = f"spotctl-workers-test-{uuid.uuid4().hex[:8]}"
+    async with httpx.AsyncClient(base_url=mgmt.rstrip("/")) as client:
+        (await client.put(f"/api/vhosts/{quote(name, safe='')}")).raise_for_status()
+        (await client.put(f"/api/permissions/{quote(name, safe='')}/guest",
+                          json={"configure": ".*", "write": ".*", "read": ".*"})).raise_for_status()
+        yield name
+        await client.delete(f"/api/vhosts/{quote(name, safe='')}")
+
+
+async def test_sigterm_returns_unfinished_messages_to_their_queues(
+        env: dict[str, str], vhost: str, tmp_path: Path) -> None:
+    dead = free_port()
+    amqp = env["AMQP_URL"].rsplit("/", 1)[0] + "/" + quote(vhost, safe="")
+    port = free_port()
+    penv = {**env, "AMQP_URL": amqp, "REDIS_URL": f"redis://127.0.0.1:{dead}/0",  # stores down: handlers
+            "DATABASE_URL": f"postgresql://spotify:spotify@127.0.0.1:{dead}/spotify",  # keep retrying
+            "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{dead}", "PORT": str(port), "SMTP_PORT": str(free_port()),
+            "PUSH_PORT": str(free_port()), "REPORTS_DIR": str(tmp_path / "reports")}
+    with (tmp_path / "workers.log").open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "spotctl_sandbox.workers"], env=penv,
+                                stdout=out, stderr=subprocess.STDOUT)
+    try:
+        async def consuming() -> bool:
+            w = await states(f"http://127.0.0.1:{port}")
+            return bool(w) and all(w[q]["state"] == "running" for q in ("delivery", "cache-invalidation"))
+
+        await eventually(consuming, 20, "the private consumers to attach")
+        connection = await aio_pika.connect(amqp)
+        async with connection:
+            channel = await connection.channel(publisher_confirms=True)
+            exchange = await channel.get_exchange("notifications")
+            await exchange.publish(aio_pika.Message(json.dumps({"type": "release", "song_id": 1,
+                                                                "artist_id": 1, "title": "t"}).encode(),
+                                                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                                   routing_key="")
+            queues = ("notifications.delivery", "notifications.search-indexer", "notifications.cache-invalidation")
+
+            async def taken() -> bool:  # delivered to the consumers, whose handlers now wait for the stores
+                counts = [(await channel.declare_queue(q, passive=True)).declaration_result.message_count
+                          for q in queues]
+                return counts == [0, 0, 0]
+
+            await eventually(taken, 10, "the consumers to take the message")
+            proc.send_signal(signal.SIGTERM)
+            assert await asyncio.to_thread(proc.wait, 40) == 0
+
+            async def counts(suffix: str) -> list[int | None]:
+                return [(await channel.declare_queue(q + suffix, passive=True)).declaration_result.message_count
+                        for q in queues]
+
+            async def returned() -> bool:  # nothing acked, nothing lost: each copy is back in its queue
+                return await counts("") == [1, 1, 1]
+
+            await eventually(returned, 10, "the unfinished messages to be back in their queues")
+            assert await counts(".dlq") == [0, 0, 0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

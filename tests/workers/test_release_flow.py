@@ -24,7 +24,7 @@ QUEUES = ("notifications.delivery", "notifications.search-indexer", "notificatio
 
 @pytest.fixture
 async def notifications(env: dict[str, str]) -> AsyncIterator[tuple[Any, Any]]:
-    connection = await aio_pika.connect_robust(env["AMQP_URL"])
+    connection = await aio_pika.connect(env["AMQP_URL"])
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
         exchanges = await declare_exchanges(channel)

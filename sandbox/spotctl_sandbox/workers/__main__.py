@@ -15,6 +15,8 @@ def main() -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("aiokafka", "aiormq", "aio_pika", "httpx", "mail.log"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # The pool logs every failed reconnect; the workers' own retry lines already say what is down.
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
     try:
         config = WorkerConfig.from_env()
     except (ConfigError, ValueError) as exc:

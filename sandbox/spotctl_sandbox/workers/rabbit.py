@@ -101,6 +101,8 @@ class RabbitConsumer:
             await self._settle(message, decision)
         except asyncio.CancelledError:
             await message.nack(requeue=True)  # shutting down mid-handler: give it back
+            metrics.MESSAGES.labels(self.queue_name, Disposition.REQUEUE.value).inc()
+            log.info("%s: stopped mid-handler; message returned to %s", self.name, self.queue_name)
             raise
         finally:
             if task is not None:
