@@ -192,7 +192,7 @@ class WsUser(User):
 
     # -- side tasks: heartbeat and (for leaders) the open-loop publisher --
     def start_side_tasks(self) -> None:
-        if self.adapter.heartbeat() is not None:
+        if self.config.heartbeat_s > 0 and self.adapter.heartbeat() is not None:
             self.greenlets.append(gevent.spawn(self.heartbeat_loop))
         if self.room_publisher and self.is_leader and (self.config.msg_rate > 0 or self.config.steps):
             self.greenlets.append(gevent.spawn(self.publish_loop))

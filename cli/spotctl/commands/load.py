@@ -82,7 +82,8 @@ def run(
                                                         "the hold becomes steps x --step-duration.")] = None,
     step_duration: Annotated[float, typer.Option("--step-duration", help="Seconds per rate step.")] = 20.0,
     heartbeat: Annotated[float, typer.Option("--heartbeat",
-                                             help="Seconds between client heartbeats (app-level ping).")]
+                                             help="Seconds between client app-level pings (0: none; the "
+                                                  "server's WebSocket pings are always answered).")]
     = 25.0,
     results: Annotated[Path | None, typer.Option("--results",
                                                  help="Results folder (default results/<scenario>-<time>).")]
@@ -107,8 +108,8 @@ def run(
         steps = tuple(float(r) for r in rate_steps.split(",") if r.strip()) if rate_steps else ()
     except ValueError:
         raise UsageError(f"--rate-steps must be numbers separated by commas, not {rate_steps!r}") from None
-    if any(r <= 0 for r in steps) or step_duration <= 0 or heartbeat <= 0:
-        raise UsageError("--rate-steps, --step-duration and --heartbeat must be positive")
+    if any(r <= 0 for r in steps) or step_duration <= 0 or heartbeat < 0:
+        raise UsageError("--rate-steps and --step-duration must be positive, --heartbeat not negative")
     if hub not in ("auto", "stack", "own"):
         raise UsageError(f"--hub must be auto, stack or own, not {hub!r}")
     if workers > 0 and users / workers > 15_000:

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The benchmark runs recorded in docs/BENCHMARKS.md (## Load). Not tests: minutes each, one at a time,
+# on a machine nobody else is loading. Usage: loadtests/benchmarks.sh OUT_DIR [hundred-k|curve|baselines|all]
+# Needs the stack's Redis/PostgreSQL in the environment (REDIS_URL, DATABASE_URL, JWT_SECRET).
+set -euo pipefail
+out=${1:?results folder}
+what=${2:-all}
+root=$(cd "$(dirname "$0")/.." && pwd)
+spotctl="$root/.venv/bin/spotctl"
+mkdir -p "$out"
+
+environment() {
+  {
+    echo "date: $(date -u +%FT%TZ)"
+    echo "kernel: $(uname -r)"
+    echo "cpus: $(nproc)  memory: $(free -g | awk '/Mem:/ {print $2}') GB"
+    echo "ulimit -n: $(ulimit -n)"
+    echo "somaxconn: $(sysctl -n net.core.somaxconn)  syn backlog: $(sysctl -n net.ipv4.tcp_max_syn_backlog)"
+    echo "ephemeral ports: $(sysctl -n net.ipv4.ip_local_port_range | tr '\t' '-')"
+    echo "python: $("$root/.venv/bin/python" -V 2>&1)  locust: $("$root/.venv/bin/python" -c 'import locust; print(locust.__version__)')"
+    echo "websockets: $("$root/.venv/bin/python" -c 'import websockets; print(websockets.__version__)')  node: $(node --version)"
+    echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  } > "$out/environment.txt"
+}
+
+run() {  # name, timeout seconds, spotctl load run args...
+  local name=$1 limit=$2
+  shift 2
+  echo "$ spotctl load run $*" | tee "$out/$name.command"
+  echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/$name.command"
+  set +e
+  timeout "$limit" "$spotctl" load run "$@" --results "$out/$name" > "$out/$name.txt" 2>&1
+  echo "exit code: $?" | tee -a "$out/$name.command"
+  set -e
+}
+
+environment
+case $what in hundred-k|all)
+  # 100k connections held >= 60 s while rooms of 50 carry ~21k deliveries/s (sender's receipt included).
+  # Heartbeats are the hub's WebSocket pings (every 30 s, answered by every client); no app-level pings.
+  run hundred-k 1500 latency --users 100000 --spawn-rate 300 --duration 90 --room-size 50 --msg-rate 420 \
+      --probe-every 50 --heartbeat 0 --hub own --hub-workers 8 ;;
+esac
+case $what in curve|all)
+  # one channel of 10,000 subscribers, publish rate stepped until the hub stops keeping up
+  run curve 900 latency --users 10000 --spawn-rate 300 --room-size 10000 --rate-steps 1,2,4,6,8,10,12 \
+      --step-duration 20 --probe-every 100 --workers 4 --hub own --hub-workers 4 --target-p99 50 ;;
+esac
+case $what in baselines|all)
+  # the same latency scenario, same size, against the hub and its peers
+  for target in hub node-ws socketio; do
+    extra=()
+    [ "$target" = hub ] && extra=(--hub own --hub-workers 2)
+    run "baseline-$target" 600 latency --target "$target" --users 10000 --spawn-rate 300 --duration 60 \
+        --room-size 50 --msg-rate 400 --probe-every 20 --workers 2 "${extra[@]}"
+  done ;;
+esac
