@@ -47,6 +47,26 @@ def test_produce_acks_each_record_and_topics_counts_them(cli, topic: str) -> Non
     assert mine["partitions"] == 2 and mine["messages"] == 3
 
 
+def test_counts_and_lag_are_exact_after_a_batched_write(cli, stack: Any, topic: str, uid: str) -> None:
+    """One multi-record batch: tansu reports its end as base offset + 1; spotctl reads the real end."""
+    producer = KafkaProducer(bootstrap_servers=stack.env["KAFKA_BOOTSTRAP_SERVERS"], linger_ms=200)
+    for i in range(5):
+        producer.send(topic, str(i).encode(), partition=0)
+    producer.flush()
+    producer.close()
+    mine = next(t for t in cli("kafka", "topics", "-o", "json").json() if t["topic"] == topic)
+    assert mine["messages"] == 5
+
+    group, tp = f"{uid}-batch", TopicPartition(topic, 0)
+    consumer = KafkaConsumer(bootstrap_servers=stack.env["KAFKA_BOOTSTRAP_SERVERS"], group_id=group,
+                             enable_auto_commit=False)
+    consumer.assign([tp])
+    consumer.commit({tp: OffsetAndMetadata(2, "", -1)})
+    consumer.close()
+    (g,) = cli("kafka", "groups", group, "-o", "json").json()
+    assert (g["partitions"][0]["end"], g["total_lag"]) == (5, 3)
+
+
 def test_produce_rejects_bad_json_and_reads_stdin(cli, topic: str) -> None:
     bad = cli("kafka", "produce", topic, "{nope", "--json")
     assert bad.code == 2 and "not valid JSON" in bad.err

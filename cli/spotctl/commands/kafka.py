@@ -94,6 +94,29 @@ def partitions(consumer: KafkaConsumer, topic: str) -> list[Any]:
     return [TopicPartition(topic, p) for p in sorted(parts)]
 
 
+def offsets(consumer: KafkaConsumer, tps: list[Any]) -> tuple[dict[Any, int], dict[Any, int]]:
+    """Earliest and log-end offsets, the end checked by reading the last record of each partition.
+
+    tansu reports the end of a partition whose last write was a multi-record batch as the batch's
+    base offset + 1; fetching from there returns the whole batch, whose last offset + 1 is the real end.
+    Against Apache Kafka the probe just confirms the reported end.
+    """
+    begin, end = consumer.beginning_offsets(tps), consumer.end_offsets(tps)
+    probe = [tp for tp in tps if end[tp] > begin[tp]]
+    if probe:
+        consumer.assign(probe)
+        for tp in probe:
+            consumer.seek(tp, end[tp] - 1)
+        pending, deadline = set(probe), time.monotonic() + 3
+        while pending and time.monotonic() < deadline:
+            for tp, msgs in consumer.poll(timeout_ms=200).items():
+                if msgs:
+                    end[tp] = max(end[tp], msgs[-1].offset + 1)
+                    pending.discard(tp)
+        consumer.assign([])
+    return begin, end
+
+
 @app.command("topics")
 def topics_cmd(internal: Annotated[bool, typer.Option("--internal", help="Include __internal topics.")] = False,
                url: UrlOpt = None, output: OutputOpt = OutputFormat.table) -> None:
@@ -103,7 +126,7 @@ def topics_cmd(internal: Annotated[bool, typer.Option("--internal", help="Includ
         admin, consumer = admin_client(servers), consumer_client(servers)
         names = sorted(t for t in admin.list_topics() if internal or not t.startswith("__"))
         tps = [tp for t in names for tp in partitions(consumer, t)]
-        begin, end = consumer.beginning_offsets(tps), consumer.end_offsets(tps)
+        begin, end = offsets(consumer, tps)
         admin.close()
         consumer.close()
     topics = []
@@ -153,12 +176,12 @@ def groups_cmd(group: Annotated[str | None, typer.Argument(help="One group; omit
             if group not in ids:
                 raise SpotctlError(f"no consumer group {group!r}", hint="list them with `spotctl kafka groups`")
             ids = [group]
+        committed = {gid: committed_offsets(admin, gid) for gid in ids}
+        _, end = offsets(consumer, sorted({tp for c in committed.values() for tp in c}))
+        ends = {(tp.topic, tp.partition): o for tp, o in end.items()}
         result = []
         for gid in ids:
-            committed = committed_offsets(admin, gid)
-            end = consumer.end_offsets(list(committed)) if committed else {}
-            rows = lag_rows({(tp.topic, tp.partition): o for tp, o in committed.items()},
-                            {(tp.topic, tp.partition): o for tp, o in end.items()})
+            rows = lag_rows({(tp.topic, tp.partition): o for tp, o in committed[gid].items()}, ends)
             result.append({"group": gid, **describe_group(admin, gid), "partitions": rows,
                            "total_lag": sum(r["lag"] or 0 for r in rows)})
         admin.close()
@@ -323,7 +346,7 @@ def reset_offsets_cmd(
         members = describe_group(admin, group)["members"]
         if members:
             raise SpotctlError(f"group {group!r} has {len(members)} active member(s); stop its consumers first")
-        begin, end = consumer.beginning_offsets(tps), consumer.end_offsets(tps)
+        begin, end = offsets(consumer, tps)
         targets = reset_targets(chosen[0], to_offset if to_offset is not None else shift_by,
                                 {tp: committed.get(tp) for tp in tps}, begin, end)
         plan = [{"topic": tp.topic, "partition": tp.partition, "from": committed.get(tp), "to": targets[tp]}
@@ -355,7 +378,7 @@ def purge_topic(topic: str, yes: bool, recreate: bool, url: str | None, output: 
     with kafka_errors(servers):
         admin, consumer = admin_client(servers), consumer_client(servers)
         tps = partitions(consumer, topic)
-        begin, end = consumer.beginning_offsets(tps), consumer.end_offsets(tps)
+        begin, end = offsets(consumer, tps)
         count = sum(end[tp] - begin[tp] for tp in tps)
         how = "delete and recreate" if recreate else "delete the records of"
         confirm(f"{how} Kafka topic {topic!r} ({count} record(s) in {len(tps)} partition(s))", yes)
