@@ -113,7 +113,7 @@ def cmd_test() -> None:
     step("lint and types")
     run(BIN / "ruff", "check", ".")
     run(BIN / "mypy")
-    step("tests (the suite starts its own stack on ports 16400+ and stops it afterwards)")
+    step("tests (the suite starts its own stack on ports 20000-30000 and stops it afterwards)")
     code = run(PYTHON, "-m", "pytest", *sys.argv[2:], check=False)
     sys.exit(code)
 

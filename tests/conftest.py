@@ -7,6 +7,7 @@ in the environment (REDIS_URL, DATABASE_URL, ...) and starts only the sandbox's 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -86,12 +87,13 @@ class ExternalStack:
                 proc.kill()
 
 
-# Ports of the test stack: apart from the defaults, so a developer's own `spotctl up` keeps running.
-TEST_PORTS = {
-    "REDIS": 16400, "POSTGRES": 16401, "RABBITMQ": 16402, "RABBITMQ_MGMT": 16403, "KAFKA": 16404,
-    "MONGO": 16405, "API": 16406, "HUB": 16407, "HUB_METRICS": 16408, "WORKERS": 16409, "SMTP": 16410,
-    "PUSH": 16411, "GATEWAY_HTTP": 16412, "GATEWAY_HTTPS": 16413, "PROMETHEUS": 16414, "GRAFANA": 16415,
-}
+# Ports of the test stack: apart from the defaults, so a developer's own `spotctl up` keeps running, and
+# apart per checkout (a block of 25 chosen by the checkout's path), so two checkouts can test at once.
+PORT_BASE = 20000 + int(hashlib.sha1(str(ROOT).encode()).hexdigest()[:8], 16) % 400 * 25
+TEST_PORTS = {name: PORT_BASE + i for i, name in enumerate((
+    "REDIS", "POSTGRES", "RABBITMQ", "RABBITMQ_MGMT", "KAFKA", "MONGO", "API", "HUB", "HUB_METRICS", "WORKERS",
+    "SMTP", "PUSH", "GATEWAY_HTTP", "GATEWAY_HTTPS", "PROMETHEUS", "GRAFANA"))}
+SPARE_PORTS = range(PORT_BASE + 16, PORT_BASE + 25)  # for tests that run a second stack of their own
 
 
 class LocalStack:
@@ -127,7 +129,6 @@ def stack_settings() -> Path:
     The state dir is stable per checkout, so a session that died leaves nothing it cannot find:
     the next session stops what it left and wipes its data before starting afresh.
     """
-    import hashlib
     import tempfile
 
     state = Path(tempfile.gettempdir()) / f"spotctl-test-{hashlib.sha1(str(ROOT).encode()).hexdigest()[:8]}"

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import SPARE_PORTS
+
 pytestmark = pytest.mark.stack
 
 Cli = Callable[..., Any]
@@ -76,7 +78,7 @@ def test_config_shows_the_urls_clients_use(stack: Any, cli: Cli) -> None:
 
 # --- a stack of the test's own, on other ports, driven only through the CLI --------------------------
 
-OWN_PORTS = {"REDIS": 16500, "POSTGRES": 16501, "RABBITMQ": 16502, "RABBITMQ_MGMT": 16503, "KAFKA": 16504}
+OWN_PORTS = dict(zip(("REDIS", "POSTGRES", "RABBITMQ", "RABBITMQ_MGMT", "KAFKA"), SPARE_PORTS, strict=False))
 
 
 @pytest.fixture
