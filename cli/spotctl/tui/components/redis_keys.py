@@ -3,9 +3,11 @@ on the right, as `spotctl redis keys` and `spotctl redis get` show them."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from rich.markup import escape
+from rich.pretty import Pretty
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -48,6 +50,7 @@ class RedisScreen(Screen[None]):
             with Vertical(id="value-pane"):
                 yield Static("highlight a key to see its value", id="heading")
                 yield DataTable(id="value", cursor_type="row")
+                yield Static("", id="text-value", classes="hidden")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -120,3 +123,15 @@ class RedisScreen(Screen[None]):
             table.add_columns(*message.view.columns())
             for row in message.view.rows():
                 table.add_row(*(Text(cell(v, 120)) for v in row))
+        self.show_text(message.view.value if message.view is not None and message.view.type == "string" else None)
+
+    def show_text(self, value: str | None) -> None:
+        """A string value in full (pretty when it is JSON) instead of a one-cell table."""
+        box = self.query_one("#text-value", Static)
+        box.set_class(value is None, "hidden")
+        self.query_one("#value", DataTable).set_class(value is not None, "hidden")
+        if value is not None:
+            try:
+                box.update(Pretty(json.loads(value)))
+            except ValueError:
+                box.update(Text(value))
