@@ -109,7 +109,8 @@ def test_purge_counts_and_needs_yes(cli, topo: Topology) -> None:
     refused = cli("rabbit", "purge", topo.queue)
     assert refused.refused() and "4 ready message(s)" in refused.err
     assert topo.depth(topo.queue) == 4
-    done = cli("rabbit", "purge", topo.queue, "--yes", "-o", "json")
+    assert cli("purge", "queue", topo.queue).refused()  # the ops umbrella asks too
+    done = cli("purge", "queue", topo.queue, "--yes", "-o", "json")
     assert done.json() == {"queue": topo.queue, "purged": 4}
     assert topo.depth(topo.queue) == 0
 
@@ -135,6 +136,11 @@ def test_dead_letters_are_shown_and_redriven(cli, topo: Topology) -> None:
     assert moved.json() == {"dlq": topo.dlq, "moved": 1, "to": {topo.queue: 1}}
     assert (topo.depth(topo.queue), topo.depth(topo.dlq)) == (1, 0)
     assert cli("rabbit", "redrive", topo.queue, "--yes").code == 1  # empty now: says so
+
+    topo.dead_letter_one()
+    assert eventually(lambda: topo.depth(topo.dlq) == 1, timeout=5)
+    assert cli("purge", "dlq", topo.queue).refused()
+    assert cli("purge", "dlq", topo.queue, "--yes", "-o", "json").json() == {"queue": topo.dlq, "purged": 1}
 
 
 def test_missing_queue_is_one_line(cli, uid: str) -> None:

@@ -294,7 +294,12 @@ def produce_cmd(
     from spotctl.inspect.rabbit_view import parse_headers
     from spotctl.inspect.values import parse_json_arg
 
-    texts = values if values and values != ["-"] else [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    if not values or values == ["-"]:
+        if sys.stdin.isatty():
+            info("reading values from stdin, one per line (ctrl-d to send)")
+        texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    else:
+        texts = values
     if not texts:
         raise UsageError("no values to produce", hint="pass them as arguments or one per line on stdin")
     if as_json:
