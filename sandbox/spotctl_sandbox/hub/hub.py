@@ -1,9 +1,10 @@
 """One worker's hub: its connections, its Redis subscriptions and the dispatch of published frames.
 
-Frames from Redis are drained in bursts, ordered by priority, encoded once and written to every local
-subscriber without awaiting (like websockets' broadcast()) - but a connection whose send buffer is
-over the soft limit loses LOW/NORMAL frames and one over the hard limit is closed, so a slow reader
-never holds memory or starves pings.
+Frames from Redis are drained in bursts, ordered by priority, serialized into one WebSocket frame
+(server frames are unmasked, so the bytes are the same for everyone) and written to every local
+subscriber's transport without awaiting - but a connection whose send buffer is over the soft limit
+loses LOW/NORMAL frames and one over the hard limit is closed, so a slow reader never holds memory or
+starves pings.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from websockets.asyncio.server import ServerConnection, broadcast
+from websockets.asyncio.server import ServerConnection
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
 
 from . import bus, keys, metrics, publish
 from .config import HubConfig
@@ -52,13 +55,24 @@ class Conn:
 
     def send(self, text: str) -> None:
         """Write without awaiting; dropped if the connection is already closing."""
-        if not self.closing:
-            broadcast([self.ws], text)
+        self.write(encode_text(text))
+
+    def write(self, frame: bytes) -> bool:
+        """Write one whole serialized frame; frames are never fragmented, so writes cannot interleave."""
+        if self.closing or self.ws.protocol.state is not State.OPEN or self.ws.transport is None:
+            return False
+        self.ws.transport.write(frame)
+        return True
 
     def close_soon(self, code: int, reason: str) -> None:
         if not self.closing:
             self.closing = True
             asyncio.get_running_loop().create_task(self.ws.close(code, reason[:120]))
+
+
+def encode_text(text: str) -> bytes:
+    """One unmasked, uncompressed text frame (compression is off, so there are no extensions)."""
+    return Frame(Opcode.TEXT, text.encode()).serialize(mask=False, extensions=[])
 
 
 class Hub:
@@ -233,8 +247,8 @@ class Hub:
             self.batcher.add(ch, {"id": frame_id, **meta["content"]}, time.monotonic())
             return
         origin = meta.get("origin")
-        ready = [c.ws for c in targets if c.id != origin and self._can_send(c, priority)]
-        broadcast(ready, envelope.with_id(frame_id, body_json))
+        data = encode_text(envelope.with_id(frame_id, body_json))
+        ready = [c for c in targets if c.id != origin and self._can_send(c, priority) and c.write(data)]
         metrics.msg_out(kind).inc(len(ready))
         metrics.DELIVERY.labels(metrics.WORKER).observe(max(0.0, time.time() - meta["server_time"] / 1000))
         if kind == "notification" and ready:
@@ -276,10 +290,10 @@ class Hub:
 
     def _flush_batches(self) -> None:
         for ch, items in self.batcher.due(time.monotonic()):
-            targets = [c.ws for c in self.subs.get(ch, ()) if self._can_send(c, Priority.LOW)]
+            data = encode_text(envelope.frame("notification_batch", {"notifications": items}))
+            targets = [c for c in self.subs.get(ch, ()) if self._can_send(c, Priority.LOW) and c.write(data)]
             if not targets:
                 continue  # still pending in Redis: delivered on reconnect
-            broadcast(targets, envelope.frame("notification_batch", {"notifications": items}))
             metrics.msg_out("notification_batch").inc(len(targets))
             ns, topic = keys.topic_of(ch)
             self._spawn(publish.mark_delivered(self.redis, ns, topic.split(":", 1)[1],
