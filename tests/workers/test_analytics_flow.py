@@ -47,3 +47,32 @@ async def test_play_counts_and_activity_count_each_event_once(
     count = await (await catalogue.conn.execute("SELECT play_count FROM songs WHERE id = %s", (song,))).fetchone()
     assert count == (2,)
     await catalogue.conn.execute("DELETE FROM analytics_user_activity WHERE user_id = %s", (user,))
+
+
+async def test_history_has_one_row_per_play_whether_the_job_ran_or_not(
+        env: dict[str, str], catalogue: Catalogue) -> None:
+    user, _ = await catalogue.user()
+    artist = await catalogue.artist()
+    song, lost = await catalogue.song(artist, "Once"), await catalogue.song(artist, "Job lost")
+    ts = time.time()
+    await catalogue.conn.execute(  # what the `update_recently_played` job wrote for this play
+        "INSERT INTO listening_history (user_id, song_id, played_at) VALUES (%s, %s, to_timestamp(%s))",
+        (user, song, ts))
+    producer = AIOKafkaProducer(bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"], acks="all")
+    await producer.start()
+    await producer.send_and_wait("song_played", json.dumps({"user_id": str(user), "song_id": song, "ts": ts,
+                                                            "event_id": uuid.uuid4().hex}).encode())
+    await producer.send_and_wait("song_played", json.dumps({"user_id": str(user), "song_id": lost,  # no job ran
+                                                            "ts": ts + 1}).encode())
+    await producer.stop()
+
+    async def counted() -> bool:
+        rows = await (await catalogue.conn.execute("SELECT play_count FROM songs WHERE id = ANY(%s)",
+                                                   ([song, lost],))).fetchall()
+        return rows == [(1,), (1,)]
+
+    await eventually(counted, 90, "the analytics group to apply the plays")
+    rows = await (await catalogue.conn.execute(
+        "SELECT song_id, count(*) FROM listening_history WHERE user_id = %s GROUP BY song_id ORDER BY song_id",
+        (user,))).fetchall()
+    assert rows == [(song, 1), (lost, 1)]  # one row per play, whichever path wrote it

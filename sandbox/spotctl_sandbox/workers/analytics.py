@@ -1,4 +1,4 @@
-"""Kafka consumer group `analytics`: play counts and per-user activity, each event applied once.
+"""Kafka consumer group `analytics`: play counts, user activity and history, each event applied once.
 
 An event's id (its `event_id`, or a hash of its bytes when the producer sent none) is inserted into
 analytics_processed_events in the same transaction as its effects, so a redelivered event (after a
@@ -13,10 +13,14 @@ import contextlib
 import datetime as dt
 import hashlib
 import logging
+from dataclasses import dataclass
+from typing import Any
 
+import psycopg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
+from spotctl_sandbox.events.topics import Topic
 from spotctl_sandbox.workers import metrics, names
 from spotctl_sandbox.workers.deps import Deps
 from spotctl_sandbox.workers.dlq import MalformedMessage
@@ -28,6 +32,12 @@ log = logging.getLogger(__name__)
 
 MARK_SQL = "INSERT INTO analytics_processed_events (event_id, topic) VALUES (%s, %s) ON CONFLICT DO NOTHING"
 PLAY_SQL = "UPDATE songs SET play_count = play_count + 1 WHERE id = %s"
+# Also written by the `update_recently_played` job for the same play: the unique key makes it one row.
+HISTORY_SQL = """
+INSERT INTO listening_history (user_id, song_id, played_at)
+SELECT u.id, s.id, %(at)s FROM users u, songs s WHERE u.id = %(user)s AND s.id = %(song)s
+ON CONFLICT DO NOTHING
+"""
 ACTIVITY_SQL = """
 INSERT INTO analytics_user_activity (user_id, plays, searches, playlists_created, last_event_at)
 VALUES (%(user)s, %(plays)s, %(searches)s, %(playlists)s, %(at)s)
@@ -120,7 +130,7 @@ class Analytics:
         async with self.deps.pg.connection() as conn, conn.transaction():
             for record in records:
                 try:
-                    effects = _effects(record)
+                    effects = Effects.of(record)
                 except MalformedMessage as exc:
                     log.warning("analytics: skipping malformed %s event at %s/%s: %s", record.topic,
                                 record.partition, record.offset, exc)
@@ -131,27 +141,43 @@ class Analytics:
                 if cur.rowcount != 1:
                     metrics.EVENTS.labels(record.topic, "duplicate").inc()
                     continue  # seen before
-                song, activity = effects
-                if song is not None and song.isdigit():
-                    await conn.execute(PLAY_SQL, (int(song),))
-                if activity is not None:
-                    await conn.execute(ACTIVITY_SQL, activity)
+                await effects.apply(conn)
                 metrics.EVENTS.labels(record.topic, "applied").inc()
                 applied += 1
         return applied
 
 
-def _effects(record: ConsumerRecord) -> tuple[str | None, dict[str, object] | None]:
-    """(song whose play count grows, user activity increments) for one event."""
-    data = json_object(record.value or b"")
-    ts = epoch_field(data, "ts")
-    at = dt.datetime.fromtimestamp(ts if ts is not None else record.timestamp / 1000, dt.UTC)
-    counts = {"plays": 0, "searches": 0, "playlists": 0, "at": at}
-    if record.topic == names.T_SONG_PLAYED:
-        play = PlayEvent.parse(record.value or b"")
-        return play.song_id, {"user": play.user_id, **counts, "plays": 1}
-    user = data.get("user_id")
-    if user is None:
-        return None, None  # an anonymous search: counted by the daily report only
-    key = "searches" if record.topic == names.T_SEARCH_PERFORMED else "playlists"
-    return None, {"user": str(user), **counts, key: 1}
+@dataclass(frozen=True)
+class Effects:
+    """What one event changes: a song's play count, the user's counters and listening history."""
+
+    user_id: str | None
+    song_id: str | None  # set for a play
+    at: dt.datetime
+    searches: int = 0
+    playlists: int = 0
+
+    @classmethod
+    def of(cls, record: ConsumerRecord) -> Effects:
+        data = json_object(record.value or b"")
+        ts = epoch_field(data, "ts")
+        at = dt.datetime.fromtimestamp(ts if ts is not None else record.timestamp / 1000, dt.UTC)
+        if record.topic == Topic.SONG_PLAYED:
+            play = PlayEvent.parse(record.value or b"")
+            # the same conversion as the BullMQ job's, so both write the very same history row
+            return cls(play.user_id, play.song_id, dt.datetime.fromtimestamp(play.ts, dt.UTC))
+        user = data.get("user_id")
+        if record.topic == Topic.SEARCH_PERFORMED:
+            return cls(None if user is None else str(user), None, at, searches=1)
+        return cls(None if user is None else str(user), None, at, playlists=1)
+
+    async def apply(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        if self.song_id is not None and self.song_id.isdigit():
+            await conn.execute(PLAY_SQL, (int(self.song_id),))
+            if self.user_id is not None and self.user_id.isdigit():
+                await conn.execute(HISTORY_SQL, {"user": int(self.user_id), "song": int(self.song_id),
+                                                 "at": self.at})
+        if self.user_id is not None:  # an anonymous search only counts in the daily report
+            await conn.execute(ACTIVITY_SQL, {"user": self.user_id, "plays": int(self.song_id is not None),
+                                              "searches": self.searches, "playlists": self.playlists,
+                                              "at": self.at})

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from spotctl_sandbox.events.rabbit import NOTIFICATIONS_EXCHANGE, RECOMMENDATIONS_ANY_EXCHANGE
+from spotctl_sandbox.events.topics import Topic
+
 # BullMQ queues and the job names on them
 Q_RECENTLY_PLAYED = "recently-played"
 JOB_UPDATE_RECENTLY_PLAYED = "update_recently_played"
@@ -38,29 +41,23 @@ def job_options(*, attempts: int = 5, backoff_ms: int = 1000, priority: int | No
     return opts
 
 
-# RabbitMQ
-X_RECOMMENDATIONS = "recommendations"  # direct; alternate-exchange -> recommendations.any
-X_RECOMMENDATIONS_ANY = "recommendations.any"  # fanout
+# RabbitMQ (the exchanges are the API's: spotctl_sandbox.events.rabbit declares them for both sides)
+X_RECOMMENDATIONS_ANY = RECOMMENDATIONS_ANY_EXCHANGE  # fanout behind `recommendations` (direct)
 Q_RECOMMENDATION_REQUESTS = "recommendations.requests"
-X_NOTIFICATIONS = "notifications"  # fanout
+X_NOTIFICATIONS = NOTIFICATIONS_EXCHANGE  # fanout
 X_DLX = "dlx"  # direct; routing key = the dead queue's name
 Q_DELIVERY = "notifications.delivery"
 Q_SEARCH_INDEXER = "notifications.search-indexer"
 Q_CACHE_INVALIDATION = "notifications.cache-invalidation"
 NOTIFICATION_QUEUES = (Q_DELIVERY, Q_SEARCH_INDEXER, Q_CACHE_INVALIDATION)
 
-# Kafka
-T_SONG_PLAYED = "song_played"
-T_PLAYLIST_CREATED = "playlist_created"
-T_SEARCH_PERFORMED = "search_performed"
-T_USER_REGISTERED = "user_registered"
+# Kafka (topic names: spotctl_sandbox.events.topics.Topic)
 ANALYTICS_GROUP = "analytics"
-ANALYTICS_TOPICS = (T_SONG_PLAYED, T_PLAYLIST_CREATED, T_SEARCH_PERFORMED)
+ANALYTICS_TOPICS = (Topic.SONG_PLAYED.value, Topic.PLAYLIST_CREATED.value, Topic.SEARCH_PERFORMED.value)
 
 # Redis
 RECENT_MAX = 50  # recent:<user> keeps the 50 most recently played songs
 RECS_TTL_S = 3600
-TRENDING = "trending:songs"
 
 
 def recent_key(user_id: str) -> str:

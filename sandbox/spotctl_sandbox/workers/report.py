@@ -13,7 +13,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-TOPICS = ("song_played", "playlist_created", "search_performed", "user_registered")
+from spotctl_sandbox.events.topics import ALL_TOPICS, Topic
+
+TOPICS = ALL_TOPICS  # song_played, playlist_created, search_performed, user_registered
 
 
 @dataclass(frozen=True)
@@ -77,11 +79,11 @@ def aggregate(day: dt.date, events: Iterable[Event], top: int = 10) -> DailyRepo
         if event_id is not None:
             seen.add(event_id)
         counts[event.topic] += 1
-        if event.topic == "song_played":
+        if event.topic == Topic.SONG_PLAYED:
             songs[str(event.value.get("song_id"))] += 1
             listeners.add(str(event.value.get("user_id")))
             by_hour[int((ts - start) // 3600)] += 1
-        elif event.topic == "search_performed":
+        elif event.topic == Topic.SEARCH_PERFORMED:
             query = str(event.value.get("query", "")).strip().lower()
             if query:
                 queries[query] += 1
@@ -91,13 +93,13 @@ def aggregate(day: dt.date, events: Iterable[Event], top: int = 10) -> DailyRepo
 
     return DailyReport(
         day=day,
-        plays=counts["song_played"],
+        plays=counts[Topic.SONG_PLAYED],
         listeners=len(listeners),
         top_songs=ranked(songs),
-        playlists_created=counts["playlist_created"],
-        searches=counts["search_performed"],
+        playlists_created=counts[Topic.PLAYLIST_CREATED],
+        searches=counts[Topic.SEARCH_PERFORMED],
         top_queries=ranked(queries),
-        new_users=counts["user_registered"],
+        new_users=counts[Topic.USER_REGISTERED],
         plays_by_hour=tuple(by_hour),
         skipped=skipped,
     )
