@@ -82,7 +82,7 @@ async def test_services_table_shows_redis_healthy_and_logs_open_with_a_filter(so
         assert before > 0
 
 
-async def test_down_asks_first_and_no_leaves_the_service_running(sources: Any) -> None:
+async def test_down_asks_first_and_up_is_idempotent(sources: Any) -> None:
     from textual.widgets import DataTable
 
     from spotctl.tui.app import SpotctlApp
@@ -97,6 +97,8 @@ async def test_down_asks_first_and_no_leaves_the_service_running(sources: Any) -
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("n")
         await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
+        await pilot.press("u")  # up is idempotent: a running service is attached to, not restarted
+        await until(pilot, lambda: "redis is up" in status(app.screen), 30)
     assert [s.state.value for s in sources.runtime.status(["redis"])] == ["healthy"]
 
 

@@ -42,6 +42,7 @@ class ServicesScreen(TableScreen):
         return (name, Text(str(state), style=STATE_STYLE.get(str(state), "")), *rest)
 
     def _say(self, text: str) -> None:
+        self.note = text
         self.query_one("#status", Static).update(text)
 
     class LogsRequested(Message):

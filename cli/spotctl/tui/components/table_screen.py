@@ -36,6 +36,7 @@ class TableScreen(Screen[None]):
     def __init__(self, sources: Sources) -> None:
         super().__init__()
         self.sources = sources
+        self.note = ""  # the outcome of the last action, kept on the status line across refreshes
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -81,7 +82,9 @@ class TableScreen(Screen[None]):
         keys = [str(r[0]) for r in message.rows]
         if selected in keys:
             table.move_cursor(row=keys.index(selected))
-        status.update(f"{self.HEADING} [dim]({len(message.rows)} rows, every {self.INTERVAL_S:g} s; r refreshes)[/]")
+        note = f"  {self.note}" if self.note else ""
+        status.update(f"{self.HEADING} [dim]({len(message.rows)} rows, every {self.INTERVAL_S:g} s; r refreshes)[/]"
+                      f"{note}")
 
     def selected_key(self) -> str | None:
         table = self.query_one(DataTable)
