@@ -66,7 +66,7 @@ class Counters:
 COUNTERS = Counters()
 STOPPING = Event()  # set when Locust starts stopping users: closes from then on are not drops
 RAMPED = Event()    # set when every user is set up (connected / logged in): publishers start, the hold begins
-READY_TIMEOUT_S = 120.0
+READY_TIMEOUT_S = 120.0     # at least; plus 5 ms per user for big ramps
 
 
 def latency_of(hist: HdrHistogram) -> summary.Latency:
@@ -199,7 +199,7 @@ class Aggregator:
         """Once every user is set up, tell the workers, hold for `hold_s`, then stop and quit."""
         runner = self.env.runner
         assert isinstance(runner, MasterRunner)
-        deadline = time.monotonic() + READY_TIMEOUT_S
+        deadline = time.monotonic() + max(READY_TIMEOUT_S, self.config.users / 200)
         while self.totals().ready < self.config.users and time.monotonic() < deadline:
             gevent.sleep(0.2)
         runner.send_message("spotctl_ready")

@@ -25,7 +25,7 @@ from .wsclient import ConnectionDropped, HandshakeFailed, WsConnection
 
 CONFIG = RunConfig.from_env()
 CONNECT_ATTEMPTS = 6
-READY_TIMEOUT_S = 15.0
+READY_TIMEOUT_S = 20.0
 _local_index = itertools.count()
 _tokens: list[str] | None = None
 

@@ -36,7 +36,7 @@ class ConnectionDropped(Exception):
 
 class WsConnection:
     def __init__(self, url: str, *, source: str | None = None, headers: dict[str, str] | None = None,
-                 timeout: float = 10.0) -> None:
+                 timeout: float = 20.0) -> None:
         self.url = url
         self.source = source
         self.headers = headers or {}
