@@ -31,9 +31,21 @@ SEED_SONGS = 300
 
 
 @pytest.fixture(scope="session")
-def api_env(stack: Any) -> dict[str, str]:
-    stack.up("api")
-    return dict(stack.env)
+async def api_env(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[str, str]]:
+    """The stack's env with API_URL pointing at a running API.
+
+    External mode (SPOTCTL_TEST_EXTERNAL=1) gets an API process of this session's own on a free port:
+    the fixed dev port may already be held by another session's API, which stops when that session
+    ends. The local runtime's API is `stack.up("api")`.
+    """
+    if os.environ.get("SPOTCTL_TEST_EXTERNAL") != "1":
+        stack.up("api")
+        yield dict(stack.env)
+        return
+    env = dict(stack.env)
+    api = await launch_api(env, tmp_path_factory.mktemp("api"))
+    yield {**env, "API_URL": api.url}
+    stop(api.proc)
 
 
 @pytest.fixture(scope="session")
@@ -167,41 +179,50 @@ class SpawnedApi:
     log: Path
 
 
+async def launch_api(api_env: dict[str, str], log_dir: Path, **overrides: str) -> SpawnedApi:
+    """Start another API process with some settings changed and wait until /health answers."""
+    port = free_port()
+    log = log_dir / f"api-{port}.log"
+    env = {**os.environ, **api_env, "PORT": str(port), **overrides}
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "spotctl_sandbox.api"], env=env, cwd=ROOT,
+                                stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    async with httpx.AsyncClient() as client:
+        while True:
+            try:
+                if (await client.get(f"{url}/health", timeout=5)).status_code == 200:
+                    return SpawnedApi(url=url, proc=proc, log=log)
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                stop(proc)
+                raise RuntimeError(f"spawned API did not come up: {log.read_text()[-2000:]}")
+            await asyncio.sleep(0.2)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 @pytest.fixture
 def spawn_api(api_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., Awaitable[SpawnedApi]]]:
-    """Start another API process with some settings changed; stopped after the test."""
-    procs: list[subprocess.Popen[bytes]] = []
+    """`await spawn_api(SETTING="value")`: an extra API process, stopped after the test."""
+    started: list[SpawnedApi] = []
 
     async def start(**overrides: str) -> SpawnedApi:
-        port = free_port()
-        log = tmp_path / f"api-{port}.log"
-        env = {**os.environ, **api_env, "PORT": str(port), **overrides}
-        with open(log, "wb") as out:
-            proc = subprocess.Popen([sys.executable, "-m", "spotctl_sandbox.api"], env=env, cwd=ROOT,
-                                    stdout=out, stderr=subprocess.STDOUT)
-        procs.append(proc)
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        async with httpx.AsyncClient() as client:
-            while True:
-                try:
-                    if (await client.get(f"{url}/health", timeout=5)).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"spawned API did not come up: {log.read_text()[-2000:]}")
-                await asyncio.sleep(0.2)
-        return SpawnedApi(url=url, proc=proc, log=log)
+        api = await launch_api(api_env, tmp_path, **overrides)
+        started.append(api)
+        return api
 
     yield start
-    for proc in procs:
-        proc.terminate()
-    for proc in procs:
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    for api in started:
+        stop(api.proc)
 
 
 class Vhost:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
-from tests.api.conftest import SpawnedApi, register_and_login
+from tests.api.conftest import SpawnedApi, launch_api, register_and_login, stop
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("seeded")]
 
@@ -18,27 +18,37 @@ def fresh_ip() -> str:
     return f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
 
 
-async def test_per_ip_limit_is_429_with_retry_after(spawn_api: Callable[..., Awaitable[SpawnedApi]]) -> None:
-    api = await spawn_api(API_RATE_LIMIT_IP="5/minute")
+@pytest.fixture(scope="module")
+async def limited(api_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[SpawnedApi]:
+    """One API process with tiny limits for the rate-limit tests."""
+    api = await launch_api(api_env, tmp_path_factory.mktemp("limited"), API_RATE_LIMIT_IP="5/minute",
+                           API_RATE_LIMIT_USER="3/minute")
+    yield api
+    stop(api.proc)
+
+
+async def test_per_ip_limit_is_429_with_retry_after(limited: SpawnedApi) -> None:
     headers = {"X-Real-IP": fresh_ip()}
-    async with httpx.AsyncClient(base_url=api.url) as http:
+    async with httpx.AsyncClient(base_url=limited.url) as http:
         codes = [(await http.get("/api/songs/1", headers=headers)).status_code for _ in range(6)]
         assert codes == [200] * 5 + [429]
-        limited = await http.get("/api/songs/1", headers=headers)
-        assert 1 <= int(limited.headers["retry-after"]) <= 60
-        assert "5 per 1 minute" in limited.json()["detail"]
+        refused = await http.get("/api/songs/1", headers=headers)
+        assert 1 <= int(refused.headers["retry-after"]) <= 60
+        assert "5 per 1 minute" in refused.json()["detail"]
         assert (await http.get("/api/songs/1", headers={"X-Real-IP": fresh_ip()})).status_code == 200
         assert (await http.get("/health", headers=headers)).status_code == 200  # never limited
 
 
-async def test_per_user_limit_is_429(spawn_api: Callable[..., Awaitable[SpawnedApi]]) -> None:
-    api = await spawn_api(API_RATE_LIMIT_USER="3/minute")
-    async with httpx.AsyncClient(base_url=api.url) as http:
+async def test_per_user_limit_is_429(limited: SpawnedApi) -> None:
+    async with httpx.AsyncClient(base_url=limited.url, headers={"X-Real-IP": fresh_ip()}) as http:
         user = await register_and_login(http)
-        codes = [(await http.get("/api/auth/me", headers=user.auth)).status_code for _ in range(4)]
+        headers = {**user.auth}
+        codes = []
+        for _ in range(4):  # a new address per call: only the per-user limit can bite
+            codes.append((await http.get("/api/auth/me", headers={**headers, "X-Real-IP": fresh_ip()})).status_code)
         assert codes == [200, 200, 200, 429]
-        assert f"rate limit exceeded for user {user.id}" in (
-            await http.get("/api/auth/me", headers=user.auth)).json()["detail"]
+        limited_resp = await http.get("/api/auth/me", headers={**headers, "X-Real-IP": fresh_ip()})
+        assert f"rate limit exceeded for user {user.id}" in limited_resp.json()["detail"]
 
 
 async def test_health_reports_each_dependency_and_the_playlist_backend(http: httpx.AsyncClient) -> None:

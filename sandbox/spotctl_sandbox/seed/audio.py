@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 import os
-import struct
+import sys
 import wave
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,13 +36,18 @@ class AudioFile:
 
 def _frames(seconds: int, notes: tuple[float, ...]) -> bytes:
     per_note = SAMPLE_RATE * seconds // len(notes)
-    out = bytearray()
+    ramp = 400  # samples of fade in/out, so notes do not click
+    out = array("h")
     for note in notes:
         step = 2 * math.pi * note / SAMPLE_RATE
-        for i in range(per_note):
-            fade = min(1.0, i / 400, (per_note - i) / 400)  # no clicks between notes
-            out += struct.pack("<h", int(12_000 * fade * math.sin(step * i)))
-    return bytes(out)
+        samples = [int(12_000 * math.sin(step * i)) for i in range(per_note)]
+        for i in range(ramp):
+            samples[i] = samples[i] * i // ramp
+            samples[-1 - i] = samples[-1 - i] * i // ramp
+        out.extend(samples)
+    if sys.byteorder != "little":
+        out.byteswap()  # WAV is little-endian
+    return out.tobytes()
 
 
 def expected_size(seconds: int, notes: tuple[float, ...]) -> int:
