@@ -88,7 +88,7 @@ def _start_target(req: RunRequest, scenario: Scenario, target: str) -> targets.T
         mode = "own" if req.users > targets.CONNECTIONS_PER_HUB_WORKER or req.hub_workers else "stack"
     if mode == "own":
         return targets.own_hub(req.env, req.hub_workers or targets.hub_workers_for(req.users), results, ROOT)
-    return targets.stack_hub(req.env.get("HUB_URL", ""), req.env.get("HUB_METRICS_URL", ""))
+    return targets.stack_hub(req.env.get("HUB_URL", ""), req.env.get("HUB_METRICS_URL", ""), req.users)
 
 
 def _locust(scenario: Scenario, cfg: RunConfig, req: RunRequest, port: int) -> list[subprocess.Popen[bytes]]:

@@ -6,6 +6,7 @@ user always knows which server the figures belong to.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -81,12 +82,20 @@ def _spawn(kind: str, argv: list[str], env: dict[str, str], health: str, log: Pa
     return proc
 
 
-def stack_hub(hub_url: str, metrics_url: str) -> Target:
+def stack_hub(hub_url: str, metrics_url: str, users: int) -> Target:
+    """The running hub, if it has enough worker processes for `users` connections."""
     health = metrics_url.rstrip("/") + "/health"
-    if not healthy(health):
+    try:
+        with urllib.request.urlopen(health, timeout=2) as resp:
+            workers = int(json.loads(resp.read()).get("workers", 1))
+    except (OSError, ValueError):
         raise TargetError(f"the stack's hub does not answer at {health}; start it with `spotctl up hub`, "
-                          "or let the run start its own with --hub own")
-    return Target("hub", hub_url, health, f"the stack's hub at {hub_url}")
+                          "or let the run start its own with --hub own") from None
+    if users > workers * CONNECTIONS_PER_HUB_WORKER:
+        raise TargetError(f"the stack's hub runs {workers} workers: too few for {users:,} connections "
+                          f"({CONNECTIONS_PER_HUB_WORKER:,} each at most); use --hub own (--hub-workers "
+                          f"{hub_workers_for(users)}) or restart it with HUB_WORKERS={hub_workers_for(users)}")
+    return Target("hub", hub_url, health, f"the stack's hub ({workers} workers) at {hub_url}")
 
 
 def with_pool(redis_url: str, size: int) -> str:

@@ -83,3 +83,8 @@ def test_unknown_scenarios_and_targets_are_usage_errors(load_run: Callable[..., 
     assert load_run("nope").code == 2
     wrong = load_run("chat", "--target", "node-ws")
     assert wrong.code == 2 and "cannot run against" in wrong.stderr
+
+
+def test_a_stack_hub_with_too_few_workers_is_refused_with_the_fix(hub: None, load_run: Callable[..., Any]) -> None:
+    run = load_run("connections", "--users", "5000000", "--hub", "stack")
+    assert run.code == 1 and "too few for 5,000,000 connections" in run.stderr and "--hub own" in run.stderr
