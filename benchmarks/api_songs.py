@@ -21,6 +21,7 @@ import re
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, replace
@@ -112,9 +113,12 @@ def start_api(env: dict[str, str]) -> tuple[str, subprocess.Popen[bytes]]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "spotctl_sandbox.api"], cwd=ROOT,
-                            env={**os.environ, **env, "PORT": str(port), "API_RATE_LIMIT_IP": "100000000/minute",
-                                 "LOG_LEVEL": "WARNING"})
+    log = Path(tempfile.gettempdir()) / f"spotctl-bench-api-{port}.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "spotctl_sandbox.api"], cwd=ROOT, stdout=out,
+                                stderr=subprocess.STDOUT,
+                                env={**os.environ, **env, "PORT": str(port),
+                                     "API_RATE_LIMIT_IP": "100000000/minute", "LOG_LEVEL": "WARNING"})
     url = f"http://127.0.0.1:{port}"
     for _ in range(150):
         try:
@@ -123,7 +127,7 @@ def start_api(env: dict[str, str]) -> tuple[str, subprocess.Popen[bytes]]:
         except httpx.HTTPError:
             time.sleep(0.2)
     proc.terminate()
-    raise SystemExit("the API did not come up")
+    raise SystemExit(f"the API did not come up; see {log}")
 
 
 def cpu_seconds(pid: int | None) -> float | None:
@@ -202,6 +206,12 @@ def main() -> None:
     from spotctl.endpoints import resolve
 
     env = dict(resolve().env)
+    try:
+        with psycopg.connect(env["DATABASE_URL"], connect_timeout=3):
+            pass
+    except psycopg.OperationalError as exc:
+        raise SystemExit(f"PostgreSQL does not answer at {env['DATABASE_URL']}: start the stack "
+                         f"(`spotctl up`) or point DATABASE_URL elsewhere ({str(exc).splitlines()[0]})") from None
     proc = None
     api_url = args.api_url
     if api_url is None:
