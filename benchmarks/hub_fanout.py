@@ -171,6 +171,17 @@ def metric(metrics_url: str, name: str) -> dict[str, float]:
     return {m.group(1): float(m.group(2)) for m in re.finditer(rf'^{name}{{worker="(\d+)"}} (\S+)$', text, re.M)}
 
 
+def counters(metrics_url: str) -> dict[str, float]:
+    """Hub-side totals: frames written per type and frames shed for slow consumers."""
+    text = urllib.request.urlopen(metrics_url + "/metrics", timeout=5).read().decode()
+    out: dict[str, float] = {}
+    for m in re.finditer(r'^(hub_messages_out_total|hub_frames_shed_total){(\w+)="([^"]+)",worker="\d+"} (\S+)$',
+                         text, re.M):
+        key = f"{m.group(1)}[{m.group(3)}]"
+        out[key] = out.get(key, 0) + float(m.group(4))
+    return out
+
+
 def hub_latency(metrics_url: str) -> dict[str, str]:
     """p50/p99 upper bucket bounds of the hub's own publish -> written-to-sockets histogram."""
     text = urllib.request.urlopen(metrics_url + "/metrics", timeout=5).read().decode()
@@ -271,6 +282,7 @@ def main() -> None:
                            "deliveries_per_s": round(delivered / max(elapsed, 1e-3)),
                            "hub_cpu_us_per_delivery": round((cpu1 - cpu0) / max(1, delivered) * 1e6, 1)}
         report["load_avg_1m"] = os.getloadavg()[0]
+        report["hub_counters"] = counters(metrics_url)
         for p in pipes:
             p.send("stop")
         for proc in procs:
