@@ -112,6 +112,9 @@ def run(
         raise UsageError("--rate-steps and --step-duration must be positive, --heartbeat not negative")
     if hub not in ("auto", "stack", "own"):
         raise UsageError(f"--hub must be auto, stack or own, not {hub!r}")
+    if users > runner.MAX_WORKERS * 15_000:
+        raise UsageError(f"{users:,} users is more than {runner.MAX_WORKERS} Locust workers of 15,000 connections "
+                         "can hold on one machine (20,000 open files each)")
     if workers > 0 and users / workers > 15_000:
         raise UsageError(f"{users:,} users on {workers} workers exceeds 15,000 connections per process "
                          "(20,000 open files each)", hint="raise --workers or leave it at 0")
