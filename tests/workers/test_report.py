@@ -3,6 +3,10 @@
 import datetime as dt
 from pathlib import Path
 
+import pytest
+
+from spotctl_sandbox.workers.daily_report import report_day
+from spotctl_sandbox.workers.dlq import MalformedMessage
 from spotctl_sandbox.workers.report import Event, aggregate, day_bounds
 from spotctl_sandbox.workers.report_page import growth_text, render, report_filename, write
 
@@ -61,3 +65,11 @@ def test_page_escapes_user_text_and_is_written_atomically(tmp_path: Path) -> Non
     path = write(tmp_path / "reports", r, html)
     assert path.name == report_filename(DAY) == "daily-2026-11-24.html"
     assert path.read_text() == html and not list(path.parent.glob("*.tmp"))
+
+
+def test_report_day_defaults_to_yesterday_utc() -> None:
+    now = dt.datetime(2026, 11, 25, 2, 0, tzinfo=dt.UTC)
+    assert report_day({}, now) == dt.date(2026, 11, 24)  # the scheduled job carries no day
+    assert report_day({"day": "2026-01-31"}, now) == dt.date(2026, 1, 31)
+    with pytest.raises(MalformedMessage, match="YYYY-MM-DD"):
+        report_day({"day": "31/01/2026"}, now)
