@@ -1,5 +1,6 @@
 """Evidence beside Locust's own view, every 10 s: established sockets to the target port (`ss`), the
-hub's own connection gauge and frames shed, and CPU / RSS / open files of every process involved.
+hub's own connection gauge and frames shed, and CPU / RSS / open files of the server (hub or
+baseline) and of the Locust processes.
 
 "Held" means the three counts agree; a busy Locust worker or hub process shows up here first.
 """
@@ -17,8 +18,8 @@ import psutil
 
 EVERY_S = 10.0
 GAUGE = re.compile(r'^(hub_connections|hub_frames_shed_total)\{[^}]*\} ([0-9.e+]+)$', re.M)
-COLUMNS = ("elapsed_s", "established", "hub_connections", "hub_frames_shed", "hub_cpu", "hub_rss_mb",
-           "hub_max_fds", "locust_cpu", "locust_max_cpu", "locust_rss_mb", "locust_max_fds")
+COLUMNS = ("elapsed_s", "established", "hub_connections", "hub_frames_shed", "server_cpu", "server_rss_mb",
+           "server_max_fds", "locust_cpu", "locust_max_cpu", "locust_rss_mb", "locust_max_fds")
 
 
 def established(port: int) -> int:

@@ -1,0 +1,66 @@
+"""Markdown tables from result folders, for docs/BENCHMARKS.md: `python -m loadtests.report DIR...`.
+
+One row per run from its summary.json (plus the peaks of samples.csv), and the rate-step curve of
+stepped runs; so the figures in the docs are copied by a program, not by hand.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+HEADER = ("run", "target", "connections peak", "drops", "failed handshakes (retries)", "deliveries/s",
+          "p50 / p99 / p99.9 / max ms", "hold s", "Locust worker CPU max %", "server CPU % (peak)",
+          "server RSS MB (peak)", "passed")
+
+
+def _peaks(folder: Path) -> dict[str, float]:
+    samples = folder / "samples.csv"
+    if not samples.exists():
+        return {}
+    with samples.open() as f:
+        rows = list(csv.DictReader(f))
+    keys = ("server_cpu", "server_rss_mb", "established", "hub_connections", "hub_frames_shed")
+    return {k: max((float(r[k]) for r in rows if r.get(k) not in (None, "")), default=0.0) for k in keys}
+
+
+def row(folder: Path) -> tuple[str, ...]:
+    s: dict[str, Any] = json.loads((folder / "summary.json").read_text())
+    p = _peaks(folder)
+    return (folder.name, s["target"], f"{s['connections_peak']:,}", str(s["drops"]),
+            f"{s['handshake_failures']} ({s['handshake_retries']:,})", f"{s['deliveries_per_s']:,.0f}",
+            f"{s['p50_ms']} / {s['p99_ms']} / {s['p999_ms']} / {s['max_ms']}", str(s["hold_s"]),
+            f"{s['generator_cpu_max']:.0f}", f"{p.get('server_cpu', 0):.0f}" if p else "-",
+            f"{p.get('server_rss_mb', 0):,.0f}" if p else "-", "yes" if s["passed"] else "**no**")
+
+
+def table(columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def curve(folder: Path) -> str:
+    s = json.loads((folder / "summary.json").read_text())
+    cols = ("offered msgs/s", "sent/s", "deliveries/s", "p50 ms", "p99 ms", "max ms")
+    return table(cols, [(f"{r['offered_msgs_per_s']:g}", f"{r['sent_per_s']:g}", f"{r['deliveries_per_s']:,.0f}",
+                         str(r["p50_ms"]), str(r["p99_ms"]), str(r["max_ms"])) for r in s.get("steps", [])])
+
+
+def main(args: list[str]) -> int:
+    folders = [Path(a) for a in args if (Path(a) / "summary.json").exists()]
+    if not folders:
+        print("usage: python -m loadtests.report RESULTS_DIR... (folders holding summary.json)", file=sys.stderr)
+        return 2
+    print(table(HEADER, [row(f) for f in folders]))
+    for f in folders:
+        if json.loads((f / "summary.json").read_text()).get("steps"):
+            print(f"\n{f.name}:\n\n{curve(f)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
