@@ -225,11 +225,15 @@ def main() -> None:
     report = table(results)
     print(report)
     if args.write_docs:
+        load, cores = os.getloadavg()[0], os.cpu_count() or 1
+        busy = (f"**This run shared the machine with other work (load average {load:.1f} on {cores} cores): "
+                "every figure is inflated by CPU contention; the API CPU per request column is the "
+                "least affected.** " if load > cores else "")
         write_docs(f"## API\n\n`GET /api/songs/{{id}}` (cache-aside: Redis `song:<id>`, else PostgreSQL), "
                    f"measured by `python benchmarks/api_songs.py --songs {args.songs} --concurrency "
                    f"{args.concurrency} --duration {args.duration:g} --write-docs`.\n\n"
                    f"Environment: {environment(env, api_url, proc is not None)}.\n\n{report}\n\n"
-                   "Client and server share the machine's cores, so req/s is a floor for the server. "
+                   f"{busy}Client and server share the machine's cores, so req/s is a floor for the server. "
                    "\"1 in flight\" rows are unloaded latency; the concurrent rows include queueing. "
                    "A miss is one Redis Lua call (GET + miss counter), one PostgreSQL primary-key "
                    "query and one Redis SET; a hit is the Lua call alone.\n\n")
