@@ -60,6 +60,7 @@ class Throwaway:
 
 @pytest.fixture
 def throwaways() -> Iterator[list[Throwaway]]:
+    """Request it before `spawn_api`: teardown runs in reverse, so the API stops before its servers."""
     made: list[Throwaway] = []
     yield made
     for t in made:
@@ -74,7 +75,7 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15) 
 
 
 async def test_redis_down_is_503_naming_it_and_recovers_without_restart(
-        spawn_api: Callable[..., Awaitable[SpawnedApi]], throwaways: list[Throwaway]) -> None:
+        throwaways: list[Throwaway], spawn_api: Callable[..., Awaitable[SpawnedApi]]) -> None:
     port = free_port()
     redis = Throwaway([redis_server_bin(), "--port", str(port), "--save", "", "--appendonly", "no"])
     throwaways.append(redis)
@@ -101,7 +102,7 @@ async def test_redis_down_is_503_naming_it_and_recovers_without_restart(
 
 
 async def test_kafka_down_refuses_unacknowledged_work_then_recovers(
-        spawn_api: Callable[..., Awaitable[SpawnedApi]], throwaways: list[Throwaway],
+        throwaways: list[Throwaway], spawn_api: Callable[..., Awaitable[SpawnedApi]],
         pg: psycopg.Connection) -> None:
     port = free_port()
     kafka = Throwaway([tansu_bin(), "broker", "--listener-url", f"tcp://127.0.0.1:{port}",
@@ -157,7 +158,7 @@ def pg_dir() -> Iterator[Path]:
 
 
 async def test_postgres_absent_at_start_then_schema_applied_when_it_arrives(
-        spawn_api: Callable[..., Awaitable[SpawnedApi]], throwaways: list[Throwaway], pg_dir: Path) -> None:
+        throwaways: list[Throwaway], spawn_api: Callable[..., Awaitable[SpawnedApi]], pg_dir: Path) -> None:
     port = free_port()
     initdb, server = postgres_argv(pg_dir / "data", port)
     api = await spawn_api(DATABASE_URL=f"postgresql://spotify@127.0.0.1:{port}/postgres")
