@@ -53,7 +53,7 @@ class RabbitClient:
         try:
             channel = await conn.channel(publisher_confirms=True, on_return_raises=True)
             exchanges = await declare_exchanges(channel)
-            reply = await channel.declare_queue("", exclusive=True, auto_delete=True)
+            reply = await channel.declare_queue("", exclusive=True, auto_delete=True)  # server-named
             await reply.consume(self._on_reply, no_ack=True)
         except BaseException:
             await conn.close()
