@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -240,3 +241,36 @@ async def test_kafka_down_is_one_line_in_the_step_result(tmp_path: Path) -> None
     await stores.close()
     assert result.outcome is Outcome.error
     assert result.error.startswith("could not read kafka before the action") and "spotctl health" in result.error
+
+
+def test_a_failed_check_prints_its_hint_and_the_command_to_look_with() -> None:
+    from spotctl.scenarios import report
+    from spotctl.scenarios.model import CheckResult
+
+    failed = StepResult(3, "Play a song", Outcome.failed, 1.5, "POST /api/songs/42/play", "200 {...}",
+                        (CheckResult(CheckKind.job, "BullMQ job 7 on queue recently-played is completed", False,
+                                     "job is waiting", look="spotctl jobs failed recently-played"),),
+                        hint="Is a worker running? `spotctl up workers`")
+    text = "\n".join(report.result_lines(failed))
+    assert "[red]FAIL[/] BullMQ job 7" in text and "job is waiting" in text
+    assert "spotctl jobs failed recently-played" in text and "Is a worker running?" in text
+    assert report.MARK[Outcome.failed] in text.splitlines()[-1]
+
+
+def test_show_prints_every_steps_text_and_checks(cli: Any) -> None:
+    done = cli("scenario", "show", "quickstart")
+    assert done.returncode == 0, done.stderr
+    assert "Step 1/5 · Register a user" in done.stdout and "Step 5/5" in done.stdout
+    assert "verify: kafka topic song_played got a record" in done.stdout
+    shown = json.loads(cli("scenario", "show", "search", "-o", "json").stdout)
+    assert [s["title"] for s in shown["steps"]] == ["Search", "Search again (cache hit)"]
+
+
+def test_reset_forgets_progress(cli: Any, stack_settings: Path) -> None:
+    progress.save(stack_settings, "search", progress.Progress(passed=frozenset({1, 2})))
+    listed = {s["name"]: s["progress"] for s in json.loads(cli("scenario", "list", "-o", "json").stdout)}
+    assert listed["search"] == "done"
+    done = cli("scenario", "reset", "search")
+    assert done.returncode == 0 and "search: progress reset" in done.stderr
+    listed = {s["name"]: s["progress"] for s in json.loads(cli("scenario", "list", "-o", "json").stdout)}
+    assert listed["search"] == "not started"

@@ -94,6 +94,7 @@ async def test_a_check_that_does_not_hold_fails_with_its_hint(stack: Any, seeded
     results = await Runner(scenario, Endpoints(env=stack.env), tmp_path).run()
     assert len(results) == 1 and results[0].outcome is Outcome.failed
     assert [c.ok for c in results[0].checks] == [True, False]
+    assert (results[0].checks[1].look or "").startswith("spotctl redis get scenario-test:nobody-writes-")
     assert results[0].hint == "There is nothing to fix; this step must fail."
 
 

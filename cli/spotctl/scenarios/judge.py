@@ -60,6 +60,24 @@ def describe(kind: CheckKind, spec: Mapping[str, Any]) -> str:
     raise AssertionError(kind)
 
 
+def look_command(kind: CheckKind, spec: Mapping[str, Any]) -> str | None:
+    """The spotctl command that shows what a check looks at: printed next to a FAIL, so the learner
+    inspects the store themselves instead of guessing."""
+    s = spec
+    match kind:
+        case CheckKind.redis:
+            return f"spotctl redis get {s['key']}"
+        case CheckKind.kafka:
+            return f"spotctl kafka tail {s['topic']} -n 5"
+        case CheckKind.job:
+            return f"spotctl jobs failed {s['queue']}" if s.get("state", "completed") == "completed" else None
+        case CheckKind.rabbit:
+            return "spotctl rabbit queues"
+        case CheckKind.mail | CheckKind.push:
+            return "spotctl logs workers"
+    return None
+
+
 def _short(value: Any, limit: int = 80) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     return text if len(text) <= limit else text[: limit - 1] + "…"

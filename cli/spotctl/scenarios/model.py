@@ -112,6 +112,7 @@ class CheckResult:
     ok: bool
     detail: str = ""
     observed: Any = None
+    look: str | None = None  # a spotctl command that shows what this check looked at
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ class StepResult:
         return {"step": self.number, "title": self.title, "outcome": self.outcome.value,
                 "duration_s": round(self.duration_s, 3), "action": self.action,
                 "action_detail": self.action_detail, "error": self.error or None,
-                "checks": [{"kind": c.kind.value, "check": c.description, "ok": c.ok, "detail": c.detail}
-                           for c in self.checks],
+                "checks": [{"kind": c.kind.value, "check": c.description, "ok": c.ok, "detail": c.detail,
+                            "look": c.look} for c in self.checks],
                 "captured": dict(self.captured), "hint": None if self.passed else self.hint,
                 "explore": list(self.explore)}

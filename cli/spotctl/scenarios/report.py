@@ -39,6 +39,8 @@ def result_lines(result: StepResult) -> list[str]:
     for check in result.checks:
         mark = "[green]PASS[/]" if check.ok else "[red]FAIL[/]"
         lines.append(f"  {mark} {escape(check.description)} [dim]— {escape(check.detail)}[/]")
+        if not check.ok and check.look:
+            lines.append(f"       [dim]look:[/] [bold]{escape(check.look)}[/]")
     if result.error:
         lines.append(f"  {MARK[Outcome.error]} {escape(result.error)}")
     if not result.passed:

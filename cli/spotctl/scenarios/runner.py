@@ -196,4 +196,5 @@ class Runner:
                 break
             await asyncio.sleep(POLL_INTERVAL_S)
         captured = self._capture(check.capture, verdict.observed, f"the {check.kind.value} check") if verdict.ok else {}
-        return CheckResult(check.kind, description, verdict.ok, verdict.detail, verdict.observed), captured
+        return CheckResult(check.kind, description, verdict.ok, verdict.detail, verdict.observed,
+                           judge.look_command(check.kind, spec)), captured
