@@ -19,6 +19,7 @@ class FrameScanner:
     marker: bytes
     buf: bytearray = field(default_factory=bytearray)
     closed: bool = False
+    close_code: int | None = None
 
     def feed(self, data: bytes) -> tuple[int, list[bytes]]:
         """Consume bytes; return (deliveries completed, ping payloads to answer)."""
@@ -47,6 +48,7 @@ class FrameScanner:
                 pings.append(bytes(buf[start:end]))
             elif opcode == 8:
                 self.closed = True
+                self.close_code = int.from_bytes(buf[start:start + 2], "big") if length >= 2 else None
             pos = end
         del buf[:pos]
         return count, pings

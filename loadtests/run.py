@@ -95,7 +95,7 @@ def _locust(scenario: Scenario, cfg: RunConfig, req: RunRequest, port: int) -> l
     results = req.results_dir
     base_env = {**os.environ, **cfg.to_env(), "PYTHONPATH": os.pathsep.join(
         p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
-    common = [sys.executable, "-m", "locust", "-f", str(scenario.file), "--loglevel", "WARNING"]
+    common = [sys.executable, "-m", "locust", "-f", str(scenario.file), "--loglevel", "INFO"]
     master_cmd = [*common, "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
                   "--expect-workers", str(cfg.workers), "--expect-workers-max-wait", "60", "--headless",
                   "-u", str(req.users), "-r", f"{req.spawn_rate:g}", "--csv", str(results / "locust"),

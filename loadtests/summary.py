@@ -92,7 +92,7 @@ class Summary:
 
 
 def judge(totals: Totals, latency: Latency, *, failures: int, measures_latency: bool, target_p99_ms: float,
-          generator_cpu_max: float) -> list[Check]:
+          generator_cpu_max: float, missing_workers: int = 0) -> list[Check]:
     checks = [
         Check("drops", totals.drops == 0, f"{totals.drops} connections dropped"),
         Check("handshakes", totals.handshake_failures == 0,
@@ -101,6 +101,7 @@ def judge(totals: Totals, latency: Latency, *, failures: int, measures_latency: 
         Check("generator", generator_cpu_max < SATURATED_CPU_PERCENT,
               f"busiest Locust worker at {generator_cpu_max:.0f}% CPU"
               + (" (saturated: the run is void)" if generator_cpu_max >= SATURATED_CPU_PERCENT else "")),
+        Check("workers", missing_workers == 0, f"{missing_workers} Locust workers went missing (missed heartbeats)"),
     ]
     if measures_latency:
         if latency.count == 0:
@@ -114,9 +115,10 @@ def judge(totals: Totals, latency: Latency, *, failures: int, measures_latency: 
 def build(*, scenario: str, target: str, url: str, users: int, workers: int, connections_peak: int,
           totals: Totals, latency: Latency, failures: int, requests: int, duration_s: float,
           target_p99_ms: float, measures_latency: bool, generator_cpu_max: float,
-          started_at: str = "", hold_s: float = 0.0) -> Summary:
+          started_at: str = "", hold_s: float = 0.0, missing_workers: int = 0) -> Summary:
     checks = judge(totals, latency, failures=failures, measures_latency=measures_latency,
-                   target_p99_ms=target_p99_ms, generator_cpu_max=generator_cpu_max)
+                   target_p99_ms=target_p99_ms, generator_cpu_max=generator_cpu_max,
+                   missing_workers=missing_workers)
     return Summary(
         scenario=scenario, target=target, url=url, users=users, workers=workers,
         connections_peak=connections_peak, drops=totals.drops, handshake_failures=totals.handshake_failures,

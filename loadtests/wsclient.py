@@ -147,7 +147,7 @@ class WsConnection:
             if scanner.closed:
                 if self.closing:
                     return
-                raise ConnectionDropped("closed by server (close frame)")
+                raise ConnectionDropped(f"closed by server (code {scanner.close_code})")
 
     def _payloads(self, events: Sequence[object]) -> Iterator[str | bytes]:
         for event in events:

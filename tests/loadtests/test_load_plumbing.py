@@ -16,8 +16,9 @@ def test_a_clean_run_passes_and_each_miss_fails_its_own_check() -> None:
                        generator_cpu_max=40)
     assert all(c.ok for c in ok)
     bad = summary.judge(summary.Totals(drops=2, handshake_failures=1), summary.Latency(count=5, p99_ms=80),
-                        failures=3, measures_latency=True, target_p99_ms=50, generator_cpu_max=97)
-    assert {c.name for c in bad if not c.ok} == {"drops", "handshakes", "failures", "generator", "p99"}
+                        failures=3, measures_latency=True, target_p99_ms=50, generator_cpu_max=97,
+                        missing_workers=1)
+    assert {c.name for c in bad if not c.ok} == {"drops", "handshakes", "failures", "generator", "workers", "p99"}
 
 
 def test_a_latency_run_without_a_single_delivery_fails() -> None:
