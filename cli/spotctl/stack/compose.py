@@ -192,7 +192,8 @@ def load(path: Path, env: Mapping[str, str] | None = None) -> ComposeProject:
     import yaml
 
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: 10x faster on every command
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
     except FileNotFoundError as exc:
         raise SpotctlError(f"compose file not found: {path}",
                            hint="run spotctl inside the project, or set SPOTCTL_PROJECT_DIR") from exc
