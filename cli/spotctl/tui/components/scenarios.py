@@ -71,7 +71,7 @@ class ScenariosScreen(Screen[None]):
         options.clear_options()
         for s in self.scenarios:
             label = done.get(s.name, progress.Progress()).label(len(s.steps))
-            options.add_option(Option(f"{s.name:<16} {label:<22} {escape(s.title)}", id=s.name))
+            options.add_option(Option(f"{s.name:<16} {escape(label)}", id=s.name))  # the title heads the text
         if highlighted is not None:
             options.highlighted = highlighted
 
