@@ -144,7 +144,7 @@ def postgres_argv(data: Path, port: int) -> tuple[list[str], list[str]]:
             pytest.skip("running as root without a `postgres` user")
         os.chown(data.parent, owner.pw_uid, owner.pw_gid)
         prefix = ["runuser", "-u", "postgres", "--"]
-    return ([*prefix, initdb, "-D", str(data), "-U", "spotify", "--auth=trust", "-E", "UTF8"],
+    return ([*prefix, initdb, "-D", str(data), "-U", "spotify", "--auth=trust", "-E", "UTF8", "--no-sync"],
             [*prefix, postgres, "-D", str(data), "-p", str(port), "-c", "listen_addresses=127.0.0.1",
              "-c", "unix_socket_directories=", "-c", "fsync=off"])
 

@@ -61,7 +61,7 @@ class Resources:
         return str(job.id)
 
     async def _migrate_until_done(self) -> None:
-        async for attempt in AsyncRetrying(wait=wait_exponential(multiplier=0.2, max=5),
+        async for attempt in AsyncRetrying(wait=wait_exponential(multiplier=0.2, max=2),
                                            retry=retry_if_exception_type(psycopg.Error)):
             with attempt:
                 async with await psycopg.AsyncConnection.connect(self.config.settings.database_url,
