@@ -274,3 +274,16 @@ def test_reset_forgets_progress(cli: Any, stack_settings: Path) -> None:
     assert done.returncode == 0 and "search: progress reset" in done.stderr
     listed = {s["name"]: s["progress"] for s in json.loads(cli("scenario", "list", "-o", "json").stdout)}
     assert listed["search"] == "not started"
+
+
+def test_the_plan_runs_from_a_step_to_the_end_or_just_that_step() -> None:
+    from spotctl.errors import UsageError
+
+    assert list(progress.plan(5, 1, only=False)) == [1, 2, 3, 4, 5]
+    assert list(progress.plan(5, 3, only=True)) == [3]
+    with pytest.raises(UsageError):
+        progress.plan(5, 6, only=False)
+    from spotctl.scenarios.model import CheckResult
+
+    ok, bad = CheckResult(CheckKind.redis, "a", True), CheckResult(CheckKind.redis, "b", False)
+    assert judge.outcome([ok, ok]) is Outcome.passed and judge.outcome([ok, bad]) is Outcome.failed

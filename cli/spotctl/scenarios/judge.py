@@ -7,11 +7,11 @@ so a verdict also says when waiting longer cannot help (`final`, e.g. a job that
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from spotctl.scenarios.model import CheckKind
+from spotctl.scenarios.model import CheckKind, CheckResult, Outcome
 from spotctl.scenarios.template import matches, same
 
 
@@ -21,6 +21,11 @@ class Verdict:
     detail: str
     observed: Any = None  # what `capture:` paths read from
     final: bool = False  # True: polling again cannot change a failure
+
+
+def outcome(checks: Sequence[CheckResult]) -> Outcome:
+    """A step whose action succeeded passes when every check held."""
+    return Outcome.passed if all(c.ok for c in checks) else Outcome.failed
 
 
 def describe(kind: CheckKind, spec: Mapping[str, Any]) -> str:

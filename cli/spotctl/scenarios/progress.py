@@ -55,6 +55,13 @@ class Progress:
                    updated_at=data.get("updated_at"))
 
 
+def plan(total: int, start: int, only: bool) -> range:
+    """Step numbers a run goes through (it stops early at the first step that does not pass)."""
+    if not 1 <= start <= total:
+        raise UsageError(f"--step {start}: the scenario has steps 1..{total}")
+    return range(start, start + 1 if only else total + 1)
+
+
 def builtins(now: dt.datetime) -> dict[str, Any]:
     """Variables every run has: a fresh `run` id (unique e-mails, titles), today and yesterday (UTC)."""
     return {"run": secrets.token_hex(4), "now": int(now.timestamp()), "today": now.date().isoformat(),

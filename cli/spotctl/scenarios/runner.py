@@ -75,11 +75,10 @@ class Runner:
         variables = progress.start_variables(self.scenario, state, start, now or dt.datetime.now(dt.UTC))
         if start == 1:
             state = progress.Progress()
-        last = start if only else len(self.scenario.steps)
         results: list[StepResult] = []
         stores = observe.Stores(self.endpoints)
         try:
-            for number in range(start, last + 1):
+            for number in progress.plan(len(self.scenario.steps), start, only):
                 step = self.scenario.steps[number - 1]
                 if before_step is not None and not await before_step(number, step):
                     break
@@ -127,7 +126,7 @@ class Runner:
                               answer_line, hint=self._filled(step.hint, values), error=str(exc)), values
         finally:
             await baseline.close()
-        outcome = Outcome.passed if all(c.ok for c in checks) else Outcome.failed
+        outcome = judge.outcome(checks)
         captured = {k: values[k] for k in values if k not in variables or variables[k] != values[k]}
         return StepResult(number, step.title, outcome, time.monotonic() - started, described, answer_line,
                           tuple(checks), captured, hint=self._filled(step.hint, values),
