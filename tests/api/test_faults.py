@@ -178,5 +178,9 @@ async def test_postgres_absent_at_start_then_schema_applied_when_it_arrives(
             return bool((await http.get("/health")).json()["schema_ready"])
 
         await eventually(schema_applied, timeout=30)
-        resp = await http.get("/api/songs/987654321")
-        assert resp.status_code == 404 and resp.json()["detail"] == "song 987654321 not found"  # table exists
+
+        async def served() -> bool:  # the pool refills within seconds: its reconnect backoff is bounded
+            resp = await http.get("/api/songs/987654321")
+            return resp.status_code == 404 and resp.json()["detail"] == "song 987654321 not found"
+
+        await eventually(served, timeout=10)

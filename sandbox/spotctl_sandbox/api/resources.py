@@ -87,9 +87,11 @@ async def open_resources(config: ApiConfig) -> Resources:
     redis = Redis.from_url(s.redis_url, decode_responses=True, socket_connect_timeout=1,
                            socket_timeout=timeout, health_check_interval=10,
                            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2))
+    # reconnect_timeout: psycopg_pool's backoff doubles up to this bound (default 5 min, so a long
+    # outage could leave minutes between attempts); after it the pool reconnects on demand instead
     pool = AsyncConnectionPool(s.database_url, min_size=2, max_size=10, timeout=timeout, open=False,
                                kwargs={"autocommit": True, "connect_timeout": 2},
-                               check=AsyncConnectionPool.check_connection)
+                               check=AsyncConnectionPool.check_connection, reconnect_timeout=10)
     await pool.open(wait=False)
     res = Resources(
         config=config, redis=redis, pool=pool,
