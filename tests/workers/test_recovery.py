@@ -107,10 +107,13 @@ async def test_starts_without_redis_recovers_when_it_returns_and_drains_on_sigte
         w = await states(private.url)
         return bool(w) and w["recently-played"]["state"] == "waiting" and "redis" in w["recently-played"]["detail"]
 
-    await eventually(waiting_for_redis, 20, "/health to show the worker waiting for Redis")
+    await eventually(waiting_for_redis, 40, "/health to show the worker waiting for Redis")
     w = await states(private.url)
     assert w["delivery"]["state"] == "waiting" and "rabbitmq" in w["delivery"]["detail"]
     assert w["analytics"]["state"] == "waiting" and "kafka" in w["analytics"]["detail"]
+    async with httpx.AsyncClient(timeout=30) as client:
+        refused = await client.post(private.url + "/jobs/daily-report", json={})
+    assert refused.status_code == 503 and "redis" in refused.json()["error"]
 
     redis_proc = private.start_redis()
     try:
@@ -118,7 +121,7 @@ async def test_starts_without_redis_recovers_when_it_returns_and_drains_on_sigte
             w = await states(private.url)
             return all(w[n]["state"] == "running" for n in ("recently-played", "email", "schema"))
 
-        await eventually(running, 30, "the BullMQ workers to start once Redis is up")
+        await eventually(running, 45, "the BullMQ workers to start once Redis is up")
 
         redis_proc.terminate()  # an outage while running ...
         redis_proc.wait(10)
@@ -126,9 +129,9 @@ async def test_starts_without_redis_recovers_when_it_returns_and_drains_on_sigte
         async def noticed() -> bool:
             return bool((await states(private.url))["recently-played"]["state"] == "waiting")
 
-        await eventually(noticed, 15, "/health to report the Redis outage")
+        await eventually(noticed, 30, "/health to report the Redis outage")
         redis_proc = private.start_redis()  # ... and the store comes back (empty: no persistence)
-        await eventually(running, 30, "the workers to carry on once Redis is back")
+        await eventually(running, 45, "the workers to carry on once Redis is back")
 
         user, email = await catalogue.user("resilient")
         song = await catalogue.song(await catalogue.artist(), "After the outage")
@@ -147,11 +150,11 @@ async def test_starts_without_redis_recovers_when_it_returns_and_drains_on_sigte
         async def active() -> bool:
             return bool(await jobs.getJobState(job.id) == "active")
 
-        await eventually(active, 15, "the mail job to be in flight")
+        await eventually(active, 30, "the mail job to be in flight")
         private.proc.send_signal(signal.SIGTERM)
         started = time.monotonic()
         code = await asyncio.to_thread(private.proc.wait, 30)
-        assert code == 0 and time.monotonic() - started < 20
+        assert code == 0 and time.monotonic() - started < 30
         assert await jobs.getJobState(job.id) == "completed"  # finished, not abandoned
         done = await Job.fromId(jobs, job.id)
         assert done is not None and done.returnvalue["sent_to"] == email
@@ -195,7 +198,7 @@ async def test_sigterm_returns_unfinished_messages_to_their_queues(
             w = await states(f"http://127.0.0.1:{port}")
             return bool(w) and all(w[q]["state"] == "running" for q in ("delivery", "cache-invalidation"))
 
-        await eventually(consuming, 20, "the private consumers to attach")
+        await eventually(consuming, 40, "the private consumers to attach")
         connection = await aio_pika.connect(amqp)
         async with connection:
             channel = await connection.channel(publisher_confirms=True)

@@ -6,6 +6,7 @@ decides the order of the graceful stop.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import json
@@ -19,10 +20,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from spotctl_sandbox.workers import metrics
+from spotctl_sandbox.workers.retrying import transient_errors
 from spotctl_sandbox.workers.sinks import MailSink, PushSink
 from spotctl_sandbox.workers.state import Health
 
 TriggerReport = Callable[[dt.date], Awaitable[str]]
+ENQUEUE_TIMEOUT_S = 5.0
 
 
 def _limit(request: Request) -> int:
@@ -64,7 +67,11 @@ def workers_app(health: Health, mail: MailSink, push: PushSink, trigger_report: 
             day = dt.date.fromisoformat(raw) if raw else dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
         except (ValueError, TypeError, AttributeError):
             return _bad_request('body must be JSON like {"day": "YYYY-MM-DD"}')
-        job_id = await trigger_report(day)
+        try:
+            job_id = await asyncio.wait_for(trigger_report(day), ENQUEUE_TIMEOUT_S)  # BullMQ retries forever
+        except transient_errors() as exc:
+            return JSONResponse({"error": f"cannot enqueue: redis unreachable ({type(exc).__name__})"},
+                                status_code=503)
         return JSONResponse({"queued": True, "job_id": job_id, "day": day.isoformat()}, status_code=202)
 
     async def push_faults(request: Request) -> JSONResponse:
