@@ -114,10 +114,13 @@ async def clients(url: str, toks: list[str], probes: int, pipe: Any) -> None:
 
     reporter = asyncio.get_running_loop().create_task(progress())
     await asyncio.gather(*(one(i, t) for i, t in enumerate(toks)))
-    while state["joined"] < len(transports):
-        await asyncio.sleep(0.05)
+    last, still = -1, 0.0
+    while state["joined"] < len(transports) and still < 10:  # give up on joins that never answer
+        await asyncio.sleep(0.1)
+        still = still + 0.1 if state["joined"] == last else 0.0
+        last = state["joined"]
     reporter.cancel()
-    pipe.send({"connected": len(transports)})
+    pipe.send({"connected": len(transports), "joined": state["joined"]})
     while True:
         command = await asyncio.get_running_loop().run_in_executor(None, pipe.recv)
         if command == "report":  # counts since the previous report
@@ -175,8 +178,8 @@ def counters(metrics_url: str) -> dict[str, float]:
     """Hub-side totals: frames written per type and frames shed for slow consumers."""
     text = urllib.request.urlopen(metrics_url + "/metrics", timeout=5).read().decode()
     out: dict[str, float] = {}
-    for m in re.finditer(r'^(hub_messages_out_total|hub_frames_shed_total){(\w+)="([^"]+)",worker="\d+"} (\S+)$',
-                         text, re.M):
+    names = "hub_messages_out_total|hub_frames_shed_total|hub_protocol_errors_total"
+    for m in re.finditer(rf'^({names}){{(\w+)="([^"]+)",worker="\d+"}} (\S+)$', text, re.M):
         key = f"{m.group(1)}[{m.group(3)}]"
         out[key] = out.get(key, 0) + float(m.group(4))
     return out
@@ -214,8 +217,9 @@ def main() -> None:
            "HUB_CONN_RATE": "100000", "HUB_CONN_BURST": "100000", "HUB_USER_RATE": "100000/second",
            "MAX_WS_CONNECTIONS_PER_USER": "5"}
     secret = env.get("JWT_SECRET", "dev-only-change-me")
+    hub_log = open(os.environ.get("BENCH_HUB_LOG", os.devnull), "ab")
     hub = subprocess.Popen([sys.executable, "-m", "spotctl_sandbox.hub"], env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                           stdout=hub_log, stderr=subprocess.STDOUT)
     url, metrics_url = f"ws://127.0.0.1:{port}/ws", f"http://127.0.0.1:{metrics_port}"
     report: dict[str, Any] = {"connections": args.connections, "workers": args.workers,
                               "client_processes": args.client_processes, "cpus": os.cpu_count(),
@@ -241,7 +245,9 @@ def main() -> None:
             proc.start()
             pipes.append(parent)
             procs.append(proc)
-        connected = sum(p.recv()["connected"] for p in pipes)
+        ready = [p.recv() for p in pipes]
+        connected = sum(r["connected"] for r in ready)
+        report["joined"] = sum(r["joined"] for r in ready)
         report["connect_s"] = round(time.perf_counter() - t0, 1)
         report["connected"] = connected
         time.sleep(2)
@@ -259,9 +265,9 @@ def main() -> None:
             frames += got["frames"]
             hist.decode_and_add(got["hist"])
         report["hub_side_latency"] = hub_latency(metrics_url)
-        report["latency"] = {"rate_msgs_per_s": args.rate, "fanout": connected,
-                             "offered_deliveries_per_s": args.rate * connected, "sent": sent,
-                             "delivered": frames, "expected": sent * connected,
+        report["latency"] = {"rate_msgs_per_s": args.rate, "fanout": report["joined"],
+                             "offered_deliveries_per_s": args.rate * report["joined"], "sent": sent,
+                             "delivered": frames, "expected": sent * report["joined"],
                              **{f"p{q}_ms": round(hist.get_value_at_percentile(q) / 1000, 1)
                                 for q in (50, 90, 99, 99.9)},
                              "max_ms": round(hist.get_max_value() / 1000, 1)}
@@ -270,7 +276,7 @@ def main() -> None:
         asyncio.run(publish(url, publisher_token, 0, args.burst))
         delivered, last_at = 0, 0.0
         deadline = time.perf_counter() + 60
-        while time.perf_counter() < deadline and delivered < args.burst * connected:
+        while time.perf_counter() < deadline and delivered < args.burst * report["joined"]:
             time.sleep(0.2)
             for p in pipes:
                 p.send("report")

@@ -35,7 +35,9 @@ def _limiter_url(redis_url: str) -> str:
 async def run(cfg: HubConfig, index: int, ready_file: Path | None) -> None:
     metrics.WORKER = str(index)
     metrics.announce()
-    redis = aioredis.from_url(cfg.settings.redis_url, max_connections=64)
+    # Blocking pool: under a connect storm callers wait for a connection instead of failing at once.
+    redis = aioredis.Redis(connection_pool=aioredis.BlockingConnectionPool.from_url(
+        cfg.settings.redis_url, max_connections=64, timeout=20))
     db = Database(cfg.settings.database_url)
     await db.open()
     hub = Hub(cfg, redis, index)
