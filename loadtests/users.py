@@ -54,7 +54,7 @@ def fire(env: Any, name: str, started: float, exc: Exception | None = None, leng
 
 
 class WsUser(User):
-    """One connection in room `room_of(index)`; room leaders publish at the scheduled rate."""
+    """One connection, a member of room `room`; each room's leader also publishes on schedule."""
 
     abstract = True
     wait_time = constant(1)
