@@ -15,7 +15,7 @@ import pytest
 pytestmark = pytest.mark.stack
 
 Cli = Callable[..., Any]
-FLOWS = ("play", "recommendations", "release", "playlist", "search", "daily-report")
+FLOWS = ("play", "recommendations", "release", "notifications", "playlist", "search", "daily-report")
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ from spotctl.errors import UsageError
 from spotctl.scenarios.model import Scenario
 from spotctl.scenarios.parse import parse_text
 
-# The order people should take them in: the tour first, then the seed's six flows.
-ORDER = ("quickstart", "play", "recommendations", "release", "playlist", "search", "daily-report")
+# The order people should take them in: the tour first, then the seed's six flows (and flow 3's real-time leg).
+ORDER = ("quickstart", "play", "recommendations", "release", "notifications", "playlist", "search", "daily-report")
 
 
 def folder() -> Path:
