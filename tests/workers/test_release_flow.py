@@ -83,10 +83,12 @@ async def test_release_notifies_followers_by_push_email_and_hub(
     assert push_job.opts["attempts"] == 5 and push_job.opts["backoff"]["type"] == "exponential"
     await jobs.close()
 
-    # offline, so the hub keeps it for the next connection
-    pending = cast(list[str], await redis.zrange(f"hub:default:notif-pending:{fan}", 0, -1))
-    kinds = [await redis.hget(f"hub:default:notif:{nid}", "kind") for nid in pending]
-    assert "new_release" in kinds
+    async def pending_in_hub() -> list[str]:  # offline, so the hub keeps it for the next connection
+        nids = cast(list[str], await redis.zrange(f"hub:default:notif-pending:{fan}", 0, -1))
+        kinds = [await redis.hget(f"hub:default:notif:{nid}", "kind") for nid in nids]
+        return nids if "new_release" in kinds else []
+
+    pending = await eventually(pending_in_hub, 10, "the real-time notification in the hub")
 
     async def caches_dropped() -> bool:
         return not await redis.exists(f"song:{song}", search_key, f"recs:{fan}")

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -31,6 +32,7 @@ WHERE f.artist_id = %s ORDER BY u.id
 SONG_SQL = "SELECT title, artist FROM songs WHERE id = %s"
 BULK = 500
 HUB_GUARD_TTL_S = 24 * 3600
+HUB_BATCH = 50
 
 
 async def _followers(deps: Deps, artist_id: str) -> list[tuple[str, str, str]]:
@@ -79,11 +81,11 @@ async def _notify_live(deps: Deps, release: Release, title: str, artist: str, us
     except ImportError:
         log.info("delivery: hub.publish not available; skipping real-time notifications")
         return 0
-    sent = 0
-    for user_id in user_ids:
+
+    async def notify(user_id: str) -> bool:
         guard = f"release:notified:{release.song_id}:{user_id}"
         if not await deps.redis.set(guard, "1", nx=True, ex=HUB_GUARD_TTL_S):
-            continue
+            return False
         try:
             await publish_notification(deps.redis, user_id, title=f"New from {artist}", body=title,
                                        priority="HIGH", kind="new_release",
@@ -91,7 +93,11 @@ async def _notify_live(deps: Deps, release: Release, title: str, artist: str, us
         except Exception:
             await deps.redis.delete(guard)  # let the retry of this message try again
             raise
-        sent += 1
+        return True
+
+    sent = 0
+    for start in range(0, len(user_ids), HUB_BATCH):  # bounded concurrency: big artists have many fans
+        sent += sum(await asyncio.gather(*(notify(u) for u in user_ids[start:start + HUB_BATCH])))
     return sent
 
 
