@@ -3,6 +3,10 @@ client's reconnect with resume from its last message id."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import os
+import time
 from collections.abc import Callable
 
 import pytest
@@ -10,7 +14,7 @@ import redis.asyncio as aioredis
 
 from spotctl_sandbox.hub.publish import publish_notification
 
-from .conftest import HubProcess, UserFactory, next_of
+from .conftest import Hub, HubProcess, UserFactory, next_of, token
 
 pytestmark = pytest.mark.stack
 
@@ -57,3 +61,25 @@ async def test_shutdown_tells_clients_to_reconnect_and_they_resume(
     assert replayed == [2, 3] and alice.connects == 2 and alice.last_id != seen_before
     await sender.request("room_message", {"room": "resume", "data": 4})
     assert (await next_of(alice, "room_message"))["content"]["data"] == 4  # live again, no duplicates
+
+
+async def test_a_silent_peer_is_dropped_by_the_heartbeat(
+        hub_factory: Callable[..., HubProcess], redis: aioredis.Redis, ns: str) -> None:
+    quick = hub_factory(WS_HEARTBEAT_INTERVAL="1").start()
+    tok = await token(redis, quick_hub(quick), f"silent-{ns}")
+    reader, writer = await asyncio.open_connection("127.0.0.1", quick.port)
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write(f"GET /ws?token={tok}&ns={ns} HTTP/1.1\r\nHost: hub\r\nUpgrade: websocket\r\n"
+                 f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
+    started = time.monotonic()
+    received = b""
+    while chunk := await asyncio.wait_for(reader.read(65536), 15):  # never answer a ping
+        received += chunk
+    assert received.startswith(b"HTTP/1.1 101") and b'"type":"welcome"' in received
+    assert b"\x89" in received  # the hub pinged us ...
+    assert 1.0 <= time.monotonic() - started < 10  # ... and hung up when no pong came
+    writer.close()
+
+
+def quick_hub(proc: HubProcess) -> Hub:
+    return Hub(proc.url, f"http://127.0.0.1:{proc.metrics_port}", proc.env)
