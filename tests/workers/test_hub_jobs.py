@@ -33,6 +33,10 @@ async def test_hub_notification_reaches_email_and_push_sinks(
 
     await eventually(mailed, 20, "the hub's e-mail job to be delivered to the user's address")
     await eventually(pushed, 20, "the hub's push job to be delivered")
-    tracking = await redis.hgetall(f"hub:default:notif:{nid}")
-    assert tracking["channel:email"] == "delivered" and tracking["channel:push"] == "delivered"
+
+    async def tracked() -> bool:  # recorded right after the sinks answered
+        tracking = await redis.hgetall(f"hub:default:notif:{nid}")
+        return tracking.get("channel:email") == "delivered" and tracking.get("channel:push") == "delivered"
+
+    await eventually(tracked, 10, "delivery to be recorded on the hub's notification")
     await redis.delete(f"hub:default:prefs:{user}", f"hub:default:notif:{nid}", f"hub:default:notif-pending:{user}")

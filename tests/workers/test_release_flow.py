@@ -73,8 +73,12 @@ async def test_release_notifies_followers_by_push_email_and_hub(
     assert [m["rcpt_to"] for m in mails] == [[fan_email]] and "Queen" in mails[0]["body"]
 
     jobs = Queue("notifications", {"connection": env["REDIS_URL"]})
-    assert await jobs.getJobState(f"release-{song}-{fan}-push") == "completed"
-    assert await jobs.getJobState(f"release-{song}-{fan}-email") == "completed"
+
+    async def jobs_completed() -> bool:  # the sinks have them a moment before BullMQ records completion
+        states = {await jobs.getJobState(f"release-{song}-{fan}-{kind}") for kind in ("push", "email")}
+        return states == {"completed"}
+
+    await eventually(jobs_completed, 10, "the follower's push and e-mail jobs to complete")
     assert await jobs.getJobState(f"release-{song}-{bystander}-push") == "unknown"
     push_job = await Job.fromId(jobs, f"release-{song}-{fan}-push")
     mail_job = await Job.fromId(jobs, f"release-{song}-{fan}-email")
