@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from limits import parse as parse_limit
 from limits.aio.strategies import FixedWindowRateLimiter
+from redis.exceptions import RedisError
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
@@ -26,7 +27,7 @@ from .core.presence import Presence
 from .core.ratelimit import ConnectionLimiter, Verdict
 from .features import chat, listening, playlists, system
 from .features.context import Context, Handler
-from .hub import CLOSE_POLICY, Conn, Hub
+from .hub import CLOSE_POLICY, CLOSE_TRY_AGAIN, Conn, Hub
 from .protocol import envelope
 from .protocol.envelope import ErrorCode, Incoming, ProtocolError
 from .store import Database
@@ -59,8 +60,8 @@ class Server:
         conn = Conn(id=uuid.uuid4().hex[:16], ns=ns, user_id=claims.user_id, name=claims.name, ws=ws,
                     limiter=ConnectionLimiter.create(cfg.conn_rate, cfg.conn_burst, cfg.max_strikes),
                     connected_ms=envelope.now_ms(), resume_from=_resume_id(query))
-        await self.hub.register(conn)
         try:
+            await self.hub.register(conn)
             conn.send(envelope.frame("welcome", {
                 "conn_id": conn.id, "user_id": conn.user_id, "name": conn.name, "namespace": ns,
                 "worker": self.hub.worker, "heartbeat_interval": cfg.settings.ws_heartbeat_interval,
@@ -71,13 +72,24 @@ class Server:
                 await self._on_frame(conn, raw)
         except ConnectionClosed:
             pass
+        except RedisError as exc:  # the hub cannot work without Redis: tell the client to come back
+            log.error("Redis failed for connection %s: %s", conn.id, exc)
+            self._error(conn, ErrorCode.UNAVAILABLE, "the hub lost its message bus: reconnect later")
+            conn.close_soon(CLOSE_TRY_AGAIN, "message bus unavailable: reconnect later")
         finally:
-            chats = [t for t in conn.topics if t.startswith("chat:")]
+            await self._cleanup(conn)
+
+    async def _cleanup(self, conn: Conn) -> None:
+        """Forget the connection; announce 'offline' in its chat channels if it was the user's last."""
+        chats = [t for t in conn.topics if t.startswith("chat:")]
+        try:
             await self.hub.unregister(conn)
-            if chats and await self.hub.user_presence(ns, conn.user_id) is Presence.OFFLINE:
+            if chats and await self.hub.user_presence(conn.ns, conn.user_id) is Presence.OFFLINE:
                 for topic in chats:
-                    await bus.publish(self.hub.redis, ns, topic, "presence", {
+                    await bus.publish(self.hub.redis, conn.ns, topic, "presence", {
                         "channel_id": int(topic[5:]), "user_id": conn.user_id, "status": "offline"})
+        except RedisError as exc:
+            log.warning("cleanup of connection %s incomplete: %s", conn.id, exc)
 
     async def _authenticate(self, ws: ServerConnection, ns: str, token: str | None) -> Any:
         peer = _peer(ws)

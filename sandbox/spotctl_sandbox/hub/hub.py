@@ -167,8 +167,8 @@ class Hub:
         return len(pending)
 
     async def unregister(self, conn: Conn) -> None:
-        self.conns.pop(conn.id, None)
-        metrics.CONNECTIONS.labels(metrics.WORKER).dec()
+        if self.conns.pop(conn.id, None) is not None:
+            metrics.CONNECTIONS.labels(metrics.WORKER).dec()
         for topic in list(conn.topics):
             await self.unsubscribe(conn, topic)
         with contextlib.suppress(Exception):
