@@ -68,6 +68,7 @@ class Analytics:
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
+        deps.health.add(self.name)
 
     async def run(self) -> None:
         self._consumer = await until_ready(self.deps.health, self.name, "kafka", self._start_consumer)

@@ -34,6 +34,7 @@ class BullWorker:
         self.processors = processors
         self.concurrency = concurrency
         self._worker: bullmq.Worker | None = None
+        deps.health.add(name)
 
     async def run(self) -> None:
         await until_ready(self.deps.health, self.name, "redis", self.deps.redis.ping)

@@ -67,6 +67,7 @@ class RabbitConsumer:
         self._queue: aio_pika.abc.AbstractQueue | None = None
         self._tag: str | None = None
         self._inflight: set[asyncio.Task[None]] = set()
+        deps.health.add(name)
 
     async def run(self, connection: AbstractRobustConnection) -> None:
         channel = await connection.channel(publisher_confirms=True)

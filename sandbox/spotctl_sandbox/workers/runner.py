@@ -71,9 +71,7 @@ class Runner:
     def __init__(self, config: WorkerConfig) -> None:
         self.config = config
         self.http = httpx.AsyncClient()
-        bull_names = ["recently-played", "notification-jobs", "email", "reports"]
-        rabbit_names = ["recommendations", "delivery", "search-indexer", "cache-invalidation"]
-        self.deps = deps = Deps.create(config, Health([SCHEMA, *bull_names, *rabbit_names, Analytics.name]))
+        self.deps = deps = Deps.create(config, Health([SCHEMA]))  # the workers add themselves
         self.bull = _bull_workers(deps, self.http)
         self.rabbit = _rabbit_consumers(deps)
         self.analytics = Analytics(deps)

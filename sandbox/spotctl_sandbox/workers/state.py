@@ -38,6 +38,10 @@ class Health:
         self._workers = {name: WorkerStatus() for name in names}
         self.started_at = time.time()
 
+    def add(self, name: str) -> None:
+        """Workers register themselves when built, so /health lists them before they start."""
+        self._workers.setdefault(name, WorkerStatus())
+
     def set(self, name: str, state: WorkerState, detail: str = "") -> None:
         status = self._workers[name]
         if status.state is not state:
