@@ -103,3 +103,9 @@ def test_docker_ps_json_is_read_in_both_shapes() -> None:
     assert [state_of(r) for r in parse_ps(lines)] == [State.healthy, State.stopped]
     assert [state_of(r) for r in parse_ps(array)] == [State.starting]
     assert parse_ps("") == []
+
+
+def test_services_wait_for_stores_but_only_for_brokers_to_start(project: compose.ComposeProject) -> None:
+    api = project.services["api"]
+    assert set(api.depends_on) == {"redis", "postgres", "rabbitmq", "kafka"}
+    assert api.started_is_enough == {"rabbitmq", "kafka"}

@@ -44,6 +44,7 @@ class Service:
     healthcheck: HealthCheck | None
     depends_on: tuple[str, ...]
     profiles: tuple[str, ...]
+    started_is_enough: frozenset[str] = frozenset()  # deps with `condition: service_started`
     volumes: tuple[str, ...] = ()
     local: Mapping[str, Any] = field(default_factory=dict)
 
@@ -173,6 +174,7 @@ def _service(name: str, raw: dict[str, Any]) -> Service:
         )
     command = raw.get("command") or ()
     depends = raw.get("depends_on") or []
+    conditions = {} if isinstance(depends, list) else {k: (v or {}).get("condition") for k, v in depends.items()}
     return Service(
         name=name,
         image=raw.get("image"),
@@ -182,6 +184,7 @@ def _service(name: str, raw: dict[str, Any]) -> Service:
         ports=_ports(raw.get("ports") or []),
         healthcheck=health,
         depends_on=tuple(depends if isinstance(depends, list) else depends.keys()),
+        started_is_enough=frozenset(k for k, c in conditions.items() if c == "service_started"),
         profiles=tuple(raw.get("profiles") or ()),
         volumes=tuple(str(v) for v in raw.get("volumes") or () if isinstance(v, str)),
         local=dict(raw.get("x-local") or {}),

@@ -1,7 +1,8 @@
 """The local runtime: the compose file's services as native processes on this machine.
 
-`up` walks the dependency graph like `depends_on: service_healthy`: a service starts once the
-services it depends on answer their (derived) health checks, so independent ones start together.
+`up` walks the dependency graph like Compose: a service starts once the services it depends on
+answer their (derived) health checks (`service_healthy`) or have been started (`service_started`),
+so independent ones start together.
 A running service is attached to, never started twice; a port held by another process is an error
 that names the port and its owner.
 """
@@ -119,8 +120,9 @@ class LocalRuntime:
         done: set[str] = set()  # healthy, absent or external-and-healthy
         while pending or waiting:
             for name in list(pending):
-                deps = self.compose.services[name].depends_on
-                if all(d in done for d in deps if d in order):
+                service = self.compose.services[name]
+                if all(d in done or (d in waiting and d in service.started_is_enough)
+                       for d in service.depends_on if d in order):
                     pending.remove(name)
                     started = self._start(name, progress)
                     if started == "absent":
