@@ -48,6 +48,10 @@ class Conn:
     resume_from: str | None = None
     topics: set[str] = field(default_factory=set)
     closing: bool = False
+    transport: Any = field(init=False, default=None)  # the socket's, cached: fan-out reads it per frame
+
+    def __post_init__(self) -> None:
+        self.transport = self.ws.transport
 
     @property
     def member(self) -> str:
@@ -59,9 +63,9 @@ class Conn:
 
     def write(self, frame: bytes) -> bool:
         """Write one whole serialized frame; frames are never fragmented, so writes cannot interleave."""
-        if self.closing or self.ws.protocol.state is not State.OPEN or self.ws.transport is None:
+        if self.closing or self.transport is None or self.ws.protocol.state is not State.OPEN:
             return False
-        self.ws.transport.write(frame)
+        self.transport.write(frame)
         return True
 
     def close_soon(self, code: int, reason: str) -> None:
@@ -258,27 +262,39 @@ class Hub:
         origin = meta.get("origin")
         data = encode_text(envelope.with_id(frame_id, body_json))
         ready = 0
-        for conn in targets:
-            if conn.id != origin and self._can_send(conn, priority):
-                writes.setdefault(conn, []).append(data)
-                ready += 1
+        limit = self.cfg.send_buffer_soft if priority < Priority.HIGH else self.cfg.send_buffer_hard
+        for conn in targets:  # the hot loop: one pass per recipient, keep it lean
+            if conn.closing or conn.id == origin:
+                continue
+            if conn.transport.get_write_buffer_size() > limit:
+                self._too_slow(conn)
+                continue
+            pending = writes.get(conn)
+            if pending is None:
+                writes[conn] = [data]
+            else:
+                pending.append(data)
+            ready += 1
         metrics.msg_out(kind).inc(ready)
         if kind == "notification" and ready:
             ns, topic = keys.topic_of(ch)
             self._spawn(publish.mark_delivered(self.redis, ns, topic.split(":", 1)[1], [frame_id]))
         return True
 
-    def _can_send(self, conn: Conn, priority: Priority) -> bool:
-        if conn.closing:
-            return False
-        transport = conn.ws.transport
-        buffered = transport.get_write_buffer_size() if transport is not None else 0
-        if buffered > self.cfg.send_buffer_hard:
+    def _too_slow(self, conn: Conn) -> None:
+        """Over the soft limit a frame is shed; over the hard limit the connection is closed."""
+        if conn.transport.get_write_buffer_size() > self.cfg.send_buffer_hard:
             metrics.SHED.labels(metrics.WORKER, "closed_slow_consumer").inc()
             conn.close_soon(CLOSE_TRY_AGAIN, "slow consumer: send buffer full")
-            return False
-        if buffered > self.cfg.send_buffer_soft and priority < Priority.HIGH:
+        else:
             metrics.SHED.labels(metrics.WORKER, "slow_consumer").inc()
+
+    def _can_send(self, conn: Conn, priority: Priority) -> bool:
+        limit = self.cfg.send_buffer_soft if priority < Priority.HIGH else self.cfg.send_buffer_hard
+        if conn.closing or conn.transport is None:
+            return False
+        if conn.transport.get_write_buffer_size() > limit:
+            self._too_slow(conn)
             return False
         return True
 
