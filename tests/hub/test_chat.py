@@ -94,3 +94,21 @@ async def test_typing_is_not_echoed_to_its_sender(user: UserFactory) -> None:
     await ann.send("typing", {"channel_id": cid, "typing": True})
     with pytest.raises(TimeoutError):
         await next_of(ann, "typing", timeout=0.5)
+
+
+async def test_leaving_stops_delivery_and_listing_shows_membership(user: UserFactory) -> None:
+    ann, ben = await user("ann"), await user("ben")
+    cid = (await ann.request("channel_create", {"kind": "public", "name": "leavers"}))["channel"]["id"]
+    await ben.request("channel_join", {"channel_id": cid})
+    listed = {c["id"]: c for c in (await ben.request("channel_list", {}))["channels"]}
+    assert listed[cid]["member"] is True and listed[cid]["name"] == "leavers"
+    await ben.request("channel_leave", {"channel_id": cid})
+    with pytest.raises(HubError, match="forbidden"):
+        await ben.request("chat_message", {"channel_id": cid, "text": "still here?"})
+    await ann.request("chat_message", {"channel_id": cid, "text": "gone"})
+    with pytest.raises(TimeoutError):
+        await next_of(ben, "chat_message", timeout=0.5)
+    await ben.request("join", {"room": "r"})
+    await ben.request("leave", {"room": "r"})
+    with pytest.raises(HubError, match="join room 'r'"):
+        await ben.request("room_message", {"room": "r", "data": 1})

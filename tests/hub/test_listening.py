@@ -62,3 +62,16 @@ async def test_concurrent_queue_edits_are_not_lost(user: UserFactory) -> None:
     queue = (await host.request("session_join", {"session_id": sid}))["queue"]
     assert len(queue) == 19 and removed not in {q["item_id"] for q in queue}
     assert {q["track_id"] for q in queue} == {f"{n}-{i}" for i in range(10) for n in "hf"} - {added[0]["track_id"]}
+
+
+async def test_leaving_a_session_stops_its_updates(user: UserFactory) -> None:
+    host, friend = await user("host"), await user("friend")
+    sid = (await host.request("session_create", {"track_id": "t1"}))["session_id"]
+    await friend.request("session_join", {"session_id": sid})
+    assert (await next_of(host, "session_member"))["content"]["joined"] is True
+    await friend.request("session_leave", {"session_id": sid})
+    assert (await next_of(host, "session_member"))["content"] == {"session_id": sid, "user_id": friend.user_id,
+                                                                   "joined": False}
+    await host.request("session_control", {"session_id": sid, "action": "play"})
+    with pytest.raises(TimeoutError):
+        await next_of(friend, "session_state", timeout=0.5)

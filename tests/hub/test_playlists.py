@@ -93,3 +93,18 @@ async def test_garbage_updates_and_unopened_playlists_are_refused(user: UserFact
     with pytest.raises(HubError, match="not a valid Yjs update"):
         await ann.request("playlist_update", {"playlist_id": pid,
                                               "update": base64.b64encode(b"\xff garbage").decode()})
+
+
+async def test_closing_a_playlist_ends_editing(user: UserFactory) -> None:
+    ann, ben = await user("ann"), await user("ben")
+    pid = "pl-" + uuid.uuid4().hex[:8]
+    await ann.request("playlist_open", {"playlist_id": pid})
+    await ben.request("playlist_open", {"playlist_id": pid})
+    await ben.request("playlist_close", {"playlist_id": pid})
+    left = await next_of(ann, "playlist_presence")
+    while left["content"]["editing"]:  # ben's own 'opened' comes first
+        left = await next_of(ann, "playlist_presence")
+    assert left["content"]["user_id"] == ben.user_id
+    assert ben.user_id not in (await ann.request("playlist_open", {"playlist_id": pid}))["editors"]
+    with pytest.raises(HubError, match="forbidden"):
+        await ben.request("playlist_undo", {"playlist_id": pid})
