@@ -53,6 +53,6 @@ case $what in baselines|all)
     extra=()
     [ "$target" = hub ] && extra=(--hub own --hub-workers 2)
     run "baseline-$target" 600 latency --target "$target" --users 5000 --spawn-rate 200 --duration 60 \
-        --room-size 50 --msg-rate 400 --probe-every 20 --heartbeat 0 "${extra[@]}"
+        --room-size 50 --msg-rate 400 --probe-every 20 --heartbeat 0 --workers 4 "${extra[@]}"
   done ;;
 esac

@@ -14,7 +14,7 @@ from typing import Any
 
 HEADER = ("run", "target", "connections peak", "drops", "failed handshakes (retries)", "deliveries/s",
           "p50 / p99 / p99.9 / max ms", "hold s", "Locust worker CPU max %", "server CPU % (peak)",
-          "server RSS MB (peak)", "passed")
+          "server RSS MB (peak)", "run-queue wait % server / Locust (peak)", "load avg (peak)", "passed")
 
 
 def _peaks(folder: Path) -> dict[str, float]:
@@ -23,8 +23,10 @@ def _peaks(folder: Path) -> dict[str, float]:
         return {}
     with samples.open() as f:
         rows = list(csv.DictReader(f))
-    keys = ("server_cpu", "server_rss_mb", "established", "hub_connections", "hub_frames_shed")
-    return {k: max((float(r[k]) for r in rows if r.get(k) not in (None, "")), default=0.0) for k in keys}
+    keys = ("server_cpu", "server_rss_mb", "established", "hub_connections", "hub_frames_shed", "server_wait",
+            "locust_max_wait", "load1")
+    return {k: max(float(r[k]) for r in rows if r.get(k) not in (None, "")) for k in keys
+            if any(r.get(k) not in (None, "") for r in rows)}
 
 
 def row(folder: Path) -> tuple[str, ...]:
@@ -34,7 +36,9 @@ def row(folder: Path) -> tuple[str, ...]:
             f"{s['handshake_failures']} ({s['handshake_retries']:,})", f"{s['deliveries_per_s']:,.0f}",
             f"{s['p50_ms']} / {s['p99_ms']} / {s['p999_ms']} / {s['max_ms']}", str(s["hold_s"]),
             f"{s['generator_cpu_max']:.0f}", f"{p.get('server_cpu', 0):.0f}" if p else "-",
-            f"{p.get('server_rss_mb', 0):,.0f}" if p else "-", "yes" if s["passed"] else "**no**")
+            f"{p.get('server_rss_mb', 0):,.0f}" if p else "-",
+            f"{p['server_wait']:.0f} / {p['locust_max_wait']:.0f}" if "server_wait" in p else "-",
+            f"{p['load1']:.1f}" if "load1" in p else "-", "yes" if s["passed"] else "**no**")
 
 
 def table(columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:

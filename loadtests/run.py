@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -150,6 +151,15 @@ def _watch(master: subprocess.Popen[bytes], results: Path, limit_s: float,
     return True
 
 
+def _save_metrics(url: str, path: Path) -> None:
+    """The hub's own view of the run (connections, deliveries, shed frames, its delivery histogram)."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            path.write_bytes(resp.read())
+    except OSError as exc:
+        path.write_text(f"could not read {url}: {exc}\n")
+
+
 def _last_line(path: Path) -> str:
     lines = path.read_text(errors="replace").strip().splitlines() if path.exists() else []
     return lines[-1] if lines else "no output"
@@ -204,6 +214,8 @@ def run(req: RunRequest, on_target: Callable[[str], None],
             sampler.stop()
         _stop(procs)
         if target is not None:
+            if target.kind == "hub":
+                _save_metrics(target.health_url.replace("/health", "/metrics"), req.results_dir / "hub-metrics.txt")
             target.stop()
         if jtis:
             sessions.revoke(redis_url, jtis)

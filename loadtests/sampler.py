@@ -2,7 +2,9 @@
 hub's own connection gauge and frames shed, and CPU / RSS / open files of the server (hub or
 baseline) and of the Locust processes.
 
-"Held" means the three counts agree; a busy Locust worker or hub process shows up here first.
+"Held" means the three counts agree; a busy Locust worker or hub process shows up here first. On a
+shared box CPU % alone hides starvation, so each process's run-queue wait (`/proc/PID/schedstat`,
+time runnable but not running) is sampled too: a generator that waits for CPU measures its own delay.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import psutil
 EVERY_S = 10.0
 GAUGE = re.compile(r'^(hub_connections|hub_frames_shed_total)\{[^}]*\} ([0-9.e+]+)$', re.M)
 COLUMNS = ("elapsed_s", "established", "hub_connections", "hub_frames_shed", "server_cpu", "server_rss_mb",
-           "server_max_fds", "locust_cpu", "locust_max_cpu", "locust_rss_mb", "locust_max_fds")
+           "server_max_fds", "server_wait", "locust_cpu", "locust_max_cpu", "locust_rss_mb", "locust_max_fds",
+           "locust_max_wait", "load1")
 
 
 def established(port: int) -> int:
@@ -49,6 +52,13 @@ def _tree(pid: int) -> list[psutil.Process]:
         return []
 
 
+def run_delay_ns(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 def _usage(procs: list[psutil.Process]) -> tuple[list[float], float, int]:
     cpus, rss, fds = [], 0.0, 0
     for p in procs:
@@ -75,13 +85,23 @@ class Sampler(threading.Thread):
             hub = _tree(self.hub_pid) if self.hub_pid else []
             locusts = [p for pid in self.locust_pids for p in _tree(pid)]
             _usage(hub + locusts)  # prime cpu_percent
+            delays = {p.pid: run_delay_ns(p.pid) for p in hub + locusts}
+            last = time.monotonic()
             while not self.stop_event.wait(EVERY_S):
+                now = time.monotonic()
+                waits = {pid: (run_delay_ns(pid) - before) / 1e9 / (now - last) * 100
+                         for pid, before in delays.items()}
+                delays = {pid: run_delay_ns(pid) for pid in delays}
+                last = now
                 conns, shed = hub_gauges(self.metrics_url) if self.metrics_url else (-1.0, -1.0)
                 hub_cpu, hub_rss, hub_fds = _usage(hub)
                 lc_cpu, lc_rss, lc_fds = _usage(locusts)
-                row = (f"{time.monotonic() - started:.0f}", established(self.port), int(conns), int(shed),
-                       f"{sum(hub_cpu):.0f}", f"{hub_rss:.0f}", hub_fds, f"{sum(lc_cpu):.0f}",
-                       f"{max(lc_cpu, default=0):.0f}", f"{lc_rss:.0f}", lc_fds)
+                hub_wait = max((waits[p.pid] for p in hub), default=0.0)
+                lc_wait = max((waits[p.pid] for p in locusts), default=0.0)
+                row = (f"{now - started:.0f}", established(self.port), int(conns), int(shed),
+                       f"{sum(hub_cpu):.0f}", f"{hub_rss:.0f}", hub_fds, f"{hub_wait:.0f}", f"{sum(lc_cpu):.0f}",
+                       f"{max(lc_cpu, default=0):.0f}", f"{lc_rss:.0f}", lc_fds, f"{lc_wait:.0f}",
+                       f"{psutil.getloadavg()[0]:.1f}")
                 f.write(",".join(str(v) for v in row) + "\n")
                 f.flush()
 
