@@ -39,7 +39,8 @@ class OpenDoc:
         return [str(t) for t in self.tracks]
 
 
-_DOCS: dict[tuple[str, str], OpenDoc] = {}
+_DOCS: dict[tuple[str, str], OpenDoc] = {}  # least recently used first
+MAX_OPEN_DOCS = 256  # a dropped doc is rebuilt from the log on its next use
 
 
 def topic(playlist_id: str) -> str:
@@ -47,7 +48,11 @@ def topic(playlist_id: str) -> str:
 
 
 async def _catch_up(ctx: Context, pid: str, cur: Any) -> OpenDoc:
-    od = _DOCS.setdefault((ctx.conn.ns, pid), OpenDoc())
+    key = (ctx.conn.ns, pid)
+    od = _DOCS.pop(key, None) or OpenDoc()
+    _DOCS[key] = od
+    while len(_DOCS) > MAX_OPEN_DOCS:
+        del _DOCS[next(iter(_DOCS))]
     await cur.execute("SELECT id, update FROM hub_playlist_updates WHERE ns = %s AND playlist_id = %s "
                       "AND id > %s ORDER BY id", (ctx.conn.ns, pid, od.last_row))
     for row in await cur.fetchall():
