@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import aio_pika
 import httpx
@@ -231,3 +231,82 @@ async def test_sigterm_returns_unfinished_messages_to_their_queues(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+class Proxy:
+    """A TCP relay to PostgreSQL that a test can open later: the database 'comes back'."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target, self.port = target, free_port()
+        self.server: asyncio.Server | None = None
+
+    async def open(self) -> None:
+        self.server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
+
+    async def _relay(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        server_r, server_w = await asyncio.open_connection(*self.target)
+
+        async def pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                while data := await reader.read(65536):
+                    writer.write(data)
+                    await writer.drain()
+            except ConnectionError:
+                pass
+            finally:
+                writer.close()
+
+        await asyncio.gather(pump(client_r, server_w), pump(server_r, client_w))
+
+    async def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+
+
+async def test_postgres_outage_delays_jobs_without_losing_them(
+        env: dict[str, str], tmp_path: Path, catalogue: Catalogue) -> None:
+    pg = urlsplit(env["DATABASE_URL"])
+    proxy = Proxy((pg.hostname or "127.0.0.1", pg.port or 5432))
+    redis_port, http_port, dead = free_port(), free_port(), free_port()
+    penv = {**env, "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+            "DATABASE_URL": env["DATABASE_URL"].replace(f":{pg.port}/", f":{proxy.port}/"),
+            "AMQP_URL": f"amqp://guest:guest@127.0.0.1:{dead}/%2F", "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{dead}",
+            "PORT": str(http_port), "SMTP_PORT": str(free_port()), "PUSH_PORT": str(free_port()),
+            "REPORTS_DIR": str(tmp_path / "reports")}
+    url = f"http://127.0.0.1:{http_port}"
+    redis_proc = subprocess.Popen([str(REDIS_SERVER), "--port", str(redis_port), "--save", "", "--appendonly", "no"],
+                                  stdout=subprocess.DEVNULL)
+    with (tmp_path / "workers.log").open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "spotctl_sandbox.workers"], env=penv,
+                                stdout=out, stderr=subprocess.STDOUT)
+    plays = Queue("recently-played", {"connection": penv["REDIS_URL"]})
+    try:
+        async def schema_waits() -> bool:
+            w = await states(url)
+            return bool(w) and w["schema"]["state"] == "waiting" and "postgres" in w["schema"]["detail"]
+
+        await eventually(schema_waits, 40, "/health to show PostgreSQL unreachable")
+        user, _ = await catalogue.user()
+        song = await catalogue.song(await catalogue.artist(), "Survives the outage")
+        job = await plays.add("update_recently_played", {"user_id": user, "song_id": song, "ts": time.time()},
+                              {"attempts": 20, "backoff": {"type": "exponential", "delay": 200}})
+        await asyncio.sleep(3)
+        assert await plays.getJobState(job.id) in ("active", "delayed", "waiting")  # retrying, not lost
+
+        await proxy.open()  # the database is back
+
+        async def recovered() -> bool:
+            w = await states(url)
+            return w["schema"]["state"] == "running" and await plays.getJobState(job.id) == "completed"
+
+        await eventually(recovered, 40, "the schema step and the delayed job to succeed")
+        rows = await (await catalogue.conn.execute(
+            "SELECT count(*) FROM listening_history WHERE user_id = %s", (user,))).fetchone()
+        assert rows == (1,)
+    finally:
+        await plays.close()
+        proc.terminate()
+        await asyncio.to_thread(proc.wait, 30)
+        await proxy.close()
+        redis_proc.terminate()
+        redis_proc.wait(10)
