@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 import uuid
@@ -55,9 +56,9 @@ async def test_history_has_one_row_per_play_whether_the_job_ran_or_not(
     artist = await catalogue.artist()
     song, lost = await catalogue.song(artist, "Once"), await catalogue.song(artist, "Job lost")
     ts = time.time()
-    await catalogue.conn.execute(  # what the `update_recently_played` job wrote for this play
-        "INSERT INTO listening_history (user_id, song_id, played_at) VALUES (%s, %s, to_timestamp(%s))",
-        (user, song, ts))
+    await catalogue.conn.execute(  # what the `update_recently_played` job wrote for this play, as it writes it
+        "INSERT INTO listening_history (user_id, song_id, played_at) VALUES (%s, %s, %s)",
+        (user, song, dt.datetime.fromtimestamp(ts, dt.UTC)))
     producer = AIOKafkaProducer(bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"], acks="all")
     await producer.start()
     await producer.send_and_wait("song_played", json.dumps({"user_id": str(user), "song_id": song, "ts": ts,
