@@ -102,7 +102,7 @@ def cmd_up() -> None:
     spotctl("up")
     step("main job: seed the catalogue, then walk flow 1 (play a song) through every store")
     spotctl("seed")
-    spotctl("scenario", "run", "quickstart")
+    spotctl("scenario", "run", "quickstart", "--yes")
     step("done: `spotctl ps` shows the stack, `spotctl tui` opens the dashboard, `spotctl down` stops it")
     spotctl("ps")
 

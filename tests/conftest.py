@@ -7,6 +7,7 @@ in the environment (REDIS_URL, DATABASE_URL, ...) and starts only the sandbox's 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import subprocess
@@ -152,13 +153,31 @@ def stack(stack_settings: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
         yield ext
         ext.close()
         return
-    local = LocalStack(stack_settings)
-    local.runtime.down([], volumes=True)  # whatever an earlier session left behind
-    try:
-        local.up("redis", "postgres", "rabbitmq", "kafka", "mongo")
-        yield local
-    finally:
-        local.close()
+    with _exclusive(stack_settings / "session.lock"):
+        local = LocalStack(stack_settings)
+        local.runtime.down([], volumes=True)  # whatever an earlier session left behind
+        try:
+            local.up("redis", "postgres", "rabbitmq", "kafka", "mongo")
+            yield local
+        finally:
+            local.close()
+
+
+@contextlib.contextmanager
+def _exclusive(lock: Path) -> Iterator[None]:
+    """One test session per checkout at a time: a second one waits instead of wiping the first's stack."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "w") as fh:
+        try:
+            import fcntl
+        except ImportError:  # Windows: no advisory locks here; sessions must not overlap
+            yield
+            return
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 @pytest.fixture(scope="session")
