@@ -6,6 +6,7 @@ and playlists answer `unavailable` until PostgreSQL is reachable.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from importlib import resources
 
@@ -21,10 +22,11 @@ class Database:
                                         kwargs={"autocommit": True})
         self.available = False
 
-    async def open(self, timeout_s: float = 5.0) -> None:
+    async def open(self, timeout_s: float = 5.0, *, quiet: bool = False) -> bool:
+        """Connect and apply the hub's schema; False (features disabled) if PostgreSQL is not there."""
         try:
-            await self.pool.open(wait=True, timeout=timeout_s)
-            async with self.pool.connection() as conn:
+            await self.pool.open(wait=False)  # a no-op once open: the pool keeps reconnecting itself
+            async with self.pool.connection(timeout=timeout_s) as conn:
                 await conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_ID,))
                 try:
                     await conn.execute(resources.files(__package__).joinpath("schema.sql").read_text())
@@ -32,7 +34,16 @@ class Database:
                     await conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_ID,))
             self.available = True
         except Exception as exc:
-            log.warning("PostgreSQL not available (%s): chat and playlists are disabled", exc)
+            if not quiet:
+                log.warning("PostgreSQL not available (%s): chat and playlists are disabled for now", exc)
+        return self.available
+
+    async def keep_opening(self, every_s: float = 5.0) -> None:
+        """Retry until PostgreSQL answers, so a database that starts after the hub is picked up."""
+        while not self.available:
+            await asyncio.sleep(every_s)
+            if await self.open(quiet=True):
+                log.info("PostgreSQL is back: chat and playlists are enabled")
 
     async def close(self) -> None:
         await self.pool.close()

@@ -39,7 +39,9 @@ async def run(cfg: HubConfig, index: int, ready_file: Path | None) -> None:
     redis = aioredis.Redis(connection_pool=aioredis.BlockingConnectionPool.from_url(
         cfg.settings.redis_url, max_connections=64, timeout=20))
     db = Database(cfg.settings.database_url)
-    await db.open()
+    # A short first try (a present database answers in milliseconds), then keep trying in the background.
+    ready_db = await db.open(timeout_s=2.0)
+    retry_db = None if ready_db else asyncio.get_running_loop().create_task(db.keep_opening())
     hub = Hub(cfg, redis, index)
     await hub.start()
     limiter = FixedWindowRateLimiter(RedisStorage(_limiter_url(cfg.settings.redis_url), implementation="redispy"))
@@ -70,6 +72,8 @@ async def run(cfg: HubConfig, index: int, ready_file: Path | None) -> None:
         ws_server.close(close_connections=True)
         await ws_server.wait_closed()
     await hub.stop()
+    if retry_db is not None:
+        retry_db.cancel()
     await db.close()
     await redis.aclose()
     log.info("worker %d stopped", index)
@@ -78,6 +82,7 @@ async def run(cfg: HubConfig, index: int, ready_file: Path | None) -> None:
 def serve_forever(cfg: HubConfig, index: int, ready_file: Path | None) -> None:
     """Run one worker until SIGTERM (called in a process forked by the supervisor, or by main())."""
     logging.getLogger("websockets").setLevel(logging.WARNING)  # one line per connection is too many
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)  # it warns on every retry while PG is down
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, signal.SIG_DFL)  # run() installs the loop's handlers
     try:

@@ -22,7 +22,7 @@ def status(live_connections: int, away: bool) -> Presence:
 
 
 def member(connected_ms: float, conn_id: str) -> str:
-    return f"{connected_ms:015.0f}:{conn_id}"
+    return f"{connected_ms:018.3f}:{conn_id}"  # fixed width, µs: sorts by connect time
 
 
 def conn_id_of(member_name: str) -> str:
