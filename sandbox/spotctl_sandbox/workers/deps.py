@@ -37,7 +37,7 @@ class Deps:
             redis=aioredis.Redis.from_url(settings.redis_url, decode_responses=True,
                                           socket_connect_timeout=3, health_check_interval=15),
             pg=AsyncConnectionPool(settings.database_url, min_size=1, max_size=6, open=False, timeout=5,
-                                   kwargs={"autocommit": True}, reconnect_timeout=0),
+                                   kwargs={"autocommit": True, "connect_timeout": 5}, reconnect_timeout=0),
         )
 
     def queue(self, name: str) -> bullmq.Queue:
