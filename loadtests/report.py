@@ -54,6 +54,15 @@ def curve(folder: Path) -> str:
                          str(r["p50_ms"]), str(r["p99_ms"]), str(r["max_ms"])) for r in s.get("steps", [])])
 
 
+def locust_rows(folder: Path) -> str:
+    """Locust's own figures (locust_stats.csv): per request name, counts and response-time percentiles."""
+    with (folder / "locust_stats.csv").open() as f:
+        rows = [r for r in csv.DictReader(f) if r["Name"] != "Aggregated"]
+    cols = ("request", "count", "failures", "p50 ms", "p95 ms", "p99 ms", "max ms")
+    return table(cols, [(r["Name"], f"{int(r['Request Count']):,}", r["Failure Count"], r["50%"], r["95%"],
+                         r["99%"], f"{float(r['Max Response Time']):.0f}") for r in rows])
+
+
 def main(args: list[str]) -> int:
     folders = [Path(a) for a in args if (Path(a) / "summary.json").exists()]
     if not folders:
@@ -61,8 +70,9 @@ def main(args: list[str]) -> int:
         return 2
     print(table(HEADER, [row(f) for f in folders]))
     for f in folders:
+        print(f"\n{f.name}, Locust's report:\n\n{locust_rows(f)}")
         if json.loads((f / "summary.json").read_text()).get("steps"):
-            print(f"\n{f.name}:\n\n{curve(f)}")
+            print(f"\n{f.name}, rate steps:\n\n{curve(f)}")
     return 0
 
 
