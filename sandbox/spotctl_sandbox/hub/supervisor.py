@@ -39,6 +39,9 @@ class Supervisor:
         self.http: ThreadingHTTPServer | None = None
         self.started = time.time()
         self.restarts = 0
+        self.spawned_at: dict[int, float] = {}
+        self.fast_failures: dict[int, int] = {}  # consecutive deaths soon after start, per worker
+        self.restart_at: dict[int, float] = {}
         self.stopping = threading.Event()
 
     def ready_file(self, index: int) -> Path:
@@ -52,18 +55,28 @@ class Supervisor:
         pid = os.fork()
         if pid:
             self.procs[index] = pid
+            self.spawned_at[index] = time.monotonic()
             return
         code = 0
         try:  # the child: drop the parent's HTTP socket, become worker `index`
             if self.http is not None:
                 self.http.socket.close()
             worker.serve_forever(self.cfg, index, self.ready_file(index))
-        except BaseException:
-            log.exception("worker %d failed", index)
+        except BaseException as exc:
+            from redis.exceptions import ConnectionError as RedisDown
+
+            # An unreachable Redis is an operating condition, not a bug: one line, no traceback.
+            log.error("worker %d failed: %s", index, exc, exc_info=not isinstance(exc, RedisDown | OSError))
             code = 1
         finally:
             sys.stdout.flush()
             os._exit(code)
+
+    def backoff(self, index: int) -> float:
+        """A worker that keeps dying right after start (Redis down, bad config) is restarted ever slower."""
+        quick = time.monotonic() - self.spawned_at.get(index, 0) < 10
+        self.fast_failures[index] = self.fast_failures.get(index, 0) + 1 if quick else 0
+        return min(30.0, 0.5 * 2 ** self.fast_failures[index]) if quick else 0.0
 
     def alive(self, pid: int) -> bool:
         try:
@@ -73,7 +86,7 @@ class Supervisor:
         return done == 0
 
     def health(self) -> tuple[int, dict[str, Any]]:
-        ready = [i for i in self.procs if self.ready_file(i).exists()]
+        ready = [i for i, pid in self.procs.items() if pid and self.ready_file(i).exists()]
         ok = len(ready) == self.cfg.workers and not self.stopping.is_set()
         status = "ok" if ok else ("stopping" if self.stopping.is_set() else "starting")
         return (200 if ok else 503), {
@@ -146,9 +159,14 @@ class Supervisor:
 
         while not self.stopping.wait(0.5):
             for index, pid in list(self.procs.items()):
-                if not self.alive(pid):
-                    log.warning("worker %d (pid %d) exited: restarting", index, pid)
+                if pid and not self.alive(pid):
                     mark_process_dead(pid, str(self.metrics_dir))
+                    self.ready_file(index).unlink(missing_ok=True)
+                    self.procs[index] = 0
+                    self.restart_at[index] = time.monotonic() + self.backoff(index)
+                    log.warning("worker %d (pid %d) exited: restarting in %.1f s", index, pid,
+                                self.restart_at[index] - time.monotonic())
+                elif not pid and time.monotonic() >= self.restart_at.get(index, 0):
                     self.restarts += 1
                     self.spawn(index)
         self.shutdown()
@@ -160,10 +178,11 @@ class Supervisor:
         """Workers tell their clients to reconnect and close them; stragglers are killed."""
         log.info("hub: shutting down %d workers", len(self.procs))
         for pid in self.procs.values():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
+            if pid:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + self.cfg.shutdown_grace_s + 5
-        pending = set(self.procs.values())
+        pending = {pid for pid in self.procs.values() if pid}
         while pending and time.monotonic() < deadline:
             pending = {pid for pid in pending if self.alive(pid)}
             time.sleep(0.05)
