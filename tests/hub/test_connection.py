@@ -7,7 +7,9 @@ import json
 import time
 import urllib.error
 import urllib.request
+import uuid
 
+import jwt
 import pytest
 import redis.asyncio as aioredis
 from websockets.asyncio.client import connect
@@ -140,3 +142,17 @@ async def test_health_and_metrics_are_served(hub: Hub, user: UserFactory) -> Non
     assert "hub_delivery_latency_seconds_bucket" in text
     with pytest.raises(urllib.error.HTTPError):
         urllib.request.urlopen(hub.metrics_url + "/nope", timeout=5)
+
+
+async def test_a_token_limited_to_a_tenant_only_opens_that_namespace(hub: Hub, redis: aioredis.Redis,
+                                                                     ns: str) -> None:
+    claims = tokens.Claims(user_id=f"tenant-user-{ns}", name="t", jti=uuid.uuid4().hex,
+                           expires_at=int(time.time()) + 600)
+    tok = jwt.encode({"sub": claims.user_id, "name": "t", "jti": claims.jti, "exp": claims.expires_at,
+                      "ns": [ns]}, hub.env["JWT_SECRET"], algorithm="HS256")
+    await tokens.open_session(redis, claims)
+    async with connect(f"{hub.url}?token={tok}&ns={ns}") as ws:
+        assert json.loads(await ws.recv())["type"] == "welcome"
+    async with connect(f"{hub.url}?token={tok}&ns={ns}x") as ws:
+        refused = json.loads(await ws.recv())
+    assert refused["content"]["code"] == "unauthorized" and "namespace" in refused["content"]["message"]

@@ -15,6 +15,7 @@ import uuid
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import jwt
 from limits import parse as parse_limit
 from limits.aio.strategies import FixedWindowRateLimiter
 from redis.exceptions import RedisError
@@ -112,7 +113,11 @@ class Server:
             except ConnectionClosed:
                 return None
         try:
-            return await tokens.verify(self.hub.redis, self.hub.cfg.settings.jwt_secret, token)
+            claims = await tokens.verify(self.hub.redis, self.hub.cfg.settings.jwt_secret, token)
+            tenants = token_namespaces(token)
+            if tenants is not None and ns not in tenants:
+                raise tokens.TokenError(f"token is not valid for namespace {ns!r}")
+            return claims
         except tokens.TokenError as exc:
             await audit.auth_failure(self.hub.redis, ns=ns, reason=exc.reason, peer=peer)
             await self._reject(ws, ErrorCode.UNAUTHORIZED, exc.reason)
@@ -165,6 +170,17 @@ class Server:
     def _error(self, conn: Conn, code: str, message: str, reply_to: str | None = None) -> None:
         metrics.error(code).inc()
         conn.send(envelope.error_frame(code, message, reply_to))
+
+
+def token_namespaces(token: str) -> set[str] | None:
+    """The tenants a token is limited to (its optional `ns` claim, a string or a list); None = any.
+
+    Read after `tokens.verify` checked the signature, so the payload is trusted here.
+    """
+    claim = jwt.decode(token, options={"verify_signature": False}).get("ns")
+    if claim is None:
+        return None
+    return {claim} if isinstance(claim, str) else {str(c) for c in claim}
 
 
 def _resume_id(query: dict[str, list[str]]) -> str | None:
