@@ -216,7 +216,7 @@ def main() -> None:
     env = {**os.environ, "PORT": str(port), "METRICS_PORT": str(metrics_port), "HUB_WORKERS": str(args.workers),
            "HUB_CONN_RATE": "100000", "HUB_CONN_BURST": "100000", "HUB_USER_RATE": "100000/second",
            "MAX_WS_CONNECTIONS_PER_USER": "5"}
-    secret = env.get("JWT_SECRET", "dev-only-change-me")
+    secret = env.get("JWT_SECRET", "dev-only-jwt-secret-change-me-in-production")
     hub_log = open(os.environ.get("BENCH_HUB_LOG", os.devnull), "ab")
     hub = subprocess.Popen([sys.executable, "-m", "spotctl_sandbox.hub"], env=env,
                            stdout=hub_log, stderr=subprocess.STDOUT)

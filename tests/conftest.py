@@ -55,7 +55,7 @@ class ExternalStack:
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
         self.env: dict[str, str] = {k: v for k, v in os.environ.items() if k.isupper()}
-        self.env.setdefault("JWT_SECRET", "dev-only-change-me")
+        self.env.setdefault("JWT_SECRET", "dev-only-jwt-secret-change-me-in-production")
         self.env.setdefault("MEDIA_DIR", str(tmp / "media"))
         self.env.setdefault("REPORTS_DIR", str(tmp / "reports"))
         for _, _, _, urls in SANDBOX_SERVICES.values():

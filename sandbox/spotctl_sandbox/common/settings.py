@@ -27,7 +27,7 @@ class Settings:
     push_webhook_url: str = "http://127.0.0.1:8026/push"
     api_url: str = "http://127.0.0.1:8000"
     hub_url: str = "ws://127.0.0.1:8765/ws"
-    jwt_secret: str = "dev-only-change-me"
+    jwt_secret: str = "dev-only-jwt-secret-change-me-in-production"
     media_dir: Path = field(default_factory=lambda: Path("media"))
     reports_dir: Path = field(default_factory=lambda: Path("reports"))
     port: int = 0
