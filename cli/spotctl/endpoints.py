@@ -27,32 +27,30 @@ SERVICE_OF = {  # which compose service answers each URL (for `spotctl up SERVIC
 }
 
 
+class _Url:
+    """A typed attribute of Endpoints read from its env mapping ("" when unset)."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def __get__(self, obj: Endpoints, owner: type | None = None) -> str:
+        return obj.env.get(self.key, "")
+
+
 @dataclass(frozen=True)
 class Endpoints:
     env: Mapping[str, str]
 
-    def _get(self, key: str) -> str:
-        return self.env.get(key, "")
-
-    @property
-    def redis_url(self) -> str:
-        return self._get("REDIS_URL")
-
-    @property
-    def database_url(self) -> str:
-        return self._get("DATABASE_URL")
-
-    @property
-    def amqp_url(self) -> str:
-        return self._get("AMQP_URL")
-
-    @property
-    def rabbitmq_mgmt_url(self) -> str:
-        return self._get("RABBITMQ_MGMT_URL")
-
-    @property
-    def kafka_bootstrap_servers(self) -> str:
-        return self._get("KAFKA_BOOTSTRAP_SERVERS")
+    redis_url = _Url("REDIS_URL")
+    database_url = _Url("DATABASE_URL")
+    amqp_url = _Url("AMQP_URL")
+    rabbitmq_mgmt_url = _Url("RABBITMQ_MGMT_URL")
+    kafka_bootstrap_servers = _Url("KAFKA_BOOTSTRAP_SERVERS")
+    api_url = _Url("API_URL")
+    hub_url = _Url("HUB_URL")
+    hub_metrics_url = _Url("HUB_METRICS_URL")
+    workers_url = _Url("WORKERS_URL")
+    jwt_secret = _Url("JWT_SECRET")
 
     @property
     def mongo_url(self) -> str | None:
@@ -60,32 +58,12 @@ class Endpoints:
         return self.env.get("MONGO_URL") or None
 
     @property
-    def api_url(self) -> str:
-        return self._get("API_URL")
-
-    @property
-    def hub_url(self) -> str:
-        return self._get("HUB_URL")
-
-    @property
-    def hub_metrics_url(self) -> str:
-        return self._get("HUB_METRICS_URL")
-
-    @property
-    def workers_url(self) -> str:
-        return self._get("WORKERS_URL")
-
-    @property
-    def jwt_secret(self) -> str:
-        return self._get("JWT_SECRET")
-
-    @property
     def media_dir(self) -> Path:
-        return Path(self._get("MEDIA_DIR"))
+        return Path(self.env.get("MEDIA_DIR", ""))
 
     @property
     def reports_dir(self) -> Path:
-        return Path(self._get("REPORTS_DIR"))
+        return Path(self.env.get("REPORTS_DIR", ""))
 
 
 def port_open(url: str, default_port: int = 0, timeout: float = 0.3) -> bool:

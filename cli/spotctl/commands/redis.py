@@ -68,27 +68,16 @@ def info_cmd(url: UrlOpt = None, output: OutputOpt = OutputFormat.table) -> None
 def keys_cmd(pattern: Annotated[str, typer.Argument(help="Glob pattern, e.g. 'song:*'.")] = "*",
              limit: LimitOpt = 200, url: UrlOpt = None, output: OutputOpt = OutputFormat.table) -> None:
     """Keys matching PATTERN with type and TTL. Uses SCAN (never KEYS), so it is safe on a busy server."""
-    from spotctl.inspect.values import decode, human_ttl
+    from spotctl.inspect.redis_scan import scan_keys
+    from spotctl.inspect.values import human_ttl
 
     with connect(url) as r:
-        names: list[bytes] = []
-        for name in r.scan_iter(match=pattern, count=1000):
-            if len(names) == limit + 1:
-                break
-            names.append(name)
-        truncated = len(names) > limit
-        names = sorted(names[:limit])
-        pipe = r.pipeline(transaction=False)
-        for name in names:
-            pipe.type(name)
-            pipe.ttl(name)
-        replies = pipe.execute()
-    found = [{"key": decode(n), "type": decode(replies[2 * i]), "ttl": replies[2 * i + 1]}
-             for i, n in enumerate(names)]
+        rows, truncated = scan_keys(r, pattern, limit)
+    found = [{"key": key, "type": type_, "ttl": ttl} for key, type_, ttl in rows]
     if truncated:
         info(f"showing the first {limit} matches; narrow the pattern or raise --limit")
     emit({"pattern": pattern, "keys": found, "truncated": truncated}, output, ("key", "type", "ttl"),
-         [(k["key"], k["type"], human_ttl(k["ttl"])) for k in found], title=f"keys {pattern}")
+         [(key, type_, human_ttl(ttl)) for key, type_, ttl in rows], title=f"keys {pattern}")
 
 
 @app.command("get")

@@ -68,26 +68,13 @@ def _redis(src: Sources) -> Any:
 
 def redis_keys(src: Sources, pattern: str) -> tuple[list[tuple[str, str, int]], bool]:
     """(key, type, ttl) of up to KEY_LIMIT keys matching `pattern` (SCAN, never KEYS); truncated?"""
-    from spotctl.inspect.values import decode
+    from spotctl.inspect.redis_scan import scan_keys
 
     r = _redis(src)
     try:
-        names: list[bytes] = []
-        for name in r.scan_iter(match=pattern or "*", count=1000):
-            if len(names) > KEY_LIMIT:
-                break
-            names.append(name)
-        truncated = len(names) > KEY_LIMIT
-        names = sorted(names[:KEY_LIMIT])
-        pipe = r.pipeline(transaction=False)
-        for name in names:
-            pipe.type(name)
-            pipe.ttl(name)
-        replies = pipe.execute()
+        return scan_keys(r, pattern, KEY_LIMIT)
     finally:
         r.close()
-    return [(decode(n) or "", decode(replies[2 * i]) or "", int(replies[2 * i + 1])) for i, n in
-            enumerate(names)], truncated
 
 
 def redis_value(src: Sources, key: str) -> KeyView | None:
