@@ -38,8 +38,8 @@ environment
 case $what in hundred-k|all)
   # 100k connections held >= 60 s while rooms of 50 carry ~21k deliveries/s (sender's receipt included).
   # Heartbeats are the hub's WebSocket pings (every 30 s, answered by every client); no app-level pings.
-  run hundred-k 1500 latency --users 100000 --spawn-rate 300 --duration 90 --room-size 50 --msg-rate 420 \
-      --probe-every 50 --heartbeat 0 --hub own --hub-workers 8 ;;
+  run hundred-k 1500 latency --users 100000 --spawn-rate 200 --duration 90 --room-size 50 --msg-rate 420 \
+      --probe-every 10 --heartbeat 0 --hub own --hub-workers 8 ;;
 esac
 case $what in curve|all)
   # one channel of 10,000 subscribers, publish rate stepped until the hub stops keeping up
