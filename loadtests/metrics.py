@@ -8,6 +8,7 @@ add exactly, unlike percentiles), writes `progress.json` for the live view and, 
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import time
@@ -17,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import gevent
+import locust.argument_parser
 import locust.runners
 from gevent.event import Event
 from hdrh.histogram import HdrHistogram
@@ -247,6 +249,11 @@ def install(env: Environment, config: RunConfig, *, measures_latency: bool) -> N
     runner = env.runner
     locust.runners.WORKER_REPORT_INTERVAL = REPORT_EVERY_S
     locust.runners.HEARTBEAT_LIVENESS = HEARTBEAT_LIVENESS
+    # Locust 2.47 rebuilds its whole argument parser once per option of every spawn message (each
+    # second of the ramp, on every worker): 10 workers burnt 1.6 cores doing it and starved the hub.
+    # The defaults never change within a process, so compute them once.
+    if not hasattr(locust.argument_parser.default_args_dict, "cache_info"):
+        locust.argument_parser.default_args_dict = functools.cache(locust.argument_parser.default_args_dict)
 
     def started(**_: Any) -> None:
         STOPPING.clear()
