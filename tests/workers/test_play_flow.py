@@ -72,8 +72,11 @@ async def test_recent_list_is_capped_and_replays_are_idempotent(
     count = await (await catalogue.conn.execute(
         "SELECT count(*) FROM listening_history WHERE user_id = %s", (user,))).fetchone()
     assert count == (55,)
-    final = await Job.fromId(plays, replay.id)
-    assert final is not None and final.returnvalue["history_row_added"] is False
+    # The replay may run beside the original (8 at a time): exactly one of the two adds the row.
+    original, again = await Job.fromId(plays, jobs[-1].id), await Job.fromId(plays, replay.id)
+    assert original is not None and again is not None
+    assert sorted([original.returnvalue["history_row_added"], again.returnvalue["history_row_added"]]) == [
+        False, True]
     await redis.delete(f"recent:{user}", f"recent-at:{user}")
 
 
