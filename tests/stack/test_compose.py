@@ -56,6 +56,8 @@ def test_port_overrides_move_published_ports() -> None:
     moved = compose.load(COMPOSE, env={"SPOTCTL_REDIS_PORT": "7000"})
     assert moved.services["redis"].host_port(6379) == 7000
     assert probes.derive(moved.services["redis"]) == probes.Probe(probes.ProbeKind.redis, 7000)
+    assert [m.variable for m in moved.services["rabbitmq"].ports] == [
+        "SPOTCTL_RABBITMQ_PORT", "SPOTCTL_RABBITMQ_MGMT_PORT"]
 
 
 def test_host_view_rewrites_service_names_ports_and_volumes(tmp_path: Path) -> None:

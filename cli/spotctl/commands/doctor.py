@@ -90,7 +90,7 @@ def _ports() -> list[Check]:
                 continue  # our own service holds it
             owner = port_owner(mapping.host) or "another process"
             checks.append(Check(f"port {mapping.host}", Verdict.fail, f"{svc.name}'s port is taken by {owner}",
-                                f"stop it, or set SPOTCTL_{svc.name.upper()}_PORT to a free port"))
+                                f"stop it, or set {mapping.variable or 'its port in compose.yaml'} to a free port"))
     if not checks:
         checks.append(Check("ports", Verdict.ok, "every published port is free or held by this stack"))
     return checks

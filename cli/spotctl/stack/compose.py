@@ -22,6 +22,7 @@ _VAR = re.compile(r"\$(?:\$|\{(?P<braced>[^}]*)\}|(?P<named>[A-Za-z_][A-Za-z0-9_
 class PortMapping:
     host: int
     container: int
+    variable: str | None = None  # the variable that moves the host port, e.g. SPOTCTL_REDIS_PORT
 
 
 @dataclass(frozen=True)
@@ -140,18 +141,28 @@ def _duration(value: Any, default: float) -> float:
     return total
 
 
-def _ports(raw: list[Any]) -> tuple[PortMapping, ...]:
+def _ports(raw: list[Any], variables: list[str | None]) -> tuple[PortMapping, ...]:
     mappings = []
-    for item in raw:
+    for item, variable in zip(raw, variables, strict=True):
         if isinstance(item, dict):
             target = int(item["target"])
-            mappings.append(PortMapping(int(item.get("published") or target), target))
+            mappings.append(PortMapping(int(item.get("published") or target), target, variable))
             continue
         parts = str(item).split(":")
         container = int(parts[-1].split("/")[0])
         host = int(parts[-2]) if len(parts) >= 2 else container
-        mappings.append(PortMapping(host, container))
+        mappings.append(PortMapping(host, container, variable))
     return tuple(mappings)
+
+
+def _port_variables(raw_services: dict[str, Any]) -> dict[str, list[str | None]]:
+    """Before interpolation: which variable (if any) each published port is read from."""
+    found: dict[str, list[str | None]] = {}
+    for name, spec in raw_services.items():
+        entries = (spec or {}).get("ports") or []
+        found[name] = [m.group(1) if (m := re.match(r"\$\{([A-Za-z_][A-Za-z0-9_]*)", str(e))) else None
+                       for e in entries]
+    return found
 
 
 def _environment(raw: Any) -> dict[str, str]:
@@ -160,7 +171,7 @@ def _environment(raw: Any) -> dict[str, str]:
     return {str(k): "" if v is None else str(v) for k, v in (raw or {}).items()}
 
 
-def _service(name: str, raw: dict[str, Any]) -> Service:
+def _service(name: str, raw: dict[str, Any], port_variables: list[str | None]) -> Service:
     hc = raw.get("healthcheck")
     health = None
     if hc and not hc.get("disable"):
@@ -181,7 +192,7 @@ def _service(name: str, raw: dict[str, Any]) -> Service:
         build="build" in raw,
         command=tuple(command.split() if isinstance(command, str) else command),
         environment=_environment(raw.get("environment")),
-        ports=_ports(raw.get("ports") or []),
+        ports=_ports(raw.get("ports") or [], port_variables),
         healthcheck=health,
         depends_on=tuple(depends if isinstance(depends, list) else depends.keys()),
         started_is_enough=frozenset(k for k, c in conditions.items() if c == "service_started"),
@@ -202,7 +213,8 @@ def load(path: Path, env: Mapping[str, str] | None = None) -> ComposeProject:
                            hint="run spotctl inside the project, or set SPOTCTL_PROJECT_DIR") from exc
     except yaml.YAMLError as exc:
         raise SpotctlError(f"{path} is not valid YAML: {exc}") from exc
+    variables = _port_variables(raw.get("services") or {})
     raw = _interpolate_tree(raw, os.environ if env is None else env)
-    services = {name: _service(name, spec or {}) for name, spec in (raw.get("services") or {}).items()}
+    services = {name: _service(name, spec or {}, variables[name]) for name, spec in (raw.get("services") or {}).items()}
     return ComposeProject(path=path, name=str(raw.get("name") or "spotctl"), services=services,
                           volumes=tuple(raw.get("volumes") or ()))

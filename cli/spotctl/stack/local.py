@@ -176,11 +176,9 @@ class LocalRuntime:
             if port_in_use(mapping.host):
                 owner = port_owner(mapping.host)
                 who = f" by {owner}" if owner else " by another process"
-                env_name = f"SPOTCTL_{name.upper()}_PORT"
-                raise SpotctlError(
-                    f"port {mapping.host} for {name} is already in use{who}",
-                    hint=f"stop that process, or move {name} with {env_name}=<free port> "
-                         f"(see `spotctl doctor`)")
+                move = f"move it with {mapping.variable}=<free port>" if mapping.variable else "free it"
+                raise SpotctlError(f"port {mapping.host} for {name} is already in use{who}",
+                                   hint=f"stop that process, or {move} (see `spotctl doctor`)")
 
     def _fail_if_dead_or_late(self, name: str, started: float, detail: str) -> None:
         record = self.registry.get(name)
