@@ -43,7 +43,7 @@ case $what in hundred-k|all)
 esac
 case $what in curve|all)
   # one channel of 10,000 subscribers, publish rate stepped until the hub stops keeping up
-  run curve 900 latency --users 10000 --spawn-rate 300 --room-size 10000 --rate-steps 1,2,4,6,8,10,12 \
+  run curve 900 latency --users 10000 --spawn-rate 250 --room-size 10000 --rate-steps 0.5,1,2,3,4,6 \
       --step-duration 20 --probe-every 100 --workers 4 --hub own --hub-workers 4 --target-p99 50 ;;
 esac
 case $what in baselines|all)
