@@ -219,11 +219,11 @@ def run(req: RunRequest, on_target: Callable[[str], None],
             target.stop()
         if jtis:
             sessions.revoke(redis_url, jtis)
+        (req.results_dir / "tokens.txt").unlink(missing_ok=True)  # revoked; never leave them behind
     summary_file = req.results_dir / "summary.json"
     if not summary_file.exists():
         raise RunError(f"Locust ended without a summary (exit code {procs[0].returncode}): "
                        f"{_last_line(req.results_dir / 'master.err')}")
-    (req.results_dir / "tokens.txt").unlink(missing_ok=True)  # sessions are revoked; no need to keep them
     summary = json.loads(summary_file.read_text())
     summary["target_description"] = target.describe if target else ""
     notifier = req.results_dir / "notifier.json"
