@@ -212,8 +212,12 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=20)
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # run the finally: stop the hub we started
+    from spotctl.endpoints import resolve
+
     port, metrics_port = free_port(), free_port()
-    env = {**os.environ, "PORT": str(port), "METRICS_PORT": str(metrics_port), "HUB_WORKERS": str(args.workers),
+    stack = {k: v for k, v in resolve().env.items() if v}  # the running stack's URLs, env wins
+    env = {**stack, **os.environ, "PORT": str(port), "METRICS_PORT": str(metrics_port),
+           "HUB_WORKERS": str(args.workers),
            "HUB_CONN_RATE": "100000", "HUB_CONN_BURST": "100000", "HUB_USER_RATE": "100000/second",
            "MAX_WS_CONNECTIONS_PER_USER": "5"}
     secret = env.get("JWT_SECRET", "dev-only-jwt-secret-change-me-in-production")

@@ -58,8 +58,8 @@ def published(kind: str, priority: int, text: str) -> dict[str, Any]:
     return {"type": "message", "channel": keys.channel("t", "room:r").encode(), "data": f"1-{priority} {body}"}
 
 
-def make_hub() -> Hub:
-    return Hub(HubConfig(settings=Settings()), aioredis.Redis(), worker=0)
+def make_hub(**config: Any) -> Hub:
+    return Hub(HubConfig(settings=Settings(), **config), aioredis.Redis(), worker=0)
 
 
 def test_a_burst_is_written_highest_priority_first_in_one_write() -> None:
@@ -71,11 +71,19 @@ def test_a_burst_is_written_highest_priority_first_in_one_write() -> None:
     assert [f["content"]["text"] for f in transport.frames()] == ["critical", "high", "normal", "low"]
 
 
-def test_slow_consumers_keep_only_high_priority_frames() -> None:
-    hub = make_hub()
+def test_a_reader_that_stays_backlogged_keeps_only_high_priority_frames() -> None:
+    hub = make_hub(send_buffer_grace_s=0.0)
     fast, slow = Transport(), Transport(buffered=hub.cfg.send_buffer_soft + 1)
     connection(hub, fast, "fast")
     connection(hub, slow, "slow")
     hub.dispatch([published("room_message", 1, "normal"), published("room_message", 2, "high")])
     assert [f["content"]["text"] for f in fast.frames()] == ["high", "normal"]
     assert [f["content"]["text"] for f in slow.frames()] == ["high"]
+
+
+def test_a_backlog_younger_than_the_grace_period_loses_nothing() -> None:
+    hub = make_hub(send_buffer_grace_s=60.0)
+    bursty = Transport(buffered=hub.cfg.send_buffer_soft + 1)  # e.g. the last burst still in flight
+    connection(hub, bursty, "bursty")
+    hub.dispatch([published("room_message", 1, "normal"), published("room_message", 2, "high")])
+    assert [f["content"]["text"] for f in bursty.frames()] == ["high", "normal"]

@@ -32,6 +32,7 @@ class HubConfig:
     low_batch_interval_s: float = 2.0
     send_buffer_soft: int = 256 * 1024  # above: shed LOW/NORMAL frames for this connection
     send_buffer_hard: int = 4 * 1024 * 1024  # above: close the slow consumer
+    send_buffer_grace_s: float = 1.0  # over the soft limit this long (not draining): shed
     shutdown_grace_s: float = 5.0
 
     @classmethod
@@ -53,5 +54,6 @@ class HubConfig:
             low_batch_interval_s=_num("HUB_LOW_BATCH_INTERVAL", d.low_batch_interval_s),
             send_buffer_soft=int(_num("HUB_SEND_BUFFER_SOFT", d.send_buffer_soft)),
             send_buffer_hard=int(_num("HUB_SEND_BUFFER_HARD", d.send_buffer_hard)),
+            send_buffer_grace_s=_num("HUB_SEND_BUFFER_GRACE", d.send_buffer_grace_s),
             shutdown_grace_s=_num("HUB_SHUTDOWN_GRACE", d.shutdown_grace_s),
         )

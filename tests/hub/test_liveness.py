@@ -1,0 +1,43 @@
+"""Presence liveness: each worker re-stamps its connections in Redis, so a user whose hub is alive
+stays online and one whose hub died fades to offline after `stale_after_s`."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, cast
+
+import pytest
+import redis.asyncio as aioredis
+
+from spotctl_sandbox.common.settings import Settings
+from spotctl_sandbox.hub import keys
+from spotctl_sandbox.hub.config import HubConfig
+from spotctl_sandbox.hub.core.ratelimit import ConnectionLimiter
+from spotctl_sandbox.hub.hub import REFRESH_BATCH, Conn, Hub
+
+pytestmark = pytest.mark.stack
+
+
+class Idle:
+    transport = None
+
+
+async def test_a_refresh_brings_every_local_connection_back_online(
+        redis: aioredis.Redis, ns: str, cleanup: None) -> None:
+    hub = Hub(HubConfig(settings=Settings()), redis, worker=0)
+    users = [f"u{i}" for i in range(2 * REFRESH_BATCH + 7)]  # more than one script call
+    long_ago = time.time() - 10 * hub.stale_after_s
+    async with redis.pipeline(transaction=False) as pipe:
+        for uid in users:
+            conn = Conn(id=f"c-{uid}", ns=ns, user_id=uid, name=uid, ws=cast(Any, Idle()),
+                        limiter=ConnectionLimiter.create(1, 1), connected_ms=0.0)
+            hub.conns[conn.id] = conn
+            pipe.zadd(keys.conns(ns, uid), {conn.member: long_ago})
+        await pipe.execute()
+    assert set((await hub.presence_of(ns, users)).values()) == {"offline"}
+
+    await hub._refresh_liveness()
+
+    assert set((await hub.presence_of(ns, users)).values()) == {"online"}
+    ttls = {await redis.ttl(keys.conns(ns, uid)) for uid in (users[0], users[-1])}
+    assert all(0 < ttl <= 2 * hub.stale_after_s for ttl in ttls)
