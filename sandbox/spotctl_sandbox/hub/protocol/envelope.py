@@ -14,10 +14,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import fastjsonschema
 from jsonschema import Draft202012Validator
 
 from .schemas import CONTENT_SCHEMAS
 
+# Valid frames take the compiled check (fastjsonschema: ~1 µs against ~60-140 µs for jsonschema, which
+# was the hottest Python frame of a worker during a connect storm); only an invalid one pays for
+# jsonschema, whose error names the exact field. The schemas use draft-07 keywords only.
+_CHECKS = {name: fastjsonschema.compile(schema) for name, schema in CONTENT_SCHEMAS.items()}
 _VALIDATORS = {name: Draft202012Validator(schema) for name, schema in CONTENT_SCHEMAS.items()}
 
 
@@ -64,11 +69,17 @@ def parse(raw: str | bytes) -> Incoming:
     kind = frame.get("type")
     if not isinstance(kind, str):
         raise ProtocolError(ErrorCode.BAD_ENVELOPE, "frame needs a string 'type'", request_id)
-    validator = _VALIDATORS.get(kind)
-    if validator is None:
+    check = _CHECKS.get(kind)
+    if check is None:
         raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown message type {kind!r}", request_id)
     content = frame.get("content", {})
-    error = next(iter(sorted(validator.iter_errors(content), key=lambda e: list(e.path))), None)
+    try:
+        check(content)
+        return Incoming(kind, content, request_id)
+    except fastjsonschema.JsonSchemaValueException:
+        pass
+    errors = _VALIDATORS[kind].iter_errors(content)
+    error = next(iter(sorted(errors, key=lambda e: list(e.path))), None)
     if error is not None:
         where = "content" + "".join(f"[{p!r}]" for p in error.absolute_path)
         raise ProtocolError(ErrorCode.INVALID_CONTENT, f"{kind}: {where}: {error.message}", request_id)
