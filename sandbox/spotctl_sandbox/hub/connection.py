@@ -73,7 +73,7 @@ class Server:
                 await self._on_frame(conn, raw)
         except ConnectionClosed:
             pass
-        except RedisError as exc:  # the hub cannot work without Redis: tell the client to come back
+        except RedisError as exc:  # no bus while registering: tell the client to come back later
             log.error("Redis failed for connection %s: %s", conn.id, exc)
             self._error(conn, ErrorCode.UNAVAILABLE, "the hub lost its message bus: reconnect later")
             conn.close_soon(CLOSE_TRY_AGAIN, "message bus unavailable: reconnect later")
@@ -134,24 +134,20 @@ class Server:
             pass
 
     async def _on_frame(self, conn: Conn, raw: str | bytes) -> None:
+        """Rate-limit, validate and dispatch one client frame.
+
+        A Redis hiccup fails this frame, never the connection: the client gets an `unavailable`
+        error it can retry (closing healthy sockets over a slow bus turns a stall into a reconnect
+        storm)."""
         msg: Incoming | ProtocolError
         try:
             msg = envelope.parse(raw)
         except ProtocolError as exc:
             msg = exc
         request_id = msg.request_id if isinstance(msg, Incoming) else msg.reply_to
-        verdict = conn.limiter.check(time.monotonic())
-        if verdict is Verdict.ALLOW and not await self.user_limiter.hit(self.user_limit, conn.ns, conn.user_id):
-            verdict = conn.limiter.guard.strike(time.monotonic())
-            metrics.RATE_LIMITED.labels(metrics.WORKER, "user").inc()
-        elif verdict is not Verdict.ALLOW:
-            metrics.RATE_LIMITED.labels(metrics.WORKER, "connection").inc()
-        if verdict is not Verdict.ALLOW:
-            self._error(conn, ErrorCode.RATE_LIMITED, "too many messages: slow down", request_id)
-            if verdict is Verdict.CLOSE:
-                conn.close_soon(CLOSE_POLICY, "rate limit abuse")
-            return
         try:
+            if not await self._allowed(conn, request_id):
+                return
             if isinstance(msg, ProtocolError):
                 raise msg
             metrics.msg_in(msg.type).inc()
@@ -163,9 +159,27 @@ class Server:
                 conn.send(envelope.frame(f"{msg.type}_result", result, reply_to=request_id))
         except ProtocolError as exc:
             self._error(conn, exc.code, exc.message, exc.reply_to or request_id)
+        except RedisError as exc:
+            log.warning("Redis failed on a frame of connection %s: %s", conn.id, exc)
+            self._error(conn, ErrorCode.UNAVAILABLE, "the hub's message bus did not answer: retry", request_id)
         except Exception:
             log.exception("handler failed")
             self._error(conn, "internal", "internal error while handling this message", request_id)
+
+    async def _allowed(self, conn: Conn, request_id: str | None) -> bool:
+        """The per-connection bucket (local), then the per-user limit (Redis, across workers)."""
+        verdict = conn.limiter.check(time.monotonic())
+        if verdict is Verdict.ALLOW and not await self.user_limiter.hit(self.user_limit, conn.ns, conn.user_id):
+            verdict = conn.limiter.guard.strike(time.monotonic())
+            metrics.RATE_LIMITED.labels(metrics.WORKER, "user").inc()
+        elif verdict is not Verdict.ALLOW:
+            metrics.RATE_LIMITED.labels(metrics.WORKER, "connection").inc()
+        if verdict is Verdict.ALLOW:
+            return True
+        self._error(conn, ErrorCode.RATE_LIMITED, "too many messages: slow down", request_id)
+        if verdict is Verdict.CLOSE:
+            conn.close_soon(CLOSE_POLICY, "rate limit abuse")
+        return False
 
     def _error(self, conn: Conn, code: str, message: str, reply_to: str | None = None) -> None:
         metrics.error(code).inc()

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from redis.exceptions import RedisError
 from websockets.asyncio.server import ServerConnection
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
@@ -346,6 +347,8 @@ class Hub:
                     await self._refresh_liveness()
             except asyncio.CancelledError:
                 raise
+            except RedisError as exc:  # liveness is refreshed again on the next tick
+                log.warning("tick: Redis failed: %s", exc)
             except Exception:
                 log.exception("tick failed")
 
