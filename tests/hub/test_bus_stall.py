@@ -1,13 +1,17 @@
 """A stalled Redis fails the frames that need it, with an `unavailable` error the client can retry,
-and never closes the connection: a slow bus must not turn into a reconnect storm."""
+and never closes an established connection: a slow bus must not turn into a reconnect storm. A
+newcomer is refused with 1013 (come back later), not 1008 (bad credentials)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 
 import pytest
 import redis.asyncio as aioredis
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from spotctl_sandbox.hub.client import HubClient, HubError
 
@@ -24,11 +28,18 @@ async def test_a_redis_stall_fails_the_frame_and_keeps_the_connection(
     alice = HubClient(touchy.url, await token(redis, hub, f"alice-{ns}"), namespace=ns)
     await alice.connect()
     await alice.request("join", {"room": "before"})
+    bob = await token(redis, hub, f"bob-{ns}")
 
     await redis.execute_command("CLIENT", "PAUSE", "2000", "ALL")  # every Redis client waits 2 s
     with pytest.raises(HubError) as stalled:
         await alice.request("join", {"room": "during"})
     assert stalled.value.code == "unavailable"
+    async with connect(f"{touchy.url}?token={bob}&ns={ns}") as newcomer:  # arrives during the stall
+        refused = json.loads(await newcomer.recv())
+        with pytest.raises(ConnectionClosed) as closed:
+            await newcomer.recv()
+    assert refused["content"]["code"] == "unavailable"
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013  # retry, unlike 1008
 
     await asyncio.sleep(2.0)
     assert (await alice.request("join", {"room": "after"}))["room"] == "after"

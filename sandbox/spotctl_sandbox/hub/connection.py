@@ -74,7 +74,7 @@ class Server:
         except ConnectionClosed:
             pass
         except RedisError as exc:  # no bus while registering: tell the client to come back later
-            log.error("Redis failed for connection %s: %s", conn.id, exc)
+            log.warning("Redis failed registering connection %s: %s", conn.id, exc)
             self._error(conn, ErrorCode.UNAVAILABLE, "the hub lost its message bus: reconnect later")
             conn.close_soon(CLOSE_TRY_AGAIN, "message bus unavailable: reconnect later")
         finally:
@@ -122,14 +122,19 @@ class Server:
             await audit.auth_failure(self.hub.redis, ns=ns, reason=exc.reason, peer=peer)
             await self._reject(ws, ErrorCode.UNAUTHORIZED, exc.reason)
             return None
+        except RedisError as exc:  # the session store did not answer: not the client's fault
+            log.warning("Redis failed while authenticating %s: %s", peer, exc)
+            await self._reject(ws, ErrorCode.UNAVAILABLE, "the hub could not check the session: reconnect later",
+                               close_code=CLOSE_TRY_AGAIN)
+            return None
 
-    async def _reject(self, ws: ServerConnection, code: str, message: str) -> None:
+    async def _reject(self, ws: ServerConnection, code: str, message: str, close_code: int = CLOSE_POLICY) -> None:
         if code == ErrorCode.UNAUTHORIZED:
             metrics.AUTH_FAILURES.labels(metrics.WORKER).inc()
         metrics.error(code).inc()
         try:
             await ws.send(envelope.error_frame(code, message))
-            await ws.close(CLOSE_POLICY, f"{code}: {message}"[:120])
+            await ws.close(close_code, f"{code}: {message}"[:120])
         except ConnectionClosed:
             pass
 
