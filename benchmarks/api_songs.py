@@ -180,7 +180,8 @@ def table(results: list[Result]) -> str:
 
 def environment(env: dict[str, str], api_url: str, spawned: bool) -> str:
     return (f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {platform.platform()}; "
-            f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end; "
+            f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end "
+            "(its own client and API included); "
             f"Python {platform.python_version()}; API {api_url} "
             f"({'started by the benchmark, 1 uvicorn process, uvloop + httptools' if spawned else 'given'}); "
             f"Redis {env['REDIS_URL']}, PostgreSQL {env['DATABASE_URL'].rsplit('@', 1)[-1]}")
@@ -212,6 +213,7 @@ def main() -> None:
     except psycopg.OperationalError as exc:
         raise SystemExit(f"PostgreSQL does not answer at {env['DATABASE_URL']}: start the stack "
                          f"(`spotctl up`) or point DATABASE_URL elsewhere ({str(exc).splitlines()[0]})") from None
+    load_before = os.getloadavg()[0]  # the run's own processes raise the load; judge the box before it
     proc = None
     api_url = args.api_url
     if api_url is None:
@@ -225,10 +227,9 @@ def main() -> None:
     report = table(results)
     print(report)
     if args.write_docs:
-        load, cores = os.getloadavg()[0], os.cpu_count() or 1
-        busy = (f"**This run shared the machine with other work (load average {load:.1f} on {cores} cores): "
-                "every figure is inflated by CPU contention; the API CPU per request column is the "
-                "least affected.** " if load > cores else "")
+        busy = (f"**Something else was running when this run started (load average {load_before:.1f}): "
+                "figures are inflated by CPU contention; the API CPU per request column is the "
+                "least affected.** " if load_before > 1.0 else "")
         write_docs(f"## API\n\n`GET /api/songs/{{id}}` (cache-aside: Redis `song:<id>`, else PostgreSQL), "
                    f"measured by `python benchmarks/api_songs.py --songs {args.songs} --concurrency "
                    f"{args.concurrency} --duration {args.duration:g} --write-docs`.\n\n"
