@@ -367,7 +367,7 @@ class Hub:
         """Re-stamp every local connection in its user's set, a thousand per script call.
 
         A pipeline of ZADD + EXPIRE per connection cost redis-py ~125 µs of Python per command: at
-        12,500 connections per worker that was a third of the worker's CPU (py-spy, 100k load run).
+        6,000 connections per worker that was a third of the worker's CPU (py-spy, 100k load run).
         """
         now, ttl = time.time(), int(self.stale_after_s * 2)
         conns = list(self.conns.values())
