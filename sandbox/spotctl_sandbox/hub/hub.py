@@ -289,8 +289,9 @@ class Hub:
         for conn in targets:  # the hot loop: one pass per recipient, keep it lean
             if conn.closing or conn.id == origin:
                 continue
-            if conn.transport.get_write_buffer_size() > soft:
-                if self._shed(conn, priority, now):
+            buffered = conn.transport.get_write_buffer_size()
+            if buffered > soft:
+                if self._shed(conn, buffered, priority, now):
                     continue
             elif conn.backlogged_since:
                 conn.backlogged_since = 0.0
@@ -306,13 +307,13 @@ class Hub:
             self._spawn(publish.mark_delivered(self.redis, ns, topic.split(":", 1)[1], [frame_id]))
         return True
 
-    def _shed(self, conn: Conn, priority: Priority, now: float) -> bool:
-        """For a connection over the soft limit: True if this frame is not sent to it.
+    def _shed(self, conn: Conn, buffered: int, priority: Priority, now: float) -> bool:
+        """For a connection with `buffered` bytes over the soft limit: True if this frame is not sent to it.
 
         Over the hard limit the connection is closed (1013: come back later). Otherwise LOW/NORMAL
         frames are dropped once the buffer has stayed over the soft limit for the grace period.
         """
-        if conn.transport.get_write_buffer_size() > self.cfg.send_buffer_hard:
+        if buffered > self.cfg.send_buffer_hard:
             metrics.SHED.labels(metrics.WORKER, "closed_slow_consumer").inc()
             conn.drop(CLOSE_TRY_AGAIN, "slow consumer: send buffer full")
             return True
@@ -326,8 +327,9 @@ class Hub:
     def _can_send(self, conn: Conn, priority: Priority) -> bool:
         if conn.closing or conn.transport is None:
             return False
-        if conn.transport.get_write_buffer_size() > self.cfg.send_buffer_soft:
-            return not self._shed(conn, priority, time.monotonic())
+        buffered = conn.transport.get_write_buffer_size()
+        if buffered > self.cfg.send_buffer_soft:
+            return not self._shed(conn, buffered, priority, time.monotonic())
         conn.backlogged_since = 0.0
         return True
 
