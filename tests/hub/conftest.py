@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from prometheus_client.parser import text_string_to_metric_families
 
 from spotctl_sandbox.common import tokens
 from spotctl_sandbox.hub.client import HubClient
@@ -108,6 +109,19 @@ async def next_of(client: HubClient, kind: str, timeout: float = 5.0) -> dict[st
         frame = await client.recv(timeout=max(0.01, deadline - time.monotonic()))
         if frame["type"] == kind:
             return frame
+
+
+def metric_totals(metrics_url: str, name: str, by: str | None = None) -> dict[str, float]:
+    """One series of the hub's /metrics summed over workers, keyed by the label `by` ("" without)."""
+    with urllib.request.urlopen(f"{metrics_url}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name:
+                key = sample.labels.get(by, "") if by else ""
+                out[key] = out.get(key, 0.0) + sample.value
+    return out
 
 
 def free_port() -> int:

@@ -6,37 +6,22 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import urllib.request
 from collections.abc import Callable
 
 import pytest
 import redis.asyncio as aioredis
-from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import connect
 
 from spotctl_sandbox.hub import bus
 from spotctl_sandbox.hub.client import HubClient
 from spotctl_sandbox.hub.core.priority import Priority
 
-from .conftest import Hub, HubProcess, next_of, token, until
+from .conftest import Hub, HubProcess, metric_totals, next_of, token, until
 
 pytestmark = pytest.mark.stack
 
 PAYLOAD = "x" * 4_000
 NORMAL_WAVES, HIGH_WAVES, PER_WAVE = 3, 2, 500  # 10 MB: more than a loopback socket's kernel buffers
-
-
-def totals(metrics_url: str, name: str, by: str | None = None) -> dict[str, float]:
-    """One series of the hub's /metrics summed over workers, keyed by the label `by` ("" without)."""
-    with urllib.request.urlopen(f"{metrics_url}/metrics", timeout=5) as resp:
-        text = resp.read().decode()
-    out: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name:
-                key = sample.labels.get(by, "") if by else ""
-                out[key] = out.get(key, 0.0) + sample.value
-    return out
 
 
 async def test_a_slow_reader_is_shed_then_closed_while_a_fast_reader_gets_everything(
@@ -67,11 +52,11 @@ async def test_a_slow_reader_is_shed_then_closed_while_a_fast_reader_gets_everyt
         await asyncio.sleep(0.3)
     assert got == list(range((NORMAL_WAVES + HIGH_WAVES) * PER_WAVE))
     metrics_url = f"http://127.0.0.1:{small.metrics_port}"
-    counts = totals(metrics_url, "hub_frames_shed_total", by="reason")
+    counts = metric_totals(metrics_url, "hub_frames_shed_total", by="reason")
     assert counts.get("slow_consumer", 0) > 0 and counts.get("closed_slow_consumer", 0) == 1
     # The close frame queues behind the unread backlog, so the hub aborts the socket after its close
     # timeout: the hub's own gauge is the proof, and the fast reader's connection is the one left.
-    await until(lambda: totals(metrics_url, "hub_connections").get("") == 1, timeout=15)
+    await until(lambda: metric_totals(metrics_url, "hub_connections").get("") == 1, timeout=15)
     await fast.send("ping")
     assert (await next_of(fast, "pong"))["type"] == "pong"
     slow.transport.abort()

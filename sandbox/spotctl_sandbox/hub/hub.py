@@ -22,9 +22,10 @@ from websockets.asyncio.server import ServerConnection
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
-from . import bus, keys, metrics, publish
+from . import bus, keepalive, keys, metrics, publish
 from .config import HubConfig
 from .core.batching import Batcher
+from .core.keepalive import PingWheel
 from .core.presence import Presence, conn_id_of, member, over_cap, status
 from .core.priority import Priority, PriorityOutbox
 from .core.ratelimit import ConnectionLimiter
@@ -59,6 +60,7 @@ class Conn:
     resume_from: str | None = None
     topics: set[str] = field(default_factory=set)
     closing: bool = False
+    pinged: bool = False  # a keepalive ping went out: the next visit expects to have heard from the peer
     backlogged_since: float = 0.0  # monotonic time its send buffer was first seen over the soft limit
     transport: Any = field(init=False, default=None)  # the socket's, cached: fan-out reads it per frame
 
@@ -112,6 +114,7 @@ class Hub:
         self.draining = False
         self._tasks: list[asyncio.Task[None]] = []
         self.stale_after_s = max(30.0, 3 * cfg.settings.ws_heartbeat_interval)
+        self.pings: PingWheel[Conn] = PingWheel(cfg.settings.ws_heartbeat_interval)
 
     async def start(self) -> None:
         await self.pubsub.subscribe(keys.CONTROL_CHANNEL)
@@ -338,12 +341,16 @@ class Hub:
         task.add_done_callback(_log_failure)
 
     async def _tick_loop(self) -> None:
-        """Flush due low-priority batches; refresh this worker's connection liveness in Redis."""
+        """Flush due low-priority batches, ping the wheel's next slice of connections, refresh this
+        worker's connection liveness in Redis."""
         last_refresh = time.monotonic()
         while True:
             await asyncio.sleep(0.25)
             try:
                 self._flush_batches()
+                for conn in self.pings.due(self.conns.values(), time.monotonic()):
+                    if not keepalive.visit(conn):
+                        metrics.KEEPALIVE_TIMEOUTS.labels(metrics.WORKER).inc()
                 if time.monotonic() - last_refresh >= self.stale_after_s / 3:
                     last_refresh = time.monotonic()
                     await self._refresh_liveness()

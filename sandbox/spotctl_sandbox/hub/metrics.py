@@ -18,6 +18,8 @@ MESSAGES_OUT = Counter("hub_messages_out_total", "Frames written to clients", ["
 DELIVERY = Histogram("hub_delivery_latency_seconds", "Publish to written-to-all-local-sockets",
                      ["worker"], buckets=(.001, .002, .005, .01, .02, .05, .1, .25, .5, 1, 2.5, 5))
 SHED = Counter("hub_frames_shed_total", "Frames dropped for slow consumers", ["worker", "reason"])
+KEEPALIVE_TIMEOUTS = Counter("hub_keepalive_timeouts_total", "Connections closed: no answer to a ping",
+                             ["worker"])
 AUTH_FAILURES = Counter("hub_auth_failures_total", "Rejected authentications", ["worker"])
 RATE_LIMITED = Counter("hub_rate_limited_total", "Frames rejected by rate limits", ["worker", "scope"])
 ERRORS = Counter("hub_protocol_errors_total", "Error frames sent", ["worker", "code"])

@@ -23,6 +23,7 @@ from . import metrics
 from .config import HubConfig
 from .connection import Server
 from .hub import Hub
+from .keepalive import HubConnection
 from .store import Database
 
 log = logging.getLogger("spotctl_sandbox.hub")
@@ -58,10 +59,10 @@ async def run(cfg: HubConfig, index: int, ready_file: Path | None) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    heartbeat = cfg.settings.ws_heartbeat_interval
+    # Keepalive pings come from the hub's ping wheel (hub/keepalive.py), not a task per connection.
     async with serve(server.handle, cfg.host, cfg.port, reuse_port=True, compression=None,
                      max_size=cfg.max_frame_bytes, max_queue=16, process_request=gate,
-                     ping_interval=heartbeat, ping_timeout=heartbeat, close_timeout=2,
+                     ping_interval=None, create_connection=HubConnection, close_timeout=2,
                      server_header="spotctl-hub") as ws_server:
         log.info("worker %d (pid %d) listening on %s:%d", index, os.getpid(), cfg.host, cfg.port)
         if ready_file is not None:
