@@ -20,6 +20,7 @@ from locust import User, constant, task
 from . import metrics
 from .config import RunConfig
 from .metrics import COUNTERS, RAMPED, STOPPING
+from .passive import PassiveReader
 from .wire import ADAPTERS, Adapter, Decoded, Kind
 from .wsclient import ConnectionDropped, HandshakeFailed, WsConnection
 
@@ -28,6 +29,7 @@ CONNECT_ATTEMPTS = 6
 READY_TIMEOUT_S = 20.0
 _local_index = itertools.count()
 _tokens: list[str] | None = None
+PASSIVE = PassiveReader(COUNTERS)  # one epoll reader for this worker's passive connections
 
 
 def adapter_for(config: RunConfig) -> Adapter:
@@ -166,8 +168,7 @@ class WsUser(User):
 
     def receive(self, conn: WsConnection) -> None:
         if self.scan_passive and not self.probe:
-            for count in conn.count_deliveries(self.adapter.marker):
-                COUNTERS.messages += count
+            PASSIVE.follow(conn, self.adapter.marker)
             return
         for frame in conn.frames():
             decoded = self.adapter.decode(frame)

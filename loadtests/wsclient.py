@@ -20,8 +20,6 @@ from websockets.http11 import Response
 from websockets.protocol import State
 from websockets.uri import parse_uri
 
-from .framescan import FrameScanner
-
 IP_BIND_ADDRESS_NO_PORT = getattr(pysocket, "IP_BIND_ADDRESS_NO_PORT", 24)
 RECV_BYTES = 65536
 
@@ -112,42 +110,22 @@ class WsConnection:
             else:
                 self.protocol.receive_eof()
             yield from self._payloads(self.protocol.events_received())
-            self._flush()
+            self.flush()
             if self.protocol.state is State.CLOSED or not data:
                 if self.closing:
                     return
                 code = self.protocol.close_code
                 raise ConnectionDropped(f"closed by server (code {code})" if code else reason)
 
-    def count_deliveries(self, marker: bytes) -> Iterator[int]:
-        """Passive mode: yield how many delivery frames each read completed; answer pings.
-
-        Only for connections that never need a reply parsed: frames bypass websockets' parser.
-        """
-        assert self.sock is not None, "open() first"
-        scanner = FrameScanner(marker)
-        while True:
-            try:
-                data = self.sock.recv(RECV_BYTES)
-            except OSError as exc:
-                data, reason = b"", f"{type(exc).__name__}: {exc}"
-            else:
-                reason = "server closed the TCP connection"
-            if not data:
-                if self.closing:
-                    return
-                raise ConnectionDropped(reason)
-            count, pings = scanner.feed(data)
-            for payload in pings:
-                self.protocol.send_pong(payload)
-            if pings:
-                self._flush()
-            if count:
-                yield count
-            if scanner.closed:
-                if self.closing:
-                    return
-                raise ConnectionDropped(f"closed by server (code {scanner.close_code})")
+    def answer_pings(self, payloads: Sequence[bytes]) -> None:
+        """Pong each ping payload; handed to a greenlet of its own if a send is in progress, so the
+        caller (the shared passive reader) never waits behind a publisher's blocked write."""
+        for payload in payloads:
+            self.protocol.send_pong(payload)
+        if self._send_lock.locked():
+            gevent.spawn(self.flush)
+        else:
+            self.flush()
 
     def _payloads(self, events: Sequence[object]) -> Iterator[str | bytes]:
         for event in events:
@@ -157,7 +135,7 @@ class WsConnection:
             elif opcode is Opcode.BINARY:
                 yield bytes(event.data)  # type: ignore[attr-defined]
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
         """Write what the protocol queued by itself (pong replies, close echo)."""
         out = self.protocol.data_to_send()
         if out and self.sock is not None:
@@ -173,6 +151,6 @@ class WsConnection:
             return
         if self.protocol.state is State.OPEN:
             self.protocol.send_close()
-            self._flush()
+            self.flush()
         self.sock.close()
         self.sock = None

@@ -1,0 +1,98 @@
+"""The load generator's passive reader against a real WebSocket server on a real socket: it counts the
+deliveries, answers the server's ping and reports the server's close as a drop - through the shared
+epoll set, and through the per-greenlet fallback used where there is no epoll."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import gevent
+import pytest
+from gevent.server import StreamServer
+from websockets.frames import Frame, Opcode
+from websockets.server import ServerProtocol
+
+from loadtests.passive import PassiveReader
+from loadtests.wsclient import ConnectionDropped, WsConnection
+
+MARKER = b'"type":"room_message"'
+DELIVERIES = 25
+
+
+@dataclass
+class Counts:
+    messages: int = 0
+
+
+@pytest.fixture
+def server() -> Iterator[Any]:
+    """Upgrade, wait for the client's join, send the deliveries, a reply and a ping, wait for the
+    pong, close with 1001 (going away)."""
+    pongs: list[bytes] = []
+
+    def handle(sock: Any, _address: Any) -> None:
+        protocol = ServerProtocol()
+        events: list[Any] = []
+        while not events:
+            protocol.receive_data(sock.recv(4096))
+            events = protocol.events_received()
+        protocol.send_response(protocol.accept(events[0]))
+        sock.sendall(b"".join(protocol.data_to_send()))
+        while not any(getattr(e, "opcode", None) is Opcode.TEXT for e in events):  # the client's join
+            protocol.receive_data(sock.recv(4096))
+            events = protocol.events_received()
+        delivery = b'{"id":"1-0","type":"room_message","content":{"room":"r","data":{}}}'
+        for _ in range(DELIVERIES):
+            protocol.send_frame(Frame(Opcode.TEXT, delivery))
+        protocol.send_frame(Frame(Opcode.TEXT, b'{"type":"join_result","content":{}}'))
+        protocol.send_ping(b"are-you-there")
+        sock.sendall(b"".join(protocol.data_to_send()))
+        while not pongs:
+            protocol.receive_data(sock.recv(4096))
+            pongs.extend(bytes(e.data) for e in protocol.events_received() if e.opcode is Opcode.PONG)
+        protocol.send_close(1001, "going away")
+        sock.sendall(b"".join(protocol.data_to_send()))
+
+    server = StreamServer(("127.0.0.1", 0), handle)
+    server.start()
+    yield server, pongs
+    server.stop()
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["epoll", "greenlet-per-connection"])
+def test_a_passive_connection_counts_deliveries_answers_pings_and_reports_the_close(
+        server: Any, shared: bool) -> None:
+    srv, pongs = server
+    counts = Counts()
+    reader = PassiveReader(counts)
+    if not shared:
+        reader.epoll = None
+    conn = WsConnection(f"ws://127.0.0.1:{srv.server_port}/ws", timeout=5)
+    conn.open()
+    conn.send('{"type":"join","content":{"room":"r"}}')
+
+    with gevent.Timeout(10), pytest.raises(ConnectionDropped, match="code 1001"):
+        reader.follow(conn, MARKER)
+
+    assert counts.messages == DELIVERIES
+    assert pongs == [b"are-you-there"]
+    assert reader.watched == {}
+    conn.close()
+
+
+def test_a_connection_we_close_ends_quietly(server: Any) -> None:
+    srv, _ = server
+    counts = Counts()
+    reader = PassiveReader(counts)
+    conn = WsConnection(f"ws://127.0.0.1:{srv.server_port}/ws", timeout=5)
+    conn.open()
+    conn.send('{"type":"join","content":{"room":"r"}}')
+    conn.closing = True  # as WsConnection.close() marks it before closing the socket
+
+    with gevent.Timeout(10):
+        reader.follow(conn, MARKER)  # the end is ours: no ConnectionDropped
+
+    assert counts.messages == DELIVERIES
+    assert reader.watched == {}
