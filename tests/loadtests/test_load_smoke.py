@@ -3,10 +3,18 @@ the scenarios working. Each asserts on summary.json (and Locust's CSV where the 
 
 from __future__ import annotations
 
+import contextlib
+import os
+import subprocess
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
+
+from .conftest import ROOT, SPOTCTL
 
 pytestmark = pytest.mark.stack
 SHORT = ("--spawn-rate", "40", "--duration", "2")
@@ -88,3 +96,29 @@ def test_unknown_scenarios_and_targets_are_usage_errors(load_run: Callable[..., 
 def test_a_stack_hub_with_too_few_workers_is_refused_with_the_fix(hub: None, load_run: Callable[..., Any]) -> None:
     run = load_run("connections", "--users", "170000", "--hub", "stack")
     assert run.code == 1 and "too few for 170,000 connections" in run.stderr and "--hub own" in run.stderr
+
+
+def test_a_terminated_run_stops_locust_and_its_own_hub(hub: None, stack: Any, tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    run = subprocess.Popen([str(SPOTCTL), "load", "run", "connections", "--users", "5", "--spawn-rate", "40",
+                            "--duration", "300", "--hub", "own", "--hub-workers", "1", "--results", str(results)],
+                           env={**os.environ, **stack.env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           cwd=ROOT)
+    deadline = time.monotonic() + 60
+    while not (results / "ramped").exists():
+        assert run.poll() is None and time.monotonic() < deadline, "the run never reached its hold"
+        time.sleep(0.2)
+    children = psutil.Process(run.pid).children(recursive=True)
+    assert len(children) >= 3  # Locust master and worker, our own hub and its worker
+
+    run.terminate()
+
+    try:
+        assert run.wait(60) != 0
+        _, alive = psutil.wait_procs(children, timeout=30)
+        assert alive == []
+        assert not (results / "tokens.txt").exists()
+    finally:
+        for child in children:  # never leave a failed test's processes behind
+            with contextlib.suppress(psutil.Error):
+                child.kill()

@@ -130,6 +130,7 @@ def run(
                                 probe_every=probe_every, workers=workers, hub=hub, hub_workers=hub_workers,
                                 rate_steps=steps, step_s=step_duration if steps else 0.0, heartbeat_s=heartbeat)
     view = _LiveView(users)
+    _terminate_like_ctrl_c()
     try:
         with view:
             outcome = runner.run(request, on_target=view.target, on_progress=view.update)
@@ -203,3 +204,14 @@ def _report(outcome: Any, output: OutputFormat) -> None:
                       r["p99_ms"], r["max_ms"]) for r in s["steps"]], title="rate steps")
     if output is OutputFormat.table:
         info(f"results: {outcome.results_dir} (report.html, locust_stats.csv, summary.json)")
+
+def _terminate_like_ctrl_c() -> None:
+    """`kill` (SIGTERM) takes the Ctrl-C path, so Locust, our own hub and the minted tokens are cleaned
+    up instead of outliving the run."""
+    import signal
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
