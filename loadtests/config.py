@@ -29,6 +29,7 @@ class RunConfig:
     room_size: int = 50
     msg_rate: float = 20.0         # messages/s published in total (open loop, scheduled)
     probe_every: int = 20          # one receiver in N decodes and times every message
+    passive_read_s: float = 0.0    # passive receivers read every S seconds (0: as frames arrive)
     heartbeat_s: float = 25.0
     hold_s: float = 0.0            # informative: how long the run holds after the ramp
     target_p99_ms: float = 50.0

@@ -3,8 +3,9 @@
 Full parsing (websockets' protocol, JSON) costs tens of µs per frame; at 100k deliveries/s that is
 the load generator's whole CPU. A passive connection only needs to count deliveries and answer
 pings, so this scanner walks frame headers (server frames are unmasked), counts data frames whose
-first bytes carry the adapter's delivery marker, and hands back ping payloads. Pure: bytes in,
-counts out.
+first bytes carry the adapter's delivery marker, and hands back ping payloads - WebSocket pings, and
+text frames that are the protocol's own ping (Engine.IO's "2", which Socket.IO servers time out on).
+Pure: bytes in, counts out.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ MARKER_WINDOW = 96  # bytes of payload searched for the marker
 @dataclass
 class FrameScanner:
     marker: bytes
+    app_ping: bytes | None = None  # a whole text frame that is an application-level ping
+    app_pings: int = 0             # seen since the caller last reset it
     buf: bytearray = field(default_factory=bytearray)
     closed: bool = False
     close_code: int | None = None
@@ -44,6 +47,8 @@ class FrameScanner:
             if opcode in (0, 1, 2):
                 if buf.find(marker, start, min(end, start + MARKER_WINDOW)) != -1:
                     count += 1
+                elif self.app_ping is not None and buf[start:end] == self.app_ping:
+                    self.app_pings += 1
             elif opcode == 9:
                 pings.append(bytes(buf[start:end]))
             elif opcode == 8:

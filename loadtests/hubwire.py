@@ -24,6 +24,7 @@ class HubAdapter:
     name = "hub"
     needs_ready = True
     marker = b'"type":"room_message"'
+    app_ping = None
 
     def url(self, base: str) -> str:
         return base

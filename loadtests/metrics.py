@@ -233,7 +233,7 @@ class Aggregator:
             requests=self.env.stats.total.num_requests, duration_s=duration,
             target_p99_ms=self.config.target_p99_ms, measures_latency=self.measures_latency,
             generator_cpu_max=self.cpu_max, started_at=self.started_at, hold_s=held,
-            missing_workers=len(self.missing))
+            missing_workers=len(self.missing), passive_read_s=self.config.passive_read_s)
         if self.steps:
             result = replace(result, steps=self.curve())
         result.write(self.config.results / "summary.json")

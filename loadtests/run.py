@@ -49,6 +49,7 @@ class RunRequest:
     msg_rate: float | None = None
     room_size: int | None = None
     probe_every: int = 20
+    passive_read_s: float = 0.0         # passive receivers read every S s (0: as frames arrive)
     workers: int = 0                    # 0: sized from users
     hub: str = "auto"                   # auto | stack | own
     hub_workers: int = 0                # 0: sized from users
@@ -186,7 +187,8 @@ def run(req: RunRequest, on_target: Callable[[str], None],
             redis_url=redis_url, results_dir=str(req.results_dir), users=req.users, workers=workers,
             room_size=req.room_size or scenario.room_size,
             msg_rate=scenario.msg_rate if req.msg_rate is None else req.msg_rate,
-            probe_every=req.probe_every, hold_s=req.hold_s, target_p99_ms=req.target_p99_ms,
+            probe_every=req.probe_every, passive_read_s=req.passive_read_s, hold_s=req.hold_s,
+            target_p99_ms=req.target_p99_ms,
             run_id=uuid.uuid4().hex[:8], rate_steps=",".join(f"{r:g}" for r in req.rate_steps),
             step_s=req.step_s, heartbeat_s=req.heartbeat_s)
         if req.rate_steps:

@@ -82,6 +82,7 @@ class Summary:
     passed: bool
     checks: list[Check] = field(default_factory=list)
     started_at: str = ""
+    passive_read_s: float = 0.0  # passive receivers read in sweeps this far apart (0: as frames arrive)
     steps: list[dict[str, Any]] = field(default_factory=list)   # the rate-step curve, when stepped
 
     def to_json(self) -> dict[str, Any]:
@@ -115,7 +116,8 @@ def judge(totals: Totals, latency: Latency, *, failures: int, measures_latency: 
 def build(*, scenario: str, target: str, url: str, users: int, workers: int, connections_peak: int,
           totals: Totals, latency: Latency, failures: int, requests: int, duration_s: float,
           target_p99_ms: float, measures_latency: bool, generator_cpu_max: float,
-          started_at: str = "", hold_s: float = 0.0, missing_workers: int = 0) -> Summary:
+          started_at: str = "", hold_s: float = 0.0, missing_workers: int = 0,
+          passive_read_s: float = 0.0) -> Summary:
     checks = judge(totals, latency, failures=failures, measures_latency=measures_latency,
                    target_p99_ms=target_p99_ms, generator_cpu_max=generator_cpu_max,
                    missing_workers=missing_workers)
@@ -129,7 +131,7 @@ def build(*, scenario: str, target: str, url: str, users: int, workers: int, con
         out_of_order=totals.out_of_order, errors=totals.errors, duration_s=round(duration_s, 1),
         hold_s=round(hold_s, 1), target_p99_ms=target_p99_ms,
         generator_cpu_max=round(generator_cpu_max, 1), passed=all(c.ok for c in checks), checks=checks,
-        started_at=started_at,
+        started_at=started_at, passive_read_s=passive_read_s,
     )
 
 

@@ -29,7 +29,7 @@ CONNECT_ATTEMPTS = 6
 READY_TIMEOUT_S = 20.0
 _local_index = itertools.count()
 _tokens: list[str] | None = None
-PASSIVE = PassiveReader(COUNTERS)  # one epoll reader for this worker's passive connections
+PASSIVE = PassiveReader(COUNTERS, batch_s=CONFIG.passive_read_s)  # one reader for this worker's passive conns
 
 
 def adapter_for(config: RunConfig) -> Adapter:
@@ -168,7 +168,7 @@ class WsUser(User):
 
     def receive(self, conn: WsConnection) -> None:
         if self.scan_passive and not self.probe:
-            PASSIVE.follow(conn, self.adapter.marker)
+            PASSIVE.follow(conn, self.adapter.marker, self.adapter.app_ping)
             return
         for frame in conn.frames():
             decoded = self.adapter.decode(frame)

@@ -38,6 +38,7 @@ class Adapter(Protocol):
     name: str
     needs_ready: bool
     marker: bytes          # bytes near the start of every delivery frame (for passive counting)
+    app_ping: tuple[bytes, str] | None  # (a text frame that is the protocol's ping, its answer)
 
     def url(self, base: str) -> str: ...
     def opening(self, token: str) -> list[str]: ...
@@ -59,6 +60,7 @@ class RoomBroadcast:
     name = "node-ws"
     needs_ready = False
     marker = b'"type":"message"'
+    app_ping = None
 
     def url(self, base: str) -> str:
         return base
@@ -91,6 +93,7 @@ class SocketIO:
     name = "socketio"
     needs_ready = True
     marker = b'42["message"'
+    app_ping = (b"2", "3")  # Engine.IO ping / pong
 
     def url(self, base: str) -> str:
         parts = urlsplit(base)

@@ -7,6 +7,7 @@ pong replies, close handshake) is websockets' pure state machine. Each connectio
 
 from __future__ import annotations
 
+import contextlib
 import socket as pysocket
 from collections.abc import Iterator, Sequence
 from urllib.parse import urlsplit
@@ -116,6 +117,17 @@ class WsConnection:
                     return
                 code = self.protocol.close_code
                 raise ConnectionDropped(f"closed by server (code {code})" if code else reason)
+
+    def send_soon(self, text: str) -> None:
+        """Send without waiting behind another greenlet's send (the passive reader must never block)."""
+        if self._send_lock.locked():
+            gevent.spawn(self._send_quietly, text)
+        else:
+            self._send_quietly(text)
+
+    def _send_quietly(self, text: str) -> None:
+        with contextlib.suppress(ConnectionDropped):  # the read side reports the end of the connection
+            self.send(text)
 
     def answer_pings(self, payloads: Sequence[bytes]) -> None:
         """Pong each ping payload; handed to a greenlet of its own if a send is in progress, so the

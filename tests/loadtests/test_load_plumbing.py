@@ -79,3 +79,12 @@ def test_the_passive_scanner_counts_deliveries_across_reads_and_returns_pings() 
     assert (counted, pings, scanner.closed) == (2, [b"hb"], False)
     scanner.feed(frame(8, b"\x03\xe8"))
     assert scanner.closed
+
+
+def test_the_scanner_counts_a_protocols_own_ping_frames_apart_from_deliveries() -> None:
+    from loadtests.framescan import FrameScanner
+
+    scanner = FrameScanner(b'42["message"', app_ping=b"2")
+    stream = bytes([0x81, 1]) + b"2" + bytes([0x81, 16]) + b'42["message",{}]' + bytes([0x81, 2]) + b"22"
+    counted, pings = scanner.feed(stream)
+    assert (counted, pings, scanner.app_pings, bytes(scanner.buf)) == (1, [], 1, b"")  # "22" is not a ping

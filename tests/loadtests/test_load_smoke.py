@@ -45,6 +45,16 @@ def test_latency_on_the_hub_is_measured_from_scheduled_send_times(hub: None,
     assert (run.results / "latency.hgrm").is_file()
 
 
+def test_passive_receivers_can_read_in_sweeps_and_every_delivery_is_still_counted(
+        hub: None, load_run: Callable[..., Any]) -> None:
+    run = load_run("latency", "--users", "30", "--room-size", "10", "--msg-rate", "30", "--probe-every", "3",
+                   "--passive-read-every", "0.5", "--hub", "stack", "--target-p99", "2000", *SHORT)
+    assert run.code == 0, run.summary.get("checks") or run.stderr
+    s = run.summary
+    assert s["passive_read_s"] == 0.5 and s["sent"] > 0 and s["latency_samples"] > 0
+    assert s["messages"] >= 0.8 * s["sent"] * 10  # each message reaches its room of 10 (the last sweep may not)
+
+
 def test_chat_mix_sends_messages_typing_presence_and_history(hub: None, load_run: Callable[..., Any]) -> None:
     run = load_run("chat", "--users", "20", "--room-size", "10", "--msg-rate", "20", "--hub", "stack",
                    "--target-p99", "2000", *SHORT)
@@ -91,6 +101,8 @@ def test_unknown_scenarios_and_targets_are_usage_errors(load_run: Callable[..., 
     assert load_run("nope").code == 2
     wrong = load_run("chat", "--target", "node-ws")
     assert wrong.code == 2 and "cannot run against" in wrong.stderr
+    late = load_run("latency", "--passive-read-every", "45")
+    assert late.code == 2 and "between 0 and 10 seconds" in late.stderr
 
 
 def test_a_stack_hub_with_too_few_workers_is_refused_with_the_fix(hub: None, load_run: Callable[..., Any]) -> None:

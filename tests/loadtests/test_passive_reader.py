@@ -1,6 +1,7 @@
 """The load generator's passive reader against a real WebSocket server on a real socket: it counts the
-deliveries, answers the server's ping and reports the server's close as a drop - through the shared
-epoll set, and through the per-greenlet fallback used where there is no epoll."""
+deliveries, answers the server's WebSocket ping and its protocol-level ping (Engine.IO's "2") and
+reports the server's close as a drop - through the shared epoll set (waking per frame, or sweeping
+every `batch_s`), and through the per-greenlet fallback used where there is no epoll."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from loadtests.passive import PassiveReader
 from loadtests.wsclient import ConnectionDropped, WsConnection
 
 MARKER = b'"type":"room_message"'
+APP_PING = (b"2", "3")  # Engine.IO's ping and pong, as Socket.IO servers send them
 DELIVERIES = 25
 
 
@@ -28,8 +30,8 @@ class Counts:
 
 @pytest.fixture
 def server() -> Iterator[Any]:
-    """Upgrade, wait for the client's join, send the deliveries, a reply and a ping, wait for the
-    pong, close with 1001 (going away)."""
+    """Upgrade, wait for the client's join, send the deliveries, a reply, a WebSocket ping and an
+    Engine.IO ping, wait for both answers, close with 1001 (going away)."""
     pongs: list[bytes] = []
 
     def handle(sock: Any, _address: Any) -> None:
@@ -48,10 +50,11 @@ def server() -> Iterator[Any]:
             protocol.send_frame(Frame(Opcode.TEXT, delivery))
         protocol.send_frame(Frame(Opcode.TEXT, b'{"type":"join_result","content":{}}'))
         protocol.send_ping(b"are-you-there")
+        protocol.send_frame(Frame(Opcode.TEXT, APP_PING[0]))
         sock.sendall(b"".join(protocol.data_to_send()))
-        while not pongs:
+        while len(pongs) < 2:
             protocol.receive_data(sock.recv(4096))
-            pongs.extend(bytes(e.data) for e in protocol.events_received() if e.opcode is Opcode.PONG)
+            pongs.extend(bytes(e.data) for e in protocol.events_received() if e.opcode in (Opcode.PONG, Opcode.TEXT))
         protocol.send_close(1001, "going away")
         sock.sendall(b"".join(protocol.data_to_send()))
 
@@ -61,12 +64,13 @@ def server() -> Iterator[Any]:
     server.stop()
 
 
-@pytest.mark.parametrize("shared", [True, False], ids=["epoll", "greenlet-per-connection"])
+@pytest.mark.parametrize(("shared", "batch_s"), [(True, 0.0), (True, 0.2), (False, 0.0)],
+                         ids=["epoll", "epoll-sweeps", "greenlet-per-connection"])
 def test_a_passive_connection_counts_deliveries_answers_pings_and_reports_the_close(
-        server: Any, shared: bool) -> None:
+        server: Any, shared: bool, batch_s: float) -> None:
     srv, pongs = server
     counts = Counts()
-    reader = PassiveReader(counts)
+    reader = PassiveReader(counts, batch_s=batch_s)
     if not shared:
         reader.epoll = None
     conn = WsConnection(f"ws://127.0.0.1:{srv.server_port}/ws", timeout=5)
@@ -74,10 +78,10 @@ def test_a_passive_connection_counts_deliveries_answers_pings_and_reports_the_cl
     conn.send('{"type":"join","content":{"room":"r"}}')
 
     with gevent.Timeout(10), pytest.raises(ConnectionDropped, match="code 1001"):
-        reader.follow(conn, MARKER)
+        reader.follow(conn, MARKER, APP_PING)
 
     assert counts.messages == DELIVERIES
-    assert pongs == [b"are-you-there"]
+    assert sorted(pongs) == [b"3", b"are-you-there"]
     assert reader.watched == {}
     conn.close()
 
@@ -92,7 +96,7 @@ def test_a_connection_we_close_ends_quietly(server: Any) -> None:
     conn.closing = True  # as WsConnection.close() marks it before closing the socket
 
     with gevent.Timeout(10):
-        reader.follow(conn, MARKER)  # the end is ours: no ConnectionDropped
+        reader.follow(conn, MARKER, APP_PING)  # the end is ours: no ConnectionDropped
 
     assert counts.messages == DELIVERIES
     assert reader.watched == {}
