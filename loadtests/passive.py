@@ -7,16 +7,19 @@ that carries data: at 10k deliveries/s that was half of each generator worker's 
 set and reads just the sockets the kernel reports ready. Where there is no epoll (Windows, macOS)
 each connection reads in its own greenlet, as before.
 
-With `batch_s` > 0 the reader sleeps that long between sweeps of the ready sockets instead of waking
-for every frame: the kernel holds the frames (a few hundred bytes per connection per sweep) and each
-read takes all of them. The server writes every frame when it would anyway; only the generator's own
-CPU per delivery drops. Probes read at once, so latency is measured as before.
+With `batch_s` > 0 the reader does not wake for every frame: every tick it reads a share of the ready
+sockets, oldest first, paced so that each is read about every `batch_s`. The kernel holds the frames
+meanwhile (a few hundred bytes per connection) and one read takes all of them. The server writes every
+frame when it would anyway; only the generator's CPU per delivery drops. (Sweeping all sockets at once
+every `batch_s` starved the probes for the length of the sweep: p99 235 ms at 5k deliveries/s.)
+Probes read at once, so latency is measured as before.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import select
 from dataclasses import dataclass, field
@@ -33,6 +36,7 @@ log = logging.getLogger(__name__)
 
 RECV_BYTES = 65536
 MAX_EVENTS = 1024  # sockets read per wake-up before other greenlets get a turn
+TICK_S = 0.02      # paced mode: how often a share of the ready sockets is read
 
 
 @dataclass(eq=False, slots=True)
@@ -106,16 +110,15 @@ class PassiveReader:
         ready = hub.loop.io(self.epoll.fileno(), 1)  # level-triggered: fires while any socket is ready
         while True:
             if self.batch_s > 0:
-                gevent.sleep(self.batch_s)
+                # Paced: epoll hands out ready sockets oldest first, so a small share every tick reads
+                # each about every batch_s without a burst that would starve the probes.
+                gevent.sleep(TICK_S)
+                budget = math.ceil(len(self.watched) * TICK_S / self.batch_s)
             else:
                 hub.wait(ready)
-            while True:
-                events = self.epoll.poll(0, MAX_EVENTS)
-                for fd, _ in events:
-                    self._service(fd)
-                if len(events) < MAX_EVENTS or self.batch_s <= 0:
-                    break  # (unbatched, the level-triggered watcher fires again for the rest)
-                gevent.sleep(0)
+                budget = MAX_EVENTS  # the watcher fires again for whatever is left
+            for fd, _ in self.epoll.poll(0, max(1, min(budget, MAX_EVENTS))):
+                self._service(fd)
 
     def _service(self, fd: int) -> None:
         watched = self.watched.get(fd)
