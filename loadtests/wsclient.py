@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import socket as pysocket
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 import gevent
@@ -120,24 +121,25 @@ class WsConnection:
 
     def send_soon(self, text: str) -> None:
         """Send without waiting behind another greenlet's send (the passive reader must never block)."""
+        self._without_waiting(self._send_quietly, text)
+
+    def answer_pings(self, payloads: Sequence[bytes]) -> None:
+        """Pong each ping payload, without waiting behind another greenlet's send."""
+        for payload in payloads:
+            self.protocol.send_pong(payload)
+        self._without_waiting(self.flush)
+
+    def _without_waiting(self, write: Callable[..., None], *args: Any) -> None:
+        """Run `write` now if no send is in progress, else in a greenlet of its own (a publisher's
+        write may be blocked on a full socket buffer)."""
         if self._send_lock.locked():
-            gevent.spawn(self._send_quietly, text)
+            gevent.spawn(write, *args)
         else:
-            self._send_quietly(text)
+            write(*args)
 
     def _send_quietly(self, text: str) -> None:
         with contextlib.suppress(ConnectionDropped):  # the read side reports the end of the connection
             self.send(text)
-
-    def answer_pings(self, payloads: Sequence[bytes]) -> None:
-        """Pong each ping payload; handed to a greenlet of its own if a send is in progress, so the
-        caller (the shared passive reader) never waits behind a publisher's blocked write."""
-        for payload in payloads:
-            self.protocol.send_pong(payload)
-        if self._send_lock.locked():
-            gevent.spawn(self.flush)
-        else:
-            self.flush()
 
     def _payloads(self, events: Sequence[object]) -> Iterator[str | bytes]:
         for event in events:
