@@ -89,14 +89,14 @@ class PassiveReader:
 
     def _read_alone(self, watched: _Watched) -> str:
         sock = watched.conn.sock
-        while sock is not None:
+        assert sock is not None
+        while True:
             try:
                 reason = self._feed(watched, sock.recv(RECV_BYTES))
             except OSError as exc:
                 reason = f"{type(exc).__name__}: {exc}"
             if reason is not None:
                 return reason
-        return "closed"
 
     def _forget(self, fd: int, watched: _Watched) -> None:
         if self.watched.get(fd) is watched and self.epoll is not None:  # the fd may be a newer socket's
