@@ -82,7 +82,7 @@ class Summary:
     passed: bool
     checks: list[Check] = field(default_factory=list)
     started_at: str = ""
-    passive_read_s: float = 0.0  # passive receivers read in sweeps this far apart (0: as frames arrive)
+    passive_read_s: float = 0.0  # passive receivers read paced, each about every S s (0: as frames arrive)
     steps: list[dict[str, Any]] = field(default_factory=list)   # the rate-step curve, when stepped
 
     def to_json(self) -> dict[str, Any]:

@@ -214,6 +214,7 @@ def _report(outcome: Any, output: OutputFormat) -> None:
     if output is OutputFormat.table:
         info(f"results: {outcome.results_dir} (report.html, locust_stats.csv, summary.json)")
 
+
 def _terminate_like_ctrl_c() -> None:
     """`kill` (SIGTERM) takes the Ctrl-C path, so Locust, our own hub and the minted tokens are cleaned
     up instead of outliving the run."""
@@ -223,4 +224,3 @@ def _terminate_like_ctrl_c() -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)
-

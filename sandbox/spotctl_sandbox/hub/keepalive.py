@@ -39,5 +39,5 @@ def visit(conn: Conn) -> bool:
         return False
     ws.heard = False  # type: ignore[attr-defined]
     conn.pinged = True
-    conn.transport.write(PING)
+    conn.write(PING)
     return True
