@@ -89,12 +89,15 @@ class ExternalStack:
 
 
 # Ports of the test stack: apart from the defaults, so a developer's own `spotctl up` keeps running, and
-# apart per checkout (a block of 25 chosen by the checkout's path), so two checkouts can test at once.
-PORT_BASE = 20000 + int(hashlib.sha1(str(ROOT).encode()).hexdigest()[:8], 16) % 400 * 25
+# apart per checkout (a block of 50 chosen by the checkout's path, or SPOTCTL_TEST_PORT_BASE), so two
+# checkouts can test at once.
+PORT_BLOCK = 50
+PORT_BASE = int(os.environ.get("SPOTCTL_TEST_PORT_BASE") or
+                20000 + int(hashlib.sha1(str(ROOT).encode()).hexdigest()[:8], 16) % 200 * PORT_BLOCK)
 TEST_PORTS = {name: PORT_BASE + i for i, name in enumerate((
     "REDIS", "POSTGRES", "RABBITMQ", "RABBITMQ_MGMT", "KAFKA", "MONGO", "API", "HUB", "HUB_METRICS", "WORKERS",
     "SMTP", "PUSH", "GATEWAY_HTTP", "GATEWAY_HTTPS", "PROMETHEUS", "GRAFANA"))}
-SPARE_PORTS = range(PORT_BASE + 16, PORT_BASE + 25)  # for tests that run a second stack of their own
+SPARE_PORTS = range(PORT_BASE + PORT_BLOCK - 10, PORT_BASE + PORT_BLOCK)  # for tests that run a second stack
 
 
 class LocalStack:
