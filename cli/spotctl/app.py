@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "purge": ("purge", "Purge queues, dead letters, topics or job queues (always confirmed)."),
     "scenario": ("scenario", "Guided flows (quickstart, play, search, ...): each step explained, run and verified."),
     "load": ("load", "Load-test the hub, the API and baseline peers with Locust."),
+    "deploy": ("deploy", "Render Kubernetes manifests from the compose file and validate them."),
     "tui": ("tui", "Open the Textual dashboard."),
 }
 

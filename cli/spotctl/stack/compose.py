@@ -48,6 +48,7 @@ class Service:
     started_is_enough: frozenset[str] = frozenset()  # deps with `condition: service_started`
     volumes: tuple[str, ...] = ()
     local: Mapping[str, Any] = field(default_factory=dict)
+    extensions: Mapping[str, Any] = field(default_factory=dict)  # every `x-*` key (x-k8s, ...), as written
 
     @property
     def driver(self) -> str:
@@ -71,6 +72,7 @@ class ComposeProject:
     name: str
     services: Mapping[str, Service]
     volumes: tuple[str, ...]
+    extensions: Mapping[str, Any] = field(default_factory=dict)  # top-level `x-*` keys
 
     def select(self, names: list[str] | None = None, profiles: list[str] | None = None) -> list[str]:
         """Services to act on, dependencies first; unknown names are a usage error."""
@@ -199,6 +201,7 @@ def _service(name: str, raw: dict[str, Any], port_variables: list[str | None]) -
         profiles=tuple(raw.get("profiles") or ()),
         volumes=tuple(str(v) for v in raw.get("volumes") or () if isinstance(v, str)),
         local=dict(raw.get("x-local") or {}),
+        extensions={k: v for k, v in raw.items() if str(k).startswith("x-")},
     )
 
 
@@ -217,4 +220,5 @@ def load(path: Path, env: Mapping[str, str] | None = None) -> ComposeProject:
     raw = _interpolate_tree(raw, os.environ if env is None else env)
     services = {name: _service(name, spec or {}, variables[name]) for name, spec in (raw.get("services") or {}).items()}
     return ComposeProject(path=path, name=str(raw.get("name") or "spotctl"), services=services,
-                          volumes=tuple(raw.get("volumes") or ()))
+                          volumes=tuple(raw.get("volumes") or ()),
+                          extensions={k: v for k, v in raw.items() if str(k).startswith("x-")})
