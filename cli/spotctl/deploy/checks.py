@@ -20,7 +20,13 @@ def label(obj: dict[str, Any]) -> str:
 
 
 def schema_errors(objects: Iterable[dict[str, Any]], version: str = KUBERNETES_VERSION) -> list[str]:
-    import kubernetes_validate
+    try:
+        import kubernetes_validate
+    except ImportError:
+        from spotctl.errors import SpotctlError
+
+        raise SpotctlError("kubernetes-validate is not installed: cannot check the Kubernetes schemas",
+                           hint="pip install kubernetes-validate (it is in spotctl's dev extras)") from None
 
     errors = []
     for obj in objects:
