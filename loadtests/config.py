@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, fields
 from pathlib import Path
+from urllib.parse import urlsplit
 
 PREFIX = "SPOTCTL_LOAD_"
 
@@ -73,4 +74,14 @@ class RunConfig:
 
     @property
     def source_address(self) -> str:
+        """127.0.0.x when the target is on this machine (each source address has its own ephemeral
+        ports); "" (the kernel's choice) when it is on another host, where loopback cannot reach."""
+        host = urlsplit(self.api_url if self.target == "api" else self.url).hostname or ""
+        if host != "localhost" and not host.startswith("127."):
+            return ""
         return f"127.0.0.{self.source_base + self.worker_index}"
+
+
+def token_share(tokens: list[str], index: int, workers: int) -> list[str]:
+    """Worker `index` runs users index, index + workers, ...: exactly these tokens, in that order."""
+    return tokens[index::max(1, workers)]

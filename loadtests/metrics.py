@@ -25,7 +25,7 @@ from hdrh.histogram import HdrHistogram
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from . import summary
+from . import distributed, summary
 from .config import RunConfig
 
 KEY = "spotctl"
@@ -54,6 +54,7 @@ class Counters:
     messages: int = 0
     errors: int = 0
     out_of_order: int = 0
+    host: str = ""                # the address this worker's connections leave from
     latency: HdrHistogram = field(default_factory=_histogram)
 
     def record_latency(self, seconds: float) -> None:
@@ -90,6 +91,7 @@ class Aggregator:
     def __init__(self, env: Environment, config: RunConfig, measures_latency: bool) -> None:
         self.env, self.config, self.measures_latency = env, config, measures_latency
         self.per_worker: dict[str, summary.Totals] = {}
+        self.generators: dict[str, dict[str, Any]] = {}  # per worker: host, peak connections, connects
         self.hist = _histogram()
         self.window = _histogram()
         self.peak = 0
@@ -123,6 +125,10 @@ class Aggregator:
                 self.step_hists[step].decode_and_add(hdr)
         self.per_worker[client_id] = summary.Totals(**{k: payload.get(k, 0)
                                                        for k in summary.Totals.__dataclass_fields__})
+        mine = self.generators.setdefault(client_id, {"host": "", "connections_peak": 0, "connects": 0})
+        mine["host"] = payload.get("host") or mine["host"]
+        mine["connections_peak"] = max(mine["connections_peak"], int(payload.get("connections", 0)))
+        mine["connects"] = int(payload.get("connects", 0))
         totals = self.totals()
         self.peak = max(self.peak, totals.connections)
         if step is not None:  # attribute what arrived since the last report to the current step
@@ -233,7 +239,8 @@ class Aggregator:
             requests=self.env.stats.total.num_requests, duration_s=duration,
             target_p99_ms=self.config.target_p99_ms, measures_latency=self.measures_latency,
             generator_cpu_max=self.cpu_max, started_at=self.started_at, hold_s=held,
-            missing_workers=len(self.missing), passive_read_s=self.config.passive_read_s)
+            missing_workers=len(self.missing), passive_read_s=self.config.passive_read_s,
+            generators=sorted(self.generators.values(), key=lambda g: (g["host"], -g["connects"])))
         if self.steps:
             result = replace(result, steps=self.curve())
         result.write(self.config.results / "summary.json")
@@ -274,6 +281,7 @@ def install(env: Environment, config: RunConfig, *, measures_latency: bool) -> N
 
     env.events.test_start.add_listener(started)
     env.events.test_stopping.add_listener(lambda **_: STOPPING.set())
+    distributed.install(env, config)
     if isinstance(runner, WorkerRunner):
         def report(client_id: str, data: dict[str, Any]) -> None:
             data[KEY] = COUNTERS.snapshot()

@@ -56,6 +56,10 @@ class RunRequest:
     rate_steps: tuple[float, ...] = ()  # msg_rate per step of step_s (the hold is their total)
     step_s: float = 0.0
     heartbeat_s: float = 25.0
+    remote_workers: int = 0             # Locust workers that join from other hosts (`spotctl load worker`)
+    master_bind: str = "127.0.0.1"      # where the master listens for its workers
+    master_port: int = 0                # 0: a free port (5557, Locust's, is the usual one for remote workers)
+    workers_wait_s: float = 60.0        # how long the master waits for every worker to join
 
 
 @dataclass
@@ -67,9 +71,10 @@ class Outcome:
     artifacts: list[Path] = field(default_factory=list)
 
 
-def plan_workers(users: int, requested: int = 0) -> int:
-    """Enough Locust workers that none holds more than 10k connections (fd limit 20k)."""
-    if requested:
+def plan_workers(users: int, requested: int = 0, remote: int = 0) -> int:
+    """Local Locust workers: enough that none holds more than 10k connections (fd limit 20k); with
+    workers joining from other hosts, only those asked for (they carry the load)."""
+    if requested or remote:
         return requested
     return max(1, min(MAX_WORKERS, math.ceil(users / CONNECTIONS_PER_WORKER)))
 
@@ -93,19 +98,22 @@ def _start_target(req: RunRequest, scenario: Scenario, target: str) -> targets.T
     return targets.stack_hub(req.env.get("HUB_URL", ""), req.env.get("HUB_METRICS_URL", ""), req.users)
 
 
-def _locust(scenario: Scenario, cfg: RunConfig, req: RunRequest, port: int) -> list[subprocess.Popen[bytes]]:
+def _locust(scenario: Scenario, cfg: RunConfig, req: RunRequest, port: int,
+            local: int) -> list[subprocess.Popen[bytes]]:
+    """The master (expecting `cfg.workers`: `local` started here, the rest joining from elsewhere)."""
     results = req.results_dir
     base_env = {**os.environ, **cfg.to_env(), "PYTHONPATH": os.pathsep.join(
         p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
     common = [sys.executable, "-m", "locust", "-f", str(scenario.file), "--loglevel", "INFO"]
-    master_cmd = [*common, "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
-                  "--expect-workers", str(cfg.workers), "--expect-workers-max-wait", "60", "--headless",
+    master_cmd = [*common, "--master", "--master-bind-host", req.master_bind, "--master-bind-port", str(port),
+                  "--expect-workers", str(cfg.workers), "--expect-workers-max-wait", f"{req.workers_wait_s:g}",
+                  "--headless",
                   "-u", str(req.users), "-r", f"{req.spawn_rate:g}", "--csv", str(results / "locust"),
                   "--csv-full-history", "--html", str(results / "report.html"),
                   "--logfile", str(results / "master.log")]
     procs = [subprocess.Popen(master_cmd, env=base_env, cwd=ROOT, stdout=subprocess.DEVNULL,
                               stderr=(results / "master.err").open("ab"), start_new_session=True)]
-    for i in range(cfg.workers):
+    for i in range(local):
         env = {**base_env, **replace(cfg, worker_index=i).to_env()}
         cmd = [*common, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port),
                "--logfile", str(results / f"worker-{i}.log")]
@@ -120,7 +128,8 @@ def _notifier(cfg: RunConfig, results: Path) -> subprocess.Popen[bytes]:
                             stdout=subprocess.DEVNULL, stderr=(results / "notifier.err").open("ab"))
 
 
-def _stop(procs: list[subprocess.Popen[bytes]], grace_s: float = 15.0) -> None:
+def stop_all(procs: list[subprocess.Popen[bytes]], grace_s: float = 15.0) -> None:
+    """SIGTERM each (Locust writes its reports on the way out), SIGKILL what outlives `grace_s`."""
     for proc in procs:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -173,7 +182,8 @@ def run(req: RunRequest, on_target: Callable[[str], None],
     if target_kind not in scenario.targets:
         raise RunError(f"scenario {scenario.name!r} runs against {', '.join(scenario.targets)}, not {target_kind!r}")
     req.results_dir.mkdir(parents=True, exist_ok=True)
-    workers = plan_workers(req.users, req.workers)
+    local = plan_workers(req.users, req.workers, req.remote_workers)
+    workers = local + req.remote_workers
     redis_url = req.env.get("REDIS_URL", "")
     target: targets.Target | None = None
     procs: list[subprocess.Popen[bytes]] = []
@@ -197,24 +207,24 @@ def run(req: RunRequest, on_target: Callable[[str], None],
             tokens_file = req.results_dir / "tokens.txt"
             jtis = sessions.mint(redis_url, req.env.get("JWT_SECRET", ""), cfg.user_id, req.users, tokens_file)
             cfg = replace(cfg, tokens_file=str(tokens_file))
-        procs = _locust(scenario, cfg, req, targets.free_port())
+        procs = _locust(scenario, cfg, req, req.master_port or targets.free_port(), local)
         if scenario.name == "notifications":
             procs.append(_notifier(cfg, req.results_dir))
         sampler = Sampler(req.results_dir / "samples.csv", urlsplit(target.url).port or 80,
                           target.health_url.replace("/health", "/metrics") if target_kind == "hub" else "",
                           target.process.pid if target.process else None, [p.pid for p in procs])
         sampler.start()
-        limit = req.users / max(req.spawn_rate, 0.1) * 2 + req.hold_s + 180
+        limit = req.users / max(req.spawn_rate, 0.1) * 2 + req.hold_s + 180 + req.workers_wait_s
         finished = _watch(procs[0], req.results_dir, limit, on_progress)
         if not finished:
-            _stop(procs[:1], grace_s=60)  # SIGTERM: Locust still writes its reports and summary
-        _stop(procs[1:])
+            stop_all(procs[:1], grace_s=60)  # SIGTERM: Locust still writes its reports and summary
+        stop_all(procs[1:])
     except targets.TargetError as exc:
         raise RunError(str(exc)) from None
     finally:
         if sampler is not None:
             sampler.stop()
-        _stop(procs)
+        stop_all(procs)
         if target is not None:
             if target.kind == "hub":
                 _save_metrics(target.health_url.replace("/health", "/metrics"), req.results_dir / "hub-metrics.txt")

@@ -84,6 +84,7 @@ class Summary:
     started_at: str = ""
     passive_read_s: float = 0.0  # passive receivers read paced, each about every S s (0: as frames arrive)
     steps: list[dict[str, Any]] = field(default_factory=list)   # the rate-step curve, when stepped
+    generators: list[dict[str, Any]] = field(default_factory=list)  # per Locust worker: host, peak, connects
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -117,7 +118,7 @@ def build(*, scenario: str, target: str, url: str, users: int, workers: int, con
           totals: Totals, latency: Latency, failures: int, requests: int, duration_s: float,
           target_p99_ms: float, measures_latency: bool, generator_cpu_max: float,
           started_at: str = "", hold_s: float = 0.0, missing_workers: int = 0,
-          passive_read_s: float = 0.0) -> Summary:
+          passive_read_s: float = 0.0, generators: list[dict[str, Any]] | None = None) -> Summary:
     checks = judge(totals, latency, failures=failures, measures_latency=measures_latency,
                    target_p99_ms=target_p99_ms, generator_cpu_max=generator_cpu_max,
                    missing_workers=missing_workers)
@@ -131,7 +132,7 @@ def build(*, scenario: str, target: str, url: str, users: int, workers: int, con
         out_of_order=totals.out_of_order, errors=totals.errors, duration_s=round(duration_s, 1),
         hold_s=round(hold_s, 1), target_p99_ms=target_p99_ms,
         generator_cpu_max=round(generator_cpu_max, 1), passed=all(c.ok for c in checks), checks=checks,
-        started_at=started_at, passive_read_s=passive_read_s,
+        started_at=started_at, passive_read_s=passive_read_s, generators=list(generators or []),
     )
 
 

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import gevent
 from locust import User, constant, task
 
-from . import metrics
+from . import distributed, metrics
 from .config import RunConfig
 from .metrics import COUNTERS, RAMPED, STOPPING
 from .passive import PassiveReader
@@ -29,6 +29,7 @@ CONNECT_ATTEMPTS = 6
 READY_TIMEOUT_S = 20.0
 _local_index = itertools.count()
 _tokens: list[str] | None = None
+_tokens_shared = False  # True once the master handed this worker its share (distributed.py)
 PASSIVE = PassiveReader(COUNTERS, batch_s=CONFIG.passive_read_s)  # one reader for this worker's passive conns
 
 
@@ -43,6 +44,8 @@ def adapter_for(config: RunConfig) -> Adapter:
 def token_for(global_index: int) -> str:
     """Token number `global_index` (minted for account `CONFIG.user_id(global_index)`)."""
     global _tokens
+    if _tokens_shared:  # this worker's share: users worker_index, worker_index + workers, ...
+        return _tokens[(global_index // max(1, CONFIG.workers)) % len(_tokens)] if _tokens else ""
     if not CONFIG.tokens_file:
         return ""
     if _tokens is None:
@@ -53,6 +56,17 @@ def token_for(global_index: int) -> str:
 def fire(env: Any, name: str, started: float, exc: Exception | None = None, length: int = 0) -> None:
     env.events.request.fire(request_type="WS", name=name, response_time=(time.monotonic() - started) * 1000,
                             response_length=length, exception=exc, context={})
+
+
+@distributed.on_config
+def _adopt(config: RunConfig, tokens: list[str]) -> None:
+    """The master's config replaces what this process read from its (possibly empty) environment."""
+    global CONFIG, _tokens, _tokens_shared
+    CONFIG = config
+    _tokens, _tokens_shared = tokens, True
+    WsUser.config = config
+    WsUser.adapter = adapter_for(config)
+    PASSIVE.batch_s = config.passive_read_s
 
 
 class WsUser(User):
@@ -68,11 +82,15 @@ class WsUser(User):
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
         self.index = next(_local_index)
-        # interleaved over workers, so users 0..N-1 are numbered once across the whole run
-        self.global_index = self.config.worker_index + self.config.workers * self.index
         self.conn: WsConnection | None = None
         self.probe = self.index % max(1, self.config.probe_every) == 1 % max(1, self.config.probe_every)
         self.greenlets: list[gevent.Greenlet] = []
+
+    @property
+    def global_index(self) -> int:
+        """Interleaved over workers, so users 0..N-1 are numbered once across the whole run (read after
+        the config is in: a worker that joined from elsewhere learns its index from the master)."""
+        return self.config.worker_index + self.config.workers * self.index
 
     # -- room layout: consecutive global indexes, so a room's members sit on every worker --
     @property
@@ -113,6 +131,8 @@ class WsUser(User):
                 continue
             COUNTERS.connects += 1
             COUNTERS.connections += 1
+            if not COUNTERS.host:
+                COUNTERS.host = conn.local_address()
             fire(self.environment, "connect", started)
             return conn
         raise AssertionError("unreachable")
@@ -136,6 +156,7 @@ class WsUser(User):
     @task
     def live(self) -> None:
         """Stay connected until Locust stops us: read, count, reconnect after a drop."""
+        distributed.wait_configured()
         try:
             self.conn = self.connect()
         except HandshakeFailed:

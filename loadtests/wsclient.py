@@ -159,6 +159,13 @@ class WsConnection:
                 except OSError:
                     pass  # the read side reports the end of the connection
 
+    def local_address(self) -> str:
+        """The address this connection left from: which host (or 127.0.0.x) carried it."""
+        try:
+            return str(self.sock.getsockname()[0]) if self.sock is not None else ""
+        except OSError:
+            return ""
+
     def close(self) -> None:
         self.closing = True
         if self.sock is None:

@@ -16,7 +16,7 @@ from typing import Any
 from locust import HttpUser, between, events, task
 from requests.adapters import HTTPAdapter
 
-from loadtests import metrics
+from loadtests import distributed, metrics
 from loadtests.config import RunConfig
 
 WORDS = ("silver", "midnight", "electric", "golden", "velvet", "neon", "river", "echo", "harbor",
@@ -43,8 +43,9 @@ class Listener(HttpUser):
     wait_time = between(0.5, 2.0)
 
     def on_start(self) -> None:
-        adapter = SourceAddressAdapter(CONFIG.source_address)
-        self.client.mount("http://", adapter)
+        distributed.wait_configured()
+        if CONFIG.source_address:
+            self.client.mount("http://", SourceAddressAdapter(CONFIG.source_address))
         index = CONFIG.worker_index + CONFIG.workers * next(_accounts)
         email = f"{CONFIG.user_id(index)}@load.spotctl.dev"
         self.client.post("/api/auth/register", json={"email": email, "name": "load user", "password": PASSWORD},
@@ -78,6 +79,14 @@ class Listener(HttpUser):
         songs = random.sample(self.found, k=min(3, len(self.found)))
         self.client.post("/api/playlists", json={"name": "load mix", "description": "made by a load test",
                                                  "song_ids": songs}, name="/api/playlists")
+
+
+@distributed.on_config
+def _adopt(config: RunConfig, _tokens: list[str]) -> None:
+    """A worker that joined from another host learns the run's API URL and its index from the master."""
+    global CONFIG
+    CONFIG = config
+    Listener.host = config.api_url
 
 
 AUTH = ("/api/auth/register", "/api/auth/login")

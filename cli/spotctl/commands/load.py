@@ -3,6 +3,9 @@
 `run` starts Locust master + workers sized for the fd limit, spreads connections over 127.0.0.x
 source addresses, makes sure the hub has enough workers (its own hub tree for big runs), shows live
 progress, writes report.html, locust_*.csv and summary.json, and exits 1 when a target is missed.
+With `--expect-workers N` the master also waits for N workers from other machines, each started
+there with `spotctl load worker --master HOST[:PORT]` (Locust's distributed mode): the master hands
+them the scenario, the run's settings and their share of the access tokens.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ def register(app: typer.Typer) -> None:
     load = typer.Typer(name="load", help="Load-test the hub, the API and baseline peers with Locust.",
                        no_args_is_help=True)
     load.command("run")(run)
+    load.command("worker")(worker)
     load.command("list")(list_scenarios)
     app.add_typer(load)
 
@@ -93,6 +97,17 @@ def run(
     results: Annotated[Path | None, typer.Option("--results",
                                                  help="Results folder (default results/<scenario>-<time>).")]
     = None,
+    expect_workers: Annotated[int, typer.Option(
+        "--expect-workers", help="Locust workers joining from other machines (`spotctl load worker --master "
+                                 "THIS_HOST`); with it, --workers counts only local ones (default none).")] = 0,
+    master_bind: Annotated[str | None, typer.Option(
+        "--master-bind", help="Address the Locust master listens on (default 0.0.0.0 with --expect-workers, "
+                              "else 127.0.0.1).")] = None,
+    master_port: Annotated[int, typer.Option("--master-port",
+                                             help="Port the Locust master listens on (0: any free port; "
+                                                  "5557 with --expect-workers).")] = 0,
+    workers_wait: Annotated[float, typer.Option("--workers-wait",
+                                                help="Seconds to wait for every worker to join.")] = 120.0,
     output: OutputOpt = OutputFormat.table,
 ) -> None:
     """Run a load scenario; exit 1 if it drops connections, fails requests or misses the p99 target."""
@@ -123,6 +138,9 @@ def run(
     if users > runner.MAX_WORKERS * 15_000:
         raise UsageError(f"{users:,} users is more than {runner.MAX_WORKERS} Locust workers of 15,000 connections "
                          "can hold on one machine (20,000 open files each)")
+    if expect_workers < 0 or workers < 0 or workers_wait <= 0 or not 0 <= master_port < 65536:
+        raise UsageError("--expect-workers and --workers must not be negative, --workers-wait must be positive "
+                         "and --master-port a port number")
     if workers > 0 and users / workers > 15_000:
         raise UsageError(f"{users:,} users on {workers} workers exceeds 15,000 connections per process "
                          "(20,000 open files each)", hint="raise --workers or leave it at 0")
@@ -137,7 +155,17 @@ def run(
                                 target=target or "", msg_rate=msg_rate, room_size=room_size,
                                 probe_every=probe_every, passive_read_s=passive_read_every, workers=workers,
                                 hub=hub, hub_workers=hub_workers,
-                                rate_steps=steps, step_s=step_duration if steps else 0.0, heartbeat_s=heartbeat)
+                                rate_steps=steps, step_s=step_duration if steps else 0.0, heartbeat_s=heartbeat,
+                                remote_workers=expect_workers,
+                                master_bind=master_bind or ("0.0.0.0" if expect_workers else "127.0.0.1"),
+                                master_port=master_port or (5557 if expect_workers else 0),
+                                workers_wait_s=workers_wait)
+    if expect_workers:
+        from spotctl.output import info
+
+        info(f"waiting up to {workers_wait:g} s for {expect_workers} worker(s): on each load machine run "
+             f"`spotctl load worker --master {request.master_bind}:{request.master_port}` "
+             "(with this machine's address instead of 0.0.0.0)")
     view = _LiveView(users)
     _terminate_like_ctrl_c()
     try:
@@ -148,6 +176,60 @@ def run(
     _report(outcome, output)
     if outcome.exit_code:
         raise typer.Exit(outcome.exit_code)
+
+
+def worker(
+    master: Annotated[str, typer.Option("--master", help="HOST[:PORT] of a run started with "
+                                                         "`spotctl load run --expect-workers N` (port 5557).")],
+    processes: Annotated[int, typer.Option("--processes", "-p",
+                                           help="Locust worker processes on this machine (one core each; "
+                                                "10k connections each at most).")] = 1,
+) -> None:
+    """Join a load run started on another machine as Locust worker(s); exits when that run ends."""
+    import os
+    import subprocess
+
+    from spotctl.errors import SpotctlError, UsageError
+    from spotctl.output import info
+
+    host, port = _host_port(master)
+    if processes < 1:
+        raise UsageError("--processes must be at least 1")
+    _loadtests()
+    from loadtests import run as runner
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (str(runner.ROOT), os.environ.get("PYTHONPATH", "")) if p)}
+    argv = [sys.executable, "-m", "locust", "-f", "-", "--worker", "--master-host", host,
+            "--master-port", str(port), "--loglevel", "WARNING"]
+    info(f"joining the load run at {host}:{port} with {processes} worker process(es); "
+         "the master sends the scenario and its settings")
+    _terminate_like_ctrl_c()
+    procs = [subprocess.Popen(argv, env=env, cwd=runner.ROOT) for _ in range(processes)]
+    try:
+        codes = [proc.wait() for proc in procs]
+    except KeyboardInterrupt:
+        runner.stop_all(procs)
+        raise typer.Exit(130) from None
+    if any(codes):
+        raise SpotctlError(f"a Locust worker ended with exit code {max(codes)}",
+                           hint=f"is a run waiting for workers at {host}:{port}? (`spotctl load run "
+                                "--expect-workers N` on that machine)")
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    """HOST, HOST:PORT, [V6]:PORT -> (host, port); the port defaults to Locust's 5557."""
+    from spotctl.errors import UsageError
+
+    host, port = text, "5557"
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = rest.removeprefix(":") or port
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f"--master must be HOST or HOST:PORT, not {text!r}")
+    return host, int(port)
 
 
 class _LiveView:
