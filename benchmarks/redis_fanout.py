@@ -105,8 +105,9 @@ def main() -> None:
             for subscribers in (int(s) for s in args.subscribers.split(",")):
                 for command in ("PUBLISH", "SPUBLISH", "DURABLE"):
                     r = run(port, command, subscribers, args.requests, args.payload)
-                    print(f"{command:9} {subscribers:>4} {r['publishes_per_s']:>12,.0f} {r['deliveries_per_s']:>13,.0f} "
-                          f"{r['redis_cpu']:>8.0%} {r['cpu_ms_per_100k_deliveries']:>23.0f}")
+                    print(f"{command:9} {subscribers:>4} {r['publishes_per_s']:>12,.0f} "
+                          f"{r['deliveries_per_s']:>13,.0f} {r['redis_cpu']:>8.0%} "
+                          f"{r['cpu_ms_per_100k_deliveries']:>23.0f}")
         finally:
             server.terminate()
             server.wait(10)
