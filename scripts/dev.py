@@ -29,6 +29,7 @@ APT_PACKAGES = {
     "rabbitmq-server": "rabbitmq-server",
     "nginx": "nginx-light",
     "initdb": "postgresql",
+    "ip": "iproute2",  # the multi-host tests' network namespaces (tests/multihost)
 }
 
 

@@ -41,3 +41,9 @@ def test_master_addresses(given: str, parsed: tuple[str, int]) -> None:
 def test_a_bad_master_address_is_a_usage_error(given: str) -> None:
     with pytest.raises(UsageError, match="--master must be HOST or HOST:PORT"):
         _host_port(given)
+
+
+def test_remote_workers_cannot_be_aimed_at_a_server_the_run_starts_on_loopback(cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli("load", "run", "connections", "--expect-workers", "2", "--hub", "own")
+    assert result.returncode == 2
+    assert "workers on other machines cannot reach a server this run starts on 127.0.0.1" in result.stderr

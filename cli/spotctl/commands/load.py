@@ -116,6 +116,7 @@ def run(
     _loadtests()
     from loadtests import run as runner
     from loadtests.catalog import SCENARIOS
+    from loadtests.targets import CONNECTIONS_PER_HUB_WORKER
 
     if scenario not in SCENARIOS:
         raise UsageError(f"unknown scenario {scenario!r}", hint=f"choose one of: {', '.join(SCENARIOS)}")
@@ -138,9 +139,9 @@ def run(
     if users > runner.MAX_WORKERS * 15_000:
         raise UsageError(f"{users:,} users is more than {runner.MAX_WORKERS} Locust workers of 15,000 connections "
                          "can hold on one machine (20,000 open files each)")
-    if expect_workers < 0 or workers < 0 or workers_wait <= 0 or not 0 <= master_port < 65536:
-        raise UsageError("--expect-workers and --workers must not be negative, --workers-wait must be positive "
-                         "and --master-port a port number")
+    starts_own_hub = hub == "own" or (hub == "auto" and (users > CONNECTIONS_PER_HUB_WORKER or hub_workers > 0))
+    _check_distributed(expect_workers, workers, workers_wait, master_port, own_server=starts_own_hub
+                       or (target or SCENARIOS[scenario].targets[0]) in ("node-ws", "socketio"))
     if workers > 0 and users / workers > 15_000:
         raise UsageError(f"{users:,} users on {workers} workers exceeds 15,000 connections per process "
                          "(20,000 open files each)", hint="raise --workers or leave it at 0")
@@ -178,6 +179,19 @@ def run(
         raise typer.Exit(outcome.exit_code)
 
 
+def _check_distributed(expect_workers: int, workers: int, workers_wait: float, master_port: int,
+                       own_server: bool) -> None:
+    from spotctl.errors import UsageError
+
+    if expect_workers < 0 or workers < 0 or workers_wait <= 0 or not 0 <= master_port < 65536:
+        raise UsageError("--expect-workers and --workers must not be negative, --workers-wait must be positive "
+                         "and --master-port a port number")
+    if expect_workers and own_server:
+        raise UsageError("workers on other machines cannot reach a server this run starts on 127.0.0.1",
+                         hint="aim them at a running target they can reach: --hub stack with HUB_URL (or "
+                              "--target api with API_URL) set to this machine's address")
+
+
 def worker(
     master: Annotated[str, typer.Option("--master", help="HOST[:PORT] of a run started with "
                                                          "`spotctl load run --expect-workers N` (port 5557).")],
@@ -188,6 +202,7 @@ def worker(
     """Join a load run started on another machine as Locust worker(s); exits when that run ends."""
     import os
     import subprocess
+    import tempfile
 
     from spotctl.errors import SpotctlError, UsageError
     from spotctl.output import info
@@ -205,12 +220,18 @@ def worker(
     info(f"joining the load run at {host}:{port} with {processes} worker process(es); "
          "the master sends the scenario and its settings")
     _terminate_like_ctrl_c()
-    procs = [subprocess.Popen(argv, env=env, cwd=runner.ROOT) for _ in range(processes)]
-    try:
-        codes = [proc.wait() for proc in procs]
-    except KeyboardInterrupt:
-        runner.stop_all(procs)
-        raise typer.Exit(130) from None
+    with tempfile.TemporaryDirectory(prefix="spotctl-load-worker-") as tmp:
+        # Locust writes the locustfile it gets from the master into the temp dir: one dir per process,
+        # so two workers on one machine never import each other's half-written copy
+        procs = []
+        for i in range(processes):
+            (Path(tmp) / str(i)).mkdir()
+            procs.append(subprocess.Popen(argv, env={**env, "TMPDIR": str(Path(tmp) / str(i))}, cwd=runner.ROOT))
+        try:
+            codes = [proc.wait() for proc in procs]
+        except KeyboardInterrupt:
+            runner.stop_all(procs)
+            raise typer.Exit(130) from None
     if any(codes):
         raise SpotctlError(f"a Locust worker ended with exit code {max(codes)}",
                            hint=f"is a run waiting for workers at {host}:{port}? (`spotctl load run "
