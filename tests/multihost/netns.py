@@ -124,13 +124,26 @@ class Network:
         """Namespaces of this tag that a killed session left: stop what runs in them, delete them."""
         for ns in self.ours():
             self._delete(ns)
+        self._delete_root_leg()
 
     def _delete(self, ns: str) -> None:
-        for pid in ip("netns", "pids", ns, check=False).stdout.split():
-            with contextlib.suppress(ProcessLookupError, ValueError):
-                os.kill(int(pid), signal.SIGKILL)  # only processes inside a namespace this test made
+        deadline = time.monotonic() + 10
+        while (pids := ip("netns", "pids", ns, check=False).stdout.split()) and time.monotonic() < deadline:
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError, ValueError):
+                    os.kill(int(pid), signal.SIGKILL)  # only processes inside a namespace this test made
+            time.sleep(0.05)
         ip("netns", "del", ns, check=False)
         shutil.rmtree(ETC_NETNS / ns, ignore_errors=True)
+
+    def _delete_root_leg(self) -> None:
+        """The kernel frees a deleted namespace (and our veth with it) asynchronously: delete our end
+        ourselves and wait, so a new switch can take the name at once."""
+        name = f"{PREFIX}{self.tag}"
+        deadline = time.monotonic() + 10
+        while ip("link", "show", name, check=False).returncode == 0 and time.monotonic() < deadline:
+            ip("link", "del", name, check=False)
+            time.sleep(0.05)
 
     def close(self) -> None:
         for proc in self.procs:
@@ -147,7 +160,7 @@ class Network:
                 proc.wait(5)
         for ns in self.ours():
             self._delete(ns)
-        ip("link", "del", f"{PREFIX}{self.tag}", check=False)  # gone with the switch already; be sure
+        self._delete_root_leg()
         with contextlib.suppress(OSError):
             ETC_NETNS.rmdir()  # only if empty: other users' namespaces may keep files there
 
