@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-SCENARIOS_DIR = Path(__file__).resolve().parent / "scenarios"
+LOCUSTFILES_DIR = Path(__file__).resolve().parent / "locustfiles"
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,7 @@ class Scenario:
 
     @property
     def file(self) -> Path:
-        return SCENARIOS_DIR / f"{self.name}.py"
+        return LOCUSTFILES_DIR / f"{self.name}.py"
 
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (

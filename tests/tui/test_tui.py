@@ -160,7 +160,7 @@ async def test_command_palette_and_help(sources: Any) -> None:
 async def test_a_scenario_runs_step_by_step(sources: Any) -> None:
     from textual.widgets import RichLog
 
-    from spotctl.scenarios import progress
+    from spotctl.guide import progress
     from spotctl.tui.app import SpotctlApp
 
     app = SpotctlApp(sources, start="scenarios")

@@ -14,7 +14,7 @@ import typer
 from spotctl.output import OutputFormat, OutputOpt
 
 if TYPE_CHECKING:
-    from spotctl.scenarios.model import Scenario, Step
+    from spotctl.guide.model import Scenario, Step
 
 NameArg = Annotated[str, typer.Argument(help="Scenario name (see `spotctl scenario list`).", show_default=False)]
 
@@ -36,8 +36,8 @@ def _state_dir() -> Any:
 @app.command("list")
 def list_cmd(output: OutputOpt = OutputFormat.table) -> None:
     """Scenarios in the order to take them, with your progress."""
+    from spotctl.guide import catalog, progress
     from spotctl.output import emit
-    from spotctl.scenarios import catalog, progress
 
     scenarios = catalog.load_all()
     done = progress.load_all(_state_dir())
@@ -57,8 +57,8 @@ def show_cmd(name: NameArg, output: OutputOpt = OutputFormat.table) -> None:
     from rich.markdown import Markdown
     from rich.markup import escape
 
+    from spotctl.guide import actions, catalog, judge, report
     from spotctl.output import out, print_json
-    from spotctl.scenarios import actions, catalog, judge, report
 
     scenario = catalog.load(name)
     if output is OutputFormat.json:
@@ -83,8 +83,8 @@ def _ask_to_go_on(scenario: Scenario, yes: bool, interactive: bool) -> Any:
     """Before each step: show its text; on a terminal without --yes, wait for Enter (q stops)."""
     from rich.markdown import Markdown
 
+    from spotctl.guide import report
     from spotctl.output import out
-    from spotctl.scenarios import report
 
     async def before(number: int, step: Step) -> bool:
         console = out()
@@ -111,9 +111,9 @@ def run_cmd(
     import asyncio
 
     from spotctl.endpoints import resolve
+    from spotctl.guide import catalog, progress, report
+    from spotctl.guide.runner import Event, Runner, StepFinished
     from spotctl.output import is_interactive, out, print_json
-    from spotctl.scenarios import catalog, progress, report
-    from spotctl.scenarios.runner import Event, Runner, StepFinished
 
     scenario = catalog.load(name)
     if step > len(scenario.steps):
@@ -145,8 +145,8 @@ def run_cmd(
 @app.command("reset")
 def reset_cmd(name: NameArg) -> None:
     """Forget your progress in a scenario (and the values it captured)."""
+    from spotctl.guide import catalog, progress
     from spotctl.output import info
-    from spotctl.scenarios import catalog, progress
 
     scenario = catalog.load(name)
     progress.save(_state_dir(), scenario.name, None)

@@ -57,7 +57,7 @@ class ServicesProvider(_Entries):
 
 class ScenariosProvider(_Entries):
     def entries(self) -> list[Entry]:
-        from spotctl.scenarios import catalog
+        from spotctl.guide import catalog
 
         return [(f"Scenario {name}", "open it on the scenarios screen", partial(self.tui.open_scenario, name))
                 for name in catalog.names()]

@@ -14,9 +14,9 @@ from textual.widgets import Footer, Header, Markdown, OptionList, RichLog, Stati
 from textual.widgets.option_list import Option
 
 from spotctl.errors import SpotctlError
+from spotctl.guide import catalog, progress, report
+from spotctl.guide.model import Scenario, StepResult
 from spotctl.inspect.reach import short
-from spotctl.scenarios import catalog, progress, report
-from spotctl.scenarios.model import Scenario, StepResult
 from spotctl.tui.data import Sources
 
 
@@ -120,7 +120,7 @@ class ScenariosScreen(Screen[None]):
 
     @work(exclusive=True, group="scenario")
     async def run_steps(self, scenario: Scenario, start: int, only: bool) -> None:
-        from spotctl.scenarios.runner import Event, Runner, StepFinished, StepStarted
+        from spotctl.guide.runner import Event, Runner, StepFinished, StepStarted
 
         log = self.query_one("#results", RichLog)
 

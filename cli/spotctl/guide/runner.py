@@ -16,9 +16,9 @@ from typing import Any
 
 from spotctl.endpoints import Endpoints
 from spotctl.errors import ServiceDown
+from spotctl.guide import actions, judge, observe, progress, template
+from spotctl.guide.model import Check, CheckResult, Outcome, Scenario, Service, Step, StepResult
 from spotctl.inspect.reach import short
-from spotctl.scenarios import actions, judge, observe, progress, template
-from spotctl.scenarios.model import Check, CheckResult, Outcome, Scenario, Service, Step, StepResult
 
 POLL_INTERVAL_S = 0.25
 HEALTH_PATH = {Service.api: "/health", Service.workers: "/health"}

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from rich.markup import escape
 
-from spotctl.scenarios import actions, judge
-from spotctl.scenarios.model import Outcome, Scenario, Step, StepResult
+from spotctl.guide import actions, judge
+from spotctl.guide.model import Outcome, Scenario, Step, StepResult
 
 MARK = {Outcome.passed: "[bold green]PASS[/]", Outcome.failed: "[bold red]FAIL[/]",
         Outcome.error: "[bold red]ERROR[/]"}

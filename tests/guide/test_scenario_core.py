@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from spotctl.scenarios import catalog, judge, progress, template
-from spotctl.scenarios.model import CheckKind, HttpRequest, Outcome, StepResult
-from spotctl.scenarios.parse import ScenarioError, parse_text
+from spotctl.guide import catalog, judge, progress, template
+from spotctl.guide.model import CheckKind, HttpRequest, Outcome, StepResult
+from spotctl.guide.parse import ScenarioError, parse_text
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -210,7 +210,7 @@ def test_progress_survives_in_the_state_dir(tmp_path: Path) -> None:
 
 def test_a_step_run_before_its_inputs_were_captured_says_which_step_to_run(tmp_path: Path) -> None:
     from spotctl.endpoints import Endpoints
-    from spotctl.scenarios.runner import Runner, StepProblem
+    from spotctl.guide.runner import Runner, StepProblem
 
     scenario = demo(TWO_STEPS.replace("{{ tokn }}", "{{ token }}"))
     runner = Runner(scenario, Endpoints(env={}), tmp_path)
@@ -223,8 +223,8 @@ async def test_kafka_down_is_one_line_in_the_step_result(tmp_path: Path) -> None
     import socket
 
     from spotctl.endpoints import Endpoints
-    from spotctl.scenarios.observe import Stores
-    from spotctl.scenarios.runner import Runner
+    from spotctl.guide.observe import Stores
+    from spotctl.guide.runner import Runner
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -244,8 +244,8 @@ async def test_kafka_down_is_one_line_in_the_step_result(tmp_path: Path) -> None
 
 
 def test_a_failed_check_prints_its_hint_and_the_command_to_look_with() -> None:
-    from spotctl.scenarios import report
-    from spotctl.scenarios.model import CheckResult
+    from spotctl.guide import report
+    from spotctl.guide.model import CheckResult
 
     failed = StepResult(3, "Play a song", Outcome.failed, 1.5, "POST /api/songs/42/play", "200 {...}",
                         (CheckResult(CheckKind.job, "BullMQ job 7 on queue recently-played is completed", False,
@@ -283,7 +283,7 @@ def test_the_plan_runs_from_a_step_to_the_end_or_just_that_step() -> None:
     assert list(progress.plan(5, 3, only=True)) == [3]
     with pytest.raises(UsageError):
         progress.plan(5, 6, only=False)
-    from spotctl.scenarios.model import CheckResult
+    from spotctl.guide.model import CheckResult
 
     ok, bad = CheckResult(CheckKind.redis, "a", True), CheckResult(CheckKind.redis, "b", False)
     assert judge.outcome([ok, ok]) is Outcome.passed and judge.outcome([ok, bad]) is Outcome.failed

@@ -11,8 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from spotctl.scenarios.model import CheckKind, CheckResult, Outcome
-from spotctl.scenarios.template import matches, same
+from spotctl.guide.model import CheckKind, CheckResult, Outcome
+from spotctl.guide.template import matches, same
 
 
 @dataclass(frozen=True)

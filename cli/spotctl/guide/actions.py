@@ -13,10 +13,10 @@ import shlex
 import sys
 from typing import TYPE_CHECKING, Any
 
-from spotctl.scenarios.model import Action, CommandAction, HttpRequest, Service
+from spotctl.guide.model import Action, CommandAction, HttpRequest, Service
 
 if TYPE_CHECKING:
-    from spotctl.scenarios.observe import Stores
+    from spotctl.guide.observe import Stores
 
 COMMAND_TIMEOUT_S = 180
 
@@ -94,7 +94,7 @@ def summary(action: Action, answer: dict[str, Any]) -> str:
 def failure(action: Action, answer: dict[str, Any]) -> str | None:
     """Why the action itself went wrong, or None."""
     if isinstance(action, HttpRequest):
-        from spotctl.scenarios import judge
+        from spotctl.guide import judge
 
         verdict = judge.http({"status": action.status, "expect": dict(action.expect)}, answer)
         return None if verdict.ok else f"{describe(action)} {verdict.detail}"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from spotctl.errors import UsageError
-from spotctl.scenarios.model import Scenario
-from spotctl.scenarios.parse import parse_text
+from spotctl.guide.model import Scenario
+from spotctl.guide.parse import parse_text
 
 # The order people should take them in: the tour first, then the seed's six flows (and flow 3's real-time leg).
 ORDER = ("quickstart", "play", "recommendations", "release", "notifications", "playlist", "search", "daily-report")

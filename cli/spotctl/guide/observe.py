@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote
 
 from spotctl.endpoints import Endpoints
-from spotctl.scenarios.model import Check, CheckKind
+from spotctl.guide.model import Check, CheckKind
 
 if TYPE_CHECKING:
     import httpx
@@ -236,8 +236,8 @@ def file(spec: Mapping[str, Any]) -> dict[str, Any]:
 
 
 async def http(stores: Stores, spec: Mapping[str, Any]) -> dict[str, Any]:
-    from spotctl.scenarios.actions import send
-    from spotctl.scenarios.parse import http_request
+    from spotctl.guide.actions import send
+    from spotctl.guide.parse import http_request
 
     return await send(stores, http_request(spec))
 

@@ -13,8 +13,8 @@ from importlib import resources
 from typing import Any
 
 from spotctl.errors import UsageError
-from spotctl.scenarios import template
-from spotctl.scenarios.model import (
+from spotctl.guide import template
+from spotctl.guide.model import (
     Action,
     Check,
     CheckKind,
@@ -35,7 +35,7 @@ class ScenarioError(UsageError):
 
 @cache
 def schema() -> dict[str, Any]:
-    text = resources.files("spotctl.scenarios").joinpath("scenario.schema.json").read_text(encoding="utf-8")
+    text = resources.files("spotctl.guide").joinpath("scenario.schema.json").read_text(encoding="utf-8")
     data: dict[str, Any] = json.loads(text)
     return data
 
@@ -56,7 +56,7 @@ def _validate(doc: Any, source: str) -> None:
     if errors:
         error = jsonschema.exceptions.best_match(errors)
         raise ScenarioError(f"{source}: {field_path(list(error.absolute_path))}: {error.message}",
-                            hint="see cli/spotctl/scenarios/scenario.schema.json for the format")
+                            hint="see cli/spotctl/guide/scenario.schema.json for the format")
 
 
 def http_request(raw: Mapping[str, Any]) -> HttpRequest:

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from spotctl.errors import UsageError
-from spotctl.scenarios import template
-from spotctl.scenarios.model import Scenario, StepResult
+from spotctl.guide import template
+from spotctl.guide.model import Scenario, StepResult
 
 
 @dataclass(frozen=True)

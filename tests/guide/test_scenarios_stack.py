@@ -73,9 +73,9 @@ def test_the_table_output_teaches_and_shows_pass_per_check(cli: Cli, seeded: dic
 async def test_a_check_that_does_not_hold_fails_with_its_hint(stack: Any, seeded: dict[str, str],
                                                               tmp_path: Path) -> None:
     from spotctl.endpoints import Endpoints
-    from spotctl.scenarios.model import Outcome
-    from spotctl.scenarios.parse import parse_text
-    from spotctl.scenarios.runner import Runner
+    from spotctl.guide.model import Outcome
+    from spotctl.guide.parse import parse_text
+    from spotctl.guide.runner import Runner
 
     scenario = parse_text(textwrap.dedent("""
         title: Never
