@@ -27,6 +27,11 @@ SERVICE_OF = {  # which compose service answers each URL (for `spotctl up SERVIC
 }
 
 
+def service_of(key: str) -> str:
+    """The compose service that answers `key` (for `spotctl up SERVICE` hints); the key itself if none."""
+    return SERVICE_OF.get(key, key)
+
+
 class _Url:
     """A typed attribute of Endpoints read from its env mapping ("" when unset)."""
 

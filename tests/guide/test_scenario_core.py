@@ -1,4 +1,4 @@
-"""The scenario engine's pure core: parsing with clear errors, templates, judges, progress (no servers)."""
+"""The guide's pure core: parsing with clear errors, templates, progress, reports (no servers)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from spotctl.guide import catalog, judge, progress, template
-from spotctl.guide.model import CheckKind, HttpRequest, Outcome, StepResult
+from spotctl.guide import catalog, progress, template
+from spotctl.guide.model import HttpRequest, Outcome, StepResult, outcome
 from spotctl.guide.parse import ScenarioError, parse_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,7 +56,7 @@ def test_a_parsed_step_carries_its_action_capture_and_checks() -> None:
     step = scenario.steps[0]
     assert isinstance(step.action, HttpRequest) and step.action.method == "POST"
     assert step.capture == {"token": "body.access_token"}
-    assert step.checks[0].kind is CheckKind.redis and step.checks[0].within_s == 10.0
+    assert step.checks[0].kind == "redis" and step.checks[0].within_s == 10.0
     assert scenario.step_capturing("token") == 1
 
 
@@ -134,41 +134,6 @@ def test_lookup_walks_dicts_and_lists() -> None:
         template.lookup(answer, "body.items.1")
 
 
-def test_redis_judge_checks_existence_ttl_and_json_list_items() -> None:
-    spec = {"key": "recent:7", "type": "list", "ttl_max": 60, "contains": {"song_id": "42"}}
-    seen = {"exists": True, "type": "list", "ttl": 30, "value": ['{"song_id": 42, "played_at": 1.5}']}
-    assert judge.redis(spec, seen).ok
-    assert not judge.redis(spec, {**seen, "ttl": -1}).ok  # no TTL at all
-    assert "does not hold" in judge.redis(spec, {**seen, "value": ['{"song_id": 41}']}).detail
-    wrong_type = judge.redis(spec, {**seen, "type": "zset"})
-    assert not wrong_type.ok and wrong_type.final
-    assert judge.redis({"key": "gone", "exists": False}, {"exists": False}).ok
-
-
-def test_kafka_judge_finds_the_matching_record() -> None:
-    records = [{"partition": 0, "offset": 5, "value": {"user_id": "1", "song_id": 2}},
-               {"partition": 1, "offset": 9, "value": {"user_id": "7", "song_id": 42}}]
-    verdict = judge.kafka({"topic": "song_played", "match": {"user_id": 7, "song_id": "42"}}, records)
-    assert verdict.ok and verdict.observed["offset"] == 9
-    assert not judge.kafka({"topic": "song_played", "match": {"user_id": "8"}}, records).ok
-
-
-def test_a_failed_job_stops_the_wait_and_says_why() -> None:
-    verdict = judge.job({"queue": "q", "id": "1"}, {"state": "failed", "failedReason": "boom"})
-    assert not verdict.ok and verdict.final and "boom" in verdict.detail
-    assert not judge.job({"queue": "q", "id": "1"}, {"state": "waiting"}).final
-    assert judge.job({"queue": "q", "id": "1"}, {"state": "completed", "attemptsMade": 1}).ok
-
-
-def test_mail_and_http_judges() -> None:
-    mails = [{"to": "a@x.org", "rcpt_to": ["a@x.org"], "subject": "Daily report 2026-01-02", "attachments": ["r.html"]}]
-    assert judge.mail({"subject_contains": "Daily report", "attachment": "r.html"}, mails).ok
-    assert not judge.mail({"to": "b@x.org"}, mails).ok
-    assert judge.http({"expect": {"body.cached": True}}, {"status": 200, "body": {"cached": True}}).ok
-    assert not judge.http({"expect": {"body.cached": True}}, {"status": 200, "body": {"cached": False}}).ok
-    assert not judge.http({}, {"status": 503, "body": {"detail": "redis down"}}).ok
-
-
 def result(number: int, outcome: Outcome) -> StepResult:
     return StepResult(number, f"step {number}", outcome, 0.1)
 
@@ -223,8 +188,8 @@ async def test_kafka_down_is_one_line_in_the_step_result(tmp_path: Path) -> None
     import socket
 
     from spotctl.endpoints import Endpoints
-    from spotctl.guide.observe import Stores
     from spotctl.guide.runner import Runner
+    from spotctl.guide.stores import Stores
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -236,9 +201,8 @@ async def test_kafka_down_is_one_line_in_the_step_result(tmp_path: Path) -> None
       - redis: {key: "session:{{ token }}", ttl_max: 60}""", """    verify:
       - kafka: {topic: song_played}"""))
     endpoints = Endpoints(env={"KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{port}"})
-    stores = Stores(endpoints)
-    result, _ = await Runner(scenario, endpoints, tmp_path).run_step(stores, 1, {"run": "r"})
-    await stores.close()
+    async with Stores(endpoints) as stores:
+        result, _ = await Runner(scenario, endpoints, tmp_path).run_step(stores, 1, {"run": "r"})
     assert result.outcome is Outcome.error
     assert result.error.startswith("could not read kafka before the action") and "spotctl health" in result.error
 
@@ -248,7 +212,7 @@ def test_a_failed_check_prints_its_hint_and_the_command_to_look_with() -> None:
     from spotctl.guide.model import CheckResult
 
     failed = StepResult(3, "Play a song", Outcome.failed, 1.5, "POST /api/songs/42/play", "200 {...}",
-                        (CheckResult(CheckKind.job, "BullMQ job 7 on queue recently-played is completed", False,
+                        (CheckResult("job", "BullMQ job 7 on queue recently-played is completed", False,
                                      "job is waiting", look="spotctl jobs failed recently-played"),),
                         hint="Is a worker running? `spotctl up workers`")
     text = "\n".join(report.result_lines(failed))
@@ -285,5 +249,5 @@ def test_the_plan_runs_from_a_step_to_the_end_or_just_that_step() -> None:
         progress.plan(5, 6, only=False)
     from spotctl.guide.model import CheckResult
 
-    ok, bad = CheckResult(CheckKind.redis, "a", True), CheckResult(CheckKind.redis, "b", False)
-    assert judge.outcome([ok, ok]) is Outcome.passed and judge.outcome([ok, bad]) is Outcome.failed
+    ok, bad = CheckResult("redis", "a", True), CheckResult("redis", "b", False)
+    assert outcome([ok, ok]) is Outcome.passed and outcome([ok, bad]) is Outcome.failed

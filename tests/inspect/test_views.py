@@ -8,9 +8,9 @@ import uuid
 
 import pytest
 
+from spotctl.clients.reach import redact
 from spotctl.errors import UsageError
 from spotctl.inspect import hub_view, jobs_view, rabbit_view, redis_view, values
-from spotctl.inspect.reach import redact
 from spotctl.inspect.tabular import records, to_csv
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -173,3 +174,30 @@ async def test_a_scenario_runs_step_by_step(sources: Any) -> None:
         await until(pilot, lambda: "PASS in" in "\n".join(str(line.text) for line in results.lines), 30)
         assert "Step 2/2" in str(app.screen.query_one("#step-title").render())
     assert progress.load(Path(sources.state_dir), "search").passed == frozenset({1})
+
+
+def test_kafka_topics_agree_with_the_cli_after_a_batched_write(sources: Any, cli: Callable[..., Any]) -> None:
+    """One multi-record batch: tansu reports its end as base offset + 1. The TUI and `spotctl kafka topics`
+    read through the same client, which probes the real end, so both count all five records."""
+    from kafka import KafkaAdminClient, KafkaProducer
+    from kafka.admin import NewTopic
+
+    from spotctl.tui import data
+
+    servers, topic = sources.endpoints.kafka_bootstrap_servers, f"tui-batch-{uuid.uuid4().hex[:8]}"
+    admin = KafkaAdminClient(bootstrap_servers=servers)
+    admin.create_topics([NewTopic(topic, 1, 1)])
+    try:
+        producer = KafkaProducer(bootstrap_servers=servers, linger_ms=200)
+        for i in range(5):
+            producer.send(topic, str(i).encode(), partition=0)
+        producer.flush()
+        producer.close()
+        shown = next(t for t in data.kafka_topics(sources) if t["topic"] == topic)
+        listed = cli("kafka", "topics", "-o", "json", env={**os.environ, **sources.endpoints.env})
+        assert listed.returncode == 0, listed.stderr
+        assert shown == next(t for t in json.loads(listed.stdout) if t["topic"] == topic)
+        assert shown["messages"] == 5
+    finally:
+        admin.delete_topics([topic])
+        admin.close()

@@ -1,7 +1,7 @@
 """`spotctl hub`: talk to the real-time hub as a user: connect, send, watch, notify, presence, stats.
 
-Built on the hub's own client (`spotctl_sandbox.hub.client.HubClient`). With `--user` the CLI signs a
-token with JWT_SECRET and opens its session in Redis, as the API's login would, and revokes it at exit.
+Built on `spotctl.clients.hub` (the hub's own client underneath). With `--user` a token is signed with
+JWT_SECRET and its session opened in Redis, as the API's login would, and revoked at exit.
 """
 
 from __future__ import annotations
@@ -11,12 +11,11 @@ import json
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable
-from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from spotctl.clients import hub
 from spotctl.output import OutputFormat, OutputOpt, emit, info, warn
 
 if TYPE_CHECKING:
@@ -24,7 +23,6 @@ if TYPE_CHECKING:
     from spotctl.inspect.hub_view import Target
     from spotctl_sandbox.hub.client import HubClient
 
-T = TypeVar("T")
 UrlOpt = Annotated[str | None, typer.Option("--url", help="Hub WebSocket URL (default: $HUB_URL, then the "
                                            "stack).", show_default=False)]
 UserOpt = Annotated[str, typer.Option("--user", "-u", help="Act as this user id (a token is minted with "
@@ -41,71 +39,6 @@ app = typer.Typer(help="Talk to the real-time hub: connect, send, watch, notify,
 
 def register(root: typer.Typer) -> None:
     root.add_typer(app, name="hub", help="Use the real-time hub as a user (connect, send, watch, notify, stats).")
-
-
-def run(work: Awaitable[T]) -> T:
-    """Run on an event loop; an unreachable hub is one ServiceDown line, a refusal one error line."""
-    return asyncio.run(_mapped(work))
-
-
-async def _mapped(work: Awaitable[T]) -> T:
-    from spotctl.errors import SpotctlError
-    from spotctl_sandbox.hub.client import HubError
-
-    try:
-        return await work
-    except HubError as exc:
-        hint = "check that JWT_SECRET matches the hub's" if exc.code == "unauthorized" else None
-        raise SpotctlError(f"the hub refused: {exc}", hint=hint) from None
-
-
-@asynccontextmanager
-async def session(ep: Endpoints, user: str, token: str | None, ns: str,
-                  reconnect: bool = False) -> AsyncIterator[HubClient]:
-    """A connected HubClient acting as `user`; a token minted here is revoked on the way out."""
-    import redis.asyncio as aredis
-    from websockets.exceptions import InvalidHandshake
-
-    from spotctl.errors import ServiceDown
-    from spotctl.inspect.reach import reaching, require
-    from spotctl_sandbox.common import tokens
-    from spotctl_sandbox.hub.client import HubClient
-
-    url = require("HUB_URL", ep.hub_url)
-    redis = aredis.Redis.from_url(require("REDIS_URL", ep.redis_url), socket_connect_timeout=2)
-    jti = None
-    try:
-        if token is None:
-            token, jti = await _mint(redis, ep, user)
-        client = HubClient(url, token, namespace=ns, reconnect=reconnect, open_timeout=5)
-        try:
-            await client.connect()
-        except (OSError, InvalidHandshake, TimeoutError) as exc:
-            raise ServiceDown("hub", url, str(exc) or type(exc).__name__) from None
-        try:
-            yield client
-        finally:
-            await client.close()
-    finally:
-        if jti is not None:
-            with reaching("REDIS_URL", ep.redis_url, OSError):
-                await tokens.close_session(redis, jti)
-        await redis.aclose()
-
-
-async def _mint(redis: Any, ep: Endpoints, user: str) -> tuple[str, str]:
-    import warnings
-
-    import redis.exceptions as rex
-
-    from spotctl.inspect.reach import reaching, require
-    from spotctl_sandbox.common import tokens
-
-    secret = require("JWT_SECRET", ep.jwt_secret)
-    with warnings.catch_warnings(), reaching("REDIS_URL", ep.redis_url, rex.ConnectionError, OSError):
-        warnings.simplefilter("ignore")  # PyJWT warns about the short dev secret
-        token = await tokens.issue(redis, secret, user, user)
-        return token, tokens.decode(secret, token).jti
 
 
 def endpoints(url: str | None) -> Endpoints:
@@ -131,12 +64,12 @@ def send_cmd(target: TargetArg, text: str, user: UserOpt = "spotctl", token: Tok
     where = Target.parse(target)
 
     async def work() -> dict[str, Any]:
-        async with session(endpoints(url), user, token, ns) as client:
+        async with hub.session(endpoints(url), user, token, ns) as client:
             await client.request(*where.join())
             reply = await client.request(*where.message(text, priority))
             return {"target": where.topic, "user": client.user_id, **reply}
 
-    result = run(work())
+    result = hub.run(work())
     emit(result, output, ("target", "message id"), [(result["target"], result.get("message_id"))])
 
 
@@ -152,7 +85,7 @@ def watch_cmd(target: TargetArg, count: Annotated[int | None, typer.Option("--co
     where = Target.parse(target)
 
     async def work() -> int:
-        async with session(endpoints(url), user, token, ns, reconnect=True) as client:
+        async with hub.session(endpoints(url), user, token, ns, reconnect=True) as client:
             await client.request(*where.join())
             info(f"watching {where.topic} as {client.user_id} (ctrl-c to stop)")
             seen, deadline = 0, None if timeout is None else time.monotonic() + timeout
@@ -169,7 +102,7 @@ def watch_cmd(target: TargetArg, count: Annotated[int | None, typer.Option("--co
                     _print_frame(frame, output)
             return seen
 
-    seen = run(work())
+    seen = hub.run(work())
     if count is not None and seen < count:
         raise SpotctlError(f"only {seen} of {count} frames arrived within {timeout:g} s")
 
@@ -189,34 +122,12 @@ def notify_cmd(
 ) -> None:
     """Notify USER as the backend does; shows the channels it was routed to (the user's preferences;
     CRITICAL always goes to websocket + push) and its delivery status."""
-    import redis.asyncio as aredis
-    import redis.exceptions as rex
-
     from spotctl.endpoints import resolve
-    from spotctl.errors import UsageError
-    from spotctl.inspect.reach import reaching, require
     from spotctl.inspect.values import parse_json_object
-    from spotctl_sandbox.hub import publish
 
     payload = parse_json_object(data, "--data")
-    target = require("REDIS_URL", resolve({"REDIS_URL": redis_url}).redis_url)
-
-    async def work() -> dict[str, Any]:
-        client = aredis.Redis.from_url(target, socket_connect_timeout=2)
-        try:
-            nid = await publish.publish_notification(client, user_id, title=title, body=body, priority=priority,
-                                                     kind=kind, data=payload, namespace=ns)
-            status = await publish.notification_status(client, nid, namespace=ns) or {}
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
-        finally:
-            await client.aclose()
-        return {"id": nid, "user": user_id, "namespace": ns, "priority": status.get("priority", priority),
-                "kind": kind, "channels": [c for c in status.get("channels", "").split(",") if c],
-                "status": status.get("status")}
-
-    with reaching("REDIS_URL", target, rex.ConnectionError, OSError):
-        result = asyncio.run(work())
+    result = hub.notify(resolve({"REDIS_URL": redis_url}).redis_url, user_id, title=title, body=body,
+                        priority=priority, kind=kind, data=payload, ns=ns)
     emit(result, output, ("id", "user", "priority", "channels", "status"),
          [(result["id"], user_id, result["priority"], ", ".join(result["channels"]), result["status"])])
 
@@ -234,11 +145,11 @@ def presence_cmd(channel: Annotated[str, typer.Argument(help="A chat channel: ch
         raise UsageError("presence is kept for chat channels (chat:<id>); rooms have none")
 
     async def work() -> list[dict[str, Any]]:
-        async with session(endpoints(url), user, token, ns) as client:
+        async with hub.session(endpoints(url), user, token, ns) as client:
             reply = await client.request("channel_presence", {"channel_id": where.channel_id})
             return list(reply["members"])
 
-    members = run(work())
+    members = hub.run(work())
     emit(members, output, ("user", "status", "last read"),
          [(m["user_id"], m["status"], m.get("last_read_id")) for m in members], title=where.topic)
 
@@ -249,24 +160,10 @@ def stats_cmd(interval: Annotated[float, typer.Option("--interval", min=0, help=
               metrics_url: Annotated[str | None, typer.Option("--metrics-url", show_default=False)] = None,
               output: OutputOpt = OutputFormat.table) -> None:
     """Connections, subscriptions and messages/s per hub worker (from its /health and /metrics)."""
-    import httpx
-
     from spotctl.endpoints import resolve
-    from spotctl.inspect.hub_view import with_rates, worker_stats
-    from spotctl.inspect.reach import reaching, require
 
-    base = require("HUB_METRICS_URL", resolve({"HUB_METRICS_URL": metrics_url}).hub_metrics_url).rstrip("/")
-    with reaching("HUB_METRICS_URL", base, httpx.TransportError), httpx.Client(timeout=5) as http:
-        health = http.get(f"{base}/health").json()
-        before = worker_stats(http.get(f"{base}/metrics").text)
-        if interval:
-            time.sleep(interval)
-        after = worker_stats(http.get(f"{base}/metrics").text) if interval else before
-    rows = with_rates(before, after, interval)
-    result = {"health": health, "workers": rows,
-              "total": {"connections": sum(r["connections"] for r in rows),
-                        "in_per_s": sum(r["in_per_s"] or 0 for r in rows) if interval else None,
-                        "out_per_s": sum(r["out_per_s"] or 0 for r in rows) if interval else None}}
+    result = hub.stats(resolve({"HUB_METRICS_URL": metrics_url}).hub_metrics_url, interval)
+    health, rows = result["health"], result["workers"]
     if output is OutputFormat.table:
         info(f"hub {health.get('status')}: {health.get('ready')}/{health.get('workers')} workers ready, "
              f"{health.get('restarts')} restarts, up {health.get('uptime_s')} s")
@@ -290,7 +187,7 @@ def connect_cmd(join: Annotated[str | None, typer.Option("--join", "-j", metavar
     from spotctl.inspect.hub_view import Target
 
     first = Target.parse(join) if join is not None else None
-    run(_interactive(endpoints(url), user, token, ns, first, linger, output))
+    hub.run(_interactive(endpoints(url), user, token, ns, first, linger, output))
 
 
 async def _interactive(ep: Endpoints, user: str, token: str | None, ns: str, first: Target | None,
@@ -303,7 +200,7 @@ async def _interactive(ep: Endpoints, user: str, token: str | None, ns: str, fir
             loop.call_soon_threadsafe(lines.put_nowait, line.rstrip("\n"))
         loop.call_soon_threadsafe(lines.put_nowait, None)
 
-    async with session(ep, user, token, ns, reconnect=True) as client:
+    async with hub.session(ep, user, token, ns, reconnect=True) as client:
         welcome = client.welcome or {}
         info(f"connected as {client.user_id} to worker {welcome.get('worker')}; /help for commands")
         printer = asyncio.create_task(_print_frames(client, output))

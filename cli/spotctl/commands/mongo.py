@@ -8,15 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from spotctl.output import OutputFormat, OutputOpt, emit, print_json
 
 if TYPE_CHECKING:
-    from pymongo import MongoClient
-    from pymongo.database import Database
+    from spotctl.clients.mongo import MongoClient
 
 KEY = "MONGO_URL"
 UrlOpt = Annotated[str | None, typer.Option("--url", help="MongoDB URL (default: $MONGO_URL, then the stack).",
@@ -33,67 +32,13 @@ def register(root: typer.Typer) -> None:
 
 
 @contextmanager
-def connect(url: str | None) -> Iterator[MongoClient[dict[str, Any]]]:
-    import pymongo
-    import pymongo.errors as me
-
+def connect(url: str | None) -> Iterator[MongoClient]:
+    """The MongoDB client for `--url`, else $MONGO_URL, else the stack's (one clear line when there is none)."""
+    from spotctl.clients.mongo import MongoClient
     from spotctl.endpoints import resolve
-    from spotctl.errors import SpotctlError
-    from spotctl.inspect.reach import reaching
 
-    target = resolve({KEY: url}).mongo_url
-    if target is None:
-        raise SpotctlError("this runtime has no MongoDB (none is installable for the local runtime; the "
-                           "stack keeps playlists in PostgreSQL JSONB instead)",
-                           hint="run one with `spotctl up --runtime docker mongo`, or point MONGO_URL / --url "
-                                "at a MongoDB")
-    client: MongoClient[dict[str, Any]] = pymongo.MongoClient(target, serverSelectionTimeoutMS=2500,
-                                                              connectTimeoutMS=2500)
-    try:
-        with reaching(KEY, target, me.ServerSelectionTimeoutError, me.ConnectionFailure):
-            client.admin.command("ping")
-        try:
-            yield client
-        except me.OperationFailure as exc:
-            raise SpotctlError(f"mongodb refused: {exc.details.get('errmsg') if exc.details else exc}") from None
-    finally:
-        client.close()
-
-
-def database(client: MongoClient[dict[str, Any]], name: str | None) -> Database[dict[str, Any]]:
-    from pymongo.errors import ConfigurationError
-
-    from spotctl.errors import UsageError
-
-    if name:
-        return client[name]
-    try:
-        return client.get_default_database()
-    except ConfigurationError:
-        raise UsageError("no database in the URL; pass --db NAME") from None
-
-
-def plain(doc: Any) -> Any:
-    """BSON as relaxed extended JSON (ObjectId -> {"$oid": ...}), the way mongosh --json prints it."""
-    import json
-
-    from bson import json_util
-
-    return json.loads(json_util.dumps(doc, json_options=json_util.RELAXED_JSON_OPTIONS))
-
-
-def parse_filter(text: str) -> dict[str, Any]:
-    from bson import json_util
-
-    from spotctl.errors import UsageError
-
-    try:
-        value = json_util.loads(text)
-    except ValueError as exc:
-        raise UsageError(f"filter is not valid JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise UsageError("the filter must be a JSON object")
-    return value
+    with MongoClient(resolve({KEY: url}).mongo_url) as client:
+        yield client
 
 
 @app.command("dbs")
@@ -101,25 +46,18 @@ def dbs_cmd(url: UrlOpt = None, output: OutputOpt = OutputFormat.table) -> None:
     """Databases with their size on disk."""
     from spotctl.inspect.values import human_bytes
 
-    with connect(url) as client:
-        dbs = [{"name": d["name"], "bytes": int(d.get("sizeOnDisk", 0)), "empty": bool(d.get("empty"))}
-               for d in client.list_databases()]
+    with connect(url) as mongo:
+        dbs = mongo.dbs()
     emit(dbs, output, ("database", "size", "empty"), [(d["name"], human_bytes(d["bytes"]), d["empty"]) for d in dbs])
 
 
 @app.command("collections")
 def collections_cmd(db: DbOpt = None, url: UrlOpt = None, output: OutputOpt = OutputFormat.table) -> None:
     """Collections with document counts and their indexes."""
-    with connect(url) as client:
-        d = database(client, db)
-        colls: list[dict[str, Any]] = []
-        for name in sorted(d.list_collection_names()):
-            coll = d[name]
-            indexes = [{"name": i["name"], "keys": dict(i["key"]), "unique": bool(i.get("unique"))}
-                       for i in coll.list_indexes()]
-            colls.append({"name": name, "count": coll.estimated_document_count(), "indexes": indexes})
+    with connect(url) as mongo:
+        db_name, colls = mongo.collections(db)
     emit(colls, output, ("collection", "documents", "indexes"),
-         [(c["name"], c["count"], ", ".join(i["name"] for i in c["indexes"])) for c in colls], title=d.name)
+         [(c["name"], c["count"], ", ".join(i["name"] for i in c["indexes"])) for c in colls], title=db_name)
 
 
 @app.command("find")
@@ -128,14 +66,12 @@ def find_cmd(collection: str, filter_json: FilterArg = "{}",
              sort: Annotated[str | None, typer.Option("--sort", help="Field; '-field' for descending.")] = None,
              db: DbOpt = None, url: UrlOpt = None, output: OutputOpt = OutputFormat.table) -> None:
     """Documents matching FILTER_JSON (at most --limit)."""
+    from spotctl.clients.mongo import parse_filter
     from spotctl.inspect.values import cell
 
     query = parse_filter(filter_json)
-    with connect(url) as client:
-        cursor = database(client, db)[collection].find(query).limit(limit)
-        if sort:
-            cursor = cursor.sort(sort.lstrip("-"), -1 if sort.startswith("-") else 1)
-        docs = [plain(doc) for doc in cursor]
+    with connect(url) as mongo:
+        docs = mongo.find(collection, query, limit=limit, sort=sort, db=db)
     if output is OutputFormat.json:
         print_json(docs)
         return
@@ -147,8 +83,10 @@ def find_cmd(collection: str, filter_json: FilterArg = "{}",
 def count_cmd(collection: str, filter_json: FilterArg = "{}", db: DbOpt = None, url: UrlOpt = None,
               output: OutputOpt = OutputFormat.table) -> None:
     """How many documents match FILTER_JSON (exact count)."""
+    from spotctl.clients.mongo import parse_filter, plain
+
     query = parse_filter(filter_json)
-    with connect(url) as client:
-        n = database(client, db)[collection].count_documents(query)
+    with connect(url) as mongo:
+        n = mongo.count(collection, query, db)
     emit({"collection": collection, "filter": plain(query), "count": n}, output, ("collection", "count"),
          [(collection, n)])

@@ -6,14 +6,14 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from spotctl.output import OutputFormat, OutputOpt, emit, info, print_json, print_table
 
 if TYPE_CHECKING:
-    import psycopg
+    from spotctl.clients.postgres import PgClient
 
 KEY = "DATABASE_URL"
 UrlOpt = Annotated[str | None, typer.Option("--url", help="PostgreSQL URL (default: $DATABASE_URL, then the "
@@ -33,64 +33,14 @@ class QueryFormat(StrEnum):
     csv = "csv"
 
 
-TABLES_SQL = """
-SELECT n.nspname AS schema, c.relname AS name,
-       COALESCE(s.n_live_tup, GREATEST(c.reltuples, 0))::bigint AS rows,
-       pg_total_relation_size(c.oid) AS bytes
-FROM pg_class c
-JOIN pg_namespace n ON n.oid = c.relnamespace
-LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
-WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-  AND n.nspname NOT LIKE 'pg_toast%%' AND (%(schema)s::text IS NULL OR n.nspname = %(schema)s)
-ORDER BY 1, 2
-"""
-COLUMNS_SQL = """
-SELECT a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull, pg_get_expr(d.adbin, d.adrelid)
-FROM pg_attribute a
-LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-WHERE a.attrelid = %(t)s::regclass AND a.attnum > 0 AND NOT a.attisdropped
-ORDER BY a.attnum
-"""
-INDEXES_SQL = """
-SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
-FROM pg_index i WHERE i.indrelid = %(t)s::regclass ORDER BY 1
-"""
-CONSTRAINTS_SQL = """
-SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %(t)s::regclass ORDER BY 1
-"""
-
-
 @contextmanager
-def connect(url: str | None, *, read_only: bool = True) -> Iterator[psycopg.Connection[Any]]:
-    """A connection in a READ ONLY transaction unless asked otherwise; SQL errors become one line."""
-    import psycopg
-
+def connect(url: str | None, *, read_only: bool = True) -> Iterator[PgClient]:
+    """The PostgreSQL client for `--url`, else $DATABASE_URL, else the stack's (read-only by default)."""
+    from spotctl.clients.postgres import PgClient
     from spotctl.endpoints import resolve
-    from spotctl.errors import SpotctlError
-    from spotctl.inspect.reach import reaching, require
 
-    target = require(KEY, resolve({KEY: url}).database_url)
-    with reaching(KEY, target, psycopg.OperationalError):
-        conn = psycopg.connect(target, connect_timeout=3)
-    conn.read_only = read_only
-    try:
-        yield conn
-    except psycopg.errors.ReadOnlySqlTransaction as exc:
-        raise SpotctlError(f"refused in a read-only transaction: {_primary(exc)}",
-                           hint="re-run with --write to allow changes") from None
-    except psycopg.errors.UndefinedTable as exc:
-        raise SpotctlError(_primary(exc), hint="list tables with `spotctl pg tables`") from None
-    except psycopg.OperationalError as exc:
-        raise SpotctlError(f"postgres: {_primary(exc)}") from None
-    except psycopg.Error as exc:
-        raise SpotctlError(f"query failed: {_primary(exc)}") from None
-    finally:
-        conn.close()
-
-
-def _primary(exc: Any) -> str:
-    diag = getattr(exc, "diag", None)
-    return (diag.message_primary if diag is not None and diag.message_primary else str(exc)).strip()
+    with PgClient(resolve({KEY: url}).database_url, read_only=read_only) as client:
+        yield client
 
 
 @app.command("tables")
@@ -101,18 +51,10 @@ def tables_cmd(
     url: UrlOpt = None, output: OutputOpt = OutputFormat.table,
 ) -> None:
     """Tables with row counts (estimated unless --exact) and total size on disk, indexes included."""
-    from psycopg import sql
-
     from spotctl.inspect.values import human_bytes
 
-    with connect(url) as conn:
-        rows = conn.execute(TABLES_SQL, {"schema": schema}).fetchall()
-        found = [{"schema": s, "table": t, "rows": int(n), "bytes": int(b), "rows_exact": exact}
-                 for s, t, n, b in rows]
-        if exact:
-            for entry in found:
-                query = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(entry["schema"], entry["table"]))
-                entry["rows"] = conn.execute(query).fetchone()[0]  # type: ignore[index]
+    with connect(url) as pg:
+        found = pg.tables(schema, exact)
     emit(found, output, ("schema", "table", "rows" if exact else "rows (est.)", "size"),
          [(f["schema"], f["table"], f["rows"], human_bytes(f["bytes"])) for f in found], title="tables")
 
@@ -121,16 +63,12 @@ def tables_cmd(
 def describe_cmd(table: Annotated[str, typer.Argument(help="Table name, optionally schema.table.")],
                  url: UrlOpt = None, output: OutputOpt = OutputFormat.table) -> None:
     """A table's columns (type, nullable, default), indexes and constraints."""
-    with connect(url) as conn:
-        params = {"t": table}
-        columns = [{"name": n, "type": t, "nullable": nl, "default": d}
-                   for n, t, nl, d in conn.execute(COLUMNS_SQL, params).fetchall()]
-        indexes = [{"name": n, "definition": d} for n, d in conn.execute(INDEXES_SQL, params).fetchall()]
-        constraints = [{"name": n, "definition": d}
-                       for n, d in conn.execute(CONSTRAINTS_SQL, params).fetchall()]
+    with connect(url) as pg:
+        described = pg.describe(table)
     if output is OutputFormat.json:
-        print_json({"table": table, "columns": columns, "indexes": indexes, "constraints": constraints})
+        print_json(described)
         return
+    columns, indexes, constraints = described["columns"], described["indexes"], described["constraints"]
     print_table(("column", "type", "nullable", "default"),
                 [(c["name"], c["type"], "yes" if c["nullable"] else "no", c["default"]) for c in columns],
                 title=table)
@@ -158,21 +96,12 @@ def query_cmd(
     text = sys.stdin.read() if sql_text == "-" else sql_text
     if not text.strip():
         raise UsageError("no SQL given")
-    with connect(url, read_only=not write) as conn:
-        cur = conn.execute(text.encode())  # user SQL is the point of this command
-        columns, rows = [], []
-        while True:  # several statements: like psql -c, show the last result set
-            if cur.description:
-                columns, rows = [d.name for d in cur.description], cur.fetchall()
-            status, rowcount = cur.statusmessage, cur.rowcount
-            if not cur.nextset():
-                break
-        if write:
-            conn.commit()
-        else:
-            conn.rollback()
+    with connect(url, read_only=not write) as pg:
+        result = pg.query(text)
+    columns, rows, status = result.columns, result.rows, result.status
     if output is QueryFormat.json:
-        print_json({"columns": columns, "rows": records(columns, rows), "rowcount": rowcount, "status": status})
+        print_json({"columns": columns, "rows": records(columns, rows), "rowcount": result.rowcount,
+                    "status": status})
     elif output is QueryFormat.csv:
         sys.stdout.write(to_csv(columns, rows))
     elif columns:

@@ -57,7 +57,8 @@ def show_cmd(name: NameArg, output: OutputOpt = OutputFormat.table) -> None:
     from rich.markdown import Markdown
     from rich.markup import escape
 
-    from spotctl.guide import actions, catalog, judge, report
+    from spotctl.guide import actions, catalog, report
+    from spotctl.guide.checks import KINDS
     from spotctl.output import out, print_json
 
     scenario = catalog.load(name)
@@ -65,7 +66,7 @@ def show_cmd(name: NameArg, output: OutputOpt = OutputFormat.table) -> None:
         print_json({"name": scenario.name, "title": scenario.title, "summary": scenario.summary,
                     "steps": [{"step": n, "title": s.title, "text": s.text,
                                "action": actions.describe(s.action) if s.action else None,
-                               "verify": [judge.describe(c.kind, c.spec) for c in s.checks]}
+                               "verify": [KINDS[c.kind].describe(c.spec) for c in s.checks]}
                               for n, s in enumerate(scenario.steps, 1)]})
         return
     console = out()

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from spotctl.guide.model import Action, CommandAction, HttpRequest, Service
 
 if TYPE_CHECKING:
-    from spotctl.guide.observe import Stores
+    from spotctl.guide.stores import Stores
 
 COMMAND_TIMEOUT_S = 180
 
@@ -94,8 +94,8 @@ def summary(action: Action, answer: dict[str, Any]) -> str:
 def failure(action: Action, answer: dict[str, Any]) -> str | None:
     """Why the action itself went wrong, or None."""
     if isinstance(action, HttpRequest):
-        from spotctl.guide import judge
+        from spotctl.guide.checks.http import KIND
 
-        verdict = judge.http({"status": action.status, "expect": dict(action.expect)}, answer)
+        verdict = KIND.judge({"status": action.status, "expect": dict(action.expect)}, answer)
         return None if verdict.ok else f"{describe(action)} {verdict.detail}"
     return None if answer["exit_code"] == 0 else f"{describe(action)}: {summary(action, answer)}"

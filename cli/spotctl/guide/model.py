@@ -6,7 +6,7 @@ a step can use what an earlier step captured (a token, an id).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -42,18 +42,6 @@ class CommandAction:
 Action = HttpRequest | CommandAction
 
 
-class CheckKind(StrEnum):
-    redis = "redis"
-    kafka = "kafka"
-    job = "job"
-    postgres = "postgres"
-    mail = "mail"
-    push = "push"
-    file = "file"
-    http = "http"
-    rabbit = "rabbit"
-
-
 @dataclass(frozen=True)
 class Check:
     """One thing that must have landed somewhere; `spec` holds the kind's fields (schema-checked).
@@ -63,7 +51,7 @@ class Check:
     what arrived since the step's action, unless `since_action` is off (then anything that matches).
     """
 
-    kind: CheckKind
+    kind: str  # a name in spotctl.guide.checks.KINDS
     spec: Mapping[str, Any]
     within_s: float = 10.0
     capture: Mapping[str, str] = field(default_factory=dict)
@@ -107,12 +95,17 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True)
 class CheckResult:
-    kind: CheckKind
+    kind: str
     description: str
     ok: bool
     detail: str = ""
     observed: Any = None
     look: str | None = None  # a spotctl command that shows what this check looked at
+
+
+def outcome(checks: Sequence[CheckResult]) -> Outcome:
+    """A step whose action succeeded passes when every check held."""
+    return Outcome.passed if all(c.ok for c in checks) else Outcome.failed
 
 
 @dataclass(frozen=True)
@@ -137,7 +130,7 @@ class StepResult:
         return {"step": self.number, "title": self.title, "outcome": self.outcome.value,
                 "duration_s": round(self.duration_s, 3), "action": self.action,
                 "action_detail": self.action_detail, "error": self.error or None,
-                "checks": [{"kind": c.kind.value, "check": c.description, "ok": c.ok, "detail": c.detail,
+                "checks": [{"kind": c.kind, "check": c.description, "ok": c.ok, "detail": c.detail,
                             "look": c.look} for c in self.checks],
                 "captured": dict(self.captured), "hint": None if self.passed else self.hint,
                 "explore": list(self.explore)}

@@ -6,18 +6,15 @@ The shape is checked by `scenario.schema.json` (editors can use it too); what a 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
-from functools import cache
-from importlib import resources
 from typing import Any
 
 from spotctl.errors import UsageError
-from spotctl.guide import template
+from spotctl.guide import schema, template
+from spotctl.guide.checks import KINDS
 from spotctl.guide.model import (
     Action,
     Check,
-    CheckKind,
     CommandAction,
     HttpRequest,
     Scenario,
@@ -26,18 +23,10 @@ from spotctl.guide.model import (
 )
 
 BUILTIN_VARS = ("run", "today", "yesterday", "now")  # set by the runner for every run
-COMMON_CHECK_KEYS = ("within", "capture", "since")
 
 
 class ScenarioError(UsageError):
     """A scenario file that cannot be used as written."""
-
-
-@cache
-def schema() -> dict[str, Any]:
-    text = resources.files("spotctl.guide").joinpath("scenario.schema.json").read_text(encoding="utf-8")
-    data: dict[str, Any] = json.loads(text)
-    return data
 
 
 def field_path(parts: Sequence[Any]) -> str:
@@ -51,7 +40,7 @@ def field_path(parts: Sequence[Any]) -> str:
 def _validate(doc: Any, source: str) -> None:
     import jsonschema
 
-    validator = jsonschema.Draft202012Validator(schema())
+    validator = jsonschema.Draft202012Validator(schema.document())
     errors = sorted(validator.iter_errors(doc), key=lambda e: (len(e.absolute_path), list(map(str, e.path))))
     if errors:
         error = jsonschema.exceptions.best_match(errors)
@@ -75,13 +64,12 @@ def _action(raw: Mapping[str, Any] | None) -> Action | None:
 
 
 def _check(raw: Mapping[str, Any], where: str) -> Check:
-    kinds = [k for k in raw if k not in COMMON_CHECK_KEYS]
+    kinds = [k for k in raw if k not in schema.COMMON_CHECK_KEYS]
     if len(kinds) != 1:
         found = ", ".join(kinds) or "none"
-        raise ScenarioError(f"{where}: a check names exactly one kind ({', '.join(k.value for k in CheckKind)}); "
-                            f"found {found}")
-    kind = CheckKind(kinds[0])
-    return Check(kind=kind, spec=dict(raw[kind.value]), within_s=float(raw.get("within", 10.0)),
+        raise ScenarioError(f"{where}: a check names exactly one kind ({', '.join(KINDS)}); found {found}")
+    kind = kinds[0]
+    return Check(kind=kind, spec=dict(raw[kind]), within_s=float(raw.get("within", 10.0)),
                  capture=dict(raw.get("capture", {})), since_action=raw.get("since", "action") == "action")
 
 

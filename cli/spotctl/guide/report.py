@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from rich.markup import escape
 
-from spotctl.guide import actions, judge
+from spotctl.guide import actions
+from spotctl.guide.checks import KINDS
 from spotctl.guide.model import Outcome, Scenario, Step, StepResult
 
 MARK = {Outcome.passed: "[bold green]PASS[/]", Outcome.failed: "[bold red]FAIL[/]",
@@ -26,7 +27,7 @@ def plan_lines(step: Step) -> list[str]:
     lines = []
     if step.action is not None:
         lines.append(f"[cyan]→ {escape(actions.describe(step.action))}[/]")
-    lines += [f"  [dim]verify:[/] {escape(judge.describe(c.kind, c.spec))}" for c in step.checks]
+    lines += [f"  [dim]verify:[/] {escape(KINDS[c.kind].describe(c.spec))}" for c in step.checks]
     return lines
 
 

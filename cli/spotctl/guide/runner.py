@@ -14,11 +14,13 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from spotctl.clients.reach import short
 from spotctl.endpoints import Endpoints
 from spotctl.errors import ServiceDown
-from spotctl.guide import actions, judge, observe, progress, template
-from spotctl.guide.model import Check, CheckResult, Outcome, Scenario, Service, Step, StepResult
-from spotctl.inspect.reach import short
+from spotctl.guide import actions, progress, template
+from spotctl.guide.checks import KINDS, Verdict
+from spotctl.guide.model import Check, CheckResult, Outcome, Scenario, Service, Step, StepResult, outcome
+from spotctl.guide.stores import Stores
 
 POLL_INTERVAL_S = 0.25
 HEALTH_PATH = {Service.api: "/health", Service.workers: "/health"}
@@ -76,8 +78,7 @@ class Runner:
         if start == 1:
             state = progress.Progress()
         results: list[StepResult] = []
-        stores = observe.Stores(self.endpoints)
-        try:
+        async with Stores(self.endpoints) as stores:
             for number in progress.plan(len(self.scenario.steps), start, only):
                 step = self.scenario.steps[number - 1]
                 if before_step is not None and not await before_step(number, step):
@@ -90,24 +91,23 @@ class Runner:
                 self.listener(StepFinished(result))
                 if not result.passed:
                     break
-        finally:
-            await stores.close()
         return results
 
-    async def run_step(self, stores: observe.Stores, number: int,
+    async def run_step(self, stores: Stores, number: int,
                        variables: Mapping[str, Any]) -> tuple[StepResult, dict[str, Any]]:
         step = self.scenario.steps[number - 1]
         started = time.monotonic()
         values = dict(variables)
-        baseline = observe.Baseline()
+        befores: list[Any] = []  # each check's `before`, taken just before the action
         described = answer_line = ""
         try:
             action = self._render(step.action, values, number) if step.action else None
-            try:
-                await baseline.start(stores, step.checks)
-            except Exception as exc:  # Kafka down: say so in one line, as for any other store
-                raise StepProblem(f"could not read kafka before the action ({short(exc) or type(exc).__name__}); "
-                                  "is it up? `spotctl health`") from None
+            for check in step.checks:
+                try:
+                    befores.append(await KINDS[check.kind].before(stores, check.spec, check.since_action))
+                except Exception as exc:  # Kafka down: say so in one line, as for any other store
+                    raise StepProblem(f"could not read {check.kind} before the action "
+                                      f"({short(exc) or type(exc).__name__}); is it up? `spotctl health`") from None
             if action is not None:
                 described = actions.describe(action)
                 answer = await self._act(stores, action)
@@ -117,18 +117,18 @@ class Runner:
                     raise StepProblem(problem)
                 values.update(self._capture(step.capture, answer, "the action's answer"))
             checks = []
-            for index, check in enumerate(step.checks):
-                result, captured = await self._verify(stores, check, values, baseline, index, number)
+            for check, before in zip(step.checks, befores, strict=True):
+                result, captured = await self._verify(stores, check, values, before, number)
                 checks.append(result)
                 values.update(captured)
         except StepProblem as exc:
             return StepResult(number, step.title, Outcome.error, time.monotonic() - started, described,
                               answer_line, hint=self._filled(step.hint, values), error=str(exc)), values
         finally:
-            await baseline.close()
-        outcome = judge.outcome(checks)
+            for check, before in zip(step.checks, befores, strict=False):
+                await KINDS[check.kind].after(before)
         captured = {k: values[k] for k in values if k not in variables or variables[k] != values[k]}
-        return StepResult(number, step.title, outcome, time.monotonic() - started, described, answer_line,
+        return StepResult(number, step.title, outcome(checks), time.monotonic() - started, described, answer_line,
                           tuple(checks), captured, hint=self._filled(step.hint, values),
                           explore=tuple(self._filled(c, values) for c in step.explore)), values
 
@@ -160,7 +160,7 @@ class Runner:
                 raise StepProblem(f"no value for {{{{ {name} }}}}{fix}") from None
             raise StepProblem(f"{{{{ {exc.name} }}}}: {name} has no such field") from None
 
-    async def _act(self, stores: observe.Stores, action: actions.Action) -> dict[str, Any]:
+    async def _act(self, stores: Stores, action: actions.Action) -> dict[str, Any]:
         import httpx
 
         try:
@@ -180,20 +180,19 @@ class Runner:
                 raise StepProblem(f"capture {name}: {what} has no {path}") from None
         return captured
 
-    async def _verify(self, stores: observe.Stores, check: Check, values: Mapping[str, Any],
-                      baseline: observe.Baseline, index: int, number: int) -> tuple[CheckResult, dict[str, Any]]:
+    async def _verify(self, stores: Stores, check: Check, values: Mapping[str, Any], before: Any,
+                      number: int) -> tuple[CheckResult, dict[str, Any]]:
+        kind = KINDS[check.kind]
         spec = self._render(dict(check.spec), values, number)
-        description = judge.describe(check.kind, spec)
         deadline = time.monotonic() + check.within_s
         while True:
             try:
-                seen = await observe.observe(stores, check, spec, baseline, index)
-                verdict = judge.JUDGES[check.kind](spec, seen)
+                verdict = kind.judge(spec, await kind.observe(stores, spec, before))
             except Exception as exc:  # a store down or answering oddly: a failed check, not a traceback
-                verdict = judge.Verdict(False, f"could not read {check.kind.value}: {short(exc) or type(exc).__name__}")
+                verdict = Verdict(False, f"could not read {kind.name}: {short(exc) or type(exc).__name__}")
             if verdict.ok or verdict.final or time.monotonic() >= deadline:
                 break
             await asyncio.sleep(POLL_INTERVAL_S)
-        captured = self._capture(check.capture, verdict.observed, f"the {check.kind.value} check") if verdict.ok else {}
-        return CheckResult(check.kind, description, verdict.ok, verdict.detail, verdict.observed,
-                           judge.look_command(check.kind, spec)), captured
+        captured = self._capture(check.capture, verdict.observed, f"the {kind.name} check") if verdict.ok else {}
+        return CheckResult(kind.name, kind.describe(spec), verdict.ok, verdict.detail, verdict.observed,
+                           kind.look(spec)), captured

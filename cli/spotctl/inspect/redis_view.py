@@ -5,12 +5,20 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from spotctl.inspect.values import human_bytes, human_duration, human_ttl, percent, ratio
 
 APP_HIT_KEY = "stats:cache:hit"  # counters the API bumps on its song/search cache
 APP_MISS_KEY = "stats:cache:miss"
+
+
+class KeyRow(NamedTuple):
+    """One key as a listing shows it."""
+
+    key: str
+    type: str
+    ttl: int  # seconds; -1 no expiry, -2 gone
 
 
 class KeyType(StrEnum):

@@ -22,7 +22,9 @@ class KafkaScreen(TableScreen):
     HEADING = "kafka topics"
 
     def fetch(self) -> list[Row]:
-        return [(t["topic"], t["partitions"], t["messages"], t["offsets"]) for t in data.kafka_topics(self.sources)]
+        return [(t["topic"], t["partitions"], t["messages"], " ".join(f"{p['partition']}:{p['latest']}"
+                                                                      for p in t["offsets"]))
+                for t in data.kafka_topics(self.sources)]
 
 
 class JobsScreen(TableScreen):

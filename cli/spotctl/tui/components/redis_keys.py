@@ -17,7 +17,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from spotctl.inspect.reach import short
+from spotctl.clients.reach import short
+from spotctl.inspect.redis_view import KeyRow
 from spotctl.inspect.values import cell, human_ttl
 from spotctl.tui import data
 from spotctl.tui.data import Sources
@@ -28,7 +29,7 @@ class RedisScreen(Screen[None]):
                 Binding("escape", "leave_pattern", "Keys", show=False)]
 
     class Keys(Message):
-        def __init__(self, keys: list[tuple[str, str, int]], truncated: bool, error: str = "") -> None:
+        def __init__(self, keys: list[KeyRow], truncated: bool, error: str = "") -> None:
             super().__init__()
             self.keys, self.truncated, self.error = keys, truncated, error
 

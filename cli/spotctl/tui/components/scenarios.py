@@ -13,10 +13,10 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Markdown, OptionList, RichLog, Static
 from textual.widgets.option_list import Option
 
+from spotctl.clients.reach import short
 from spotctl.errors import SpotctlError
 from spotctl.guide import catalog, progress, report
 from spotctl.guide.model import Scenario, StepResult
-from spotctl.inspect.reach import short
 from spotctl.tui.data import Sources
 
 

@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Static
 
-from spotctl.inspect.reach import short
+from spotctl.clients.reach import short
 from spotctl.tui import data
 from spotctl.tui.components.confirm import ConfirmScreen
 from spotctl.tui.components.table_screen import Row, TableScreen

@@ -14,7 +14,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from spotctl.inspect.reach import short
+from spotctl.clients.reach import short
 from spotctl.tui.data import Sources
 
 Row = Sequence[Any]

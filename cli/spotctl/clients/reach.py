@@ -1,6 +1,7 @@
 """Turn a client library's connection failure into one line: which service, which URL, how to start it.
 
-Every inspector wraps its network calls in `reaching(...)`, so no connection traceback reaches a user.
+Every client maps its library's connection errors through `reaching(...)`, so no connection traceback
+reaches a user, whichever front end (CLI, TUI, guide) made the call.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
-from spotctl.endpoints import SERVICE_OF
+from spotctl.endpoints import service_of
 from spotctl.errors import ServiceDown, SpotctlError
 
 
@@ -27,12 +28,13 @@ def redact(url: str) -> str:
 def require(key: str, url: str | None) -> str:
     """The configured URL for `key`, or a clear error naming the env var and flag to set."""
     if not url:
-        raise SpotctlError(f"no {key} configured for {SERVICE_OF.get(key, key)}",
+        raise SpotctlError(f"no {key} configured for {service_of(key)}",
                            hint=f"set {key} or pass --url (see `spotctl config`)")
     return url
 
 
 def short(exc: BaseException) -> str:
+    """An exception's first line, at most 160 characters (for one-line errors and TUI status bars)."""
     text = str(exc).strip().splitlines()
     line = text[0] if text else type(exc).__name__
     return line if len(line) <= 160 else line[:157] + "..."
@@ -44,4 +46,4 @@ def reaching(key: str, url: str, *errors: type[BaseException]) -> Iterator[None]
     try:
         yield
     except errors as exc:
-        raise ServiceDown(SERVICE_OF.get(key, key), redact(url), short(exc)) from None
+        raise ServiceDown(service_of(key), redact(url), short(exc)) from None

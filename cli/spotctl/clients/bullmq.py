@@ -1,0 +1,140 @@
+"""BullMQ queues through the `bullmq` package's Queue API, so what is seen is what the workers see.
+
+Async (the library is); `run(url, work)` drives one unit of work on an event loop for the sync
+callers (`spotctl jobs`, `spotctl purge jobs`, the TUI's thread workers). The guide awaits the same
+client directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from spotctl.clients.reach import reaching, require
+from spotctl.errors import SpotctlError
+from spotctl.inspect.jobs_view import COUNT_STATES, PREFIX, CleanState, counts_row, job_view, queue_names
+
+if TYPE_CHECKING:
+    import redis.asyncio as aredis
+    from bullmq import Queue
+
+KEY = "REDIS_URL"
+T = TypeVar("T")
+
+
+class JobsClient:
+    """Queues opened on first use and closed together; use it as `async with JobsClient(url) as jobs:`."""
+
+    def __init__(self, url: str) -> None:
+        self.url = require(KEY, url)
+        self._queues: dict[str, Queue] = {}
+
+    async def __aenter__(self) -> JobsClient:
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        queues, self._queues = list(self._queues.values()), {}
+        for queue in queues:
+            await queue.close()
+
+    def queue(self, name: str) -> Queue:
+        if name not in self._queues:
+            from bullmq import Queue
+
+            self._queues[name] = Queue(name, {"connection": self.url})
+        return self._queues[name]
+
+    async def queue_names(self) -> list[str]:
+        """Every queue found by its keys (`bull:<queue>:meta|id`), plus the contract's own."""
+        import redis.asyncio as aredis
+
+        client: aredis.Redis = aredis.Redis.from_url(self.url, decode_responses=True, socket_connect_timeout=2)
+        try:
+            keys = [k async for k in client.scan_iter(match=f"{PREFIX}:*", count=1000) if k.endswith((":meta", ":id"))]
+        finally:
+            await client.aclose()
+        return queue_names(keys)
+
+    async def counts(self, name: str, states: Sequence[str] = COUNT_STATES) -> dict[str, int]:
+        return {k: int(v) for k, v in (await self.queue(name).getJobCounts(*states)).items()}
+
+    async def overview(self) -> list[dict[str, Any]]:
+        """Every queue with its job counts per state and whether it is paused."""
+        rows = []
+        for name in await self.queue_names():
+            queue = self.queue(name)
+            rows.append(counts_row(name, await self.counts(name), bool(await queue.isPaused())))
+        return rows
+
+    async def jobs(self, name: str, state: str, limit: int) -> list[dict[str, Any]]:
+        """Jobs of one state, newest first, as `job_view` shapes them."""
+        return [job_view(j) for j in await self.queue(name).getJobs([state], 0, limit - 1)]
+
+    async def job(self, name: str, job_id: str) -> dict[str, Any] | None:
+        """One job with its state and return value, or None when the queue holds no such job."""
+        from bullmq import Job
+
+        queue = self.queue(name)
+        found = await Job.fromId(queue, job_id)
+        if found is None:
+            return None
+        return {**job_view(found), "state": await queue.getJobState(job_id), "returnvalue": found.returnvalue}
+
+    async def retry(self, name: str, job_ids: Sequence[str] | None) -> list[str]:
+        """Move failed jobs (all of them when `job_ids` is None) back to waiting; their ids."""
+        from bullmq import Job
+
+        queue = self.queue(name)
+        if job_ids is None:
+            ids = [str(j.id) for j in await queue.getJobs(["failed"])]
+            await queue.retryJobs({"state": "failed"})
+            return ids
+        for job_id in job_ids:
+            job = await Job.fromId(queue, job_id)
+            if job is None:
+                raise SpotctlError(f"no job {job_id!r} in queue {name!r}")
+            if await queue.getJobState(job_id) != "failed":
+                raise SpotctlError(f"job {job_id} is not failed; only failed jobs are retried")
+            await job.retry("failed")
+        return list(job_ids)
+
+    async def clean(self, name: str, state: CleanState, grace_s: float, limit: int) -> int:
+        """Remove jobs in one state older than `grace_s` (at most `limit`, 0 = all); how many went."""
+        return len(await self.queue(name).clean(int(grace_s * 1000), limit, state.bull_set))
+
+    async def enqueue(self, name: str, job_name: str, data: dict[str, Any], opts: dict[str, Any]) -> str:
+        return str((await self.queue(name).add(job_name, data, opts)).id)
+
+    async def purge(self, name: str, obliterate: bool) -> None:
+        """Drain the waiting, prioritized and delayed jobs, or with `obliterate` every job in any state."""
+        queue = self.queue(name)
+        if obliterate:
+            await queue.obliterate(force=True)
+        else:
+            await queue.drain(delayed=True)
+
+
+def run(url: str, work: Callable[[JobsClient], Awaitable[T]]) -> T:
+    """`work(client)` on a fresh event loop, the client closed afterwards; an unreachable Redis is one
+    ServiceDown line (checked with a PING first: bullmq would otherwise retry for a long time)."""
+    import redis
+
+    target = require(KEY, url)
+    with reaching(KEY, target, redis.ConnectionError, redis.TimeoutError, OSError):
+        probe = redis.Redis.from_url(target, socket_connect_timeout=2)
+        try:
+            probe.ping()
+        finally:
+            probe.close()
+        return asyncio.run(_with_client(target, work))
+
+
+async def _with_client(url: str, work: Callable[[JobsClient], Awaitable[T]]) -> T:
+    async with JobsClient(url) as client:
+        return await work(client)

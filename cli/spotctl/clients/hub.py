@@ -1,0 +1,134 @@
+"""The real-time hub, as a user and as an operator: a session (the hub's own client), notify, stats.
+
+Wraps the client the sandbox ships (`HubClient`): with a user name instead of a token, a token is
+signed with JWT_SECRET and its session opened in Redis, as the API's login would, and revoked when the
+session ends. An unreachable hub is one ServiceDown line; a refusal (bad token, bad frame) one error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from spotctl.clients.reach import reaching, require
+from spotctl.errors import ServiceDown, SpotctlError, UsageError
+from spotctl.inspect.hub_view import with_rates, worker_stats
+
+if TYPE_CHECKING:
+    import redis.asyncio as aredis
+
+    from spotctl.endpoints import Endpoints
+    from spotctl_sandbox.hub.client import HubClient
+
+T = TypeVar("T")
+
+
+def run(work: Awaitable[T]) -> T:
+    """Run hub work on an event loop; a refusal from the hub is one error line."""
+    return asyncio.run(_mapped(work))
+
+
+async def _mapped(work: Awaitable[T]) -> T:
+    from spotctl_sandbox.hub.client import HubError
+
+    try:
+        return await work
+    except HubError as exc:
+        hint = "check that JWT_SECRET matches the hub's" if exc.code == "unauthorized" else None
+        raise SpotctlError(f"the hub refused: {exc}", hint=hint) from None
+
+
+@asynccontextmanager
+async def session(ep: Endpoints, user: str, token: str | None, ns: str,
+                  reconnect: bool = False) -> AsyncIterator[HubClient]:
+    """A connected HubClient acting as `user`; a token minted here is revoked on the way out."""
+    import redis.asyncio as aredis
+    from websockets.exceptions import InvalidHandshake
+
+    from spotctl_sandbox.common import tokens
+    from spotctl_sandbox.hub.client import HubClient
+
+    url = require("HUB_URL", ep.hub_url)
+    redis: aredis.Redis = aredis.Redis.from_url(require("REDIS_URL", ep.redis_url), socket_connect_timeout=2)
+    jti = None
+    try:
+        if token is None:
+            token, jti = await _mint(redis, ep, user)
+        client = HubClient(url, token, namespace=ns, reconnect=reconnect, open_timeout=5)
+        try:
+            await client.connect()
+        except (OSError, InvalidHandshake, TimeoutError) as exc:
+            raise ServiceDown("hub", url, str(exc) or type(exc).__name__) from None
+        try:
+            yield client
+        finally:
+            await client.close()
+    finally:
+        if jti is not None:
+            with reaching("REDIS_URL", ep.redis_url, OSError):
+                await tokens.close_session(redis, jti)
+        await redis.aclose()
+
+
+async def _mint(redis: aredis.Redis, ep: Endpoints, user: str) -> tuple[str, str]:
+    import warnings
+
+    import redis.exceptions as rex
+
+    from spotctl_sandbox.common import tokens
+
+    secret = require("JWT_SECRET", ep.jwt_secret)
+    with warnings.catch_warnings(), reaching("REDIS_URL", ep.redis_url, rex.ConnectionError, OSError):
+        warnings.simplefilter("ignore")  # PyJWT warns about the short dev secret
+        token = await tokens.issue(redis, secret, user, user)
+        return token, tokens.decode(secret, token).jti
+
+
+def notify(redis_url: str, user_id: str, *, title: str, body: str, priority: str, kind: str,
+           data: dict[str, Any], ns: str) -> dict[str, Any]:
+    """Notify a user as the backend does; the channels it was routed to and its delivery status."""
+    import redis.exceptions as rex
+
+    target = require("REDIS_URL", redis_url)
+
+    async def work() -> dict[str, Any]:
+        import redis.asyncio as aredis
+
+        from spotctl_sandbox.hub import publish
+
+        client: aredis.Redis = aredis.Redis.from_url(target, socket_connect_timeout=2)
+        try:
+            nid = await publish.publish_notification(client, user_id, title=title, body=body, priority=priority,
+                                                     kind=kind, data=data, namespace=ns)
+            status = await publish.notification_status(client, nid, namespace=ns) or {}
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        finally:
+            await client.aclose()
+        return {"id": nid, "user": user_id, "namespace": ns, "priority": status.get("priority", priority),
+                "kind": kind, "channels": [c for c in status.get("channels", "").split(",") if c],
+                "status": status.get("status")}
+
+    with reaching("REDIS_URL", target, rex.ConnectionError, OSError):
+        return asyncio.run(work())
+
+
+def stats(metrics_url: str, interval: float) -> dict[str, Any]:
+    """Health, and per worker: connections, subscriptions, frame totals and (over `interval` s) rates."""
+    import httpx
+
+    base = require("HUB_METRICS_URL", metrics_url).rstrip("/")
+    with reaching("HUB_METRICS_URL", base, httpx.TransportError), httpx.Client(timeout=5) as http:
+        health = http.get(f"{base}/health").json()
+        before = worker_stats(http.get(f"{base}/metrics").text)
+        if interval:
+            time.sleep(interval)
+        after = worker_stats(http.get(f"{base}/metrics").text) if interval else before
+    rows = with_rates(before, after, interval)
+    return {"health": health, "workers": rows,
+            "total": {"connections": sum(r["connections"] for r in rows),
+                      "in_per_s": sum(r["in_per_s"] or 0 for r in rows) if interval else None,
+                      "out_per_s": sum(r["out_per_s"] or 0 for r in rows) if interval else None}}
