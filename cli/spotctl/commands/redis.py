@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from spotctl.output import OutputFormat, OutputOpt, confirm, emit, info, print_json
+from spotctl_sandbox.contract import TRENDING_KEY
 
 if TYPE_CHECKING:
     from spotctl.clients.redis import RedisClient
@@ -81,7 +82,7 @@ def get_cmd(key: str, limit: LimitOpt = 100, url: UrlOpt = None,
 
 
 @app.command("top")
-def top_cmd(key: Annotated[str, typer.Argument(help="A sorted set, e.g. trending:songs.")] = "trending:songs",
+def top_cmd(key: Annotated[str, typer.Argument(help="A sorted set, e.g. trending:songs.")] = TRENDING_KEY,
             n: Annotated[int, typer.Argument(min=1, help="How many members.")] = 10,
             url: UrlOpt = None, output: OutputOpt = OutputFormat.table) -> None:
     """The N highest-scored members of a sorted set (ZREVRANGE WITHSCORES)."""

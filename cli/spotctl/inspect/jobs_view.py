@@ -7,8 +7,10 @@ from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any
 
-PREFIX = "bull"
-CONTRACT_QUEUES = ("recently-played", "notifications", "email", "reports")  # named in the team contract
+from spotctl_sandbox import contract
+
+PREFIX = contract.BULL_PREFIX
+CONTRACT_QUEUES = contract.BULL_QUEUES  # the stack's own queues, listed before any job exists
 COUNT_STATES = ("waiting", "active", "delayed", "prioritized", "waiting-children", "completed", "failed")
 
 

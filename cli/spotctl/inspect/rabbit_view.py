@@ -7,8 +7,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from spotctl.inspect.values import decode, jsonable, maybe_json
+from spotctl_sandbox import contract
 
-DLQ_SUFFIX = ".dlq"  # the team's convention: exchange `dlx` routes a dead queue's messages to <queue>.dlq
+DLQ_SUFFIX = contract.DLQ_SUFFIX  # exchange `dlx` routes a dead queue's messages to <queue>.dlq
+dlq_name = contract.dlq_name
 
 
 def _rate(stats: Mapping[str, Any] | None, name: str) -> float:
@@ -48,10 +50,6 @@ def binding_summary(b: Mapping[str, Any]) -> dict[str, Any]:
     return {"source": b["source"] or "(default)", "destination": b["destination"],
             "destination_type": b["destination_type"], "routing_key": b["routing_key"],
             "arguments": b.get("arguments") or {}}
-
-
-def dlq_name(queue: str) -> str:
-    return queue if queue.endswith(DLQ_SUFFIX) else queue + DLQ_SUFFIX
 
 
 def origin_queue(dlq: str, headers: Mapping[str, Any] | None) -> str:

@@ -8,9 +8,10 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 from spotctl.inspect.values import human_bytes, human_duration, human_ttl, percent, ratio
+from spotctl_sandbox import contract
 
-APP_HIT_KEY = "stats:cache:hit"  # counters the API bumps on its song/search cache
-APP_MISS_KEY = "stats:cache:miss"
+APP_HIT_KEY = contract.CACHE_HIT_KEY  # counters the API bumps on its song cache
+APP_MISS_KEY = contract.CACHE_MISS_KEY
 
 
 class KeyRow(NamedTuple):

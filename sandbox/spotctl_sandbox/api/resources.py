@@ -21,6 +21,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
+from spotctl_sandbox import contract
 from spotctl_sandbox.api.config import ApiConfig
 from spotctl_sandbox.api.rabbit import RabbitClient
 from spotctl_sandbox.api.ratelimit import RateLimits
@@ -31,9 +32,7 @@ from spotctl_sandbox.seed.audio import AudioFile, ensure_audio
 
 log = logging.getLogger(__name__)
 
-RECENTLY_PLAYED_QUEUE = "recently-played"
-JOB_OPTIONS = {"attempts": 3, "backoff": {"type": "exponential", "delay": 1000},
-               "removeOnComplete": 1000, "removeOnFail": 5000}
+JOB_OPTIONS = contract.job_options(attempts=3)
 
 
 @dataclass

@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from spotctl_sandbox import contract
 from spotctl_sandbox.api import metrics
 from spotctl_sandbox.api.resources import Resources
 
 SONG_TTL_S = 3600
-HIT_KEY, MISS_KEY = "stats:cache:hit", "stats:cache:miss"
+HIT_KEY, MISS_KEY = contract.CACHE_HIT_KEY, contract.CACHE_MISS_KEY
 SONG_COLUMNS = "id, title, artist_id, artist, album_id, album, duration_s, mime_type, audio_path, released_at"
 _GET_COUNTING = """
 local v = redis.call('GET', KEYS[1])

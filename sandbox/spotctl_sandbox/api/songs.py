@@ -12,16 +12,16 @@ from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Path, Query, Request
 
+from spotctl_sandbox import contract
 from spotctl_sandbox.api import metrics, signing
 from spotctl_sandbox.api.errors import ApiError
-from spotctl_sandbox.api.resources import RECENTLY_PLAYED_QUEUE
 from spotctl_sandbox.api.security import Res, User
 from spotctl_sandbox.api.songcache import get_song, public
 from spotctl_sandbox.events import Topic
 
 router = APIRouter(prefix="/api", tags=["songs"])
 
-TRENDING_KEY = "trending:songs"
+TRENDING_KEY = contract.TRENDING_KEY
 SongId = Annotated[int, Path(ge=1, le=2**62, description="song id")]
 
 
@@ -48,9 +48,9 @@ async def play(song_id: SongId, user: User, res: Res, request: Request) -> dict[
     event = await res.kafka.send(Topic.SONG_PLAYED, {"user_id": user.user_id, "song_id": song_id, "ts": now},
                                  key=user.user_id)
     metrics.EVENTS.labels(event.topic).inc()
-    job_id = await res.enqueue(RECENTLY_PLAYED_QUEUE, "update_recently_played",
-                               {"user_id": user.user_id, "song_id": song_id, "ts": now})
-    metrics.JOBS.labels(RECENTLY_PLAYED_QUEUE, "update_recently_played").inc()
+    queue, job = contract.Q_RECENTLY_PLAYED, contract.JOB_UPDATE_RECENTLY_PLAYED
+    job_id = await res.enqueue(queue, job, {"user_id": user.user_id, "song_id": song_id, "ts": now})
+    metrics.JOBS.labels(queue, job).inc()
     await res.redis.zincrby(TRENDING_KEY, 1, str(song_id))
     return {
         "song": {**public(song), "cached": cached},
@@ -58,7 +58,7 @@ async def play(song_id: SongId, user: User, res: Res, request: Request) -> dict[
         "stream_url": str(request.base_url).rstrip("/") + path,
         "expires_at": expires,
         "event": {"topic": event.topic, "partition": event.partition, "offset": event.offset},
-        "job": {"queue": RECENTLY_PLAYED_QUEUE, "name": "update_recently_played", "id": job_id},
+        "job": {"queue": queue, "name": job, "id": job_id},
     }
 
 

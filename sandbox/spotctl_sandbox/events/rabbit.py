@@ -14,9 +14,10 @@ from typing import Any
 
 import aio_pika
 
-RECOMMENDATIONS_EXCHANGE = "recommendations"
-RECOMMENDATIONS_ANY_EXCHANGE = "recommendations.any"
-NOTIFICATIONS_EXCHANGE = "notifications"
+from spotctl_sandbox.contract import NOTIFICATIONS_EXCHANGE, RECOMMENDATIONS_ANY_EXCHANGE, RECOMMENDATIONS_EXCHANGE
+
+__all__ = ["NOTIFICATIONS_EXCHANGE", "RECOMMENDATIONS_ANY_EXCHANGE", "RECOMMENDATIONS_EXCHANGE",
+           "declare_exchanges", "recommendation_routing_key"]
 
 
 def recommendation_routing_key(user_id: str | int) -> str:

@@ -1,20 +1,16 @@
-"""Kafka topic names and the JSON shape of their values: a dict with `ts` (epoch seconds) and an
-`event_id` (consumers de-duplicate redeliveries on it)."""
+"""The JSON shape of Kafka event values: a dict with `ts` (epoch seconds) and an `event_id`
+(consumers de-duplicate redeliveries on it). Topic names are the contract's (`Topic`)."""
 
 from __future__ import annotations
 
 import json
 import time
 import uuid
-from enum import StrEnum
 from typing import Any
 
+from spotctl_sandbox.contract import Topic
 
-class Topic(StrEnum):
-    SONG_PLAYED = "song_played"              # {user_id, song_id, ts}
-    PLAYLIST_CREATED = "playlist_created"    # {user_id, playlist_id, name, song_count, ts}
-    SEARCH_PERFORMED = "search_performed"    # {user_id | null, query, results, cached, ts}
-    USER_REGISTERED = "user_registered"      # {user_id, email, ts}
+__all__ = ["ALL_TOPICS", "Topic", "event_value"]
 
 
 ALL_TOPICS: tuple[str, ...] = tuple(t.value for t in Topic)

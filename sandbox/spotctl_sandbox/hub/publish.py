@@ -13,13 +13,13 @@ import json
 import uuid
 from typing import Any
 
+from .. import contract
 from . import bus, keys, templates
 from .core.priority import Priority, pending_score
 from .core.routing import Channel, Preferences, route
 from .protocol import envelope
 
 NOTIFICATION_TTL_S = 7 * 24 * 3600
-NOTIFICATIONS_QUEUE = "notifications"
 
 
 def _decode(raw: dict[Any, Any]) -> dict[str, str]:
@@ -70,14 +70,14 @@ async def _enqueue_external(redis: Any, ns: str, user_id: str, nid: str, channel
     """One BullMQ job per channel: `email` for email, `push` for push and SMS (the push sink)."""
     from bullmq import Queue
 
-    queue = Queue(NOTIFICATIONS_QUEUE, {"connection": redis})
+    queue = Queue(contract.Q_NOTIFICATIONS, {"connection": redis})
     for channel in channels:
-        job = "email" if channel == "email" else "push"
+        job = contract.JOB_EMAIL if channel == "email" else contract.JOB_PUSH
         await queue.add(job, {"notification_id": nid, "namespace": ns, "user_id": user_id,
                               "channel": channel, "title": content["title"], "body": content["content"],
                               "priority": content["priority"], "kind": content["kind"],
                               "locale": content["locale"], "data": content["data"]},
-                        {"priority": 4 - content["level"], "removeOnComplete": 1000})
+                        contract.job_options(attempts=1, backoff_ms=None, priority=4 - content["level"]))
         await redis.hset(keys.notification(ns, nid), f"channel:{channel}", "queued")
 
 

@@ -20,8 +20,9 @@ import psycopg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
+from spotctl_sandbox import contract as names
 from spotctl_sandbox.events.topics import Topic
-from spotctl_sandbox.workers import metrics, names
+from spotctl_sandbox.workers import metrics
 from spotctl_sandbox.workers.deps import Deps
 from spotctl_sandbox.workers.dlq import MalformedMessage
 from spotctl_sandbox.workers.messages import PlayEvent, epoch_field, json_object

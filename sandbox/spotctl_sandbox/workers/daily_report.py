@@ -16,7 +16,8 @@ import bullmq
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import UnsupportedVersionError
 
-from spotctl_sandbox.workers import names, report_page
+from spotctl_sandbox import contract as names
+from spotctl_sandbox.workers import report_page
 from spotctl_sandbox.workers.bull import Processor
 from spotctl_sandbox.workers.deps import Deps
 from spotctl_sandbox.workers.dlq import MalformedMessage

@@ -51,6 +51,3 @@ def decide(outcome: Outcome, *, redelivered: bool, detail: str = "") -> Decision
     return Decision(Disposition.REQUEUE, f"crashed once, one more try: {detail}")
 
 
-def dlq_name(queue: str) -> str:
-    """The dead-letter queue a queue's rejects land in (routing key = the queue's name on `dlx`)."""
-    return f"{queue}.dlq"

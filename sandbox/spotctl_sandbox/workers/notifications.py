@@ -18,7 +18,7 @@ from typing import Any
 
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
-from spotctl_sandbox.workers import names
+from spotctl_sandbox import contract as names
 from spotctl_sandbox.workers.deps import Deps
 from spotctl_sandbox.workers.messages import Release
 from spotctl_sandbox.workers.rabbit import Handler

@@ -17,10 +17,12 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
 
+from spotctl_sandbox import contract as names
+from spotctl_sandbox.contract import dlq_name
 from spotctl_sandbox.events.rabbit import declare_exchanges
-from spotctl_sandbox.workers import metrics, names
+from spotctl_sandbox.workers import metrics
 from spotctl_sandbox.workers.deps import Deps
-from spotctl_sandbox.workers.dlq import Decision, Disposition, MalformedMessage, Outcome, decide, dlq_name
+from spotctl_sandbox.workers.dlq import Decision, Disposition, MalformedMessage, Outcome, decide
 from spotctl_sandbox.workers.retrying import transient_errors, until_ready
 from spotctl_sandbox.workers.state import WorkerState
 

@@ -15,7 +15,7 @@ import bullmq
 import psycopg
 from bullmq import UnrecoverableError
 
-from spotctl_sandbox.workers import names
+from spotctl_sandbox import contract as names
 from spotctl_sandbox.workers.bull import Processor
 from spotctl_sandbox.workers.deps import Deps
 from spotctl_sandbox.workers.messages import PlayJob

@@ -18,7 +18,8 @@ import httpx
 from aio_pika.abc import AbstractRobustConnection
 from aiosmtpd.smtp import SMTP
 
-from spotctl_sandbox.workers import daily_report, delivery, names, notifications, recently_played, recommendations
+from spotctl_sandbox import contract as names
+from spotctl_sandbox.workers import daily_report, delivery, notifications, recently_played, recommendations
 from spotctl_sandbox.workers.analytics import Analytics
 from spotctl_sandbox.workers.bull import BullWorker
 from spotctl_sandbox.workers.config import WorkerConfig
