@@ -2,7 +2,8 @@
 
 import pytest
 
-from spotctl_sandbox.workers.dlq import Disposition, Outcome, decide, dlq_name
+from spotctl_sandbox.contract import dlq_name
+from spotctl_sandbox.workers.dlq import Disposition, Outcome, decide
 
 
 @pytest.mark.parametrize(
