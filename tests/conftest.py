@@ -15,9 +15,13 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from spotctl_sandbox.common.env import Env
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,17 +32,60 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120,
     full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
     return subprocess.run([sys.executable, "-m", "spotctl", *args], capture_output=True, text=True,
                           env=full_env, timeout=timeout, input=input if input is not None else "", cwd=ROOT)
-SANDBOX_SERVICES = {  # external mode only: service -> (module, port env, health url)
-    "api": ("spotctl_sandbox.api", {"PORT": "18000"}, "http://127.0.0.1:18000/health",
-            {"API_URL": "http://127.0.0.1:18000"}),
-    "hub": ("spotctl_sandbox.hub", {"PORT": "18765", "METRICS_PORT": "19765"},
-            "http://127.0.0.1:19765/health", {"HUB_URL": "ws://127.0.0.1:18765/ws",
-                                              "HUB_METRICS_URL": "http://127.0.0.1:19765"}),
-    "workers": ("spotctl_sandbox.workers", {"PORT": "18090", "SMTP_PORT": "18025", "PUSH_PORT": "18026"},
-                "http://127.0.0.1:18090/health", {"SMTP_URL": "smtp://127.0.0.1:18025",
-                                                  "PUSH_WEBHOOK_URL": "http://127.0.0.1:18026/push",
-                                                  "WORKERS_URL": "http://127.0.0.1:18090"}),
-}
+COMPOSE_FILE = ROOT / "compose" / "compose.yaml"
+
+
+def _compose(env: dict[str, str] | None = None) -> Any:
+    from spotctl.stack import compose
+
+    return compose.load(COMPOSE_FILE, env=env or {})
+
+
+# Ports of the test stack: apart from the defaults, so a developer's own `spotctl up` keeps running, and
+# apart per checkout (a block of 50 chosen by the checkout's path, or SPOTCTL_TEST_PORT_BASE), so two
+# checkouts can test at once. Every SPOTCTL_<NAME>_PORT variable of the compose file gets one, in the
+# file's order: a service added there is moved into the block without an edit here.
+PORT_BLOCK = 50
+PORT_BASE = Env().integer("SPOTCTL_TEST_PORT_BASE",
+                          20000 + int(hashlib.sha1(str(ROOT).encode()).hexdigest()[:8], 16) % 200 * PORT_BLOCK,
+                          minimum=1024, maximum=65535 - PORT_BLOCK)
+SPARE_PORTS = range(PORT_BASE + PORT_BLOCK - 10, PORT_BASE + PORT_BLOCK)  # for tests that run a second stack
+PORT_VARIABLES = [m.variable for svc in _compose().services.values() for m in svc.ports if m.variable]
+assert len(PORT_VARIABLES) <= len(range(PORT_BASE, SPARE_PORTS.start)), "the port block is full: raise PORT_BLOCK"
+TEST_PORTS = {var.removeprefix("SPOTCTL_").removesuffix("_PORT"): PORT_BASE + i for i, var in enumerate(PORT_VARIABLES)}
+
+
+@dataclass(frozen=True)
+class SandboxService:
+    """How external mode starts one of the sandbox's own services: derived from its compose entry."""
+
+    module: str  # python -m MODULE
+    ports: dict[str, str]  # its listen-port variables, set to the test block's host ports
+    health: str  # the URL its healthcheck fetches, from the host
+    urls: dict[str, str]  # the client URLs it answers (API_URL, ...)
+
+
+def sandbox_services() -> dict[str, SandboxService]:
+    """The services built here, on the test block's ports (external mode only)."""
+    import re
+
+    from spotctl import project
+    from spotctl.stack import plan
+
+    stack = _compose({f"SPOTCTL_{name}_PORT": str(port) for name, port in TEST_PORTS.items()})
+    view = plan.client_view(stack, project.Project(root=ROOT, state_dir=ROOT / ".spotctl"))
+    found = {}
+    for svc in plan.built_here(stack):
+        published = {str(m.container): str(m.host) for m in svc.ports}
+        ports = {k: published[v] for k, v in svc.environment.items() if k.endswith("PORT") and v in published}
+        test = " ".join(svc.healthcheck.test) if svc.healthcheck else ""
+        probe = re.search(r"http://localhost:(\d+)(/[\w/]*)", test)
+        assert probe, f"{svc.name}: no http healthcheck to wait on"
+        health = f"http://127.0.0.1:{published[probe.group(1)]}{probe.group(2)}"
+        module = svc.command[svc.command.index("-m") + 1]
+        urls = {key: view.env[key] for key, owner in view.services.items() if owner == svc.name}
+        found[svc.name] = SandboxService(module, ports, health, urls)
+    return found
 
 
 def _healthy(url: str) -> bool:
@@ -58,22 +105,23 @@ class ExternalStack:
         self.env.setdefault("JWT_SECRET", "dev-only-jwt-secret-change-me-in-production")
         self.env.setdefault("MEDIA_DIR", str(tmp / "media"))
         self.env.setdefault("REPORTS_DIR", str(tmp / "reports"))
-        for _, _, _, urls in SANDBOX_SERVICES.values():
-            for key, value in urls.items():
+        self.services = sandbox_services()
+        for service in self.services.values():
+            for key, value in service.urls.items():
                 self.env.setdefault(key, value)
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
 
     def up(self, *services: str) -> None:
         for name in services:
-            if name not in SANDBOX_SERVICES or name in self._procs:
+            if name not in self.services or name in self._procs:
                 continue
-            module, ports, health, _ = SANDBOX_SERVICES[name]
+            service = self.services[name]
             log = open(self.tmp / f"{name}.log", "ab")  # owned by the child process
-            proc = subprocess.Popen([sys.executable, "-m", module], env={**self.env, **ports},
+            proc = subprocess.Popen([sys.executable, "-m", service.module], env={**self.env, **service.ports},
                                     stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
             self._procs[name] = proc
             deadline = time.monotonic() + 60
-            while not _healthy(health):
+            while not _healthy(service.health):
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"{name} did not become healthy; see {self.tmp / (name + '.log')}")
                 time.sleep(0.2)
@@ -88,16 +136,6 @@ class ExternalStack:
                 proc.kill()
 
 
-# Ports of the test stack: apart from the defaults, so a developer's own `spotctl up` keeps running, and
-# apart per checkout (a block of 50 chosen by the checkout's path, or SPOTCTL_TEST_PORT_BASE), so two
-# checkouts can test at once.
-PORT_BLOCK = 50
-PORT_BASE = int(os.environ.get("SPOTCTL_TEST_PORT_BASE") or
-                20000 + int(hashlib.sha1(str(ROOT).encode()).hexdigest()[:8], 16) % 200 * PORT_BLOCK)
-TEST_PORTS = {name: PORT_BASE + i for i, name in enumerate((
-    "REDIS", "POSTGRES", "RABBITMQ", "RABBITMQ_MGMT", "KAFKA", "MONGO", "API", "HUB", "HUB_METRICS", "WORKERS",
-    "SMTP", "PUSH", "GATEWAY_HTTP", "GATEWAY_HTTPS", "PROMETHEUS", "GRAFANA"))}
-SPARE_PORTS = range(PORT_BASE + PORT_BLOCK - 10, PORT_BASE + PORT_BLOCK)  # for tests that run a second stack
 
 
 class LocalStack:
@@ -140,9 +178,9 @@ def stack_settings() -> Path:
     os.environ["SPOTCTL_PROJECT_DIR"] = str(ROOT)
     os.environ["NO_COLOR"] = "1"
     if os.environ.get("SPOTCTL_TEST_EXTERNAL") != "1":
-        from spotctl.endpoints import KEYS
+        from spotctl.stack import plan
 
-        for key in KEYS:  # the test stack's URLs come from the compose file, not the caller's shell
+        for key in plan.client_keys(_compose()):  # the test stack's URLs come from the compose file
             os.environ.pop(key, None)
     for name, port in TEST_PORTS.items():
         os.environ[f"SPOTCTL_{name}_PORT"] = str(port)
@@ -157,10 +195,12 @@ def stack(stack_settings: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
         ext.close()
         return
     with _exclusive(stack_settings / "session.lock"):
+        from spotctl.stack import plan
+
         local = LocalStack(stack_settings)
         local.runtime.down([], volumes=True)  # whatever an earlier session left behind
         try:
-            local.up("redis", "postgres", "rabbitmq", "kafka", "mongo")
+            local.up(*plan.backing_services(local.runtime.compose))  # the stores; tests start the rest
             yield local
         finally:
             local.close()

@@ -1,35 +1,20 @@
 """Connection URLs for clients on this host: flags > environment > the stack's compose file.
 
-Every inspector, the seed command and the tests take their URLs from here, so `spotctl config`
-shows exactly what they will dial.
+Every client, the seed command and the tests take their URLs from here, so `spotctl config` shows
+exactly what they will dial. Which URLs there are, and which service answers each, comes from the
+compose file too (`spotctl.stack.plan.client_view`): a service added there is dialled without an
+edit here.
 """
 
 from __future__ import annotations
 
-import os
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-KEYS = (
-    "REDIS_URL", "DATABASE_URL", "AMQP_URL", "RABBITMQ_MGMT_URL", "KAFKA_BOOTSTRAP_SERVERS", "MONGO_URL",
-    "API_URL", "HUB_URL", "HUB_METRICS_URL", "WORKERS_URL", "SMTP_URL", "PUSH_WEBHOOK_URL", "GATEWAY_URL",
-    "JWT_SECRET", "MEDIA_DIR", "REPORTS_DIR",
-)
-
-SERVICE_OF = {  # which compose service answers each URL (for `spotctl up SERVICE` hints)
-    "REDIS_URL": "redis", "DATABASE_URL": "postgres", "AMQP_URL": "rabbitmq", "RABBITMQ_MGMT_URL": "rabbitmq",
-    "KAFKA_BOOTSTRAP_SERVERS": "kafka", "MONGO_URL": "mongo", "API_URL": "api", "HUB_URL": "hub",
-    "HUB_METRICS_URL": "hub", "WORKERS_URL": "workers", "SMTP_URL": "workers", "PUSH_WEBHOOK_URL": "workers",
-    "GATEWAY_URL": "gateway",
-}
-
-
-def service_of(key: str) -> str:
-    """The compose service that answers `key` (for `spotctl up SERVICE` hints); the key itself if none."""
-    return SERVICE_OF.get(key, key)
+from spotctl.errors import SpotctlError
 
 
 class _Url:
@@ -45,6 +30,7 @@ class _Url:
 @dataclass(frozen=True)
 class Endpoints:
     env: Mapping[str, str]
+    services: Mapping[str, str] = field(default_factory=dict)  # URL key -> the compose service answering it
 
     redis_url = _Url("REDIS_URL")
     database_url = _Url("DATABASE_URL")
@@ -56,6 +42,13 @@ class Endpoints:
     hub_metrics_url = _Url("HUB_METRICS_URL")
     workers_url = _Url("WORKERS_URL")
     jwt_secret = _Url("JWT_SECRET")
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """What `spotctl config` lists: every client URL, then the settings clients read."""
+        from spotctl.stack.plan import CLIENT_SETTINGS
+
+        return (*self.services, *CLIENT_SETTINGS)
 
     @property
     def mongo_url(self) -> str | None:
@@ -80,19 +73,42 @@ def port_open(url: str, default_port: int = 0, timeout: float = 0.3) -> bool:
         return False
 
 
-def resolve(overrides: Mapping[str, str | None] | None = None) -> Endpoints:
+def client_keys() -> tuple[str, ...]:
+    """The variables a client reads, from the current project's compose file."""
     from spotctl import project
     from spotctl.stack import compose, plan
 
+    return plan.client_keys(compose.load(project.current().compose_file))
+
+
+def service_of(key: str) -> str:
+    """The compose service that answers `key` (for `spotctl up SERVICE` hints); the key itself if none."""
+    from spotctl import project
+    from spotctl.stack import compose, plan
+
+    try:
+        return plan.client_services(compose.load(project.current().compose_file)).get(key, key)
+    except SpotctlError:  # no project here: name the variable instead
+        return key
+
+
+def resolve(overrides: Mapping[str, str | None] | None = None) -> Endpoints:
+    from spotctl import project
+    from spotctl.stack import compose, plan
+    from spotctl_sandbox.common.env import Env
+
     proj = project.current()
-    view = plan.client_view(compose.load(proj.compose_file), proj)
+    stack = compose.load(proj.compose_file)
+    view = plan.client_view(stack, proj)
     env = dict(view.env)
-    for key in KEYS:
-        if os.environ.get(key):
-            env[key] = os.environ[key]
-    if not os.environ.get("MONGO_URL") and env.get("MONGO_URL") and not port_open(env["MONGO_URL"], 27017):
+    caller = Env()
+    for key in plan.client_keys(stack):
+        value = caller.optional(key)
+        if value:
+            env[key] = value
+    if not caller.optional("MONGO_URL") and env.get("MONGO_URL") and not port_open(env["MONGO_URL"], 27017):
         env.pop("MONGO_URL")  # absent, never faked
     for key, value in (overrides or {}).items():
         if value:
             env[key] = value
-    return Endpoints(env=env)
+    return Endpoints(env=env, services=view.services)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -45,20 +44,20 @@ def _docker() -> Check:
 
 
 def _binaries() -> list[Check]:
-    from spotctl.stack.drivers import Absent, gateway, kafka, mongo, observability, postgres, rabbitmq, redis
+    """The binary behind each compose service's local driver; a missing one fails unless it is optional."""
+    from spotctl import project
+    from spotctl.stack import compose, drivers
 
-    finders: list[tuple[str, Callable[[], object], bool]] = [
-        ("redis-server", redis.find_binary, True), ("postgres", postgres.find_binary, True),
-        ("rabbitmq-server", rabbitmq.find_binary, True), ("kafka (tansu)", kafka.find_binary, True),
-        ("nginx (gateway)", gateway.find_binary, False), ("mongod", mongo.find_binary, False),
-        ("prometheus", observability.find_prometheus, False), ("grafana", observability.find_grafana, False),
-    ]
     checks = []
-    for name, find, required in finders:
+    for svc in compose.load(project.current().compose_file).services.values():
+        find = drivers.finder(svc.driver)
+        if find is None:
+            continue
+        name = f"{svc.name} ({svc.driver})" if svc.driver != svc.name else svc.name
         try:
             checks.append(Check(name, Verdict.ok, str(find())))
-        except Absent as absent:
-            checks.append(Check(name, Verdict.fail if required else Verdict.warn, absent.reason, absent.hint))
+        except drivers.Absent as absent:
+            checks.append(Check(name, Verdict.warn if svc.optional else Verdict.fail, absent.reason, absent.hint))
     return checks
 
 

@@ -137,19 +137,18 @@ def logs(
 
 def config(output: OutputOpt = OutputFormat.table) -> None:
     """Resolved URLs and ports every spotctl command uses (flags > env > compose file)."""
-    import os
-
     from spotctl import project
-    from spotctl.endpoints import KEYS, SERVICE_OF, resolve
+    from spotctl.endpoints import resolve
     from spotctl.output import emit
+    from spotctl_sandbox.common.env import Env
 
     proj = project.current()
     endpoints = resolve()
     data: dict[str, Any] = {"project_dir": str(proj.root), "state_dir": str(proj.state_dir),
                             "compose_file": str(proj.compose_file),
-                            "endpoints": {k: endpoints.env.get(k) for k in KEYS}}
-    rows = [(k, endpoints.env.get(k) or "[dim]absent[/]", SERVICE_OF.get(k, ""),
-             "env" if os.environ.get(k) else "compose") for k in KEYS]
+                            "endpoints": {k: endpoints.env.get(k) for k in endpoints.keys}}
+    rows = [(k, endpoints.env.get(k) or "[dim]absent[/]", endpoints.services.get(k, ""),
+             "env" if Env().optional(k) else "compose") for k in endpoints.keys]
     rows += [("project dir", str(proj.root), "", ""), ("state dir", str(proj.state_dir), "", "")]
     emit(data, output, ["KEY", "VALUE", "SERVICE", "FROM"], rows)
 

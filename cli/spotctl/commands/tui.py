@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-SCREENS = ("services", "redis", "rabbit", "kafka", "jobs", "scenarios")
+from spotctl.tui.modes import NAMES as SCREENS
 
 
 def register(app: typer.Typer) -> None:

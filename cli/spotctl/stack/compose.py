@@ -56,6 +56,11 @@ class Service:
         return str(self.local.get("driver", "python" if self.build else "none"))
 
     @property
+    def endpoints(self) -> dict[str, str]:
+        """`x-endpoints`: URLs a client on the host needs that no service's environment names."""
+        return {str(k): str(v) for k, v in (self.extensions.get("x-endpoints") or {}).items()}
+
+    @property
     def optional(self) -> bool:
         return bool(self.local.get("optional", False))
 

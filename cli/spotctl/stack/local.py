@@ -70,10 +70,8 @@ class LocalRuntime:
 
     def _service_env(self, service: compose.Service) -> dict[str, str]:
         """The compose environment rewritten for the host, with external brokers from the caller's env."""
-        from spotctl.endpoints import KEYS
-
         env = plan.service_env(service, self.compose, self.project)
-        for key in KEYS:
+        for key in plan.client_keys(self.compose):
             if key in env and os.environ.get(key):
                 env[key] = os.environ[key]
         if "MONGO_URL" in env and not os.environ.get("MONGO_URL") and not self._mongo_runs():

@@ -3,31 +3,18 @@ switch, `?` for help, ctrl+p for the command palette. Screens get their `Sources
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import partial
 
 from textual.app import App
 from textual.binding import Binding
-from textual.screen import Screen
 
 from spotctl.tui import commands, data
 from spotctl.tui.components.help import HelpScreen
 from spotctl.tui.components.logs import LogsScreen
-from spotctl.tui.components.queues import JobsScreen, KafkaScreen, RabbitScreen
-from spotctl.tui.components.redis_keys import RedisScreen
 from spotctl.tui.components.scenarios import ScenariosScreen
 from spotctl.tui.components.services import ServicesScreen
 from spotctl.tui.data import Sources
-
-ScreenFactory = Callable[[Sources], Screen[None]]
-MODES: dict[str, tuple[str, str, ScreenFactory]] = {  # mode -> (key, title, screen)
-    "services": ("1", "Services", ServicesScreen),
-    "redis": ("2", "Redis keys", RedisScreen),
-    "rabbit": ("3", "RabbitMQ queues", RabbitScreen),
-    "kafka": ("4", "Kafka topics", KafkaScreen),
-    "jobs": ("5", "BullMQ queues", JobsScreen),
-    "scenarios": ("6", "Scenarios", ScenariosScreen),
-}
+from spotctl.tui.modes import MODES
 
 
 class SpotctlApp(App[None]):
@@ -35,7 +22,7 @@ class SpotctlApp(App[None]):
     TITLE = "spotctl"
     COMMANDS = App.COMMANDS | {commands.ScreensProvider, commands.ServicesProvider, commands.ScenariosProvider}
     BINDINGS = [
-        *(Binding(key, f"switch_mode('{mode}')", title.split()[0]) for mode, (key, title, _) in MODES.items()),
+        *(Binding(m.key, f"switch_mode('{m.name}')", m.title.split()[0]) for m in MODES),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
     ]
@@ -46,8 +33,8 @@ class SpotctlApp(App[None]):
         self.start_mode = start
 
     def on_mount(self) -> None:
-        for mode, (_, _, factory) in MODES.items():
-            self.add_mode(mode, partial(factory, self.sources))
+        for mode in MODES:
+            self.add_mode(mode.name, partial(mode.load(), self.sources))
         self.switch_mode(self.start_mode)
 
     @property

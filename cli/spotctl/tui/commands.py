@@ -38,10 +38,9 @@ class _Entries(Provider):
 
 class ScreensProvider(_Entries):
     def entries(self) -> list[Entry]:
-        from spotctl.tui.app import MODES
+        from spotctl.tui.modes import MODES
 
-        return [(f"Go to {title}", f"key {key}", partial(self.tui.switch_mode, mode))
-                for mode, (key, title, _) in MODES.items()]
+        return [(f"Go to {m.title}", f"key {m.key}", partial(self.tui.switch_mode, m.name)) for m in MODES]
 
 
 class ServicesProvider(_Entries):

@@ -79,6 +79,19 @@ def which(*names: str, extra_dirs: tuple[str, ...] = ()) -> str | None:
 
 
 Driver = Callable[[Context], "Launch | External"]
+Finder = Callable[[], object]  # the binary's path; raises Absent with how to get one
+
+
+def finder(name: str) -> Finder | None:
+    """How `spotctl doctor` looks for a driver's binary (None: nothing to look for, e.g. `python`)."""
+    from spotctl.stack.drivers import gateway, kafka, mongo, observability, postgres, rabbitmq, redis
+
+    finders: dict[str, Finder] = {
+        "redis": redis.find_binary, "postgres": postgres.find_binary, "rabbitmq": rabbitmq.find_binary,
+        "kafka": kafka.find_binary, "mongo": mongo.find_binary, "nginx": gateway.find_binary,
+        "prometheus": observability.find_prometheus, "grafana": observability.find_grafana,
+    }
+    return finders.get(name)
 
 
 def get(name: str) -> Driver:
