@@ -34,9 +34,9 @@ _err: Console | None = None
 
 def _width(stream: Any) -> int | None:
     """Piped output is read by tools and wide logs, not an 80-column tty: don't wrap tables there."""
-    import os
+    from spotctl_sandbox.common.env import Env
 
-    return None if stream.isatty() or os.environ.get("COLUMNS") else 160
+    return None if stream.isatty() or Env().optional("COLUMNS") else 160
 
 
 def out() -> Console:

@@ -7,11 +7,11 @@ State (pids, logs, data, certs) goes to SPOTCTL_STATE_DIR or `<project>/.spotctl
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from spotctl.errors import SpotctlError
+from spotctl_sandbox.common.env import Env
 
 COMPOSE_RELATIVE = Path("compose") / "compose.yaml"
 
@@ -46,7 +46,7 @@ class Project:
 
 
 def _find_root() -> Path:
-    env = os.environ.get("SPOTCTL_PROJECT_DIR")
+    env = Env().optional("SPOTCTL_PROJECT_DIR")
     if env:
         root = Path(env).expanduser().resolve()
         if not (root / COMPOSE_RELATIVE).is_file():
@@ -65,5 +65,5 @@ def _find_root() -> Path:
 
 def current() -> Project:
     root = _find_root()
-    state = os.environ.get("SPOTCTL_STATE_DIR")
+    state = Env().optional("SPOTCTL_STATE_DIR")
     return Project(root=root, state_dir=Path(state).expanduser().resolve() if state else root / ".spotctl")

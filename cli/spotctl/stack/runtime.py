@@ -6,7 +6,6 @@ being driven locally so that `ps` and `down` find what `up` started.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from collections.abc import Callable, Sequence
@@ -17,6 +16,7 @@ from typing import Protocol
 from spotctl.errors import UsageError
 from spotctl.project import Project
 from spotctl.stack.compose import ComposeProject
+from spotctl_sandbox.common.env import Env
 
 
 class State(StrEnum):
@@ -90,7 +90,7 @@ def docker_engine_answers(timeout: float = 3.0) -> bool:
 
 
 def select(name: str | None, project: Project) -> Runtime:
-    choice = (name or os.environ.get("SPOTCTL_RUNTIME") or "auto").lower()
+    choice = (name or Env().text("SPOTCTL_RUNTIME", "auto")).lower()
     if choice not in ("auto", "local", "docker"):
         raise UsageError(f"unknown runtime {choice!r}", hint="use --runtime auto, local or docker")
     if choice == "auto":

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import os
+import sys
 
 import uvicorn
 
 from spotctl_sandbox.api.app import create_app
+from spotctl_sandbox.common.env import Env, EnvError
 
 
 def main() -> None:
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
+    env = Env()
+    logging.basicConfig(level=env.text("LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    port = int(os.environ.get("PORT") or 8000)
-    uvicorn.run(create_app(), host=os.environ.get("HOST", "0.0.0.0"), port=port,
+    try:
+        port = env.port("PORT", 8000)
+        app = create_app()
+    except EnvError as exc:
+        print(f"api: bad configuration: {exc}", file=sys.stderr)
+        sys.exit(2)
+    uvicorn.run(app, host=env.text("HOST", "0.0.0.0"), port=port,
                 loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
                 http="httptools" if importlib.util.find_spec("httptools") else "h11",
                 access_log=False, log_level="warning", timeout_graceful_shutdown=5)

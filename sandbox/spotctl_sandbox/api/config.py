@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
+from spotctl_sandbox.common.env import Env
 from spotctl_sandbox.common.settings import Settings
 
 
@@ -18,14 +18,13 @@ class ApiConfig:
     dependency_timeout_s: float = 3.0       # API_DEPENDENCY_TIMEOUT_S: connect/ack budget per call
 
     @classmethod
-    def from_env(cls) -> ApiConfig:
-        d = cls(settings=Settings())
-        env = os.environ
+    def from_env(cls, env: Env | None = None) -> ApiConfig:
+        e, d = env or Env(), cls(settings=Settings())
         return cls(
-            settings=Settings.from_env(),
-            rate_limit_ip=env.get("API_RATE_LIMIT_IP") or d.rate_limit_ip,
-            rate_limit_user=env.get("API_RATE_LIMIT_USER") or d.rate_limit_user,
-            rpc_timeout_s=float(env.get("API_RPC_TIMEOUT_S") or d.rpc_timeout_s),
-            stream_link_ttl_s=int(env.get("API_STREAM_LINK_TTL_S") or d.stream_link_ttl_s),
-            dependency_timeout_s=float(env.get("API_DEPENDENCY_TIMEOUT_S") or d.dependency_timeout_s),
+            settings=Settings.from_env(e),
+            rate_limit_ip=e.text("API_RATE_LIMIT_IP", d.rate_limit_ip),
+            rate_limit_user=e.text("API_RATE_LIMIT_USER", d.rate_limit_user),
+            rpc_timeout_s=e.number("API_RPC_TIMEOUT_S", d.rpc_timeout_s, minimum=0),
+            stream_link_ttl_s=e.integer("API_STREAM_LINK_TTL_S", d.stream_link_ttl_s, minimum=1),
+            dependency_timeout_s=e.number("API_DEPENDENCY_TIMEOUT_S", d.dependency_timeout_s, minimum=0),
         )

@@ -1,19 +1,16 @@
 """Service settings, read from the environment the compose file defines.
 
 Both runtimes fill the same variables (the local one rewrites host names to 127.0.0.1), so a service
-never needs to know which runtime started it.
+never needs to know which runtime started it. A value that cannot be used raises `EnvError` naming
+the variable (`common/env.py`); each service's entry point makes that one line and exit code 2.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
-def _env(name: str, default: str) -> str:
-    value = os.environ.get(name, "").strip()
-    return value or default
+from spotctl_sandbox.common.env import Env
 
 
 @dataclass(frozen=True)
@@ -36,25 +33,24 @@ class Settings:
     ws_heartbeat_interval: float = 30.0
 
     @classmethod
-    def from_env(cls) -> Settings:
-        d = cls()
+    def from_env(cls, env: Env | None = None) -> Settings:
+        e, d = env or Env(), cls()
         return cls(
-            redis_url=_env("REDIS_URL", d.redis_url),
-            database_url=_env("DATABASE_URL", d.database_url),
-            amqp_url=_env("AMQP_URL", d.amqp_url),
-            kafka_bootstrap_servers=_env("KAFKA_BOOTSTRAP_SERVERS", d.kafka_bootstrap_servers),
-            mongo_url=os.environ.get("MONGO_URL") or None,
-            smtp_url=_env("SMTP_URL", d.smtp_url),
-            push_webhook_url=_env("PUSH_WEBHOOK_URL", d.push_webhook_url),
-            api_url=_env("API_URL", d.api_url),
-            hub_url=_env("HUB_URL", d.hub_url),
-            jwt_secret=_env("JWT_SECRET", d.jwt_secret),
-            media_dir=Path(_env("MEDIA_DIR", str(d.media_dir))),
-            reports_dir=Path(_env("REPORTS_DIR", str(d.reports_dir))),
-            port=int(_env("PORT", "0")),
-            hub_workers=int(_env("HUB_WORKERS", str(d.hub_workers))),
-            max_ws_connections_per_user=int(
-                _env("MAX_WS_CONNECTIONS_PER_USER", str(d.max_ws_connections_per_user))
-            ),
-            ws_heartbeat_interval=float(_env("WS_HEARTBEAT_INTERVAL", str(d.ws_heartbeat_interval))),
+            redis_url=e.text("REDIS_URL", d.redis_url),
+            database_url=e.text("DATABASE_URL", d.database_url),
+            amqp_url=e.text("AMQP_URL", d.amqp_url),
+            kafka_bootstrap_servers=e.text("KAFKA_BOOTSTRAP_SERVERS", d.kafka_bootstrap_servers),
+            mongo_url=e.optional("MONGO_URL"),
+            smtp_url=e.text("SMTP_URL", d.smtp_url),
+            push_webhook_url=e.text("PUSH_WEBHOOK_URL", d.push_webhook_url),
+            api_url=e.text("API_URL", d.api_url),
+            hub_url=e.text("HUB_URL", d.hub_url),
+            jwt_secret=e.text("JWT_SECRET", d.jwt_secret),
+            media_dir=e.path("MEDIA_DIR", d.media_dir),
+            reports_dir=e.path("REPORTS_DIR", d.reports_dir),
+            port=e.port("PORT", 0),
+            hub_workers=e.integer("HUB_WORKERS", d.hub_workers, minimum=1),
+            max_ws_connections_per_user=e.integer("MAX_WS_CONNECTIONS_PER_USER", d.max_ws_connections_per_user,
+                                                  minimum=1),
+            ws_heartbeat_interval=e.number("WS_HEARTBEAT_INTERVAL", d.ws_heartbeat_interval, minimum=0),
         )

@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
+from ..common.env import Env
 from ..common.settings import Settings
-
-
-def _num(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    try:
-        return float(raw) if raw else default
-    except ValueError:
-        raise SystemExit(f"hub: {name} must be a number, got {raw!r}") from None
 
 
 @dataclass(frozen=True)
@@ -36,24 +28,25 @@ class HubConfig:
     shutdown_grace_s: float = 5.0
 
     @classmethod
-    def from_env(cls) -> HubConfig:
-        s = Settings.from_env()
+    def from_env(cls, env: Env | None = None) -> HubConfig:
+        e = env or Env()
+        s = Settings.from_env(e)
         d = cls(settings=s)
         return cls(
             settings=s,
-            host=os.environ.get("HUB_HOST", d.host),
+            host=e.text("HUB_HOST", d.host),
             port=s.port or d.port,
-            metrics_port=int(_num("METRICS_PORT", d.metrics_port)),
+            metrics_port=e.port("METRICS_PORT", d.metrics_port),
             workers=max(1, s.hub_workers),
-            max_frame_bytes=int(_num("HUB_MAX_FRAME_BYTES", d.max_frame_bytes)),
-            auth_timeout_s=_num("HUB_AUTH_TIMEOUT", d.auth_timeout_s),
-            conn_rate=_num("HUB_CONN_RATE", d.conn_rate),
-            conn_burst=_num("HUB_CONN_BURST", d.conn_burst),
-            user_rate=os.environ.get("HUB_USER_RATE", d.user_rate),
-            max_strikes=int(_num("HUB_MAX_STRIKES", d.max_strikes)),
-            low_batch_interval_s=_num("HUB_LOW_BATCH_INTERVAL", d.low_batch_interval_s),
-            send_buffer_soft=int(_num("HUB_SEND_BUFFER_SOFT", d.send_buffer_soft)),
-            send_buffer_hard=int(_num("HUB_SEND_BUFFER_HARD", d.send_buffer_hard)),
-            send_buffer_grace_s=_num("HUB_SEND_BUFFER_GRACE", d.send_buffer_grace_s),
-            shutdown_grace_s=_num("HUB_SHUTDOWN_GRACE", d.shutdown_grace_s),
+            max_frame_bytes=e.integer("HUB_MAX_FRAME_BYTES", d.max_frame_bytes, minimum=1),
+            auth_timeout_s=e.number("HUB_AUTH_TIMEOUT", d.auth_timeout_s, minimum=0),
+            conn_rate=e.number("HUB_CONN_RATE", d.conn_rate, minimum=0),
+            conn_burst=e.number("HUB_CONN_BURST", d.conn_burst, minimum=0),
+            user_rate=e.text("HUB_USER_RATE", d.user_rate),
+            max_strikes=e.integer("HUB_MAX_STRIKES", d.max_strikes, minimum=1),
+            low_batch_interval_s=e.number("HUB_LOW_BATCH_INTERVAL", d.low_batch_interval_s, minimum=0),
+            send_buffer_soft=e.integer("HUB_SEND_BUFFER_SOFT", d.send_buffer_soft, minimum=0),
+            send_buffer_hard=e.integer("HUB_SEND_BUFFER_HARD", d.send_buffer_hard, minimum=0),
+            send_buffer_grace_s=e.number("HUB_SEND_BUFFER_GRACE", d.send_buffer_grace_s, minimum=0),
+            shutdown_grace_s=e.number("HUB_SHUTDOWN_GRACE", d.shutdown_grace_s, minimum=0),
         )

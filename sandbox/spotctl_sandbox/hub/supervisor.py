@@ -22,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from ..common.env import EnvError
 from .config import HubConfig
 
 log = logging.getLogger("spotctl_sandbox.hub.supervisor")
@@ -199,4 +200,9 @@ class Supervisor:
 def main() -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stdout,
                         format="%(asctime)s hub[%(process)d] %(levelname)s %(message)s")
-    sys.exit(Supervisor(HubConfig.from_env()).run())
+    try:
+        cfg = HubConfig.from_env()
+    except EnvError as exc:
+        print(f"hub: bad configuration: {exc}", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(Supervisor(cfg).run())

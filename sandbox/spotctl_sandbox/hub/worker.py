@@ -20,6 +20,7 @@ from limits.aio.strategies import FixedWindowRateLimiter
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.http11 import Request, Response
 
+from ..common.env import Env
 from . import metrics
 from .config import HubConfig
 from .connection import Server
@@ -107,8 +108,9 @@ def main() -> None:
     """A single worker on its own (the supervisor normally forks them)."""
     logging.basicConfig(level=logging.INFO, stream=sys.stdout,
                         format="%(asctime)s hub[%(process)d] %(levelname)s %(message)s")
-    ready = os.environ.get("HUB_READY_FILE")
-    serve_forever(HubConfig.from_env(), int(os.environ.get("HUB_WORKER_INDEX", "0")),
+    env = Env()
+    ready = env.optional("HUB_READY_FILE")
+    serve_forever(HubConfig.from_env(env), env.integer("HUB_WORKER_INDEX", 0, minimum=0),
                   Path(ready) if ready else None)
 
 

@@ -6,7 +6,8 @@ import asyncio
 import logging
 import sys
 
-from spotctl_sandbox.workers.config import ConfigError, WorkerConfig
+from spotctl_sandbox.common.env import EnvError
+from spotctl_sandbox.workers.config import WorkerConfig
 from spotctl_sandbox.workers.runner import Runner
 
 
@@ -19,7 +20,7 @@ def main() -> int:
     logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
     try:
         config = WorkerConfig.from_env()
-    except (ConfigError, ValueError) as exc:
+    except EnvError as exc:
         print(f"workers: bad configuration: {exc}", file=sys.stderr)
         return 2
 
