@@ -91,7 +91,7 @@ class KafkaClient:
         if self._admin is None:
             from kafka import KafkaAdminClient
 
-            class Admin(KafkaAdminClient):
+            class Admin(KafkaAdminClient):  # type: ignore[misc]  # kafka-python ships no types
                 def _process_acl_operations(self, obj: dict[str, Any]) -> dict[str, Any]:
                     # kafka-python 3.0 always decodes "authorized operations"; tansu answers with codes it
                     # does not know (ValueError). We never show them, so drop them instead of failing.

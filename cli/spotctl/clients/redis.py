@@ -149,7 +149,8 @@ class RedisClient:
         from spotctl.inspect.redis_view import is_pattern
 
         with self.calls():
-            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            pubsub: redis.client.PubSub = self.redis.pubsub(  # type: ignore[no-untyped-call]  # unannotated
+                ignore_subscribe_messages=True)
             try:
                 plain = [c for c in channels if not is_pattern(c)]
                 globs = [c for c in channels if is_pattern(c)]

@@ -19,7 +19,7 @@ from spotctl.endpoints import Endpoints
 from spotctl.errors import ServiceDown
 from spotctl.guide import actions, progress, template
 from spotctl.guide.checks import KINDS, Verdict
-from spotctl.guide.model import Check, CheckResult, Outcome, Scenario, Service, Step, StepResult, outcome
+from spotctl.guide.model import Action, Check, CheckResult, Outcome, Scenario, Service, Step, StepResult, outcome
 from spotctl.guide.stores import Stores
 
 POLL_INTERVAL_S = 0.25
@@ -160,7 +160,7 @@ class Runner:
                 raise StepProblem(f"no value for {{{{ {name} }}}}{fix}") from None
             raise StepProblem(f"{{{{ {exc.name} }}}}: {name} has no such field") from None
 
-    async def _act(self, stores: Stores, action: actions.Action) -> dict[str, Any]:
+    async def _act(self, stores: Stores, action: Action) -> dict[str, Any]:
         import httpx
 
         try:
