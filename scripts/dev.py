@@ -2,7 +2,7 @@
 """Set up a fresh machine and run the stack or the tests: the README's two commands.
 
     python3 scripts/dev.py up      # install, start the stack on the local runtime, run the main job
-    python3 scripts/dev.py test    # install, lint, type-check, run the test suite
+    python3 scripts/dev.py test    # install, lint, type-check, check import layers, run the test suite
 
 Standard library only, so it runs before anything is installed. On Debian/Ubuntu it installs the
 servers the local runtime needs with apt (as root, or through sudo); elsewhere it tells you what to
@@ -111,9 +111,10 @@ def cmd_up() -> None:
 def cmd_test() -> None:
     system_packages()
     python_env()
-    step("lint and types")
+    step("lint, types and import layers")
     run(BIN / "ruff", "check", ".")
     run(BIN / "mypy")
+    run(BIN / "lint-imports")  # the layers in pyproject.toml / docs/ARCHITECTURE.md
     step("tests (the suite starts its own stack on ports 20000-30000 and stops it afterwards)")
     code = run(PYTHON, "-m", "pytest", *sys.argv[2:], check=False)
     sys.exit(code)
