@@ -9,8 +9,10 @@ The blocking ones (Redis, PostgreSQL, RabbitMQ's management API) are called from
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from spotctl.endpoints import Endpoints
 
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
 
 SINK_SLACK_S = 1.0  # the sinks stamp arrival with their own clock: allow a little skew
 SINK_LIMIT = 200
+C = TypeVar("C", bound=AbstractContextManager[Any])
 
 
 class Stores:
@@ -31,10 +34,8 @@ class Stores:
         self.endpoints = endpoints
         self._open = contextlib.AsyncExitStack()
         self._http: httpx.AsyncClient | None = None
-        self._redis: RedisClient | None = None
-        self._pg: PgClient | None = None
-        self._rabbit: Management | None = None
         self._jobs: JobsClient | None = None
+        self._clients: dict[str, AbstractContextManager[Any]] = {}
 
     async def __aenter__(self) -> Stores:
         return self
@@ -45,7 +46,7 @@ class Stores:
 
     async def close(self) -> None:
         await self._open.aclose()
-        self._http = self._redis = self._pg = self._rabbit = self._jobs = None
+        self._http, self._jobs, self._clients = None, None, {}
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -56,29 +57,31 @@ class Stores:
             self._open.push_async_callback(self._http.aclose)
         return self._http
 
-    def redis(self) -> RedisClient:
-        if self._redis is None:
-            from spotctl.clients.redis import RedisClient
+    def client(self, name: str, open_client: Callable[[], C], *, stale: Callable[[C], bool] | None = None) -> C:
+        """The run's client called `name`, opened with `open_client()` on first use (again when `stale`
+        says so) and closed when the run ends. A blocking client is opened and used from a thread."""
+        found = cast("C | None", self._clients.get(name))
+        if found is None or (stale is not None and stale(found)):
+            found = self._open.enter_context(open_client())
+            self._clients[name] = found
+        return found
 
-            self._redis = self._open.enter_context(RedisClient(self.endpoints.redis_url, timeout=5))
-        return self._redis
+    def redis(self) -> RedisClient:
+        from spotctl.clients.redis import RedisClient
+
+        return self.client("redis", lambda: RedisClient(self.endpoints.redis_url, timeout=5))
 
     def pg(self) -> PgClient:
-        """Autocommit, so each poll sees what was committed since; blocking: call it from a thread."""
-        if self._pg is None or self._pg.conn.closed:
-            from spotctl.clients.postgres import PgClient
+        """Autocommit, so each poll sees what was committed since."""
+        from spotctl.clients.postgres import PgClient
 
-            self._pg = self._open.enter_context(PgClient(self.endpoints.database_url, read_only=False,
-                                                         autocommit=True))
-        return self._pg
+        return self.client("postgres", lambda: PgClient(self.endpoints.database_url, read_only=False,
+                                                        autocommit=True), stale=lambda pg: pg.conn.closed)
 
     def rabbit(self) -> Management:
-        if self._rabbit is None:
-            from spotctl.clients.rabbit import Management
+        from spotctl.clients.rabbit import Management
 
-            self._rabbit = self._open.enter_context(Management(self.endpoints.rabbitmq_mgmt_url,
-                                                               self.endpoints.amqp_url))
-        return self._rabbit
+        return self.client("rabbit", lambda: Management(self.endpoints.rabbitmq_mgmt_url, self.endpoints.amqp_url))
 
     def jobs(self) -> JobsClient:
         if self._jobs is None:
