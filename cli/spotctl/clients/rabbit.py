@@ -113,7 +113,11 @@ class Amqp:
         params.connection_attempts, params.socket_timeout, params.blocked_connection_timeout = 1, 3, 10
         with reaching(AMQP, self.url, pe.AMQPConnectionError, OSError):
             self.connection = pika.BlockingConnection(params)
-        self.channel: BlockingChannel = self.connection.channel()
+            try:
+                self.channel: BlockingChannel = self.connection.channel()
+            except BaseException:
+                self.connection.close()
+                raise
 
     def __enter__(self) -> Amqp:
         return self
