@@ -19,7 +19,8 @@ RuntimeOpt = Annotated[
 ServicesArg = Annotated[list[str] | None, typer.Argument(help="Services (default: all in the profile).",
                                                          show_default=False)]
 
-_STYLE = {"healthy": "green", "starting": "yellow", "unhealthy": "red", "stopped": "dim", "absent": "magenta"}
+_STYLE = {"healthy": "green", "starting": "yellow", "unhealthy": "red", "stopped": "dim", "absent": "magenta",
+          "restarting": "yellow", "paused": "cyan"}
 
 
 def _runtime(name: str | None) -> Runtime:
@@ -38,10 +39,14 @@ def _print_statuses(statuses: list[ServiceStatus], fmt: OutputFormat, runtime_na
 
     data = {"runtime": runtime_name, "services": {s.name: s.as_json() for s in statuses}}
     rows = [(s.name, _state_cell(s.state), ", ".join(s.endpoints), s.pid or "",
-             "; ".join(x for x in (s.note, s.hint if s.state.value in ("absent", "stopped") else "",
+             "" if s.restarts is None else str(s.restarts) + (" LOOP" if s.crash_loop else ""),
+             "; ".join(x for x in (s.note, s.hint if s.state.value in ("absent", "stopped", "paused") else "",
+                                   s.detail if s.state.value in ("restarting", "paused") else "",
+                                   f"last exit: {s.last_exit}" if s.last_exit else "",
                                    *(f"{k}={v}" for k, v in s.extra.items())) if x))
             for s in statuses]
-    emit(data, fmt, ["SERVICE", "STATE", "ENDPOINTS", "PID", "NOTES"], rows, title=f"runtime: {runtime_name}")
+    emit(data, fmt, ["SERVICE", "STATE", "ENDPOINTS", "PID", "RESTARTS", "NOTES"], rows,
+         title=f"runtime: {runtime_name}")
 
 
 def up(

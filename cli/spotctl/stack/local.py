@@ -4,7 +4,10 @@
 answer their (derived) health checks (`service_healthy`) or have been started (`service_started`),
 so independent ones start together.
 A running service is attached to, never started twice; a port held by another process is an error
-that names the port and its owner.
+that names the port and its owner, unless that process is a server of this stack orphaned by an
+earlier run (found by the environment marker every process we start carries): that one is stopped.
+Processes are started by the stack's supervisor (`supervisor.py`), which applies the compose
+file's `restart:` policy when one exits; `up` asks it through spec files (`control.py`).
 """
 
 from __future__ import annotations
@@ -20,8 +23,17 @@ from typing import Any
 
 from spotctl.errors import SpotctlError
 from spotctl.project import Project
-from spotctl.stack import compose, drivers, plan, probes
-from spotctl.stack.processes import Registry, port_in_use, port_owner, spawn, stop
+from spotctl.stack import compose, drivers, plan, probes, supervision
+from spotctl.stack.control import Control, Spec
+from spotctl.stack.processes import (
+    ProcessRecord,
+    family,
+    find_orphans,
+    port_in_use,
+    port_owner,
+    stop,
+    stop_processes,
+)
 from spotctl.stack.runtime import ProgressFn, ServiceStatus, State
 
 MIN_START_BUDGET_S = 30.0
@@ -43,7 +55,10 @@ class LocalRuntime:
     def __init__(self, project: Project) -> None:
         self.project = project
         self.compose = compose.load(project.compose_file)
-        self.registry = Registry(project.run_dir)
+        self.control = Control(project.run_dir)
+        self.registry = self.control.registry
+        self.stack_id = str(project.state_dir.resolve())
+        self._up_started = 0.0
 
     # -- state -----------------------------------------------------------------------------------
 
@@ -113,6 +128,7 @@ class LocalRuntime:
 
         order = self.compose.select(list(services), list(profiles))
         certs.ensure(self.project.certs_dir)
+        self._up_started = time.time()
         pending = list(order)
         waiting: dict[str, tuple[float, Callable[[], None] | None]] = {}
         done: set[str] = set()  # healthy, absent or external-and-healthy
@@ -145,7 +161,9 @@ class LocalRuntime:
     def _start(self, name: str, progress: ProgressFn) -> str | drivers.Launch | drivers.External:
         """Attach, start, or record absence; returns 'absent', 'attached', an External or the Launch."""
         service = self.compose.services[name]
-        if self.registry.running(name):
+        running = self.registry.running(name)
+        if running:
+            self._attach(name, running)
             progress(name, State.starting, "already running: attaching")
             return "attached"
         ctx = self._context(name)
@@ -161,16 +179,53 @@ class LocalRuntime:
             self._set_meta(name, Meta(kind="external", note=launch.note, url=launch.url))
             progress(name, State.starting, f"external: {launch.url}")
             return launch
-        self._check_ports_free(name)
-        record = spawn(name, launch.argv, launch.env, self.project.logs_dir / f"{name}.log", launch.cwd,
-                       launch.user)
-        self.registry.put(record)
+        self._check_ports_free(name, progress)
+        spec = self._spec(name, launch)
+        self.control.ensure_supervisor(self.project.logs_dir / "_supervisor.log")
+        with self.control.lock():
+            self.control.clear_hold(name)
+            self.control.put_spec(spec)
+        record = self.control.wait_started(name, spec.nonce)
         self._set_meta(name, Meta(kind="process", note=launch.note))
         progress(name, State.starting, f"pid {record.pid}")
         return launch
 
-    def _check_ports_free(self, name: str) -> None:
-        for mapping in self.compose.services[name].ports:
+    def _spec(self, name: str, launch: drivers.Launch) -> Spec:
+        service = self.compose.services[name]
+        return Spec(service=name, argv=tuple(launch.argv), env=launch.env, cwd=str(launch.cwd),
+                    log=str(self.project.logs_dir / f"{name}.log"), restart=service.restart, user=launch.user,
+                    main=launch.main, stack=self.stack_id)
+
+    def _attach(self, name: str, record: ProcessRecord) -> None:
+        """A running service: make sure it is supervised, and undo a `chaos` hold (`up` heals)."""
+        self.control.ensure_supervisor(self.project.logs_dir / "_supervisor.log")
+        with self.control.lock():
+            hold = self.control.hold(name)
+            if hold is not None:
+                self.control.clear_hold(name)
+                if hold.kind == "pause":
+                    for proc in family(record):
+                        proc.resume()
+            if self.control.spec(name) is not None:
+                return
+        try:  # started before supervision existed: describe it so the supervisor can restart it
+            launch = drivers.get(self.compose.services[name].driver)(self._context(name))
+        except drivers.Absent:
+            return
+        if isinstance(launch, drivers.Launch):
+            with self.control.lock():
+                self.control.put_spec(self._spec(name, launch))
+
+    def _check_ports_free(self, name: str, progress: ProgressFn) -> None:
+        ports = self.compose.services[name].ports
+        if any(port_in_use(m.host) for m in ports):
+            known = {p for r in self._live_records() for p in (r.pid, r.group)}
+            orphans = find_orphans(self.stack_id, known, [name])
+            if orphans:
+                progress(name, State.starting, "stopping a server orphaned by an earlier run: pid "
+                         + ", ".join(str(p.pid) for p in orphans))
+                stop_processes(orphans)
+        for mapping in ports:
             if port_in_use(mapping.host):
                 owner = port_owner(mapping.host)
                 who = f" by {owner}" if owner else " by another process"
@@ -178,17 +233,21 @@ class LocalRuntime:
                 raise SpotctlError(f"port {mapping.host} for {name} is already in use{who}",
                                    hint=f"stop that process, or {move} (see `spotctl doctor`)")
 
+    def _live_records(self) -> list[ProcessRecord]:
+        return [r for n in self.compose.services if (r := self.registry.running(n)) is not None]
+
     def _fail_if_dead_or_late(self, name: str, started: float, detail: str) -> None:
-        record = self.registry.get(name)
-        dead = record is not None and not record.alive()
+        state, _ = self.control.state(name)
+        exited = state.last_exit if state.last_exit and state.last_exit.at >= self._up_started else None
         late = time.monotonic() - started > self._budget(name)
-        if not (dead or late):
+        if not (exited or late):
             return
         log = self.project.logs_dir / f"{name}.log"
         tail = _tail_lines(log, 8)
-        reason = "exited during start-up" if dead else f"not healthy after {self._budget(name):.0f}s ({detail})"
-        if dead:
-            self.registry.remove(name)
+        reason = (f"exited during start-up ({exited.reason})" if exited
+                  else f"not healthy after {self._budget(name):.0f}s ({detail})")
+        if exited:  # no restarts behind the user's back for a service that cannot start
+            self._withdraw(name)
         raise SpotctlError(f"{name} {reason}" + (f"; last log lines:\n{tail}" if tail else ""),
                            hint=f"see `spotctl logs {name}` ({log})")
 
@@ -198,15 +257,32 @@ class LocalRuntime:
             self.compose.select(list(services))  # unknown names are a usage error
         stopped = []
         for name in reversed([n for n in self.compose.services if n in names]):
-            record = self.registry.running(name)
-            if record:
-                stop(record)
+            if self._withdraw(name):
                 stopped.append(name)
-            self.registry.remove(name)
             self._meta_path(name).unlink(missing_ok=True)
+        known = {p for r in self._live_records() for p in (r.pid, r.group)}
+        orphans = find_orphans(self.stack_id, known, names)
+        if orphans:
+            stop_processes(orphans)
+            stopped.append(f"orphaned servers of this stack (pid {', '.join(str(p.pid) for p in orphans)})")
+        if not self.control.specs():
+            supervisor = self.control.supervisor()
+            if supervisor is not None:
+                stop(supervisor, timeout=5)
+            self.registry.remove("_supervisor")
         if volumes:
             self._remove_volumes(names)
         return stopped
+
+    def _withdraw(self, name: str) -> bool:
+        """Stop supervising `name` (under the lock, so no restart can follow), then stop it."""
+        with self.control.lock():
+            self.control.forget(name)
+            record = self.registry.running(name)
+        if record is not None:
+            stop(record)
+        self.registry.remove(name)
+        return record is not None
 
     def _remove_volumes(self, names: list[str]) -> None:
         for name in names:
@@ -236,14 +312,30 @@ class LocalRuntime:
         if meta and meta.kind == "external":
             healthy, detail = self._check(name)
             return make(State.healthy if healthy else State.unhealthy, endpoints=(meta.url,), detail=detail)
+        now = time.time()
+        sup, _ = self.control.state(name)
+        hold = self.control.hold(name)
+        history = _supervision_fields(sup)
         record = self.registry.running(name)
         if record is None:
-            return make(State.stopped, endpoints=endpoints, detail="not running", hint=f"spotctl up {name}")
+            if hold is not None and hold.kind == "stop" and hold.active(now):
+                return make(State.stopped, endpoints=endpoints, detail=_held("stopped", hold, now),
+                            hint=f"spotctl chaos resume {name}", **history)
+            if sup.next_start_at is not None and self.control.spec(name) is not None:
+                return make(State.restarting, endpoints=endpoints, detail=supervision.summary(sup, now),
+                            **history)
+            detail = supervision.summary(sup, now) or "not running"
+            return make(State.stopped, endpoints=endpoints, detail=detail, hint=f"spotctl up {name}", **history)
+        if hold is not None and hold.kind == "pause" and hold.active(now):
+            return make(State.paused, endpoints=endpoints, pid=record.pid, detail=_held("paused", hold, now),
+                        hint=f"spotctl chaos resume {name}", **history)
         healthy, detail = self._check(name)
         state = State.healthy if healthy else (
-            State.starting if time.time() - record.create_time < self._budget(name) else State.unhealthy)
+            State.starting if now - record.create_time < self._budget(name) else State.unhealthy)
+        if sup.crash_loop and not healthy:
+            detail = f"{supervision.summary(sup, now)}; {detail}"
         return make(state, endpoints=endpoints, pid=record.pid, detail=detail,
-                    extra=_health_details(service, state))
+                    extra=_health_details(service, state), **history)
 
     def log_files(self, services: Sequence[str]) -> dict[str, str]:
         if services:
@@ -259,6 +351,22 @@ class LocalRuntime:
         if not files:
             raise SpotctlError("no logs yet", hint="start the stack with `spotctl up`")
         follow_files(files, tail=tail, follow=follow)
+
+
+def _held(what: str, hold: Any, now: float) -> str:
+    import math
+
+    until = "until `spotctl chaos resume`" if math.isinf(hold.until) else f"for {hold.until - now:.0f}s more"
+    return f"{what} by `spotctl chaos` {until}"
+
+
+def _supervision_fields(sup: supervision.Record) -> dict[str, Any]:
+    """What `ps` shows of the supervisor's history: restarts, the last exit, a crash loop."""
+    fields: dict[str, Any] = {"restarts": sup.restarts, "crash_loop": sup.crash_loop}
+    if sup.last_exit is not None:
+        fields["last_exit"] = sup.last_exit.reason
+        fields["last_exit_at"] = round(sup.last_exit.at, 3)
+    return fields
 
 
 def _tail_lines(path: Path, n: int) -> str:

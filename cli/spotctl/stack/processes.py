@@ -2,6 +2,10 @@
 
 A pid file alone cannot tell our redis from a stranger that reused the pid, so each record keeps
 the process's create time too: a record whose (pid, create time) no longer matches is stale.
+`pid` is the server itself (e.g. RabbitMQ's beam.smp), `leader` the process we started (a wrapper
+script, when there is one; its process group holds the whole service). Every process we start
+carries `SPOTCTL_STACK=<state dir>` and `SPOTCTL_SERVICE=<name>` in its environment, so a server
+orphaned by an earlier run (its wrapper killed, its record lost) is still recognised as ours.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -26,6 +30,11 @@ class ProcessRecord:
     create_time: float
     argv: tuple[str, ...]
     log: str
+    leader: int = 0  # the pid we started, when `pid` is a server it started (0: same as pid)
+
+    @property
+    def group(self) -> int:
+        return self.leader or self.pid
 
     def alive(self) -> bool:
         try:
@@ -59,18 +68,20 @@ class Registry:
         self._path(service).unlink(missing_ok=True)
 
     def running(self, service: str) -> ProcessRecord | None:
-        """The live record, dropping a stale one on the way."""
+        """The live record. A stale one stays: the supervisor reads it to notice the exit."""
         record = self.get(service)
-        if record is None:
-            return None
-        if record.alive():
-            return record
-        self.remove(service)
-        return None
+        return record if record is not None and record.alive() else None
+
+
+STACK_ENV = "SPOTCTL_STACK"
+SERVICE_ENV = "SPOTCTL_SERVICE"
+#: System-wide daemons a service may start and that inherit its environment (RabbitMQ's epmd): shared
+#: with other Erlang nodes on the machine, never ours to stop.
+SHARED_HELPERS = frozenset({"epmd"})
 
 
 def spawn(service: str, argv: Sequence[str], env: Mapping[str, str], log: Path, cwd: Path,
-          user: str | None = None) -> ProcessRecord:
+          user: str | None = None, stack: str = "") -> tuple[ProcessRecord, subprocess.Popen[bytes]]:
     """Start a process in its own session/process group, output appended to `log`."""
     log.parent.mkdir(parents=True, exist_ok=True)
     kwargs: dict[str, object] = {}
@@ -83,31 +94,123 @@ def spawn(service: str, argv: Sequence[str], env: Mapping[str, str], log: Path, 
     with open(log, "ab") as out:
         out.write(f"\n--- spotctl: starting {service}: {' '.join(argv)}\n".encode())
         out.flush()
-        proc = subprocess.Popen(list(argv), env=dict(env), cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
+        marked = {**env, STACK_ENV: stack, SERVICE_ENV: service} if stack else dict(env)
+        proc = subprocess.Popen(list(argv), env=marked, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, **kwargs)  # type: ignore[call-overload]
     create_time = psutil.Process(proc.pid).create_time()
-    return ProcessRecord(service=service, pid=proc.pid, create_time=create_time, argv=tuple(argv),
-                         log=str(log))
+    record = ProcessRecord(service=service, pid=proc.pid, create_time=create_time, argv=tuple(argv),
+                           log=str(log))
+    return record, proc
+
+
+def find_main(record: ProcessRecord, name: str) -> ProcessRecord | None:
+    """The server a wrapper started (by process name), as the record to track; None until it runs."""
+    try:
+        root = psutil.Process(record.group)
+        for proc in [root, *root.children(recursive=True)]:
+            if proc.name() == name and proc.status() != psutil.STATUS_ZOMBIE:
+                return ProcessRecord(service=record.service, pid=proc.pid, create_time=proc.create_time(),
+                                     argv=record.argv, log=record.log,
+                                     leader=0 if proc.pid == record.group else record.group)
+    except psutil.Error:
+        return None
+    return None
+
+
+def family(record: ProcessRecord) -> list[psutil.Process]:
+    """Every live process of a service: the leader, the server and their descendants."""
+    found: dict[int, psutil.Process] = {}
+    for pid in {record.pid, record.group}:
+        try:
+            root = psutil.Process(pid)
+            for proc in [root, *root.children(recursive=True)]:
+                if proc.name() not in SHARED_HELPERS:
+                    found[proc.pid] = proc
+        except psutil.Error:
+            continue
+    return list(found.values())
 
 
 def stop(record: ProcessRecord, timeout: float = 20.0) -> None:
-    """SIGTERM the process group (graceful), SIGKILL what is left after `timeout`."""
-    if not record.alive():
+    """SIGTERM the server and its process group (graceful), SIGKILL what is left after `timeout`."""
+    procs = family(record)
+    if not procs:
+        _kill_group(record.group, force=True)
         return
-    try:
-        root = psutil.Process(record.pid)
-        family = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return
+    _terminate(record, procs)
+    _, survivors = psutil.wait_procs(procs, timeout=timeout)
+    for proc in survivors:
+        _quietly(proc.kill)
+    psutil.wait_procs(survivors, timeout=5)
+    _kill_group(record.group, force=True)  # stragglers that left the tree (re-parented to init)
+
+
+def kill_remains(record: ProcessRecord) -> None:
+    """After the server died: SIGKILL what is left of its service (backends, workers, wrapper),
+    so a restart does not meet a half-alive predecessor holding a port or shared memory."""
+    procs = family(record)
+    for proc in procs:
+        _quietly(proc.kill)
+    _kill_group(record.group, force=True)
+    psutil.wait_procs(procs, timeout=5)
+
+
+def _terminate(record: ProcessRecord, procs: list[psutil.Process]) -> None:
     if sys.platform == "win32":
-        for proc in family:
+        for proc in procs:
             _quietly(proc.terminate)
-    else:
+        return
+    if not _kill_group(record.group, force=False):
+        for proc in procs:
+            _quietly(proc.terminate)
+    if record.pid != record.group:  # the server itself, wherever it is (it may have left the group)
         try:
-            os.killpg(record.pid, signal.SIGTERM)
-        except OSError:
-            _quietly(root.terminate)
-    _, survivors = psutil.wait_procs(family, timeout=timeout)
+            psutil.Process(record.pid).terminate()
+        except psutil.Error:
+            pass
+
+
+def _kill_group(pgid: int, force: bool) -> bool:
+    """Signal a whole process group (POSIX); False where there is none (Windows, gone)."""
+    if sys.platform == "win32" or pgid <= 1:
+        return False
+    try:
+        os.killpg(pgid, signal.SIGKILL if force else signal.SIGTERM)
+        return True
+    except OSError:
+        return False
+
+
+def find_orphans(stack: str, known: set[int], services: Collection[str] | None = None) -> list[psutil.Process]:
+    """Processes marked as this stack's (by environment) that no record accounts for: servers left
+    behind by an earlier run whose record was lost or whose wrapper was killed. `known` holds the
+    pids of live records; their descendants are theirs, not orphans."""
+    found = []
+    me = os.getpid()
+    for proc in psutil.process_iter(["pid", "name"]):
+        pid = proc.info["pid"]
+        if pid == me or pid in known or proc.info["name"] in SHARED_HELPERS:
+            continue
+        try:
+            env = proc.environ()
+        except (psutil.Error, OSError):
+            continue
+        if env.get(STACK_ENV) != stack or (services is not None and env.get(SERVICE_ENV) not in services):
+            continue
+        try:
+            if any(parent.pid in known for parent in proc.parents()):
+                continue
+        except psutil.Error:
+            continue
+        found.append(proc)
+    return found
+
+
+def stop_processes(procs: list[psutil.Process], timeout: float = 20.0) -> None:
+    """SIGTERM, then SIGKILL after `timeout`: for orphans, which have no record to stop by."""
+    for proc in procs:
+        _quietly(proc.terminate)
+    _, survivors = psutil.wait_procs(procs, timeout=timeout)
     for proc in survivors:
         _quietly(proc.kill)
     psutil.wait_procs(survivors, timeout=5)
@@ -116,7 +219,7 @@ def stop(record: ProcessRecord, timeout: float = 20.0) -> None:
 def _quietly(action: object) -> None:
     try:
         action()  # type: ignore[operator]
-    except psutil.Error:
+    except (psutil.Error, OSError):
         pass
 
 

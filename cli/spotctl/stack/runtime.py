@@ -25,11 +25,13 @@ class State(StrEnum):
     unhealthy = "unhealthy"
     stopped = "stopped"
     absent = "absent"
+    restarting = "restarting"  # exited; the supervisor starts it again after a backoff
+    paused = "paused"  # frozen by `spotctl chaos pause`
 
     @property
     def health(self) -> str:
         """The four values of `spotctl health`: a stopped service is simply not healthy."""
-        return "unhealthy" if self is State.stopped else self.value
+        return "unhealthy" if self in (State.stopped, State.restarting, State.paused) else self.value
 
 
 @dataclass(frozen=True)
@@ -43,14 +45,21 @@ class ServiceStatus:
     hint: str = ""
     required: bool = True
     extra: dict[str, str] = field(default_factory=dict)
+    restarts: int | None = None  # by the local supervisor; None where nothing supervises (docker: its own)
+    last_exit: str = ""  # "killed by SIGKILL", "exit code 1: <last log line>"
+    last_exit_at: float | None = None
+    crash_loop: bool = False
 
     def as_json(self) -> dict[str, object]:
         data: dict[str, object] = {"status": self.state.health, "state": self.state.value,
                                    "required": self.required, "endpoints": list(self.endpoints)}
-        for key in ("pid", "detail", "note", "hint"):
+        for key in ("pid", "detail", "note", "hint", "last_exit", "last_exit_at"):
             value = getattr(self, key)
             if value:
                 data[key] = value
+        if self.restarts is not None:
+            data["restarts"] = self.restarts
+            data["crash_loop"] = self.crash_loop
         data.update(self.extra)
         return data
 

@@ -41,6 +41,7 @@ class Launch:
     after_healthy: Callable[[], None] | None = None
     note: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    main: str = ""  # when argv is a wrapper: the process name of the real server, tracked as the pid
 
 
 @dataclass(frozen=True)

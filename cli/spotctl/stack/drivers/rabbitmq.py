@@ -3,6 +3,10 @@
 The management plugin is enabled through a plugins file of our own, so nothing outside the state
 dir changes. The Erlang distribution port is the AMQP port + 20000, as in RabbitMQ's defaults
 (a free port when that would land in the ephemeral range).
+
+The start script normally stays as a `/bin/sh` parent that traps signals and waits for the VM;
+killing that parent orphaned a working broker. With RUNNING_UNDER_SYSTEMD it `exec`s `erl`, so the
+pid we start *is* the broker (beam.smp), which stops gracefully on SIGTERM by itself.
 """
 
 from __future__ import annotations
@@ -61,5 +65,6 @@ def launch(ctx: Context) -> Launch:
         "RABBITMQ_CONFIG_FILE": str(base / "rabbitmq"),
         "RABBITMQ_NODE_PORT": str(amqp),
         "RABBITMQ_DIST_PORT": str(_dist_port(amqp)),
+        "RUNNING_UNDER_SYSTEMD": "true",  # exec the VM: no shell parent between us and the broker
     }
-    return Launch(argv=[binary], env=env, cwd=base)
+    return Launch(argv=[binary], env=env, cwd=base, main="beam.smp")
