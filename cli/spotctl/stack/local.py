@@ -322,7 +322,7 @@ class LocalRuntime:
                 return make(State.stopped, endpoints=endpoints, detail=_held("stopped", hold, now),
                             hint=f"spotctl chaos resume {name}", **history)
             if sup.next_start_at is not None and self.control.spec(name) is not None:
-                return make(State.restarting, endpoints=endpoints, detail=supervision.summary(sup, now),
+                return make(State.restarting, endpoints=endpoints, detail=supervision.summary(sup, now, False),
                             **history)
             detail = supervision.summary(sup, now) or "not running"
             return make(State.stopped, endpoints=endpoints, detail=detail, hint=f"spotctl up {name}", **history)
@@ -333,7 +333,7 @@ class LocalRuntime:
         state = State.healthy if healthy else (
             State.starting if now - record.create_time < self._budget(name) else State.unhealthy)
         if sup.crash_loop and not healthy:
-            detail = f"{supervision.summary(sup, now)}; {detail}"
+            detail = f"{supervision.summary(sup, now, False)}; {detail}"
         return make(state, endpoints=endpoints, pid=record.pid, detail=detail,
                     extra=_health_details(service, state), **history)
 

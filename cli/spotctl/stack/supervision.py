@@ -72,8 +72,8 @@ class Exit:
                 why = f"killed by signal {-self.code}"
         else:
             why = f"exit code {self.code}"
-        crashed = self.code is not None and self.code > 0
-        return f"{why}: {self.last_line}" if crashed and self.last_line else why
+        said = self.code is not None and self.code >= 0  # a killed process said nothing about why
+        return f"{why}: {self.last_line}" if said and self.last_line else why
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ def on_stable(record: Record) -> Record:
     return replace(record, quick_failures=0) if record.quick_failures else record
 
 
-def summary(record: Record, now: float) -> str:
+def summary(record: Record, now: float, with_exit: bool = True) -> str:
     """One line for `ps`: crash loop, pending restart, or the last exit."""
     parts = []
     if record.crash_loop:
@@ -134,7 +134,7 @@ def summary(record: Record, now: float) -> str:
         parts.append(f"restarting in {max(0.0, record.next_start_at - now):.1f}s")
     if record.gave_up:
         parts.append(record.gave_up)
-    if record.last_exit is not None:
+    if record.last_exit is not None and with_exit:
         ago = now - record.last_exit.at
         parts.append(f"last exit {ago:.0f}s ago: {record.last_exit.reason}")
     return "; ".join(parts)
