@@ -39,7 +39,7 @@ def _act(action: str, service: str, for_s: float | None, yes: bool, output: Outp
 
     rt = LocalRuntime(project.current())
     rt.compose.select([service])  # an unknown name fails before any question
-    if not rt.has_running():
+    if not rt.has_running() and rt.control.supervisor() is None:
         raise UsageError("no local stack is running here", hint="start one with `spotctl up`; "
                          "chaos drives the local runtime's processes (docker: use `docker kill|stop|pause`)")
     if action != "resume":

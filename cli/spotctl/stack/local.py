@@ -220,7 +220,7 @@ class LocalRuntime:
         ports = self.compose.services[name].ports
         if any(port_in_use(m.host) for m in ports):
             known = {p for r in self._live_records() for p in (r.pid, r.group)}
-            orphans = find_orphans(self.stack_id, known, [name])
+            orphans = find_orphans(self.stack_id, self._homes(), known, [name, ""])
             if orphans:
                 progress(name, State.starting, "stopping a server orphaned by an earlier run: pid "
                          + ", ".join(str(p.pid) for p in orphans))
@@ -232,6 +232,15 @@ class LocalRuntime:
                 move = f"move it with {mapping.variable}=<free port>" if mapping.variable else "free it"
                 raise SpotctlError(f"port {mapping.host} for {name} is already in use{who}",
                                    hint=f"stop that process, or {move} (see `spotctl doctor`)")
+
+    def _homes(self) -> dict[Path, str | None]:
+        """Where each store's processes work: its data folder (resolved through links). Only there: a
+        shell someone left in the logs folder is not a server of ours."""
+        homes: dict[Path, str | None] = {}
+        for name, service in self.compose.services.items():
+            if service.driver not in ("python", "none"):
+                homes[self._context(name).data_dir().resolve()] = name
+        return homes
 
     def _live_records(self) -> list[ProcessRecord]:
         return [r for n in self.compose.services if (r := self.registry.running(n)) is not None]
@@ -261,7 +270,9 @@ class LocalRuntime:
                 stopped.append(name)
             self._meta_path(name).unlink(missing_ok=True)
         known = {p for r in self._live_records() for p in (r.pid, r.group)}
-        orphans = find_orphans(self.stack_id, known, names)
+        if (supervisor := self.control.supervisor()) is not None:
+            known.add(supervisor.pid)
+        orphans = find_orphans(self.stack_id, self._homes(), known, None if not services else names)
         if orphans:
             stop_processes(orphans)
             stopped.append(f"orphaned servers of this stack (pid {', '.join(str(p.pid) for p in orphans)})")

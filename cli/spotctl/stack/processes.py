@@ -181,21 +181,21 @@ def _kill_group(pgid: int, force: bool) -> bool:
         return False
 
 
-def find_orphans(stack: str, known: set[int], services: Collection[str] | None = None) -> list[psutil.Process]:
-    """Processes marked as this stack's (by environment) that no record accounts for: servers left
-    behind by an earlier run whose record was lost or whose wrapper was killed. `known` holds the
-    pids of live records; their descendants are theirs, not orphans."""
+def find_orphans(stack: str, homes: Mapping[Path, str | None], known: set[int],
+                 services: Collection[str] | None = None) -> list[psutil.Process]:
+    """Processes of this stack that no record accounts for: servers left behind by an earlier run
+    whose record was lost or whose wrapper was killed. A process is ours by its environment marker,
+    or, for servers that overwrite their environment with their process title (redis, postgres,
+    nginx do), by a working directory inside one of `homes` (folder -> its service, None: any).
+    `known` holds the pids of live records; their descendants are theirs, not orphans."""
     found = []
     me = os.getpid()
     for proc in psutil.process_iter(["pid", "name"]):
         pid = proc.info["pid"]
         if pid == me or pid in known or proc.info["name"] in SHARED_HELPERS:
             continue
-        try:
-            env = proc.environ()
-        except (psutil.Error, OSError):
-            continue
-        if env.get(STACK_ENV) != stack or (services is not None and env.get(SERVICE_ENV) not in services):
+        service = _owner(proc, stack, homes)
+        if service is None or (services is not None and service not in services):
             continue
         try:
             if any(parent.pid in known for parent in proc.parents()):
@@ -204,6 +204,21 @@ def find_orphans(stack: str, known: set[int], services: Collection[str] | None =
             continue
         found.append(proc)
     return found
+
+
+def _owner(proc: psutil.Process, stack: str, homes: Mapping[Path, str | None]) -> str | None:
+    """The service `proc` belongs to in this stack ('' when ours but unknown which), else None."""
+    try:
+        env = proc.environ()
+        if env.get(STACK_ENV) == stack:
+            return env.get(SERVICE_ENV, "")
+        cwd = Path(proc.cwd())
+    except (psutil.Error, OSError):
+        return None
+    for home, service in homes.items():
+        if cwd == home or home in cwd.parents:
+            return service or ""
+    return None
 
 
 def stop_processes(procs: list[psutil.Process], timeout: float = 20.0) -> None:
