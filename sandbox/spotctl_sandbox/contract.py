@@ -36,7 +36,24 @@ KEEP_COMPLETED = 1000
 KEEP_FAILED = 5000
 
 
-def job_options(*, attempts: int = 5, backoff_ms: int | None = 1000, priority: int | None = None) -> dict[str, Any]:
+# Retries outlive a store restart: 8 attempts, exponential from 0.5 s, wait 0.5+1+...+32 = 63.5 s in all,
+# twice the ~30 s a PostgreSQL or Redis restart may take, so an acknowledged play still lands.
+RETRY_ATTEMPTS = 8
+RETRY_BACKOFF_MS = 500
+
+
+def retry_window_s(options: dict[str, Any]) -> float:
+    """How long a job keeps being retried (sum of its backoff delays): what outage it survives."""
+    backoff = options.get("backoff") or {}
+    delay = float(backoff.get("delay", 0)) / 1000
+    steps = int(options.get("attempts", 1)) - 1
+    if backoff.get("type") == "exponential":
+        return sum(delay * 2 ** i for i in range(steps))
+    return delay * steps
+
+
+def job_options(*, attempts: int = RETRY_ATTEMPTS, backoff_ms: int | None = RETRY_BACKOFF_MS,
+                priority: int | None = None) -> dict[str, Any]:
     """Options for every job the stack enqueues: retries (exponential backoff unless `backoff_ms` is
     None) and bounded history (`removeOnComplete`/`removeOnFail` as counts kept)."""
     opts: dict[str, Any] = {

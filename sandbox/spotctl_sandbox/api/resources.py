@@ -32,7 +32,9 @@ from spotctl_sandbox.seed.audio import AudioFile, ensure_audio
 
 log = logging.getLogger(__name__)
 
-JOB_OPTIONS = contract.job_options(attempts=3)
+# Retried for 63.5 s (contract.RETRY_ATTEMPTS, exponential from 0.5 s): a PostgreSQL or Redis restart of
+# ~30 s must not exhaust them, or an acknowledged play never reaches recent:<user>.
+JOB_OPTIONS = contract.job_options()
 
 
 @dataclass
