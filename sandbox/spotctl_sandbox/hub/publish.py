@@ -77,7 +77,7 @@ async def _enqueue_external(redis: Any, ns: str, user_id: str, nid: str, channel
                               "channel": channel, "title": content["title"], "body": content["content"],
                               "priority": content["priority"], "kind": content["kind"],
                               "locale": content["locale"], "data": content["data"]},
-                        contract.job_options(attempts=1, backoff_ms=None, priority=4 - content["level"]))
+                        contract.job_options(priority=4 - content["level"]))
         await redis.hset(keys.notification(ns, nid), f"channel:{channel}", "queued")
 
 

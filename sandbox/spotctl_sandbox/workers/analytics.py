@@ -4,6 +4,10 @@ An event's id (its `event_id`, or a hash of its bytes when the producer sent non
 analytics_processed_events in the same transaction as its effects, so a redelivered event (after a
 rebalance or a crash before the offset commit) changes nothing.  Offsets are committed only after
 the batch's transactions, and a store outage retries the same batch: nothing consumed is lost.
+
+A watchdog heals the consumer after a broker restart (topics recreated, a fresh consumer that rejoins
+the group and resumes from the committed offsets, or from the start of a log the broker lost) and
+reports `stalled` while records wait and none gets processed.
 """
 
 from __future__ import annotations
@@ -13,16 +17,18 @@ import contextlib
 import datetime as dt
 import hashlib
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka.errors import KafkaError
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
 from spotctl_sandbox import contract as names
 from spotctl_sandbox.events.topics import Topic
-from spotctl_sandbox.workers import metrics
+from spotctl_sandbox.workers import kafka_watch, metrics
 from spotctl_sandbox.workers.deps import Deps
 from spotctl_sandbox.workers.dlq import MalformedMessage
 from spotctl_sandbox.workers.messages import PlayEvent, epoch_field, json_object
@@ -30,6 +36,9 @@ from spotctl_sandbox.workers.retrying import transient_errors, until_ready
 from spotctl_sandbox.workers.state import WorkerState
 
 log = logging.getLogger(__name__)
+
+WATCH_S = 2.0  # watchdog period
+HEAL_AFTER_S = 10.0  # Kafka errors (or a stall) this long in a row: rebuild the consumer
 
 MARK_SQL = "INSERT INTO analytics_processed_events (event_id, topic) VALUES (%s, %s) ON CONFLICT DO NOTHING"
 PLAY_SQL = "UPDATE songs SET play_count = play_count + 1 WHERE id = %s"
@@ -68,18 +77,33 @@ class Analytics:
         self.deps = deps
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
+        self._watch: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
+        self._partitions: dict[str, int] = {}  # as last seen: how to recreate a lost topic
+        self._kafka_trouble_since: float | None = None  # first of an unbroken run of Kafka errors
+        self.heals = 0
         deps.health.add(self.name)
+
+    @property
+    def _bootstrap(self) -> str:
+        return self.deps.config.settings.kafka_bootstrap_servers
 
     async def run(self) -> None:
         self._consumer = await until_ready(self.deps.health, self.name, "kafka", self._start_consumer)
-        self.deps.health.set(self.name, WorkerState.RUNNING,
+        self._running()
+        self._task = asyncio.create_task(self._loop(), name="analytics")
+        self._watch = asyncio.create_task(self._watchdog(), name="analytics-watchdog")
+
+    def _running(self, detail: str = "") -> None:
+        self.deps.health.set(self.name, WorkerState.RUNNING, detail or
                              f"group {names.ANALYTICS_GROUP} on {', '.join(names.ANALYTICS_TOPICS)}")
-        self._task = asyncio.create_task(self._loop(self._consumer), name="analytics")
 
     async def _start_consumer(self) -> AIOKafkaConsumer:
+        # Subscribing to topics that do not exist works, but a broker that lost them never brings the
+        # group back by itself: make them exist first, as the producers' auto-creation would.
+        await kafka_watch.ensure_topics(self._bootstrap, names.ANALYTICS_TOPICS, self._partitions)
         consumer = AIOKafkaConsumer(
-            *names.ANALYTICS_TOPICS, bootstrap_servers=self.deps.config.settings.kafka_bootstrap_servers,
+            *names.ANALYTICS_TOPICS, bootstrap_servers=self._bootstrap,
             group_id=names.ANALYTICS_GROUP, client_id="spotctl-analytics", enable_auto_commit=False,
             auto_offset_reset="earliest", request_timeout_ms=15000,
         )
@@ -88,12 +112,18 @@ class Analytics:
         except BaseException:
             await consumer.stop()
             raise
+        for topic in names.ANALYTICS_TOPICS:
+            parts = consumer.partitions_for_topic(topic)
+            if parts:
+                self._partitions[topic] = len(parts)
         return consumer
 
     async def stop(self) -> None:
         """Finish the batch in hand, commit it, leave the group."""
         self.deps.health.set(self.name, WorkerState.STOPPING)
         self._stop.set()
+        if self._watch is not None:
+            self._watch.cancel()
         if self._task is not None:
             try:
                 await asyncio.wait_for(self._task, timeout=15)
@@ -103,12 +133,24 @@ class Analytics:
             await self._consumer.stop()
         self.deps.health.set(self.name, WorkerState.STOPPED)
 
-    async def _loop(self, consumer: AIOKafkaConsumer) -> None:
+    def _kafka_error(self, exc: BaseException) -> None:
+        if self._kafka_trouble_since is None:
+            self._kafka_trouble_since = time.monotonic()
+        log.warning("analytics: kafka: %r", exc)
+
+    async def _loop(self) -> None:
         while not self._stop.is_set():
+            consumer = self._consumer
+            assert consumer is not None
             try:
                 batch = await consumer.getmany(timeout_ms=500, max_records=500)
             except transient_errors() as exc:
                 self.deps.health.set(self.name, WorkerState.WAITING, f"kafka: {exc!r}")
+                self._kafka_error(exc)
+                await asyncio.sleep(1)
+                continue
+            except KafkaError as exc:
+                self._kafka_error(exc)
                 await asyncio.sleep(1)
                 continue
             records = [r for part in batch.values() for r in part]
@@ -120,11 +162,63 @@ class Analytics:
                                          self.name, WorkerState.WAITING, f"postgres: {s.outcome.exception()!r}"
                                          if s.outcome else "postgres down"))
             applied: int = await retrying(self._apply, records)
-            with contextlib.suppress(*transient_errors()):
+            try:
                 await consumer.commit()  # if this fails the events come again and are skipped as seen
+                self._kafka_trouble_since = None
+            except (KafkaError, *transient_errors()) as exc:
+                self._kafka_error(exc)
             self.deps.health.count(self.name, processed=applied)
+            self.deps.health.progress(self.name)
             if self.deps.health.state(self.name) is WorkerState.WAITING:
-                self.deps.health.set(self.name, WorkerState.RUNNING)
+                self._running()
+
+    async def _watchdog(self) -> None:
+        """Judge progress every WATCH_S; rebuild the consumer when Kafka has failed it for HEAL_AFTER_S."""
+        while not self._stop.is_set():
+            await asyncio.sleep(WATCH_S)
+            try:
+                await self._check()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the watchdog must outlive whatever it watches
+                log.warning("analytics: watchdog: %r", exc)
+
+    async def _check(self) -> None:
+        consumer = self._consumer
+        if consumer is None:
+            return
+        lost: list[str] = []
+        with contextlib.suppress(KafkaError, TimeoutError, OSError):
+            lost = await kafka_watch.missing_topics(self._bootstrap, names.ANALYTICS_TOPICS)
+        waiting, rewound = await kafka_watch.backlog(consumer)
+        if lost:
+            why = f"topics lost by the broker: {', '.join(lost)}"
+        elif rewound:
+            why = "the broker's log is behind our positions (it lost its data)"
+        elif self._kafka_trouble_since is not None and time.monotonic() - self._kafka_trouble_since > HEAL_AFTER_S:
+            why = f"kafka errors for more than {HEAL_AFTER_S:.0f}s"
+        else:
+            why = ""
+        self.deps.health.observe_backlog(self.name, None if why else waiting, why=why)
+        if why:
+            await self._heal(why)
+
+    async def _heal(self, why: str) -> None:
+        """A fresh consumer (topics recreated first): it rejoins the group and resumes from the
+        committed offsets; redelivered events are skipped as seen."""
+        log.warning("analytics: rebuilding the Kafka consumer (%s)", why)
+        self.heals += 1
+        old, task = self._consumer, self._task
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        if old is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(old.stop(), 10)
+        self._consumer = await until_ready(self.deps.health, self.name, "kafka", self._start_consumer)
+        self._kafka_trouble_since = None
+        self._running(f"consumer rebuilt after: {why}")
+        self._task = asyncio.create_task(self._loop(), name="analytics")
 
     async def _apply(self, records: list[ConsumerRecord]) -> int:
         """Apply every new event in one transaction; return how many were new."""
