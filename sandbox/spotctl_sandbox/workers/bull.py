@@ -34,6 +34,7 @@ class BullWorker:
         self.processors = processors
         self.concurrency = concurrency
         self._worker: bullmq.Worker | None = None
+        self._queue: bullmq.Queue | None = None  # for its counts: the `stalled` judgement
         deps.health.add(name)
 
     async def run(self) -> None:
@@ -44,6 +45,7 @@ class BullWorker:
             "name": f"spotctl-{self.name}",
         })
         self._worker.on("error", self._on_error)
+        self._queue = bullmq.Queue(self.queue, {"connection": self.deps.config.settings.redis_url})
         self.deps.health.set(self.name, WorkerState.RUNNING, f"queue {self.queue}, concurrency {self.concurrency}")
         log.info("%s: consuming BullMQ queue %s", self.name, self.queue)
 
@@ -52,6 +54,8 @@ class BullWorker:
         if self._worker is not None:
             self.deps.health.set(self.name, WorkerState.STOPPING)
             await self._worker.close()
+        if self._queue is not None:
+            await self._queue.close()
         self.deps.health.set(self.name, WorkerState.STOPPED)
 
     def observe_redis(self, error: str | None) -> None:
@@ -63,6 +67,13 @@ class BullWorker:
             self.deps.health.set(self.name, WorkerState.WAITING, f"redis unreachable ({error}); BullMQ reconnects")
         elif error is None and state is WorkerState.WAITING:
             self.deps.health.set(self.name, WorkerState.RUNNING, f"queue {self.queue}, redis is back")
+
+    async def observe_backlog(self) -> None:
+        """Jobs ready to run (not those waiting out a retry backoff) against progress: `stalled`."""
+        if self._queue is None or self.deps.stopping.is_set():
+            return
+        counts = await self._queue.getJobCounts("wait", "prioritized")
+        self.deps.health.observe_backlog(self.name, sum(int(v) for v in counts.values()))
 
     def _on_error(self, err: Exception, *_: Any) -> None:
         log.warning("%s: BullMQ worker error: %s", self.name, err)

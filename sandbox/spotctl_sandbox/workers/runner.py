@@ -9,6 +9,7 @@ last jobs may still be delivering to.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -128,6 +129,9 @@ class Runner:
                 error = f"{type(exc).__name__}: {exc}"
             for worker in self.bull:
                 worker.observe_redis(error)
+                if error is None:
+                    with contextlib.suppress(*transient_errors()):
+                        await asyncio.wait_for(worker.observe_backlog(), 2)
             await asyncio.sleep(REDIS_PROBE_S)
 
     def start_workers(self) -> None:
