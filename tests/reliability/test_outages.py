@@ -58,7 +58,7 @@ def test_no_operation_is_stored_twice(report: Report) -> None:
     assert {v.kind: v.duplicated for v in report.verdicts} == {v.kind: [] for v in report.verdicts}
 
 
-def test_the_gateway_answers_json_naming_the_service_that_is_down(rstack: Stack, report: Report) -> None:
+def test_the_gateway_answers_json_naming_the_service_that_is_down(rstack: Stack) -> None:
     gateway = rstack.urls()["GATEWAY_URL"]
     context = ssl.create_default_context()
     context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
@@ -79,3 +79,44 @@ def test_the_gateway_answers_json_naming_the_service_that_is_down(rstack: Stack,
         while not rstack.healthy():
             assert time.monotonic() < deadline, f"{service} did not come back after chaos resume"
             time.sleep(0.5)
+
+
+def test_the_analytics_consumer_heals_after_a_kafka_restart(rstack: Stack) -> None:
+    """tansu forgets topics and group offsets when it restarts; the consumer used to stay stuck."""
+    import json
+    import uuid
+
+    import psycopg
+    from kafka import KafkaProducer
+
+    urls = rstack.urls()
+
+    def played(user: str) -> None:
+        producer = KafkaProducer(bootstrap_servers=urls["KAFKA_BOOTSTRAP_SERVERS"])
+        event = {"user_id": user, "song_id": "0", "ts": time.time(), "event_id": uuid.uuid4().hex}
+        producer.send("song_played", json.dumps(event).encode()).get(timeout=30)
+        producer.close()
+
+    def counted(user: str, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with psycopg.connect(urls["DATABASE_URL"], autocommit=True) as conn:
+            while time.monotonic() < deadline:
+                if conn.execute("SELECT plays FROM analytics_user_activity WHERE user_id = %s", (user,)).fetchone():
+                    return True
+                time.sleep(0.5)
+        return False
+
+    before = f"heal-{uuid.uuid4().hex[:8]}"
+    played(before)
+    assert counted(before, 90), "the analytics group never applied an event (before any fault)"
+    assert rstack.cli("chaos", "kill", "kafka", "--yes").returncode == 0
+    deadline = time.monotonic() + 60
+    while not rstack.healthy():
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    after = f"heal-{uuid.uuid4().hex[:8]}"
+    played(after)
+    assert counted(after, 90), "the analytics consumer did not heal after the broker restart"
+    with urllib.request.urlopen(f"{urls['WORKERS_URL']}/health", timeout=5) as resp:
+        analytics = json.loads(resp.read())["workers"]["analytics"]
+    assert "consumer rebuilt" in analytics["detail"]

@@ -111,3 +111,11 @@ def test_services_wait_for_stores_but_only_for_brokers_to_start(project: compose
     api = project.services["api"]
     assert set(api.depends_on) == {"redis", "postgres", "rabbitmq", "kafka"}
     assert api.started_is_enough == {"rabbitmq", "kafka"}
+
+
+def test_every_service_declares_a_restart_policy_the_supervisor_understands(project: compose.ComposeProject) -> None:
+    from spotctl.stack.supervision import RestartPolicy
+
+    assert [name for name, s in project.services.items() if not s.restart] == []  # said, not defaulted
+    for service in project.services.values():
+        RestartPolicy.parse(service.restart)  # raises, naming the valid values, on a typo

@@ -49,7 +49,7 @@ class Service:
     volumes: tuple[str, ...] = ()
     local: Mapping[str, Any] = field(default_factory=dict)
     extensions: Mapping[str, Any] = field(default_factory=dict)  # every `x-*` key (x-k8s, ...), as written
-    restart: str = "no"  # Compose's restart policy: no | always | on-failure[:N] | unless-stopped
+    restart: str = ""  # Compose's restart policy: no | always | on-failure[:N] | unless-stopped ("": unset = no)
 
     @property
     def driver(self) -> str:
@@ -208,7 +208,7 @@ def _service(name: str, raw: dict[str, Any], port_variables: list[str | None]) -
         volumes=tuple(str(v) for v in raw.get("volumes") or () if isinstance(v, str)),
         local=dict(raw.get("x-local") or {}),
         extensions={k: v for k, v in raw.items() if str(k).startswith("x-")},
-        restart=str(raw.get("restart") or "no"),
+        restart=str(raw.get("restart") or ""),
     )
 
 

@@ -193,7 +193,8 @@ class LocalRuntime:
     def _spec(self, name: str, launch: drivers.Launch) -> Spec:
         service = self.compose.services[name]
         return Spec(service=name, argv=tuple(launch.argv), env=launch.env, cwd=str(launch.cwd),
-                    log=str(self.project.logs_dir / f"{name}.log"), restart=service.restart, user=launch.user,
+                    log=str(self.project.logs_dir / f"{name}.log"), restart=service.restart or "no",
+                    user=launch.user,
                     main=launch.main, stack=self.stack_id)
 
     def _attach(self, name: str, record: ProcessRecord) -> None:
