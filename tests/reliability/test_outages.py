@@ -82,7 +82,9 @@ def test_the_gateway_answers_json_naming_the_service_that_is_down(rstack: Stack)
 
 
 def test_the_analytics_consumer_heals_after_a_kafka_restart(rstack: Stack) -> None:
-    """tansu forgets topics and group offsets when it restarts; the consumer used to stay stuck."""
+    """tansu forgets topics, logs and group offsets when it restarts. A consumer that kept its old
+    positions skipped the new log's first records (and commits failed for the lost topics); a healed
+    one starts over on the new log (events it applied before are skipped by id, not counted twice)."""
     import json
     import uuid
 
@@ -91,32 +93,31 @@ def test_the_analytics_consumer_heals_after_a_kafka_restart(rstack: Stack) -> No
 
     urls = rstack.urls()
 
-    def played(user: str) -> None:
+    def played(*users: str) -> None:
         producer = KafkaProducer(bootstrap_servers=urls["KAFKA_BOOTSTRAP_SERVERS"])
-        event = {"user_id": user, "song_id": "0", "ts": time.time(), "event_id": uuid.uuid4().hex}
-        producer.send("song_played", json.dumps(event).encode()).get(timeout=30)
+        for user in users:
+            event = {"user_id": user, "song_id": "0", "ts": time.time(), "event_id": uuid.uuid4().hex}
+            producer.send("song_played", json.dumps(event).encode()).get(timeout=30)
         producer.close()
 
-    def counted(user: str, timeout: float) -> bool:
+    def counted(users: list[str], timeout: float) -> list[str]:
         deadline = time.monotonic() + timeout
         with psycopg.connect(urls["DATABASE_URL"], autocommit=True) as conn:
-            while time.monotonic() < deadline:
-                if conn.execute("SELECT plays FROM analytics_user_activity WHERE user_id = %s", (user,)).fetchone():
-                    return True
+            while True:
+                rows = conn.execute("SELECT user_id FROM analytics_user_activity WHERE user_id = ANY(%s)",
+                                    (users,)).fetchall()
+                if len(rows) == len(users) or time.monotonic() > deadline:
+                    return sorted(r[0] for r in rows)
                 time.sleep(0.5)
-        return False
 
-    before = f"heal-{uuid.uuid4().hex[:8]}"
-    played(before)
-    assert counted(before, 90), "the analytics group never applied an event (before any fault)"
+    run = uuid.uuid4().hex[:8]
+    before = [f"heal-{run}-before-{i}" for i in range(3)]
+    played(*before)
+    assert counted(before, 90) == sorted(before), "the analytics group never applied events (before any fault)"
     assert rstack.cli("chaos", "kill", "kafka", "--yes").returncode == 0
-    deadline = time.monotonic() + 60
-    while not rstack.healthy():
-        assert time.monotonic() < deadline
-        time.sleep(0.5)
-    after = f"heal-{uuid.uuid4().hex[:8]}"
-    played(after)
-    assert counted(after, 90), "the analytics consumer did not heal after the broker restart"
-    with urllib.request.urlopen(f"{urls['WORKERS_URL']}/health", timeout=5) as resp:
-        analytics = json.loads(resp.read())["workers"]["analytics"]
-    assert "consumer rebuilt" in analytics["detail"]
+    time.sleep(4)  # the producers go on: the broker is back within a second or two
+    after = [f"heal-{run}-after-{i}" for i in range(3)]
+    played(*after)
+    started = time.monotonic()
+    assert counted(after, 90) == sorted(after), "events after the broker restart were skipped or never applied"
+    print(f"analytics applied the events after the restart in {time.monotonic() - started:.1f}s")
