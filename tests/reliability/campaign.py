@@ -184,7 +184,9 @@ async def campaign(stack: Stack, pause_s: float, targets: tuple[str, ...] = TARG
                 end()
             phase.ended = time.time()
             await recover(stack, driver, phase)
-            log(f"{fault} {target}: recovered after {phase.seconds_to_recover}s")
+            ttr = phase.seconds_to_recover
+            log(f"{fault} {target}: " + (f"recovered after {ttr}s" if ttr is not None else
+                                         f"NOT recovered within {RECOVERY_BUDGET_S:.0f}s: {phase.first_ack}"))
             phases.append(phase)
     await asyncio.sleep(2)
     driver.stop()

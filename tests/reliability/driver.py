@@ -80,7 +80,10 @@ class Driver:
 
     async def _loop(self, once: Any) -> None:
         while not self._stop.is_set():
-            await once()
+            try:
+                await once()
+            except Exception as exc:  # a driver loop that died would read as a service that never recovers
+                print(f"driver: unexpected {exc!r}", flush=True)
             await asyncio.sleep(PACE_S)
 
     def _headers(self, account: Account) -> dict[str, str]:
@@ -109,25 +112,45 @@ class Driver:
                          {"artist_id": self.artist_id, "title": title})
 
     async def _chat(self) -> None:
-        account = self.accounts[-1]
-        client = HubClient(self.hub_url, account.token, max_attempts=10_000, backoff_max=1.0, open_timeout=3)
+        """Chat through a client of our own making: a connection that failed in any way (its worker
+        killed or frozen) is dropped and a fresh one made, as a real client's reconnect would."""
+        client: HubClient | None = None
         while not self._stop.is_set():
-            try:
-                await asyncio.wait_for(client.connect(), 5)
-                await client.request("channel_join", {"channel_id": self.channel_id}, timeout=CLIENT_TIMEOUT_S)
-                break
-            except (OSError, HubError, TimeoutError, Exception):  # the hub may be the service that is down
-                await asyncio.sleep(0.5)
-        while not self._stop.is_set():
+            if client is None:
+                client = await self._hub_client()
+                continue
             text = f"rel-{self.run_id}-{uuid.uuid4().hex[:10]}"
             try:
                 await client.request("chat_message", {"channel_id": self.channel_id, "text": text},
                                      timeout=CLIENT_TIMEOUT_S)
                 self.ledger.add("chat", text, True)
-            except (HubError, TimeoutError, OSError) as exc:
-                self.ledger.add("chat", text, False, str(exc)[:120])
+            except Exception as exc:  # refused, timed out, connection gone: not acknowledged either way
+                self.ledger.add("chat", text, False, f"{type(exc).__name__}: {str(exc)[:100]}")
+                if not isinstance(exc, HubError) or exc.code in ("closed", "unreachable"):
+                    await _quietly_close(client)
+                    client = None
             await asyncio.sleep(PACE_S)
-        await client.close()
+        if client is not None:
+            await _quietly_close(client)
+
+    async def _hub_client(self) -> HubClient | None:
+        account = self.accounts[-1]
+        client = HubClient(self.hub_url, account.token, reconnect=False, open_timeout=CLIENT_TIMEOUT_S)
+        try:
+            await asyncio.wait_for(client.connect(), CLIENT_TIMEOUT_S + 1)
+            await client.request("channel_join", {"channel_id": self.channel_id}, timeout=CLIENT_TIMEOUT_S)
+            return client
+        except Exception:  # the hub (or the store behind it) may be what is down
+            await _quietly_close(client)
+            await asyncio.sleep(0.5)
+            return None
+
+
+async def _quietly_close(client: HubClient) -> None:
+    try:
+        await asyncio.wait_for(client.close(), 2)
+    except Exception:  # closing a dead connection may fail in many ways; it is gone either way
+        pass
 
 
 @dataclass(frozen=True)
