@@ -142,3 +142,17 @@ def test_orphaned_servers_are_found_by_up_and_down_and_down_leaves_nothing(own: 
     time.sleep(0.5)
     assert ours(own.state) == []
     assert not (run / "_supervisor.json").exists()
+
+
+def test_up_on_a_running_stack_whose_supervisor_died_brings_one_back_that_adopts_it(own: Any) -> None:
+    assert own("up", "redis").returncode == 0
+    run = own.state / "run"
+    os.kill(json.loads((run / "_supervisor.json").read_text())["pid"], signal.SIGKILL)
+    pid = status(own, "redis")["pid"]
+    again = own("up", "redis")
+    assert again.returncode == 0 and "attaching" in again.stderr
+    assert status(own, "redis")["pid"] == pid  # attached, not restarted
+
+    os.kill(pid, signal.SIGKILL)  # not a child of the new supervisor: it sees the exit, not its code
+    adopted = wait_until(own, "redis", lambda s: s["status"] == "healthy" and s["restarts"] == 1)
+    assert adopted["last_exit"].startswith("exited (exit status unknown")
