@@ -70,7 +70,8 @@ def test_killed_servers_come_back_and_ps_says_why(own: Any) -> None:
     assert killed.returncode == 0, killed.stderr
 
     redis = wait_until(own, "redis", lambda s: s["status"] == "healthy" and s["restarts"] == 1)
-    assert redis["last_exit"] == "killed by SIGKILL"
+    supervisor_log = (own.state / "logs" / "_supervisor.log").read_text()
+    assert redis["last_exit"] == "killed by SIGKILL", supervisor_log
     rabbit = wait_until(own, "rabbitmq", lambda s: s["status"] == "healthy" and s["restarts"] == 1)
     assert rabbit["pid"] != before["pid"] and psutil.Process(rabbit["pid"]).name() == "beam.smp"
     table = own("ps", "redis").stdout

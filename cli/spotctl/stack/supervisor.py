@@ -13,6 +13,7 @@ pausing relies on psutil's suspend/resume (SIGSTOP/SIGCONT, NtSuspendProcess on 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -64,6 +65,7 @@ class Supervisor:
     def tick(self, now: float) -> bool:
         specs = self.control.specs()
         for name in [n for n in self.children if n not in specs]:  # `down` took it over
+            log.info("supervisor: %s is no longer ours to supervise (its spec is gone)", name)
             self.released.append(self.children.pop(name))
             self.watched.pop(name, None)
         for child in self.children.values():
@@ -101,6 +103,9 @@ class Supervisor:
 
     def _alive(self, name: str, spec: Spec, record: ProcessRecord, state: supervision.Record,
                hold: Hold | None, now: float) -> None:
+        if name not in self.watched and name not in self.children:
+            log.info("supervisor: adopting %s pid %d (not our child: its exit code will be unknown)", name,
+                     record.pid)
         self.watched[name] = record
         if name in self.main_pending:
             self._resolve_main(name, spec, record, now)
@@ -201,7 +206,7 @@ def main(argv: list[str]) -> int:
     single = FileLock(str(Path(argv[0]) / "supervisor.lock"), timeout=0)
     try:
         with single:
-            log.info("supervisor: watching %s", argv[0])
+            log.info("supervisor: pid %d watching %s", os.getpid(), argv[0])
             supervisor.run()
     except Timeout:
         log.info("supervisor: another one watches %s", argv[0])
