@@ -135,14 +135,14 @@ def stop(record: ProcessRecord, timeout: float = 20.0) -> None:
     """SIGTERM the server and its process group (graceful), SIGKILL what is left after `timeout`."""
     procs = family(record)
     if not procs:
-        _kill_group(record.group, force=True)
+        _kill_group(_own_group(record), force=True)
         return
     _terminate(record, procs)
     _, survivors = psutil.wait_procs(procs, timeout=timeout)
     for proc in survivors:
         _quietly(proc.kill)
     psutil.wait_procs(survivors, timeout=5)
-    _kill_group(record.group, force=True)  # stragglers that left the tree (re-parented to init)
+    _kill_group(_own_group(record), force=True)  # stragglers that left the tree (re-parented to init)
 
 
 def kill_remains(record: ProcessRecord) -> None:
@@ -151,7 +151,7 @@ def kill_remains(record: ProcessRecord) -> None:
     procs = family(record)
     for proc in procs:
         _quietly(proc.kill)
-    _kill_group(record.group, force=True)
+    _kill_group(_own_group(record), force=True)
     psutil.wait_procs(procs, timeout=5)
 
 
@@ -168,6 +168,19 @@ def _terminate(record: ProcessRecord, procs: list[psutil.Process]) -> None:
             psutil.Process(record.pid).terminate()
         except psutil.Error:
             pass
+
+
+def _own_group(record: ProcessRecord) -> int:
+    """The record's process group, or 0 when its id now belongs to a newer process: once the leader
+    is gone its pid (and so a new session's group id) may be reused, and that group is not ours."""
+    try:
+        if psutil.Process(record.group).create_time() > record.create_time + 1.0 and record.group == record.pid:
+            return 0
+        if record.group != record.pid and psutil.Process(record.group).create_time() > record.create_time:
+            return 0
+    except psutil.Error:
+        pass
+    return record.group
 
 
 def _kill_group(pgid: int, force: bool) -> bool:
