@@ -48,7 +48,7 @@ def retry_window_s(options: dict[str, Any]) -> float:
     delay = float(backoff.get("delay", 0)) / 1000
     steps = int(options.get("attempts", 1)) - 1
     if backoff.get("type") == "exponential":
-        return sum(delay * 2 ** i for i in range(steps))
+        return float(sum(delay * 2.0 ** i for i in range(steps)))
     return delay * steps
 
 

@@ -1,6 +1,6 @@
 """Each of Redis, PostgreSQL, RabbitMQ, Kafka, a hub worker, the API and the workers is killed, then
 paused, under a steady load: the stack heals with no human action, and no acknowledged operation is
-lost or duplicated. A stack of its own (ports SPOTCTL_TEST_PORT_BASE+20...), driven through the CLI.
+lost or duplicated. A stack of its own (the ports after the session stack's), driven through the CLI.
 
 The campaign takes ~3 min; SPOTCTL_RELIABILITY_PAUSE_S sets how long each pause lasts (default 3 s;
 the long version outside CI: 30).
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PORT_BASE, ROOT
+from tests.conftest import PORT_BASE, PORT_VARIABLES, ROOT, SPARE_PORTS
 from tests.reliability.campaign import FAULTS, TARGETS, Report, Stack, campaign, own_stack
 
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(900)]
@@ -32,7 +32,9 @@ PAUSE_S = float(os.environ.get("SPOTCTL_RELIABILITY_PAUSE_S", "3"))
 @pytest.fixture(scope="module")
 def rstack(stack_settings: Path) -> Iterator[Stack]:
     state = Path(tempfile.gettempdir()) / f"spotctl-reliability-{hashlib.sha1(str(ROOT).encode()).hexdigest()[:8]}"
-    with own_stack(state, PORT_BASE + 20) as stack:
+    base = PORT_BASE + len(PORT_VARIABLES)  # right after the session stack's ports, before the spare ones
+    assert base + len(PORT_VARIABLES) <= SPARE_PORTS.start, "no room for a second stack: raise PORT_BLOCK"
+    with own_stack(state, base) as stack:
         yield stack
 
 

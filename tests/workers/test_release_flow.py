@@ -14,8 +14,8 @@ import pytest
 import redis.asyncio as aioredis
 from bullmq import Job, Queue
 
+from spotctl_sandbox import contract
 from spotctl_sandbox.events import declare_exchanges
-from spotctl_sandbox.workers import names
 from tests.workers.conftest import Catalogue, eventually, take_from_queue
 
 pytestmark = pytest.mark.stack
@@ -85,7 +85,7 @@ async def test_release_notifies_followers_by_push_email_and_hub(
     mail_job = await Job.fromId(jobs, f"release-{song}-{fan}-email")
     assert push_job is not None and mail_job is not None
     assert push_job.opts["priority"] < mail_job.opts["priority"]  # 1 = highest: pushes go first
-    assert push_job.opts["attempts"] == names.RETRY_ATTEMPTS and push_job.opts["backoff"]["type"] == "exponential"
+    assert push_job.opts["attempts"] == contract.RETRY_ATTEMPTS and push_job.opts["backoff"]["type"] == "exponential"
     await jobs.close()
 
     async def pending_in_hub() -> list[str]:  # offline, so the hub keeps it for the next connection
