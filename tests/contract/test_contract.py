@@ -15,10 +15,11 @@ from spotctl_sandbox import contract
 def test_job_options_bound_history_the_same_way_everywhere() -> None:
     from spotctl_sandbox.api.resources import JOB_OPTIONS
 
-    assert JOB_OPTIONS == contract.job_options(attempts=3)
+    assert JOB_OPTIONS == contract.job_options()  # retried through a ~30 s store restart (issue 15)
     assert JOB_OPTIONS["removeOnComplete"] == {"count": contract.KEEP_COMPLETED}
     assert contract.job_options(backoff_ms=None, priority=2) == {
-        "attempts": 5, "priority": 2, "removeOnComplete": {"count": 1000}, "removeOnFail": {"count": 5000}}
+        "attempts": contract.RETRY_ATTEMPTS, "priority": 2, "removeOnComplete": {"count": 1000},
+        "removeOnFail": {"count": 5000}}
 
 
 def test_the_cli_lists_the_contracts_queues_and_dead_letter_names() -> None:
