@@ -37,6 +37,8 @@ class RunConfig:
     run_id: str = "run"
     rate_steps: str = ""           # "1,2,5,10": msg_rate per step of step_s seconds (broadcast curve)
     step_s: float = 0.0
+    metrics_url: str = ""          # the hub's /metrics (rate-limit counters), "" when the target is no hub
+    protocol: str = "ws"           # ws | http: which words the summary uses
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> RunConfig:

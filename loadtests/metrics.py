@@ -25,7 +25,7 @@ from hdrh.histogram import HdrHistogram
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from . import distributed, summary
+from . import distributed, gauges, summary
 from .config import RunConfig
 
 KEY = "spotctl"
@@ -34,6 +34,7 @@ RATE_WINDOW_S = 6.0
 REPORT_EVERY_S = 1.0   # worker -> master stats reports (Locust's default is 3 s: too coarse for progress)
 HEARTBEAT_LIVENESS = 15  # missed 1 s heartbeats before a worker is "missing" (Locust: 3, too few on a
                          # shared 2-core box during the startup burst; real saturation is gated on CPU)
+HUB_COUNTERS_EVERY_S = 5.0  # how often the master reads the hub's /metrics for the live view
 
 
 def _histogram() -> HdrHistogram:
@@ -55,16 +56,34 @@ class Counters:
     errors: int = 0
     out_of_order: int = 0
     host: str = ""                # the address this worker's connections leave from
+    close_codes: dict[str, int] = field(default_factory=dict)  # drops by the server's close code
     latency: HdrHistogram = field(default_factory=_histogram)
+    connect_latency: HdrHistogram = field(default_factory=_histogram)
+    cpu: gauges.ProcessCpu | None = None
 
     def record_latency(self, seconds: float) -> None:
         self.latency.record_value(max(1, int(seconds * 1_000_000)))
 
+    def record_connect(self, seconds: float) -> None:
+        """TCP connect + upgrade (+ the session's acknowledgement) of one connection."""
+        self.connect_latency.record_value(max(1, int(seconds * 1_000_000)))
+
+    def record_drop(self, code: int | None) -> None:
+        self.drops += 1
+        key = str(code) if code else "none"
+        self.close_codes[key] = self.close_codes.get(key, 0) + 1
+
     def snapshot(self) -> dict[str, Any]:
-        """Cumulative counters plus the histogram recorded since the last snapshot."""
-        out: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "latency"}
-        out["hdr"] = self.latency.encode() if self.latency.get_total_count() else b""
-        self.latency.reset()
+        """Cumulative counters, the histograms recorded since the last snapshot, this process's CPU %."""
+        skip = ("latency", "connect_latency", "cpu")
+        out: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
+        out["close_codes"] = dict(self.close_codes)
+        for key, hist in (("hdr", self.latency), ("connect_hdr", self.connect_latency)):
+            out[key] = hist.encode() if hist.get_total_count() else b""
+            hist.reset()
+        if self.cpu is None:
+            self.cpu = gauges.ProcessCpu()
+        out["cpu"] = self.cpu.percent()
         return out
 
 
@@ -91,11 +110,16 @@ class Aggregator:
     def __init__(self, env: Environment, config: RunConfig, measures_latency: bool) -> None:
         self.env, self.config, self.measures_latency = env, config, measures_latency
         self.per_worker: dict[str, summary.Totals] = {}
+        self.close_codes: dict[str, dict[str, int]] = {}  # per Locust worker: drops by close code
         self.generators: dict[str, dict[str, Any]] = {}  # per worker: host, peak connections, connects
         self.hist = _histogram()
+        self.connect_hist = _histogram()
         self.window = _histogram()
         self.peak = 0
         self.cpu_max = 0.0
+        self.hub_start: dict[str, int] | None = None   # the hub's rate-limit counters when the run began
+        self.hub_now: dict[str, int] | None = None
+        self.hub_read_at = 0.0
         self.missing: set[str] = set()
         self.started = 0.0
         self.spawned = 0.0
@@ -123,8 +147,14 @@ class Aggregator:
             self.window.decode_and_add(hdr)
             if step is not None:
                 self.step_hists[step].decode_and_add(hdr)
+        connect_hdr = payload.pop("connect_hdr", b"")
+        if connect_hdr:
+            self.connect_hist.decode_and_add(connect_hdr)
         self.per_worker[client_id] = summary.Totals(**{k: payload.get(k, 0)
                                                        for k in summary.Totals.__dataclass_fields__})
+        self.close_codes[client_id] = dict(payload.get("close_codes") or {})
+        if self.holding():  # a saturated generator during the hold voids the run
+            self.cpu_max = max(self.cpu_max, float(payload.get("cpu") or 0.0))
         mine = self.generators.setdefault(client_id, {"host": "", "connections_peak": 0, "connects": 0})
         mine["host"] = payload.get("host") or mine["host"]
         mine["connections_peak"] = max(mine["connections_peak"], int(payload.get("connections", 0)))
@@ -135,6 +165,41 @@ class Aggregator:
             self.step_messages[step] += totals.messages - self._counted[0]
             self.step_sent[step] += totals.sent - self._counted[1]
         self._counted = (totals.messages, totals.sent)
+
+    def holding(self) -> bool:
+        return bool(self.spawned) and not self.hold_end
+
+    def drops_by_code(self) -> dict[str, int]:
+        merged: dict[str, int] = {}
+        for codes in self.close_codes.values():
+            for code, n in codes.items():
+                merged[code] = merged.get(code, 0) + n
+        return dict(sorted(merged.items()))
+
+    def read_hub(self, force: bool = False) -> None:
+        """The hub's rate-limit counters (every few seconds; the first reading is the baseline)."""
+        if not self.config.metrics_url or (not force and time.monotonic() - self.hub_read_at < HUB_COUNTERS_EVERY_S):
+            return
+        self.hub_read_at = time.monotonic()
+        now = gauges.read_rate_limited(self.config.metrics_url)
+        if self.hub_start is None:
+            self.hub_start = now
+        elif now is not None:
+            self.hub_now = now
+
+    def hub_rate_limited(self) -> dict[str, int] | None:
+        return gauges.since(self.hub_now or self.hub_start, self.hub_start)
+
+    def remaining_s(self, users: int) -> float:
+        """Seconds left: what the ramp still needs at the spawn rate, then the hold."""
+        if self.hold_end:
+            return 0.0
+        if self.spawned:
+            return max(0.0, self.config.hold_s - (time.monotonic() - self.spawned))
+        options = self.env.parsed_options
+        rate = float(getattr(options, "spawn_rate", 0) or 0) if options is not None else 0.0
+        ramp = (self.config.users - users) / rate if rate > 0 else 0.0
+        return ramp + self.config.hold_s
 
     def step_now(self) -> int | None:
         """Which rate step the hold is in (by the master's clock), None outside stepped holds."""
@@ -161,20 +226,18 @@ class Aggregator:
     def on_start(self) -> None:
         self.started = time.monotonic()
         self.started_at = datetime.now(UTC).isoformat(timespec="seconds")
+        self.read_hub(force=True)
 
     def progress_loop(self) -> None:
         while True:
             gevent.sleep(PROGRESS_EVERY_S)
             self.write_progress()
 
-    def sample_cpu(self) -> None:
-        """Worker CPU (from Locust heartbeats) during the hold: a saturated generator voids the run."""
+    def note_missing(self) -> None:
+        """Workers Locust marked missing (missed heartbeats): their figures are incomplete."""
         runner = self.env.runner
         if isinstance(runner, MasterRunner) and runner.state in ("spawning", "running"):
             self.missing |= {c.id for c in runner.clients.values() if c.state == "missing"}
-        if isinstance(runner, MasterRunner) and runner.state == "running":
-            for client in runner.clients.values():
-                self.cpu_max = max(self.cpu_max, float(client.cpu_usage or 0))
 
     def rates(self, now: float, totals: summary.Totals) -> tuple[float, float]:
         """Deliveries/s and sends/s over the last few seconds (reports arrive every second)."""
@@ -187,7 +250,8 @@ class Aggregator:
 
     def write_progress(self) -> None:
         now = time.monotonic()
-        self.sample_cpu()
+        self.note_missing()
+        self.read_hub()
         totals = self.totals()
         rate, sent_rate = self.rates(now, totals)
         window = latency_of(self.window)
@@ -199,7 +263,10 @@ class Aggregator:
                     "handshake_failures": totals.handshake_failures, "messages": totals.messages,
                     "deliveries_per_s": round(rate, 1), "sent_per_s": round(sent_rate, 1),
                     "p50_ms": window.p50_ms, "p99_ms": window.p99_ms,
-                    "failures": self.env.stats.total.num_failures, "cpu_max": round(self.cpu_max, 1)}
+                    "failures": self.env.stats.total.num_failures, "cpu_max": round(self.cpu_max, 1),
+                    "remaining_s": round(self.remaining_s(users), 1), "close_codes": self.drops_by_code(),
+                    "rate_limited": self.hub_rate_limited(), "requests": self.env.stats.total.num_requests,
+                    "protocol": self.config.protocol}
         tmp = self.config.results / "progress.json.tmp"
         tmp.write_text(json.dumps(progress))
         tmp.replace(self.config.results / "progress.json")
@@ -229,6 +296,7 @@ class Aggregator:
         held = end - self.spawned if self.spawned else 0.0
         if self.progress is not None:
             self.progress.kill()
+        self.read_hub(force=True)
         self.write_progress()
         self.timeline.close()
         latency = latency_of(self.hist)
@@ -240,7 +308,10 @@ class Aggregator:
             target_p99_ms=self.config.target_p99_ms, measures_latency=self.measures_latency,
             generator_cpu_max=self.cpu_max, started_at=self.started_at, hold_s=held,
             missing_workers=len(self.missing), passive_read_s=self.config.passive_read_s,
-            generators=sorted(self.generators.values(), key=lambda g: (g["host"], -g["connects"])))
+            generators=sorted(self.generators.values(), key=lambda g: (g["host"], -g["connects"])),
+            close_codes=self.drops_by_code(), hub_rate_limited=self.hub_rate_limited(),
+            connect=latency_of(self.connect_hist), interrupted=not self.hold_end, planned_hold_s=self.config.hold_s,
+            protocol=self.config.protocol)
         if self.steps:
             result = replace(result, steps=self.curve())
         result.write(self.config.results / "summary.json")

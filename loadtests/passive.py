@@ -74,7 +74,7 @@ class PassiveReader:
         watched = _Watched(conn, FrameScanner(marker, app_ping=ping), pong)
         reason = self._wait_shared(conn.sock.fileno(), watched) if self.epoll else self._read_alone(watched)
         if not conn.closing:
-            raise ConnectionDropped(reason)
+            raise ConnectionDropped(reason, watched.scanner.close_code)
 
     def _wait_shared(self, fd: int, watched: _Watched) -> str:
         assert self.epoll is not None

@@ -12,26 +12,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .sampler import peaks
+
 HEADER = ("run", "target", "connections peak", "drops", "failed handshakes (retries)", "deliveries/s",
           "p50 / p99 / p99.9 / max ms", "hold s", "Locust worker CPU max %", "server CPU % (peak)",
           "server RSS MB (peak)", "run-queue wait % server / Locust (peak)", "load avg (peak)", "passed")
 
 
-def _peaks(folder: Path) -> dict[str, float]:
-    samples = folder / "samples.csv"
-    if not samples.exists():
-        return {}
-    with samples.open() as f:
-        rows = list(csv.DictReader(f))
-    keys = ("server_cpu", "server_rss_mb", "established", "hub_connections", "hub_frames_shed", "server_wait",
-            "locust_max_wait", "load1")
-    return {k: max(float(r[k]) for r in rows if r.get(k) not in (None, "")) for k in keys
-            if any(r.get(k) not in (None, "") for r in rows)}
-
-
 def row(folder: Path) -> tuple[str, ...]:
     s: dict[str, Any] = json.loads((folder / "summary.json").read_text())
-    p = _peaks(folder)
+    p = peaks(folder / "samples.csv")
     return (folder.name, s["target"], f"{s['connections_peak']:,}", str(s["drops"]),
             f"{s['handshake_failures']} ({s['handshake_retries']:,})", f"{s['deliveries_per_s']:,.0f}",
             f"{s['p50_ms']} / {s['p99_ms']} / {s['p999_ms']} / {s['max_ms']}", str(s["hold_s"]),

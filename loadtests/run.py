@@ -2,7 +2,8 @@
 
 Worker processes are sized for the fd limit (10k connections each, 20k fds per process) and each
 dials from its own 127.0.0.x address; the master writes `progress.json` every 2 s (handed to
-`on_progress`) and `summary.json` at the end. Every child is stopped on the way out, even on error.
+`on_progress`) and `summary.json` at the end. Every child is stopped on the way out, even on error,
+and a run stopped by Ctrl-C (or SIGTERM) still leaves its summary, marked interrupted and failed.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import sessions, targets
-from .catalog import SCENARIOS, Scenario
+from . import htmlreport, sessions, targets
+from .catalog import SCENARIOS, Scenario, hub_rate_limit, over_limit_advice
 from .config import RunConfig
-from .sampler import Sampler
+from .sampler import Sampler, peaks
 
 CONNECTIONS_PER_WORKER = 10_000
 MAX_WORKERS = 12
@@ -69,6 +70,29 @@ class Outcome:
     results_dir: Path
     target: str
     artifacts: list[Path] = field(default_factory=list)
+    interrupted: bool = False
+
+
+def msg_rate_of(req: RunRequest) -> float:
+    """The asked rate, or the scenario's default (kept within the hub's rate limits when it is the target)."""
+    scenario = SCENARIOS[req.scenario]
+    if req.msg_rate is not None:
+        return req.msg_rate
+    if (req.target or scenario.targets[0]) != "hub":
+        return scenario.msg_rate
+    return scenario.default_rate(req.users, req.room_size or scenario.room_size, hub_rate_limit(req.env))
+
+
+def warnings(req: RunRequest) -> list[str]:
+    """What the user should know before the run: an asked rate the hub's limits will refuse."""
+    scenario = SCENARIOS[req.scenario]
+    if (req.target or scenario.targets[0]) != "hub":
+        return []
+    room = req.room_size or scenario.room_size
+    limit = hub_rate_limit(req.env)
+    rates = req.rate_steps or ((req.msg_rate,) if req.msg_rate is not None else ())
+    advice = [over_limit_advice(scenario, rate, req.users, room, limit) for rate in sorted(set(rates))[-1:]]
+    return [a for a in advice if a]
 
 
 def plan_workers(users: int, requested: int = 0, remote: int = 0) -> int:
@@ -189,18 +213,19 @@ def run(req: RunRequest, on_target: Callable[[str], None],
     procs: list[subprocess.Popen[bytes]] = []
     jtis: list[str] = []
     sampler: Sampler | None = None
+    interrupted = False  # by Ctrl-C / SIGTERM: cleaned up, summarised, reported as such
     try:
         target = _start_target(req, scenario, target_kind)
         on_target(target.describe)
         cfg = RunConfig(
             scenario=scenario.name, target=target_kind, url=target.url, api_url=req.env.get("API_URL", ""),
             redis_url=redis_url, results_dir=str(req.results_dir), users=req.users, workers=workers,
-            room_size=req.room_size or scenario.room_size,
-            msg_rate=scenario.msg_rate if req.msg_rate is None else req.msg_rate,
+            room_size=req.room_size or scenario.room_size, msg_rate=msg_rate_of(req),
             probe_every=req.probe_every, passive_read_s=req.passive_read_s, hold_s=req.hold_s,
             target_p99_ms=req.target_p99_ms,
             run_id=uuid.uuid4().hex[:8], rate_steps=",".join(f"{r:g}" for r in req.rate_steps),
-            step_s=req.step_s, heartbeat_s=req.heartbeat_s)
+            step_s=req.step_s, heartbeat_s=req.heartbeat_s, protocol=scenario.protocol,
+            metrics_url=target.health_url.replace("/health", "/metrics") if target_kind == "hub" else "")
         if req.rate_steps:
             cfg = replace(cfg, hold_s=len(req.rate_steps) * req.step_s)
         if target_kind == "hub":
@@ -210,12 +235,15 @@ def run(req: RunRequest, on_target: Callable[[str], None],
         procs = _locust(scenario, cfg, req, req.master_port or targets.free_port(), local)
         if scenario.name == "notifications":
             procs.append(_notifier(cfg, req.results_dir))
-        sampler = Sampler(req.results_dir / "samples.csv", urlsplit(target.url).port or 80,
-                          target.health_url.replace("/health", "/metrics") if target_kind == "hub" else "",
-                          target.process.pid if target.process else None, [p.pid for p in procs])
+        sampler = Sampler(req.results_dir / "samples.csv", urlsplit(target.url).port or 80, cfg.metrics_url,
+                          target.server_pids(), [p.pid for p in procs])
         sampler.start()
         limit = req.users / max(req.spawn_rate, 0.1) * 2 + req.hold_s + 180 + req.workers_wait_s
-        finished = _watch(procs[0], req.results_dir, limit, on_progress)
+        try:
+            finished = _watch(procs[0], req.results_dir, limit, on_progress)
+        except KeyboardInterrupt:
+            interrupted, finished = True, False
+        sampler.stop()  # its last row while the Locust workers still run
         if not finished:
             stop_all(procs[:1], grace_s=60)  # SIGTERM: Locust still writes its reports and summary
         stop_all(procs[1:])
@@ -234,16 +262,34 @@ def run(req: RunRequest, on_target: Callable[[str], None],
         (req.results_dir / "tokens.txt").unlink(missing_ok=True)  # revoked; never leave them behind
     summary_file = req.results_dir / "summary.json"
     if not summary_file.exists():
+        if interrupted:
+            raise KeyboardInterrupt
         raise RunError(f"Locust ended without a summary (exit code {procs[0].returncode}): "
                        f"{_last_line(req.results_dir / 'master.err')}")
-    summary = json.loads(summary_file.read_text())
+    summary = complete(json.loads(summary_file.read_text()), req.results_dir, interrupted)
     summary["target_description"] = target.describe if target else ""
-    notifier = req.results_dir / "notifier.json"
+    summary_file.write_text(json.dumps(summary, indent=2) + "\n")
+    htmlreport.add_to(req.results_dir / "report.html", summary, req.results_dir / "timeline.csv")
+    artifacts = sorted(p for p in req.results_dir.iterdir() if p.suffix in (".html", ".csv", ".json", ".hgrm"))
+    code = 130 if interrupted else procs[0].returncode or (0 if summary.get("passed") else 1)
+    return Outcome(summary, code, req.results_dir, target.describe if target else "", artifacts, interrupted)
+
+
+def complete(summary: dict[str, Any], results: Path, interrupted: bool) -> dict[str, Any]:
+    """What only this side knows: the notifier's counts, the server's CPU/RSS peaks, and an interruption
+    (the master may not have seen one: a Ctrl-C during the ramp reaches it as an ordinary quit)."""
+    notifier = results / "notifier.json"
     if notifier.exists():
         sent = json.loads(notifier.read_text())
         summary["sent"] = sent["sent"]
         summary["sent_by_priority"] = sent["by_priority"]
-    summary_file.write_text(json.dumps(summary, indent=2) + "\n")
-    artifacts = sorted(p for p in req.results_dir.iterdir() if p.suffix in (".html", ".csv", ".json", ".hgrm"))
-    return Outcome(summary, procs[0].returncode or (0 if summary.get("passed") else 1), req.results_dir,
-                   target.describe if target else "", artifacts)
+    top = peaks(results / "samples.csv")
+    summary["server_cpu_max"] = top.get("server_cpu", 0.0)
+    summary["server_rss_mb_max"] = top.get("server_rss_mb", 0.0)
+    if interrupted and not summary.get("interrupted"):
+        summary["interrupted"] = True
+        summary["checks"] = [{"name": "interrupted", "ok": False, "detail": "stopped by the user"},
+                             *summary.get("checks", [])]
+    if summary.get("interrupted"):
+        summary["passed"] = False
+    return summary

@@ -18,6 +18,9 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
+
+import psutil
 
 BASELINES = Path(__file__).resolve().parent / "baselines"
 CONNECTIONS_PER_HUB_WORKER = 12_500   # stays well under 20,000 fds per process
@@ -55,17 +58,50 @@ class Target:
     describe: str
     process: subprocess.Popen[bytes] | None = None
     env: dict[str, str] = field(default_factory=dict)
+    pids: tuple[int, ...] = ()     # a running server's processes on this machine (the stack's hub)
+
+    def server_pids(self) -> list[int]:
+        """The processes whose CPU and memory the sampler reports as the server's."""
+        return [self.process.pid] if self.process is not None else list(self.pids)
 
     def stop(self) -> None:
-        """Stop the process group we started (a hub supervisor takes its workers with it)."""
+        """Stop the process tree we started (a hub supervisor takes its workers with it)."""
         if self.process is None or self.process.poll() is not None:
             return
-        os.killpg(self.process.pid, signal.SIGTERM)
+        if hasattr(os, "killpg"):  # POSIX: the session we started it in
+            os.killpg(self.process.pid, signal.SIGTERM)
+        else:
+            self.process.terminate()
         try:
             self.process.wait(20)
         except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
+            for child in _children(self.process.pid):
+                child.kill()
+            self.process.kill()
             self.process.wait(5)
+
+
+def _children(pid: int) -> list[psutil.Process]:
+    try:
+        return list(psutil.Process(pid).children(recursive=True))
+    except psutil.Error:
+        return []
+
+
+def local_hub_pids(health: dict[str, object], hub_url: str) -> tuple[int, ...]:
+    """The hub's worker pids from its /health, when it runs on this machine (a pid from a container or
+    another host would name some other process here)."""
+    host = urlsplit(hub_url).hostname or ""
+    if host != "localhost" and not host.startswith("127."):
+        return ()
+    found = []
+    for pid in dict(health.get("pids") or {}).values():  # type: ignore[call-overload]
+        try:
+            if "spotctl_sandbox.hub" in " ".join(psutil.Process(int(pid)).cmdline()):
+                found.append(int(pid))
+        except (psutil.Error, ValueError):
+            continue
+    return tuple(found)
 
 
 def _spawn(kind: str, argv: list[str], env: dict[str, str], health: str, log: Path,
@@ -87,7 +123,8 @@ def stack_hub(hub_url: str, metrics_url: str, users: int) -> Target:
     health = metrics_url.rstrip("/") + "/health"
     try:
         with urllib.request.urlopen(health, timeout=2) as resp:
-            workers = int(json.loads(resp.read()).get("workers", 1))
+            state = json.loads(resp.read())
+        workers = int(state.get("workers", 1))
     except (OSError, ValueError):
         raise TargetError(f"the stack's hub does not answer at {health}; start it with `spotctl up hub`, "
                           "or let the run start its own with --hub own") from None
@@ -95,7 +132,8 @@ def stack_hub(hub_url: str, metrics_url: str, users: int) -> Target:
         raise TargetError(f"the stack's hub runs {workers} workers: too few for {users:,} connections "
                           f"({CONNECTIONS_PER_HUB_WORKER:,} each at most); use --hub own (--hub-workers "
                           f"{hub_workers_for(users)}) or restart it with HUB_WORKERS={hub_workers_for(users)}")
-    return Target("hub", hub_url, health, f"the stack's hub ({workers} workers) at {hub_url}")
+    return Target("hub", hub_url, health, f"the stack's hub ({workers} workers) at {hub_url}",
+                  pids=local_hub_pids(state, hub_url))
 
 
 def with_pool(redis_url: str, size: int) -> str:

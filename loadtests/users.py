@@ -131,6 +131,7 @@ class WsUser(User):
                 continue
             COUNTERS.connects += 1
             COUNTERS.connections += 1
+            COUNTERS.record_connect(time.monotonic() - started)
             if not COUNTERS.host:
                 COUNTERS.host = conn.local_address()
             fire(self.environment, "connect", started)
@@ -174,8 +175,8 @@ class WsUser(User):
                 self.conn = None
                 if STOPPING.is_set():
                     return
-                COUNTERS.drops += 1
-                fire(self.environment, "drop", time.monotonic(), exc)
+                COUNTERS.record_drop(exc.code)
+                fire(self.environment, f"drop (close {exc.code or 'without a close frame'})", time.monotonic(), exc)
                 try:
                     self.conn = self.connect()
                 except HandshakeFailed:

@@ -31,7 +31,14 @@ class HandshakeFailed(Exception):
 
 
 class ConnectionDropped(Exception):
-    """An open connection ended without us asking: the server or the network closed it."""
+    """An open connection ended without us asking: the server or the network closed it.
+
+    `code` is the server's WebSocket close code (1008: policy, e.g. the hub's rate limit), None when
+    the connection ended without a close frame."""
+
+    def __init__(self, reason: str, code: int | None = None) -> None:
+        super().__init__(reason)
+        self.code = code
 
 
 class WsConnection:
@@ -117,7 +124,7 @@ class WsConnection:
                 if self.closing:
                     return
                 code = self.protocol.close_code
-                raise ConnectionDropped(f"closed by server (code {code})" if code else reason)
+                raise ConnectionDropped(f"closed by server (code {code})" if code else reason, code)
 
     def send_soon(self, text: str) -> None:
         """Send without waiting behind another greenlet's send (the passive reader must never block)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from loadtests import summary, wire
 from loadtests.config import RunConfig
@@ -88,3 +89,118 @@ def test_the_scanner_counts_a_protocols_own_ping_frames_apart_from_deliveries() 
     stream = bytes([0x81, 1]) + b"2" + bytes([0x81, 16]) + b'42["message",{}]' + bytes([0x81, 2]) + b"22"
     counted, pings = scanner.feed(stream)
     assert (counted, pings, scanner.app_pings, bytes(scanner.buf)) == (1, [], 1, b"")  # "22" is not a ping
+
+
+def test_default_rates_stay_within_the_hubs_documented_limits() -> None:
+    """`load run latency --users 50`: one room, one leader; it must not send more than the hub accepts."""
+    from pathlib import Path
+
+    from loadtests.catalog import SCENARIOS, hub_rate_limit
+    from loadtests.run import RunRequest, msg_rate_of
+
+    limit = hub_rate_limit({})
+    assert limit == 20  # HUB_CONN_RATE's default, docs/hub-protocol.md
+    request = RunRequest(scenario="latency", users=50, spawn_rate=50, hold_s=30, target_p99_ms=50,
+                         results_dir=Path("."), env={})
+    rate = msg_rate_of(request)
+    assert 0 < SCENARIOS["latency"].frames_per_sender(rate, 50, 50) <= limit / 2
+    assert msg_rate_of(RunRequest(**{**request.__dict__, "users": 100_000})) == 100  # big runs keep theirs
+    assert SCENARIOS["chat"].frames_per_sender(msg_rate_of(RunRequest(**{**request.__dict__, "scenario": "chat",
+                                                                         "users": 2})), 2, 20) <= limit / 2
+    assert hub_rate_limit({"HUB_CONN_RATE": "500", "HUB_USER_RATE": "100/second"}) == 100
+
+
+def test_an_asked_rate_over_the_hubs_limit_is_named_before_the_run() -> None:
+    from pathlib import Path
+
+    from loadtests.run import RunRequest, warnings
+
+    request = RunRequest(scenario="latency", users=50, spawn_rate=50, hold_s=30, target_p99_ms=50,
+                         results_dir=Path("."), env={}, msg_rate=100)
+    [advice] = warnings(request)
+    assert "100 frames/s" in advice and "1008" in advice and "--msg-rate 10 fits" in advice
+    assert warnings(RunRequest(**{**request.__dict__, "msg_rate": 10})) == []
+    assert warnings(RunRequest(**{**request.__dict__, "target": "node-ws"})) == []  # no limits there
+
+
+def test_drops_name_their_close_codes_and_rejected_frames_fail_the_run() -> None:
+    checks = {c.name: c for c in summary.judge(
+        summary.Totals(drops=39), summary.Latency(count=10, p99_ms=5), failures=0, measures_latency=True,
+        target_p99_ms=50, generator_cpu_max=10, close_codes={"1008": 39},
+        hub_rate_limited={"connection": 1234, "user": 0})}
+    assert checks["drops"].detail == "39 connections dropped (1008 policy: the hub's rate limit x39)"
+    assert not checks["rate limits"].ok and "1,234" in checks["rate limits"].detail
+    assert "lower --msg-rate" in checks["rate limits"].detail
+
+
+def test_an_interrupted_run_never_passes() -> None:
+    built = summary.build(scenario="latency", target="hub", url="ws://x", users=5, workers=1, connections_peak=5,
+                          totals=summary.Totals(), latency=summary.Latency(count=10, p99_ms=3), failures=0,
+                          requests=0, duration_s=4, target_p99_ms=50, measures_latency=True, generator_cpu_max=5,
+                          hold_s=3, interrupted=True, planned_hold_s=300)
+    assert built.interrupted and not built.passed
+    assert [c.detail for c in built.checks if not c.ok] == ["stopped after 3 s of the 300 s hold"]
+
+
+def test_the_api_scenario_is_summarised_in_http_terms() -> None:
+    from loadtests.present import summary_rows
+
+    built = summary.build(scenario="api", target="api", url="http://x", users=4, workers=1, connections_peak=0,
+                          totals=summary.Totals(messages=80), latency=summary.Latency(count=80, p99_ms=30),
+                          failures=2, requests=100, duration_s=6, target_p99_ms=50, measures_latency=True,
+                          generator_cpu_max=5, hold_s=5, protocol="http")
+    assert {c.name for c in built.checks} == {"failures", "generator", "workers", "p99"}
+    assert [c.detail for c in built.checks if not c.ok] == ["2 failed requests"]
+    labels = [label for label, _ in summary_rows(built.to_json())]
+    assert "requests" in labels and "failed requests" in labels and "request time p50 / p99 / max" in labels
+    assert not [label for label in labels if "connection" in label or "handshake" in label or "drops" in label]
+
+
+def test_the_live_line_fits_the_terminal_with_p99_and_time_left_first() -> None:
+    from loadtests.present import live_line
+
+    progress = {"elapsed_s": 12, "users": 9_999, "connections": 99_999, "connections_peak": 99_999, "drops": 39,
+                "handshake_failures": 3, "messages": 10, "deliveries_per_s": 12345.6, "sent_per_s": 1, "p50_ms": 3.2,
+                "p99_ms": 41.7, "failures": 39, "cpu_max": 12, "remaining_s": 95, "close_codes": {"1008": 39},
+                "rate_limited": {"connection": 800, "user": 0}, "requests": 0, "protocol": "ws"}
+    for width in (40, 80, 120):
+        line = live_line(progress, 100_000, width)
+        assert len(line) <= width and line.startswith("p99 41.7 ms  1m35s left")
+    wide = live_line(progress, 100_000, 400)
+    assert "drops 39 (1008x39)" in wide and "hub rate-limited 800" in wide and "gen cpu 12%" in wide
+
+
+def test_cpu_is_averaged_over_a_window_and_the_hubs_counters_are_read_from_metrics() -> None:
+    from loadtests.gauges import CpuWindow, rate_limited, since
+
+    window = CpuWindow(window_s=5)
+    assert window.add(0.0, 0.0) == 0.0
+    assert window.add(1.0, 1.0) == 100.0   # a busy second...
+    assert window.add(3.0, 1.2) == 40.0    # ...averaged with the quieter ones after it
+    assert window.add(6.0, 1.5) == 10.0    # ...until it leaves the 5 s window
+    text = ('# HELP hub_rate_limited_total Frames rejected by rate limits\n# TYPE hub_rate_limited_total counter\n'
+            'hub_rate_limited_total{scope="connection",worker="0"} 5.0\n'
+            'hub_rate_limited_total{scope="connection",worker="1"} 7.0\n'
+            'hub_rate_limited_total{scope="user",worker="1"} 1.0\n')
+    assert rate_limited(text) == {"connection": 12, "user": 1}
+    assert since({"connection": 12, "user": 1}, {"connection": 10}) == {"connection": 2, "user": 1}
+    assert since(None, {"connection": 10}) is None
+
+
+def test_report_html_gets_spotctls_verdict_checks_and_latency_above_locusts_page(tmp_path: Any) -> None:
+    from loadtests.htmlreport import add_to
+
+    built = summary.build(scenario="latency", target="hub", url="ws://x", users=5, workers=1, connections_peak=5,
+                          totals=summary.Totals(drops=1), latency=summary.Latency(count=10, p50_ms=2, p99_ms=7.5),
+                          failures=0, requests=0, duration_s=4, target_p99_ms=50, measures_latency=True,
+                          generator_cpu_max=5, hold_s=3, close_codes={"1008": 1})
+    report, timeline = tmp_path / "report.html", tmp_path / "timeline.csv"
+    report.write_text('<html><head><title>Locust</title></head><body><div id="root"></div></body></html>')
+    timeline.write_text("elapsed_s,users,connections,drops,handshake_failures,deliveries_per_s,sent_per_s,"
+                        "p50_ms,p99_ms\n1.0,5,5,0,0,10,1,2.0,7.5\n3.0,5,5,1,0,10,1,1.5,4.0\n")
+    assert add_to(report, built.to_json(), timeline)
+    page = report.read_text()
+    assert page.index('id="spotctl"') < page.index('<div id="root">')
+    assert "spotctl: FAILED" in page and "FAIL: drops" in page and "1008 policy: the hub&#x27;s rate limit" in page
+    assert "7.5" in page and "<svg" in page and "<title>spotctl load latency: FAILED</title>" in page
+    assert not add_to(report, built.to_json(), timeline)  # once

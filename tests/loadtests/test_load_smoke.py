@@ -4,6 +4,7 @@ the scenarios working. Each asserts on summary.json (and Locust's CSV where the 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import time
@@ -17,7 +18,7 @@ import pytest
 from .conftest import ROOT, SPOTCTL
 
 pytestmark = pytest.mark.stack
-SHORT = ("--spawn-rate", "40", "--duration", "2")
+SHORT = ("--spawn-rate", "40", "--duration", "2s")
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +32,45 @@ def test_connections_are_opened_held_and_counted(hub: None, load_run: Callable[.
     s = run.summary
     assert (s["scenario"], s["passed"], s["connections_peak"], s["drops"], s["handshake_failures"]) == \
         ("connections", True, 30, 0, 0)
+    assert s["connect_samples"] == 30 and 0 < s["connect_p50_ms"] <= s["connect_p99_ms"] <= s["connect_max_ms"]
     assert (run.results / "report.html").is_file() and (run.results / "locust_stats_history.csv").is_file()
+    assert 'id="spotctl"' in (run.results / "report.html").read_text()  # spotctl's checks above Locust's page
+
+
+def test_generator_and_server_cpu_and_memory_are_really_sampled(hub: None, load_run: Callable[..., Any]) -> None:
+    """The void-run guard needs the generator's CPU; the report needs the server's (the stack's hub here)."""
+    import csv
+
+    run = load_run("latency", "--users", "20", "--room-size", "10", "--msg-rate", "20", "--hub", "stack",
+                   "--target-p99", "2000", *SHORT)
+    assert run.code == 0, run.summary.get("checks") or run.stderr
+    assert run.summary["generator_cpu_max"] > 0
+    with (run.results / "samples.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert rows and max(float(r["server_rss_mb"]) for r in rows) > 0
+    assert max(float(r["locust_rss_mb"]) for r in rows) > 0
+    assert run.summary["server_rss_mb_max"] > 0
+
+
+def test_latency_defaults_pass_against_the_default_hub(hub: None, load_run: Callable[..., Any]) -> None:
+    """`load run latency --users 50` as a user types it: one room, and its leader within the hub's limits."""
+    run = load_run("latency", "--users", "50", "--hub", "stack", "--target-p99", "5000", *SHORT)
+    assert run.code == 0, run.summary.get("checks") or run.stderr
+    s = run.summary
+    assert s["drops"] == 0 and s["sent"] > 0
+    assert s["hub_rate_limited"] is not None and sum(s["hub_rate_limited"].values()) == 0
+
+
+def test_a_rate_over_the_hubs_limit_is_warned_and_its_closes_and_rejections_reported(
+        hub: None, load_run: Callable[..., Any]) -> None:
+    run = load_run("latency", "--users", "10", "--room-size", "10", "--msg-rate", "100", "--hub", "stack",
+                   "--target-p99", "5000", "--spawn-rate", "40", "--duration", "4s")
+    assert run.code == 1
+    assert "the hub accepts 20/s per connection" in run.stderr
+    s = run.summary
+    assert s["hub_rate_limited"]["connection"] > 0 and s["close_codes"].get("1008", 0) >= 1
+    failed = {c["name"]: c["detail"] for c in s["checks"] if not c["ok"]}
+    assert "1008 policy: the hub's rate limit" in failed["drops"] and "rate limits" in failed
 
 
 def test_latency_on_the_hub_is_measured_from_scheduled_send_times(hub: None,
@@ -79,6 +118,7 @@ def test_api_mix_runs_the_three_flows(stack: Any, load_run: Callable[..., Any]) 
     assert run.code == 0, run.summary.get("checks") or run.stderr
     stats = run.stats()
     assert int(stats["/api/search"]["Request Count"]) > 0 and run.summary["failures"] == 0
+    assert run.summary["protocol"] == "http" and "drops" not in {c["name"] for c in run.summary["checks"]}
 
 
 def test_python_socketio_baseline_runs_the_same_latency_scenario(load_run: Callable[..., Any]) -> None:
@@ -103,6 +143,8 @@ def test_unknown_scenarios_and_targets_are_usage_errors(load_run: Callable[..., 
     assert wrong.code == 2 and "cannot run against" in wrong.stderr
     late = load_run("latency", "--passive-read-every", "45")
     assert late.code == 2 and "between 0 and 10 seconds" in late.stderr
+    vague = load_run("latency", "--duration", "5x")
+    assert vague.code == 2 and "--duration must be a duration like 30, 20s, 1m" in vague.stderr
 
 
 def test_a_stack_hub_with_too_few_workers_is_refused_with_the_fix(hub: None, load_run: Callable[..., Any]) -> None:
@@ -126,10 +168,13 @@ def test_a_terminated_run_stops_locust_and_its_own_hub(hub: None, stack: Any, tm
     run.terminate()
 
     try:
-        assert run.wait(60) != 0
+        assert run.wait(60) == 130
         _, alive = psutil.wait_procs(children, timeout=30)
         assert alive == []
         assert not (results / "tokens.txt").exists()
+        summary = json.loads((results / "summary.json").read_text())
+        assert summary["interrupted"] is True and summary["passed"] is False
+        assert [c["name"] for c in summary["checks"] if not c["ok"]] == ["interrupted"]
     finally:
         for child in children:  # never leave a failed test's processes behind
             with contextlib.suppress(psutil.Error):

@@ -64,8 +64,8 @@ def run(
     users: Annotated[int, typer.Option("--users", "-u", help="Concurrent users (one connection each).")] = 100,
     spawn_rate: Annotated[float, typer.Option("--spawn-rate", "-r",
                                               help="Users started per second in total (pace the ramp).")] = 50.0,
-    duration: Annotated[float, typer.Option("--duration", "-t",
-                                            help="Seconds to hold the full load once the ramp is done.")] = 30.0,
+    duration: Annotated[str, typer.Option("--duration", "-t", help="How long to hold the full load once the ramp "
+                                                                 "is done: 30, 20s, 1m, 1m30s.")] = "30s",
     target_p99: Annotated[float, typer.Option("--target-p99", help="p99 delivery gate in ms.")] = 50.0,
     target: Annotated[str | None, typer.Option("--target",
                                                help="hub | node-ws | socketio | api (default: the "
@@ -89,7 +89,7 @@ def run(
     rate_steps: Annotated[str | None, typer.Option("--rate-steps",
                                                    help="Comma list of msgs/s, one per step (a curve); "
                                                         "the hold becomes steps x --step-duration.")] = None,
-    step_duration: Annotated[float, typer.Option("--step-duration", help="Seconds per rate step.")] = 20.0,
+    step_duration: Annotated[str, typer.Option("--step-duration", help="Time per rate step (20, 20s, 1m).")] = "20s",
     heartbeat: Annotated[float, typer.Option("--heartbeat",
                                              help="Seconds between client app-level pings (0: none; the "
                                                   "server's WebSocket pings are always answered).")]
@@ -120,16 +120,17 @@ def run(
 
     if scenario not in SCENARIOS:
         raise UsageError(f"unknown scenario {scenario!r}", hint=f"choose one of: {', '.join(SCENARIOS)}")
+    hold_s, step_s = _seconds(duration, "--duration"), _seconds(step_duration, "--step-duration")
     if target is not None and target not in SCENARIOS[scenario].targets:
         raise UsageError(f"scenario {scenario!r} cannot run against {target!r}",
                          hint=f"its targets are: {', '.join(SCENARIOS[scenario].targets)}")
-    if users < 1 or spawn_rate <= 0 or duration < 0 or target_p99 <= 0:
+    if users < 1 or spawn_rate <= 0 or target_p99 <= 0:
         raise UsageError("--users, --spawn-rate and --target-p99 must be positive, --duration not negative")
     try:
         steps = tuple(float(r) for r in rate_steps.split(",") if r.strip()) if rate_steps else ()
     except ValueError:
         raise UsageError(f"--rate-steps must be numbers separated by commas, not {rate_steps!r}") from None
-    if any(r <= 0 for r in steps) or step_duration <= 0 or heartbeat < 0:
+    if any(r <= 0 for r in steps) or step_s <= 0 or heartbeat < 0:
         raise UsageError("--rate-steps and --step-duration must be positive, --heartbeat not negative")
     if not 0 <= passive_read_every <= 10:
         raise UsageError("--passive-read-every must be between 0 and 10 seconds",
@@ -151,12 +152,12 @@ def run(
     env = dict(resolve().env)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     results_dir = (results or project.current().root / "results" / f"{scenario}-{stamp}").resolve()
-    request = runner.RunRequest(scenario=scenario, users=users, spawn_rate=spawn_rate, hold_s=duration,
+    request = runner.RunRequest(scenario=scenario, users=users, spawn_rate=spawn_rate, hold_s=hold_s,
                                 target_p99_ms=target_p99, results_dir=results_dir, env=env,
                                 target=target or "", msg_rate=msg_rate, room_size=room_size,
                                 probe_every=probe_every, passive_read_s=passive_read_every, workers=workers,
                                 hub=hub, hub_workers=hub_workers,
-                                rate_steps=steps, step_s=step_duration if steps else 0.0, heartbeat_s=heartbeat,
+                                rate_steps=steps, step_s=step_s if steps else 0.0, heartbeat_s=heartbeat,
                                 remote_workers=expect_workers,
                                 master_bind=master_bind or ("0.0.0.0" if expect_workers else "127.0.0.1"),
                                 master_port=master_port or (5557 if expect_workers else 0),
@@ -167,6 +168,10 @@ def run(
         info(f"waiting up to {workers_wait:g} s for {expect_workers} worker(s): on each load machine run "
              f"`spotctl load worker --master {request.master_bind}:{request.master_port}` "
              "(with this machine's address instead of 0.0.0.0)")
+    from spotctl.output import warn
+
+    for advice in runner.warnings(request):
+        warn(advice)
     view = _LiveView(users)
     _terminate_like_ctrl_c()
     try:
@@ -177,6 +182,20 @@ def run(
     _report(outcome, output)
     if outcome.exit_code:
         raise typer.Exit(outcome.exit_code)
+
+
+def _seconds(text: str, flag: str) -> float:
+    """'90', '20s', '1m', '1m30s', '1h' -> seconds; anything else is a usage error naming the flag."""
+    import re
+
+    from spotctl.errors import UsageError
+
+    value = text.strip().lower()
+    parts = re.fullmatch(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?", value)
+    if not value or parts is None:
+        raise UsageError(f"{flag} must be a duration like 30, 20s, 1m or 1m30s, not {text!r}")
+    hours, minutes, seconds = (float(g) if g else 0.0 for g in parts.groups())
+    return hours * 3600 + minutes * 60 + seconds
 
 
 def _check_distributed(expect_workers: int, workers: int, workers_wait: float, master_port: int,
@@ -281,13 +300,14 @@ class _LiveView:
         info(f"target: {description}")
 
     def update(self, p: dict[str, Any]) -> None:
-        line = (f"{p['elapsed_s']:>6.0f} s  users {p['users']:,}/{self.users:,}  "
-                f"connections {p['connections']:,} (peak {p['connections_peak']:,})  drops {p['drops']}  "
-                f"failed handshakes {p['handshake_failures']}  {p['deliveries_per_s']:,.0f} msgs/s  "
-                f"p50 {p['p50_ms']:.1f} ms  p99 {p['p99_ms']:.1f} ms  failures {p['failures']}  "
-                f"gen cpu {p['cpu_max']:.0f}%")
+        from loadtests.present import live_line
+        from spotctl.output import err
+
+        line = live_line(p, self.users, max(40, err().width - 1))
         if self.live is not None:
-            self.live.update(line)
+            from rich.text import Text
+
+            self.live.update(Text(line))
         elif time.monotonic() - self.last_plain >= 10:
             self.last_plain = time.monotonic()
             from spotctl.output import info
@@ -296,18 +316,11 @@ class _LiveView:
 
 
 def _report(outcome: Any, output: OutputFormat) -> None:
+    from loadtests.present import summary_rows, verdict
     from spotctl.output import emit, info
 
     s = outcome.summary
-    rows = [("scenario", f"{s['scenario']} against {s['target']}"), ("users", f"{s['users']:,}"),
-            ("connections peak", f"{s['connections_peak']:,}"), ("drops", s["drops"]),
-            ("failed handshakes", f"{s['handshake_failures']} ({s['handshake_retries']} retries)"),
-            ("messages delivered", f"{s['messages']:,} ({s['deliveries_per_s']:,.0f}/s)"),
-            ("latency p50 / p99 / max", f"{s['p50_ms']} / {s['p99_ms']} / {s['max_ms']} ms "
-                                        f"({s['latency_samples']:,} samples)"),
-            ("duration (held)", f"{s['duration_s']} s ({s['hold_s']} s)"), ("Locust failures", s["failures"])]
-    rows += [(f"check: {c['name']}", ("pass: " if c["ok"] else "FAIL: ") + c["detail"]) for c in s["checks"]]
-    emit(s, output, ("figure", "value"), rows, title="PASSED" if s["passed"] else "FAILED")
+    emit(s, output, ("figure", "value"), summary_rows(s), title=verdict(s))
     if output is OutputFormat.table and s.get("steps"):
         from spotctl.output import print_table
 
