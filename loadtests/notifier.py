@@ -29,7 +29,10 @@ async def main(config: RunConfig) -> None:
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    try:
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+    except NotImplementedError:  # Windows: a plain handler that wakes the loop
+        signal.signal(signal.SIGTERM, lambda *_: loop.call_soon_threadsafe(stop.set))
     ramped = config.results / "ramped"
     while not ramped.exists() and not stop.is_set():
         await asyncio.sleep(0.2)

@@ -15,6 +15,7 @@ import csv
 import re
 import shutil
 import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -32,12 +33,12 @@ COLUMNS = ("elapsed_s", "established", "hub_connections", "hub_frames_shed", "se
 
 def established(port: int) -> int:
     """Client-side established sockets to `port` (both ends are on this host; count one side)."""
-    if shutil.which("ss") is None:  # not Linux: psutil's slower walk
-        return sum(1 for c in psutil.net_connections("tcp")
-                   if c.status == psutil.CONN_ESTABLISHED and c.raddr and c.raddr.port == port)
-    out = subprocess.run(["ss", "-Htn", "state", "established", f"( dport = :{port} )"],
-                         capture_output=True, text=True, timeout=20).stdout
-    return out.count("\n")
+    if sys.platform.startswith("linux") and shutil.which("ss"):
+        out = subprocess.run(["ss", "-Htn", "state", "established", f"( dport = :{port} )"],
+                             capture_output=True, text=True, timeout=20).stdout
+        return out.count("\n")
+    return sum(1 for c in psutil.net_connections("tcp")  # elsewhere: psutil's slower walk
+               if c.status == psutil.CONN_ESTABLISHED and c.raddr and c.raddr.port == port)
 
 
 def peaks(samples: Path) -> dict[str, float]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import socket as pysocket
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -62,7 +63,8 @@ class WsConnection:
         try:
             with gevent.Timeout(self.timeout, HandshakeFailed(f"timed out after {self.timeout:.0f} s")):
                 if self.source:
-                    sock.setsockopt(socket.SOL_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+                    if sys.platform.startswith("linux"):  # the port is picked at connect: more of them per address
+                        sock.setsockopt(socket.SOL_IP, IP_BIND_ADDRESS_NO_PORT, 1)
                     sock.bind((self.source, 0))
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 sock.connect((host, port))

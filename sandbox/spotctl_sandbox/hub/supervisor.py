@@ -3,17 +3,21 @@
 
 Workers are forked after the parent has imported the worker code once, so N workers start in well
 under a second even on a busy 2-core box (a fresh interpreter per worker costs ~1 s of CPU each).
+Where there is no fork (Windows) each worker is a fresh interpreter (`python -m
+spotctl_sandbox.hub.worker`); where the port cannot be shared (no SO_REUSEPORT) one worker serves it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -28,6 +32,11 @@ from .config import HubConfig
 log = logging.getLogger("spotctl_sandbox.hub.supervisor")
 
 
+def plan(workers: int, *, can_fork: bool, can_share_port: bool) -> tuple[str, int]:
+    """How to start the workers ("fork" or "spawn") and how many the platform lets share the port."""
+    return ("fork" if can_fork else "spawn"), (workers if can_share_port else 1)
+
+
 class Supervisor:
     def __init__(self, cfg: HubConfig) -> None:
         self.cfg = cfg
@@ -37,6 +46,12 @@ class Supervisor:
         # prometheus_client picks its multiprocess value class at import: set this before anything imports it
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(self.metrics_dir)
         self.procs: dict[int, int] = {}  # worker index -> pid
+        self.spawned: dict[int, subprocess.Popen[bytes]] = {}  # pid -> process, where workers are not forked
+        self.method, count = plan(cfg.workers, can_fork=hasattr(os, "fork"),
+                                  can_share_port=hasattr(socket, "SO_REUSEPORT"))
+        if count != cfg.workers:
+            log.warning("this platform cannot share a port between processes: 1 worker instead of %d", cfg.workers)
+            self.cfg = cfg = dataclasses.replace(cfg, workers=count)
         self.http: ThreadingHTTPServer | None = None
         self.started = time.time()
         self.restarts = 0
@@ -49,10 +64,20 @@ class Supervisor:
         return self.run_dir / f"ready-{index}"
 
     def spawn(self, index: int) -> None:
-        from . import worker
-
         self.ready_file(index).unlink(missing_ok=True)
         sys.stdout.flush()
+        if self.method == "spawn":
+            env = {**os.environ, "HUB_WORKER_INDEX": str(index), "HUB_READY_FILE": str(self.ready_file(index))}
+            proc = subprocess.Popen([sys.executable, "-m", "spotctl_sandbox.hub.worker"], env=env)
+            self.spawned[proc.pid] = proc
+            self.procs[index] = proc.pid
+            self.spawned_at[index] = time.monotonic()
+            return
+        self.fork(index)
+
+    def fork(self, index: int) -> None:
+        from . import worker
+
         pid = os.fork()
         if pid:
             self.procs[index] = pid
@@ -80,6 +105,11 @@ class Supervisor:
         return min(30.0, 0.5 * 2 ** self.fast_failures[index]) if quick else 0.0
 
     def alive(self, pid: int) -> bool:
+        if pid in self.spawned:
+            if self.spawned[pid].poll() is None:
+                return True
+            del self.spawned[pid]
+            return False
         try:
             done, _ = os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:
@@ -179,7 +209,9 @@ class Supervisor:
         """Workers tell their clients to reconnect and close them; stragglers are killed."""
         log.info("hub: shutting down %d workers", len(self.procs))
         for pid in self.procs.values():
-            if pid:
+            if pid in self.spawned:
+                self.spawned[pid].terminate()
+            elif pid:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + self.cfg.shutdown_grace_s + 5
@@ -189,6 +221,10 @@ class Supervisor:
             time.sleep(0.05)
         for pid in pending:
             log.warning("worker pid %d did not stop in time: killing it", pid)
+            if pid in self.spawned:
+                self.spawned[pid].kill()
+                self.spawned[pid].wait()
+                continue
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
             with contextlib.suppress(ChildProcessError):

@@ -10,6 +10,7 @@ import gc
 import logging
 import os
 import signal
+import socket
 import sys
 from http import HTTPStatus
 from pathlib import Path
@@ -64,11 +65,9 @@ async def run(cfg: HubConfig, index: int, ready_file: Path | None) -> None:
         return None
 
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    _on_signals(asyncio.get_running_loop(), stop)
     # Keepalive pings come from the hub's ping wheel (hub/keepalive.py), not a task per connection.
-    async with serve(server.handle, cfg.host, cfg.port, reuse_port=True, compression=None,
+    async with serve(server.handle, cfg.host, cfg.port, reuse_port=hasattr(socket, "SO_REUSEPORT"), compression=None,
                      max_size=cfg.max_frame_bytes, max_queue=16, process_request=gate,
                      ping_interval=None, create_connection=HubConnection, close_timeout=2,
                      server_header="spotctl-hub") as ws_server:
@@ -86,6 +85,15 @@ async def run(cfg: HubConfig, index: int, ready_file: Path | None) -> None:
     await db.close()
     await redis.aclose()
     log.info("worker %d stopped", index)
+
+
+def _on_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    """SIGTERM and SIGINT set `stop`: through the loop where it can (POSIX), else a plain handler (Windows)."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except NotImplementedError:
+            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
 
 
 def serve_forever(cfg: HubConfig, index: int, ready_file: Path | None) -> None:
