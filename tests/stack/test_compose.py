@@ -8,8 +8,6 @@ import pytest
 
 from spotctl.project import Project
 from spotctl.stack import compose, plan, probes, validate
-from spotctl.stack.docker import parse_ps, state_of
-from spotctl.stack.runtime import State
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "compose" / "compose.yaml"
@@ -97,14 +95,6 @@ def test_probe_is_derived_from_the_healthcheck_command(test: list[str], expected
                           ports=(compose.PortMapping(1234, 8000),), healthcheck=compose.HealthCheck(tuple(test)),
                           depends_on=(), profiles=())
     assert probes.derive(svc).kind is expected  # type: ignore[union-attr]
-
-
-def test_docker_ps_json_is_read_in_both_shapes() -> None:
-    lines = '{"Service":"redis","State":"running","Health":"healthy"}\n{"Service":"api","State":"exited"}'
-    array = '[{"Service":"redis","State":"running","Health":"starting"}]'
-    assert [state_of(r) for r in parse_ps(lines)] == [State.healthy, State.stopped]
-    assert [state_of(r) for r in parse_ps(array)] == [State.starting]
-    assert parse_ps("") == []
 
 
 def test_services_wait_for_stores_but_only_for_brokers_to_start(project: compose.ComposeProject) -> None:

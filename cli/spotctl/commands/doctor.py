@@ -31,16 +31,12 @@ def _python() -> Check:
     return Check("python", Verdict.ok, f"{version} ({sys.executable})")  # pip refuses < 3.11
 
 
-def _docker() -> Check:
-    from spotctl.stack.runtime import docker_engine_answers
+def _docker() -> list[Check]:
+    """The docker CLI, its compose plugin and the engine: each named on its own, with its fix."""
+    from spotctl.stack import docker, docker_state
 
-    if shutil.which("docker") is None:
-        return Check("docker engine", Verdict.warn, "no docker CLI: the local runtime will be used",
-                     "install Docker Desktop (Windows/macOS) or Docker Engine for --runtime docker")
-    if docker_engine_answers():
-        return Check("docker engine", Verdict.ok, "answers: `--runtime auto` uses docker")
-    return Check("docker engine", Verdict.warn, "docker CLI present but no engine answers: local runtime",
-                 "start Docker Desktop / dockerd for --runtime docker")
+    return [Check(name, Verdict(verdict), detail, fix) for name, verdict, detail, fix in
+            docker_state.checks(docker.facts())]
 
 
 def _binaries() -> list[Check]:
@@ -130,7 +126,7 @@ def _ephemeral_ports() -> Check:
 
 
 def run_checks() -> list[Check]:
-    return [_python(), _docker(), _compose_file(), *_binaries(), *_ports(), _fd_limit(), _disk(), _ephemeral_ports()]
+    return [_python(), *_docker(), _compose_file(), *_binaries(), *_ports(), _fd_limit(), _disk(), _ephemeral_ports()]
 
 
 _MARK = {Verdict.ok: "[green]ok[/]", Verdict.warn: "[yellow]warn[/]", Verdict.fail: "[red]FAIL[/]"}

@@ -1,39 +1,91 @@
 """The docker runtime: the compose file handed to Docker Compose unchanged.
 
-It drives the `docker compose` CLI rather than the docker SDK, which has no Compose support;
-health comes from Compose's own health checks (`ps --format json`), the same tests the local
-runtime derives its probes from.
+The docker SDK does what it does well: container state and health (the same checks the local runtime
+derives its probes from), and logs. It has no Compose support, so the `docker compose` CLI brings a
+project up and down; a missing plugin or a silent engine is named as such (docker_state.explain).
 """
 
 from __future__ import annotations
 
-import json
 import os
+import queue
+import re
 import subprocess
-from collections.abc import Sequence
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from spotctl.errors import SpotctlError
 from spotctl.project import Project
 from spotctl.stack import compose
+from spotctl.stack.docker_state import (
+    ENGINE_HINT,
+    PROJECT_LABEL,
+    DockerFacts,
+    explain,
+    service_of,
+    service_status,
+)
 from spotctl.stack.runtime import ProgressFn, ServiceStatus, State
 
-_HEALTH = {"healthy": State.healthy, "starting": State.starting, "unhealthy": State.unhealthy}
+ENGINE_TIMEOUT_S = 5
 
 
-def parse_ps(text: str) -> list[dict[str, object]]:
-    """`docker compose ps --format json` prints one object per line (v2.21+) or one array (older)."""
-    text = text.strip()
-    if not text:
-        return []
-    if text.startswith("["):
-        return list(json.loads(text))
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+def engine(timeout: float = ENGINE_TIMEOUT_S) -> Any:
+    """A docker SDK client that has answered a ping; SpotctlError naming DOCKER_HOST when none answers."""
+    import docker
+    from docker.constants import DEFAULT_NPIPE, DEFAULT_UNIX_SOCKET
+    from docker.errors import DockerException
+
+    try:
+        client = docker.from_env(timeout=int(timeout))
+        client.ping()
+    except DockerException as exc:
+        where = os.environ.get("DOCKER_HOST") or (DEFAULT_NPIPE if sys.platform == "win32" else DEFAULT_UNIX_SOCKET)
+        raise SpotctlError(f"the Docker engine does not answer at {where.removeprefix('http+')} "
+                           f"({engine_error(exc)})", hint=ENGINE_HINT) from None
+    return client
 
 
-def state_of(row: dict[str, object]) -> State:
-    if str(row.get("State", "")).lower() != "running":
-        return State.stopped
-    return _HEALTH.get(str(row.get("Health", "")).lower(), State.healthy)
+def compose_version(cli: str = "docker") -> tuple[str | None, str]:
+    """(the compose plugin's version, None when it is missing; what docker said)."""
+    try:
+        result = subprocess.run([cli, "compose", "version"], capture_output=True, text=True, timeout=20, check=False)
+    except FileNotFoundError:
+        return None, "the docker CLI is not installed"
+    except subprocess.TimeoutExpired:
+        return None, "`docker compose version` did not answer in 20 s"
+    found = re.search(r"v?(\d+\.\d+\.\d+\S*)", result.stdout) if result.returncode == 0 else None
+    return (found.group(1) if found else None), (result.stderr or result.stdout).strip()
+
+
+def facts() -> DockerFacts:
+    """What doctor reports: the CLI, its compose plugin, the engine (via the SDK)."""
+    import shutil
+
+    cli = shutil.which("docker")
+    if cli is None:
+        return DockerFacts(cli=None)
+    plugin, said = compose_version(cli)
+    try:
+        version, why = str(engine(timeout=3).version().get("Version", "?")), ""
+    except SpotctlError as exc:
+        version, why = None, str(exc).removeprefix("the Docker engine does not answer ")
+    return DockerFacts(cli, plugin, "" if plugin else said, version, why)
+
+
+def engine_error(exc: BaseException) -> str:
+    """The SDK's connection errors nest three exceptions deep; say what happened in a few words."""
+    text = str(exc)
+    if "FileNotFoundError" in text or "No such file" in text:
+        return "no engine socket there"
+    if "ConnectionRefused" in text or "Connection refused" in text:
+        return "connection refused"
+    if "Permission denied" in text or "PermissionError" in text:
+        return "permission denied: add your user to the docker group"
+    lines = text.strip().splitlines()
+    return lines[0][:160] if lines else type(exc).__name__
 
 
 class DockerRuntime:
@@ -52,56 +104,95 @@ class DockerRuntime:
     def _env(self) -> dict[str, str]:
         return {**os.environ, "SPOTCTL_CERTS_DIR": str(self.project.certs_dir)}
 
-    def _run(self, args: list[str], capture: bool = False) -> subprocess.CompletedProcess[str]:
-        try:
-            result = subprocess.run(args, env=self._env(), text=True, capture_output=capture, check=False)
-        except FileNotFoundError as exc:
-            raise SpotctlError("the docker CLI is not installed",
-                               hint="install Docker Desktop / Docker Engine, or use --runtime local") from exc
+    def _run(self, what: str, args: list[str]) -> None:
+        """Run the compose CLI, its progress on the terminal (the preflight has named a missing plugin or engine)."""
+        result = subprocess.run(args, env=self._env(), check=False)
         if result.returncode != 0:
-            detail = (result.stderr or "").strip().splitlines()[-1:] if capture else []
-            raise SpotctlError(f"`{' '.join(args[2:5])} ...` failed ({result.returncode}) {' '.join(detail)}",
-                               hint="check `docker info`; is the engine running?")
-        return result
+            raise SpotctlError(f"`docker compose {what}` failed (exit code {result.returncode})",
+                               hint="docker compose said why above; `spotctl doctor` checks docker, compose and "
+                                    "the engine")
+
+    def _preflight(self) -> None:
+        """Before anything starts: the docker CLI, its compose plugin (the SDK cannot bring a project up), the
+        engine. Each missing piece is named with its fix."""
+        version, said = compose_version()
+        if version is None:
+            failure = explain("docker compose version", 1, said)
+            raise SpotctlError(failure.message, hint=failure.hint)
+        engine()
 
     def up(self, services: Sequence[str], profiles: Sequence[str], progress: ProgressFn) -> list[ServiceStatus]:
         from spotctl.stack import certs
 
         names = self.compose.select(list(services), list(profiles))
+        self._preflight()
         certs.ensure(self.project.certs_dir)
         for name in names:
             progress(name, State.starting, "docker compose up")
-        self._run(self.base_command(profiles or ["core"]) + ["up", "-d", "--build", "--wait", *names])
+        self._run("up", self.base_command(profiles or ["core"]) + ["up", "-d", "--build", "--wait", *names])
         return self.status(names)
 
     def down(self, services: Sequence[str], volumes: bool) -> list[str]:
+        self._preflight()
         if services:
             self.compose.select(list(services))
-            self._run(self.base_command() + ["rm", "--stop", "--force", *(["-v"] if volumes else []),
+            self._run("rm", self.base_command() + ["rm", "--stop", "--force", *(["-v"] if volumes else []),
                                              *services])
             return list(services)
-        self._run(self.base_command() + ["down", *(["--volumes"] if volumes else [])])
+        self._run("down", self.base_command() + ["down", *(["--volumes"] if volumes else [])])
         return list(self.compose.services)
 
+    def containers(self) -> list[Any]:
+        """This project's containers (stopped ones too), through the SDK."""
+        return list(engine().containers.list(all=True, filters={"label": f"{PROJECT_LABEL}={self.compose.name}"}))
+
     def status(self, services: Sequence[str] = ()) -> list[ServiceStatus]:
-        rows = parse_ps(self._run(self.base_command() + ["ps", "--all", "--format", "json"], capture=True).stdout)
-        by_name = {str(r.get("Service")): r for r in rows}
-        result = []
-        for name in list(services) or list(self.compose.services):
-            svc = self.compose.services[name]
-            row = by_name.get(name)
-            endpoints = tuple(f"127.0.0.1:{p.host}" for p in svc.ports)
-            if row is None:
-                result.append(ServiceStatus(name=name, state=State.stopped, endpoints=endpoints,
-                                            detail="not created", required=not svc.optional))
-                continue
-            result.append(ServiceStatus(name=name, state=state_of(row), endpoints=endpoints,
-                                        detail=str(row.get("Status", "")), required=not svc.optional))
-        return result
+        by_service: dict[str, list[dict[str, Any]]] = {}
+        for container in self.containers():
+            by_service.setdefault(service_of(container.attrs), []).append(container.attrs)
+        return [service_status(self.compose.services[name], by_service.get(name, []))
+                for name in list(services) or list(self.compose.services)]
 
     def log_files(self, services: Sequence[str]) -> dict[str, str]:
         return {}
 
     def logs(self, services: Sequence[str], follow: bool, tail: int) -> None:
-        args = self.base_command() + ["logs", "--tail", str(tail), *(["-f"] if follow else []), *services]
-        subprocess.run(args, env=self._env(), check=False)
+        """Each container's log through the SDK, prefixed with its service; followed ones merged as they come."""
+        wanted = set(services)
+        picked = [c for c in self.containers() if not wanted or service_of(c.attrs) in wanted]
+        width = max((len(service_of(c.attrs)) for c in picked), default=0)
+        for service, line in _merged(picked, follow, tail):
+            prefix = f"{service:<{width}} | " if len(picked) > 1 else ""
+            sys.stdout.write(prefix + line.decode(errors="replace").rstrip("\n") + "\n")
+            sys.stdout.flush()
+
+
+def _merged(containers: list[Any], follow: bool, tail: int) -> Iterator[tuple[str, bytes]]:
+    """(service, line) from every container: in time order when not following, as they arrive otherwise."""
+    if not follow:
+        lines = []
+        for c in containers:
+            for raw in c.logs(tail=tail, timestamps=True).splitlines():
+                stamp, _, text = raw.partition(b" ")
+                lines.append((stamp, service_of(c.attrs), text))
+        for _, service, text in sorted(lines, key=lambda x: x[0]):
+            yield service, text
+        return
+    lines_q: queue.Queue[tuple[str, bytes] | None] = queue.Queue()
+
+    def pump(container: Any) -> None:
+        try:
+            for chunk in container.logs(stream=True, follow=True, tail=tail):
+                lines_q.put((service_of(container.attrs), chunk))
+        finally:
+            lines_q.put(None)
+
+    for c in containers:
+        threading.Thread(target=pump, args=(c,), daemon=True).start()
+    open_streams = len(containers)
+    while open_streams:
+        item = lines_q.get()
+        if item is None:
+            open_streams -= 1
+            continue
+        yield item

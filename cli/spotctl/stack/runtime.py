@@ -6,8 +6,6 @@ being driven locally so that `ps` and `down` find what `up` started.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -88,14 +86,15 @@ class Runtime(Protocol):
 
 
 def docker_engine_answers(timeout: float = 3.0) -> bool:
-    if shutil.which("docker") is None:
-        return False
+    """A Docker engine answers a ping through the SDK (no docker CLI needed for that)."""
+    from spotctl.errors import SpotctlError
+    from spotctl.stack.docker import engine
+
     try:
-        result = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True,
-                                text=True, timeout=timeout, check=False)
-    except (OSError, subprocess.TimeoutExpired):
+        engine(timeout)
+    except SpotctlError:
         return False
-    return result.returncode == 0 and bool(result.stdout.strip())
+    return True
 
 
 def select(name: str | None, project: Project) -> Runtime:
