@@ -13,6 +13,7 @@ import html
 from pathlib import Path
 from typing import Any
 
+from .present import server_peaks
 from .summary import describe_closes
 
 ANCHOR = '<div id="root">'
@@ -46,7 +47,7 @@ def figures(s: dict[str, Any]) -> list[tuple[str, str]]:
     limited = s.get("hub_rate_limited")
     if limited is not None:
         rows.append(("hub rate-limited frames", ", ".join(f"{k} {v:,}" for k, v in limited.items()) or "0"))
-    server = f"{s.get('server_cpu_max', 0):.0f} % / {s.get('server_rss_mb_max', 0):.0f} MB"
+    server = server_peaks(s)
     rows += [("Locust worker CPU (peak, hold)", f"{s['generator_cpu_max']:.0f} %"), ("server CPU / RSS (peak)", server),
              ("held", f"{s['hold_s']} s of {s['duration_s']} s"), ("started", str(s.get("started_at", "")))]
     return rows

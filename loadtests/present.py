@@ -75,10 +75,16 @@ def summary_rows(s: dict[str, Any]) -> list[tuple[str, str]]:
     if limited is not None:
         rows.append(("hub rate-limited frames", ", ".join(f"{k} {v:,}" for k, v in limited.items()) or "0"))
     rows += [("generator CPU (peak)", f"{s['generator_cpu_max']:.0f}%"),
-             ("server CPU / RSS (peak)", f"{s.get('server_cpu_max', 0):.0f}% / {s.get('server_rss_mb_max', 0):.0f} MB"),
+             ("server CPU / RSS (peak)", server_peaks(s)),
              ("duration (held)", f"{s['duration_s']} s ({s['hold_s']} s)")]
     rows += [(f"check: {c['name']}", ("pass: " if c["ok"] else "FAIL: ") + c["detail"]) for c in s["checks"]]
     return rows
+
+
+def server_peaks(s: dict[str, Any]) -> str:
+    if s.get("server_cpu_max") is None:
+        return "not sampled (the server's processes are not on this machine, or not known)"
+    return f"{s['server_cpu_max']:.0f}% / {s.get('server_rss_mb_max') or 0:.0f} MB"
 
 
 def verdict(s: dict[str, Any]) -> str:

@@ -266,7 +266,8 @@ def run(req: RunRequest, on_target: Callable[[str], None],
             raise KeyboardInterrupt
         raise RunError(f"Locust ended without a summary (exit code {procs[0].returncode}): "
                        f"{_last_line(req.results_dir / 'master.err')}")
-    summary = complete(json.loads(summary_file.read_text()), req.results_dir, interrupted)
+    summary = complete(json.loads(summary_file.read_text()), req.results_dir, interrupted,
+                       server_sampled=bool(target and target.server_pids()))
     summary["target_description"] = target.describe if target else ""
     summary_file.write_text(json.dumps(summary, indent=2) + "\n")
     htmlreport.add_to(req.results_dir / "report.html", summary, req.results_dir / "timeline.csv")
@@ -275,17 +276,18 @@ def run(req: RunRequest, on_target: Callable[[str], None],
     return Outcome(summary, code, req.results_dir, target.describe if target else "", artifacts, interrupted)
 
 
-def complete(summary: dict[str, Any], results: Path, interrupted: bool) -> dict[str, Any]:
-    """What only this side knows: the notifier's counts, the server's CPU/RSS peaks, and an interruption
-    (the master may not have seen one: a Ctrl-C during the ramp reaches it as an ordinary quit)."""
+def complete(summary: dict[str, Any], results: Path, interrupted: bool, server_sampled: bool) -> dict[str, Any]:
+    """What only this side knows: the notifier's counts, the server's CPU/RSS peaks (None when its processes
+    are not on this machine or not known, as for the API), and an interruption (the master may not have
+    seen one: a Ctrl-C during the ramp reaches it as an ordinary quit)."""
     notifier = results / "notifier.json"
     if notifier.exists():
         sent = json.loads(notifier.read_text())
         summary["sent"] = sent["sent"]
         summary["sent_by_priority"] = sent["by_priority"]
     top = peaks(results / "samples.csv")
-    summary["server_cpu_max"] = top.get("server_cpu", 0.0)
-    summary["server_rss_mb_max"] = top.get("server_rss_mb", 0.0)
+    summary["server_cpu_max"] = top.get("server_cpu", 0.0) if server_sampled else None
+    summary["server_rss_mb_max"] = top.get("server_rss_mb", 0.0) if server_sampled else None
     if interrupted and not summary.get("interrupted"):
         summary["interrupted"] = True
         summary["checks"] = [{"name": "interrupted", "ok": False, "detail": "stopped by the user"},
