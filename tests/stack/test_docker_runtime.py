@@ -50,8 +50,8 @@ def test_running_containers_are_as_healthy_as_their_health_check_says() -> None:
 def test_stopped_restarting_and_paused_containers_say_why() -> None:
     assert container_state(container("exited", None, ExitCode=137, OOMKilled=True)) == \
         (State.stopped, "exited (exit code 137) (out of memory)")
-    assert container_state(container("restarting", None))[0] is State.starting
-    assert container_state(container("paused")) == (State.unhealthy, "paused")
+    assert container_state(container("restarting", None))[0] is State.restarting
+    assert container_state(container("paused")) == (State.paused, "paused")
     assert container_state(container("created", None)) == (State.stopped, "created")
 
 

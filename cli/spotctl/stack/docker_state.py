@@ -20,7 +20,8 @@ PLUGIN_HINT = ("install the Docker Compose plugin: Docker Desktop includes it; o
                "docker-compose-plugin` (Docker's apt repository), or see docs.docker.com/compose/install")
 ENGINE_HINT = "start Docker Desktop (or dockerd), or use --runtime local"
 _HEALTH = {"healthy": State.healthy, "starting": State.starting, "unhealthy": State.unhealthy}
-_WORST = (State.stopped, State.unhealthy, State.starting, State.healthy)  # a service is as good as its worst
+_WORST = (State.stopped, State.restarting, State.paused, State.unhealthy, State.starting,
+          State.healthy)  # a service is as good as its worst container
 
 
 def service_of(attrs: Mapping[str, Any]) -> str:
@@ -40,10 +41,10 @@ def container_state(attrs: Mapping[str, Any]) -> tuple[State, str]:
             output = str(log[-1].get("Output", "")).strip().splitlines()
             detail += f": {output[-1][:120]}" if output else f" (check exit code {log[-1].get('ExitCode')})"
         return verdict, detail
-    if status == "restarting":
-        return State.starting, f"restarting ({attrs.get('RestartCount', 0)} restarts so far)"
+    if status == "restarting":  # Docker applies the restart policy, as the local supervisor does
+        return State.restarting, f"restarting ({attrs.get('RestartCount', 0)} restarts so far)"
     if status == "paused":
-        return State.unhealthy, "paused"
+        return State.paused, "paused"
     error = f": {state['Error']}" if state.get("Error") else ""
     code = f" (exit code {state.get('ExitCode')})" if status in ("exited", "dead") else ""
     return State.stopped, f"{status or 'unknown'}{code}{error}" + (" (out of memory)" if state.get("OOMKilled") else "")
