@@ -105,6 +105,21 @@ async def user(http: httpx.AsyncClient) -> ApiUser:
     return await register_and_login(http)
 
 
+async def with_role(http: httpx.AsyncClient, pg: psycopg.Connection, *roles: str) -> ApiUser:
+    """A fresh account granted `roles` in user_roles, logged in after the grant (so its token has them)."""
+    made = await register_and_login(http)
+    for role in roles:
+        pg.execute("INSERT INTO user_roles (user_id, role) VALUES (%s, %s)", (int(made.id), role))
+    login = await http.post("/api/auth/login", json={"email": made.email, "password": made.password})
+    assert login.status_code == 200 and set(roles) <= set(login.json()["user"]["roles"]), login.text
+    return ApiUser(id=made.id, email=made.email, password=made.password, token=login.json()["access_token"])
+
+
+@pytest.fixture(scope="session")
+async def admin(http: httpx.AsyncClient, pg: psycopg.Connection, api_env: dict[str, str]) -> ApiUser:
+    return await with_role(http, pg, "admin")
+
+
 class KafkaProbe:
     """Reads a topic by explicit partition assignment (no consumer-group wait)."""
 

@@ -60,12 +60,13 @@ async def test_update_add_and_delete(http: httpx.AsyncClient, user: ApiUser, pg:
     assert (await http.get(f"/api/playlists/{pid}", headers=user.auth)).status_code == 404
 
 
-async def test_other_users_cannot_touch_it(http: httpx.AsyncClient, user: ApiUser) -> None:
+async def test_other_users_cannot_see_or_touch_a_private_one(http: httpx.AsyncClient, user: ApiUser) -> None:
     pid = (await http.post("/api/playlists", headers=user.auth, json={"name": "Mine"})).json()["id"]
     other = await register_and_login(http)
     resp = await http.delete(f"/api/playlists/{pid}", headers=other.auth)
-    assert resp.status_code == 403
-    assert resp.json()["detail"] == f"playlist {pid} belongs to another user"
+    assert resp.status_code == 404  # a private playlist is not there for others (its id does not leak)
+    assert resp.json()["detail"] == f"playlist {pid} not found"
+    assert (await http.get(f"/api/playlists/{pid}", headers=user.auth)).status_code == 200
 
 
 async def test_unknown_songs_and_bad_bodies_are_422(http: httpx.AsyncClient, user: ApiUser) -> None:

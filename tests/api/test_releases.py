@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from spotctl_sandbox.events import NOTIFICATIONS_EXCHANGE, declare_exchanges
-from tests.api.conftest import ApiUser, SpawnedApi, Vhost, in_vhost, register_and_login
+from tests.api.conftest import ApiUser, SpawnedApi, Vhost, free_port, in_vhost
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("seeded")]
 
@@ -32,10 +32,10 @@ async def notifications(api_env: dict[str, str]) -> AsyncIterator[aio_pika.abc.A
 
 
 async def test_release_inserts_the_song_and_fans_out_a_persistent_message(
-        http: httpx.AsyncClient, user: ApiUser, pg: psycopg.Connection,
+        http: httpx.AsyncClient, admin: ApiUser, pg: psycopg.Connection,
         notifications: aio_pika.abc.AbstractQueue) -> None:
     title = f"Brand New {uuid.uuid4().hex[:6]}"
-    resp = await http.post("/api/releases", headers=user.auth, json={"artist_id": 3, "title": title})
+    resp = await http.post("/api/releases", headers=admin.auth, json={"artist_id": 3, "title": title})
 
     assert resp.status_code == 201, resp.text
     song = resp.json()["song"]
@@ -69,11 +69,11 @@ async def bind_listener(amqp: str) -> tuple[aio_pika.abc.AbstractRobustConnectio
 
 async def test_rabbitmq_gone_is_503_with_nothing_committed_and_recovers_without_restart(
         api_env: dict[str, str], vhost: Vhost, spawn_api: Callable[..., Awaitable[SpawnedApi]],
-        pg: psycopg.Connection) -> None:
+        pg: psycopg.Connection, admin: ApiUser) -> None:
     amqp = in_vhost(api_env["AMQP_URL"], vhost.name)
     api = await spawn_api(AMQP_URL=amqp)
+    user = admin  # releases are for the artist's owner or an admin
     async with httpx.AsyncClient(base_url=api.url, timeout=20) as http:
-        user = await register_and_login(http)
         conn, queue = await bind_listener(amqp)
         ok = await http.post("/api/releases", headers=user.auth, json={"artist_id": 3, "title": "Before"})
         assert ok.status_code == 201, ok.text
@@ -83,6 +83,7 @@ async def test_rabbitmq_gone_is_503_with_nothing_committed_and_recovers_without_
         title = f"During {uuid.uuid4().hex[:6]}"
         down = await http.post("/api/releases", headers=user.auth, json={"artist_id": 3, "title": title})
         assert down.status_code == 503 and down.json()["dependency"] == "rabbitmq"
+        assert "<" not in down.json()["detail"] and "object at 0x" not in down.json()["detail"]
         assert pg.execute("SELECT 1 FROM songs WHERE title = %s", (title,)).fetchone() is None  # rolled back
 
         await vhost.create()
@@ -98,3 +99,16 @@ async def test_rabbitmq_gone_is_503_with_nothing_committed_and_recovers_without_
             message = await queue.get(timeout=5)
             assert json.loads(message.body)["title"] == title
             await message.ack()
+
+
+async def test_rabbitmq_unreachable_is_a_json_503_naming_it_without_object_reprs(
+        spawn_api: Callable[..., Awaitable[SpawnedApi]], admin: ApiUser, pg: psycopg.Connection) -> None:
+    api = await spawn_api(AMQP_URL=f"amqp://guest:guest@127.0.0.1:{free_port()}/%2F", API_DEPENDENCY_TIMEOUT_S="1")
+    title = f"Unheard {uuid.uuid4().hex[:6]}"
+    async with httpx.AsyncClient(base_url=api.url, timeout=20) as http:
+        resp = await http.post("/api/releases", headers=admin.auth, json={"artist_id": 3, "title": title})
+    assert resp.status_code == 503 and resp.headers["content-type"] == "application/json"
+    body = resp.json()
+    assert body["dependency"] == "rabbitmq" and body["detail"].startswith("rabbitmq is unavailable: cannot connect")
+    assert "<" not in body["detail"] and "Error:" not in body["detail"], body["detail"]
+    assert pg.execute("SELECT 1 FROM songs WHERE title = %s", (title,)).fetchone() is None

@@ -54,8 +54,11 @@ def named_mounts(service: Service) -> dict[str, str]:
 
 
 def service_env(service: Service, compose: ComposeProject, project: Project) -> dict[str, str]:
+    """The compose environment rewritten for the host, then `x-local.env` (values the local runtime
+    sets instead, e.g. BIND_HOST: loopback rather than a container's all interfaces)."""
     mounts = named_mounts(service)
-    return {k: rewrite_value(v, compose, project, mounts) for k, v in service.environment.items()}
+    env = {k: rewrite_value(v, compose, project, mounts) for k, v in service.environment.items()}
+    return env | {str(k): str(v) for k, v in (service.local.get("env") or {}).items()}
 
 
 def referenced_service(value: str, compose: ComposeProject) -> str | None:

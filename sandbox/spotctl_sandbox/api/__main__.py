@@ -1,4 +1,5 @@
-"""`python -m spotctl_sandbox.api`: uvicorn on $PORT (default 8000), uvloop + httptools when present."""
+"""`python -m spotctl_sandbox.api`: uvicorn on $BIND_HOST:$PORT (default 127.0.0.1:8000), uvloop +
+httptools when present. Refuses to start with development secrets outside development mode."""
 
 from __future__ import annotations
 
@@ -9,20 +10,30 @@ import sys
 import uvicorn
 
 from spotctl_sandbox.api.app import create_app
+from spotctl_sandbox.api.config import ApiConfig
 from spotctl_sandbox.common.env import Env, EnvError
+from spotctl_sandbox.common.logredact import RedactTokens
+from spotctl_sandbox.common.settings import InsecureSettings
 
 
 def main() -> None:
     env = Env()
     logging.basicConfig(level=env.text("LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactTokens())
     try:
         port = env.port("PORT", 8000)
-        app = create_app()
+        config = ApiConfig.from_env(env)
+        config.refuse_insecure()
+        app = create_app(config)
     except EnvError as exc:
         print(f"api: bad configuration: {exc}", file=sys.stderr)
         sys.exit(2)
-    uvicorn.run(app, host=env.text("HOST", "0.0.0.0"), port=port,
+    except InsecureSettings as exc:
+        print(f"api: refusing to start: {exc}", file=sys.stderr)
+        sys.exit(2)
+    uvicorn.run(app, host=config.settings.bind_host, port=port,
                 loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
                 http="httptools" if importlib.util.find_spec("httptools") else "h11",
                 access_log=False, log_level="warning", timeout_graceful_shutdown=5)

@@ -1,5 +1,9 @@
 """The FastAPI application: routers, error handlers, middleware, and the lifespan that opens
-(and closes) the stores and brokers. OpenAPI docs at /docs."""
+(and closes) the stores and brokers. OpenAPI docs at /docs.
+
+Request bodies over API_MAX_BODY_BYTES are refused with a 413 as they arrive (FastAPI's
+`max_body_size`: a declared Content-Length over the limit is refused before any of the body is
+read, a chunked body as soon as it passes the limit), so a huge upload costs no memory here."""
 
 from __future__ import annotations
 
@@ -10,7 +14,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from spotctl_sandbox.api import (
+    admin,
+    artists,
     auth,
+    docs,
     errors,
     health,
     playlists,
@@ -40,11 +47,17 @@ def create_app(config: ApiConfig | None = None) -> FastAPI:
         finally:
             await app.state.resources.close()
 
-    app = FastAPI(title="spotctl sandbox API", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="spotctl sandbox API", version="0.2.0", lifespan=lifespan,
+                  max_body_size=config.max_body_bytes,
                   description="Songs, streaming, playlists, search, recommendations and releases of the "
-                              "Spotify-like sandbox.")
+                              "Spotify-like sandbox. Errors are JSON `{\"detail\": ...}` (see each "
+                              "response); authenticate with `Authorization: Bearer <token>` from "
+                              "POST /api/auth/login.")
+    app.state.max_body_bytes = config.max_body_bytes
     errors.install(app)
-    for module in (auth, songs, stream, search, playlists, social, recommendations, releases, health):
+    docs.install(app)
+    for module in (auth, songs, stream, search, playlists, social, artists, recommendations, releases, admin,
+                   health):
         app.include_router(module.router)
 
     def current_limits() -> object:

@@ -7,16 +7,19 @@ from typing import Annotated, Any
 
 import psycopg.errors
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
-from fastapi import APIRouter
+from fastapi import Request
 from pydantic import BaseModel, Field
 
-from spotctl_sandbox.api import metrics
+from spotctl_sandbox.api import metrics, roles
+from spotctl_sandbox.api.docs import responses
 from spotctl_sandbox.api.errors import ApiError
-from spotctl_sandbox.api.security import Res, User
+from spotctl_sandbox.api.routing import router as make_router
+from spotctl_sandbox.api.security import Account, Res, audit_event
 from spotctl_sandbox.common import tokens
+from spotctl_sandbox.common.audit import AuditEvent
 from spotctl_sandbox.events import Topic
 
-router = APIRouter(prefix="/api/auth", tags=["auth"])
+router = make_router("/api/auth", tags=["auth"])
 
 Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
 
@@ -32,7 +35,7 @@ class Login(BaseModel):
     password: str = Field(min_length=1, max_length=200)
 
 
-@router.post("/register", status_code=201)
+@router.post("/register", status_code=201, responses=responses(409))
 async def register(body: Register, res: Res) -> dict[str, Any]:
     password_hash = await asyncio.to_thread(res.hasher.hash, body.password)
     email = body.email.lower()
@@ -52,29 +55,33 @@ async def register(body: Register, res: Res) -> dict[str, Any]:
     return {"id": user_id, "email": email, "name": body.name}
 
 
-@router.post("/login")
-async def login(body: Login, res: Res) -> dict[str, Any]:
+@router.post("/login", responses=responses(401))
+async def login(body: Login, res: Res, request: Request) -> dict[str, Any]:
+    """A token carrying the account's roles (user, plus any granted: artist, admin, ops)."""
+    email = body.email.lower()
     async with res.pool.connection() as conn:
-        cur = await conn.execute("SELECT id, name, password_hash FROM users WHERE email = %s",
-                                 (body.email.lower(),))
+        cur = await conn.execute("SELECT id, name, password_hash FROM users WHERE email = %s", (email,))
         row = await cur.fetchone()
-    if row is None:
-        raise ApiError(401, "unknown email or wrong password")
-    user_id, name, password_hash = row
+        granted = await roles.roles_of(conn, row[0]) if row else set()
     try:
-        await asyncio.to_thread(res.hasher.verify, password_hash, body.password)
+        if row is None:
+            raise VerifyMismatchError
+        await asyncio.to_thread(res.hasher.verify, row[2], body.password)
     except (VerifyMismatchError, InvalidHashError) as exc:
+        await audit_event(request, res, AuditEvent.AUTH_FAILURE, "", "failed login", target=f"email:{email}")
         raise ApiError(401, "unknown email or wrong password") from exc
-    token = await tokens.issue(res.redis, res.config.settings.jwt_secret, str(user_id), name)
+    user_id, name = row[0], row[1]
+    token = await tokens.issue(res.redis, res.config.settings.jwt_secret, str(user_id), name, roles=granted)
     return {"access_token": token, "token_type": "bearer", "expires_in": tokens.ACCESS_TTL_S,
-            "user": {"id": str(user_id), "name": name, "email": body.email.lower()}}
+            "user": {"id": str(user_id), "name": name, "email": email, "roles": sorted(granted)}}
 
 
-@router.post("/logout", status_code=204)
-async def logout(user: User, res: Res) -> None:
+@router.post("/logout", status_code=204, responses=responses(401))
+async def logout(user: Account, res: Res) -> None:
     await tokens.close_session(res.redis, user.jti)
 
 
-@router.get("/me")
-async def me(user: User) -> dict[str, Any]:
-    return {"id": user.user_id, "name": user.name, "session_expires_at": user.expires_at}
+@router.get("/me", responses=responses(401))
+async def me(user: Account) -> dict[str, Any]:
+    return {"id": user.user_id, "name": user.name, "roles": sorted(user.roles),
+            "session_expires_at": user.expires_at}

@@ -1,15 +1,22 @@
 """How failures reach clients: one JSON shape, the reason spelled out, never a traceback.
 
     401  token missing/invalid/expired/revoked         {"detail": reason}
+    403  not allowed (role, ownership)                 {"detail": reason}
     404  unknown song/artist/playlist                  {"detail": "song 42 not found"}
+    409  conflict (email taken, changed meanwhile)     {"detail": reason}
+    413  body over API_MAX_BODY_BYTES                  {"detail": ...}
     422  malformed body/query, naming each field       {"detail": "body.email: ...", "errors": [...]}
     429  rate limited                                  {"detail": ..., "retry_after": s}
+    500  a bug: logged with its traceback server-side  {"detail": "internal error ...", "request_id": ...}
     503  a dependency is down, naming it               {"detail": ..., "dependency": "redis"}
+
+docs.py describes the same shapes in the OpenAPI document.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import aio_pika.exceptions
@@ -22,8 +29,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pymongo.errors import ConnectionFailure
+from starlette.exceptions import HTTPException
 
 from spotctl_sandbox.api import metrics
+from spotctl_sandbox.playlists import PlaylistError
 
 log = logging.getLogger("spotctl_sandbox.api")
 
@@ -60,6 +69,16 @@ DEPENDENCY_EXCEPTIONS: dict[str, tuple[type[Exception], ...]] = {
 }
 
 
+_REPR = re.compile(r"^<.*>$|object at 0x[0-9a-f]+")
+
+
+def describe(exc: BaseException) -> str:
+    """One readable line for a library exception: its message, never an object repr (which some
+    AMQP exceptions give as their str) — then just the exception's class name."""
+    text = str(exc).strip().splitlines()[0].strip() if str(exc).strip() else ""
+    return type(exc).__name__ if not text or _REPR.search(text) else text
+
+
 def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(p) for p in loc)
 
@@ -93,9 +112,35 @@ def install(app: FastAPI) -> None:
         assert isinstance(exc, DependencyDown)
         return dependency_response(exc.name, exc.detail)
 
+    async def on_http(_: Request, exc: Exception) -> JSONResponse:
+        """Starlette's own errors (413 body limit, 404 unknown path, 405) in the same JSON shape."""
+        assert isinstance(exc, HTTPException)
+        detail = exc.detail
+        if exc.status_code == 413:
+            detail = f"request body is larger than {app.state.max_body_bytes} bytes"
+        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+
+    async def on_playlist(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, PlaylistError)
+        if exc.field:
+            field = f"body.{exc.field}"
+            return JSONResponse({"detail": f"{field}: {exc.reason}",
+                                 "errors": [{"field": field, "message": exc.reason}]}, status_code=exc.status)
+        return JSONResponse({"detail": exc.reason}, status_code=exc.status)
+
+    async def on_bug(request: Request, exc: Exception) -> JSONResponse:
+        request_id = request.headers.get("x-request-id", "")
+        log.error("unhandled %s on %s %s (request id %s)", type(exc).__name__, request.method,
+                  request.url.path, request_id or "-", exc_info=exc)
+        return JSONResponse({"detail": "internal error; it has been logged", "request_id": request_id},
+                            status_code=500)
+
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(DependencyDown, on_dependency)
+    app.add_exception_handler(HTTPException, on_http)
+    app.add_exception_handler(PlaylistError, on_playlist)
+    app.add_exception_handler(Exception, on_bug)
     for name, classes in DEPENDENCY_EXCEPTIONS.items():
         for cls in classes:
             app.add_exception_handler(cls, _library_handler(name))
@@ -103,7 +148,6 @@ def install(app: FastAPI) -> None:
 
 def _library_handler(name: str) -> Any:
     async def handler(_: Request, exc: Exception) -> JSONResponse:
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return dependency_response(name, text)
+        return dependency_response(name, describe(exc))
 
     return handler

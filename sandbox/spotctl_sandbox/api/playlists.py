@@ -1,128 +1,215 @@
-"""Flow 4, playlists CRUD: repository insert (MongoDB or the PostgreSQL JSONB fallback) -> invalidate
-`playlists:user:<id>` -> Kafka `playlist_created`. Listing is cached per user for 5 minutes."""
+"""Flow 4, playlists: create, edit, share, delete — each through `PlaylistService` (the same rules
+the hub's collaborative editing uses; spotctl_sandbox.playlists.access says who may do what).
+
+Create = repository insert (MongoDB or the PostgreSQL JSONB fallback) -> invalidate
+`playlists:user:<id>` -> Kafka `playlist_created`. A library listing is cached per user for 5
+minutes; every change invalidates the listing of each member it touches.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import Path, Query, Request
 from pydantic import BaseModel, Field
 
 from spotctl_sandbox.api import metrics
-from spotctl_sandbox.api.errors import ApiError
+from spotctl_sandbox.api.docs import OPTIONAL_AUTH
 from spotctl_sandbox.api.resources import Resources
-from spotctl_sandbox.api.security import Res, User
+from spotctl_sandbox.api.routing import router as make_router
+from spotctl_sandbox.api.security import Account, MaybeUser, Res, User, audit_event
+from spotctl_sandbox.common.audit import AuditEvent
+from spotctl_sandbox.common.tokens import Claims
 from spotctl_sandbox.events import Topic
-from spotctl_sandbox.playlists import Playlist
+from spotctl_sandbox.playlists import (
+    Action,
+    Actor,
+    Decision,
+    Playlist,
+    PlaylistService,
+    Relation,
+    Visibility,
+    relation,
+)
+from spotctl_sandbox.playlists.model import MAX_SONGS
 
-router = APIRouter(prefix="/api/playlists", tags=["playlists"])
+router = make_router("/api/playlists", tags=["playlists"], errors=(401, 403, 404, 409))
 
 LIST_TTL_S = 300
 PlaylistId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="playlist id")]
-SongIds = Annotated[list[Annotated[int, Field(ge=1)]], Field(max_length=1000)]
+UserId = Annotated[str, Path(pattern=r"^[1-9][0-9]{0,17}$", description="user id")]
+SongId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+SongIds = Annotated[list[SongId], Field(max_length=MAX_SONGS)]
+LinkToken = Annotated[str, Field(min_length=8, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 class NewPlaylist(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=2000)
     song_ids: SongIds = []
+    visibility: Visibility = Visibility.PRIVATE
 
 
 class PlaylistChange(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=2000)
     song_ids: SongIds | None = None
+    visibility: Visibility | None = Field(default=None, description="owner only")
 
 
 class AddSong(BaseModel):
-    song_id: int = Field(ge=1)
+    song_id: SongId
+
+
+class NewInvite(BaseModel):
+    user_id: str = Field(pattern=r"^[1-9][0-9]{0,17}$", description="the user to invite")
+
+
+class Join(BaseModel):
+    link: LinkToken
 
 
 def list_key(user_id: str) -> str:
     return f"playlists:user:{user_id}"
 
 
-async def check_songs(res: Resources, song_ids: list[int]) -> None:
-    if not song_ids:
-        return
-    async with res.pool.connection() as conn:
-        cur = await conn.execute("SELECT id FROM songs WHERE id = ANY(%s)", (song_ids,))
-        known = {row[0] for row in await cur.fetchall()}
-    missing = sorted(set(song_ids) - known)
-    if missing:
-        raise ApiError(422, f"body.song_ids: unknown song ids {missing[:20]}")
+def service(request: Request, res: Resources) -> PlaylistService:
+    """The playlist rules, auditing each denial and each thing only an admin could do."""
+
+    async def on_decision(actor: Actor, action: Action, pid: str, decision: Decision) -> None:
+        event = AuditEvent.ADMIN if decision.allowed else AuditEvent.DENIED
+        reason = decision.reason or f"admin {action.value} on a playlist of another user"
+        await audit_event(request, res, event, actor.user_id or "", reason, target=f"playlist:{pid}")
+
+    assert res.directory is not None
+    return PlaylistService(res.playlists, res.directory, on_decision=on_decision)
 
 
-async def owned(res: Resources, playlist_id: str, user_id: str) -> Playlist:
-    playlist = await res.playlists.get(playlist_id)
-    if playlist is None:
-        raise ApiError(404, f"playlist {playlist_id} not found")
-    if playlist.user_id != user_id:
-        raise ApiError(403, f"playlist {playlist_id} belongs to another user")
-    return playlist
+def view(p: Playlist, user_id: str | None, backend: str) -> dict[str, Any]:
+    """What a caller sees: members' ids and version for all; invites and the link's expiry for the owner."""
+    rel = relation(p, user_id)
+    doc: dict[str, Any] = {
+        "id": p.id, "user_id": p.user_id, "name": p.name, "description": p.description,
+        "song_ids": list(p.song_ids), "visibility": p.visibility.value, "collaborators": list(p.collaborators),
+        "version": p.version, "created_at": p.created_at.isoformat(), "updated_at": p.updated_at.isoformat(),
+        "your_role": "viewer" if rel is Relation.NONE else rel.value, "backend": backend}
+    if rel is Relation.OWNER:
+        doc["invites"] = [i.document() for i in p.invites]
+        doc["link"] = None if p.link is None else {"created_at": p.link.created_at.isoformat(),
+                                                   "expires_at": p.link.expires_at.isoformat()}
+    return doc
 
 
-def view(p: Playlist, backend: str) -> dict[str, Any]:
-    return {**p.document(), "backend": backend}
+async def forget_lists(res: Resources, *user_ids: str) -> None:
+    if user_ids:
+        await res.redis.delete(*(list_key(u) for u in set(user_ids)))
+
+
+async def _changed(res: Resources, p: Playlist, user: Claims, *also: str) -> dict[str, Any]:
+    await forget_lists(res, *p.members(), *also)
+    return view(p, user.user_id, res.playlists.backend)
 
 
 @router.post("", status_code=201)
-async def create(body: NewPlaylist, user: User, res: Res) -> dict[str, Any]:
-    await check_songs(res, body.song_ids)
-    playlist = Playlist.new(user.user_id, body.name, body.description, body.song_ids)
-    await res.playlists.insert(playlist)
-    await res.redis.delete(list_key(user.user_id))
+async def create(body: NewPlaylist, user: User, res: Res, request: Request) -> dict[str, Any]:
+    playlist = await service(request, res).create(Actor.of(user), body.name, body.description, body.song_ids,
+                                                  body.visibility)
+    await forget_lists(res, user.user_id)
     event = await res.kafka.send(Topic.PLAYLIST_CREATED, {
         "user_id": user.user_id, "playlist_id": playlist.id, "name": playlist.name,
         "song_count": len(playlist.song_ids)}, key=user.user_id)
     metrics.EVENTS.labels(event.topic).inc()
-    return view(playlist, res.playlists.backend)
+    return view(playlist, user.user_id, res.playlists.backend)
 
 
-@router.get("")
-async def mine(user: User, res: Res) -> dict[str, Any]:
+@router.get("", summary="Your library: playlists you own, collaborate on or are invited to")
+async def mine(user: Account, res: Res, request: Request) -> dict[str, Any]:
     key = list_key(user.user_id)
     cached = await res.redis.get(key)
     metrics.CACHE.labels("playlists", "hit" if cached else "miss").inc()
     if cached is not None:
         return {"items": json.loads(cached), "cached": True, "backend": res.playlists.backend}
-    items = [p.document() for p in await res.playlists.list_for_user(user.user_id)]
+    items = [view(p, user.user_id, res.playlists.backend)
+             for p in await service(request, res).library(Actor.of(user))]
     await res.redis.set(key, json.dumps(items), ex=LIST_TTL_S)
     return {"items": items, "cached": False, "backend": res.playlists.backend}
 
 
-@router.get("/{playlist_id}")
-async def one(playlist_id: PlaylistId, user: User, res: Res) -> dict[str, Any]:
-    return view(await owned(res, playlist_id, user.user_id), res.playlists.backend)
+@router.get("/{playlist_id}", openapi_extra=OPTIONAL_AUTH,
+            summary="A playlist: public ones for anyone, private ones for members or with its share link")
+async def one(playlist_id: PlaylistId, user: MaybeUser, res: Res, request: Request,
+              link: Annotated[LinkToken | None, Query(description="a share-link token")] = None) -> dict[str, Any]:
+    playlist = await service(request, res).get(Actor.of(user), playlist_id, link)
+    return view(playlist, user.user_id if user else None, res.playlists.backend)
 
 
-@router.patch("/{playlist_id}")
-async def change(playlist_id: PlaylistId, body: PlaylistChange, user: User, res: Res) -> dict[str, Any]:
-    playlist = await owned(res, playlist_id, user.user_id)
-    changes = body.model_dump(exclude_none=True)
-    if "song_ids" in changes:
-        await check_songs(res, changes["song_ids"])
-    updated = playlist.changed(**changes)
-    if not await res.playlists.replace(updated):
-        raise ApiError(404, f"playlist {playlist_id} not found")
-    await res.redis.delete(list_key(user.user_id))
-    return view(updated, res.playlists.backend)
+@router.patch("/{playlist_id}", summary="Edit (owner, collaborators); visibility: owner only")
+async def change(playlist_id: PlaylistId, body: PlaylistChange, user: User, res: Res,
+                 request: Request) -> dict[str, Any]:
+    svc, actor = service(request, res), Actor.of(user)
+    if body.visibility is not None:
+        playlist = await svc.set_visibility(actor, playlist_id, body.visibility)
+    if body.name is not None or body.description is not None or body.song_ids is not None or \
+            body.visibility is None:
+        playlist = await svc.edit(actor, playlist_id, name=body.name, description=body.description,
+                                  song_ids=body.song_ids)
+    return await _changed(res, playlist, user)
 
 
-@router.post("/{playlist_id}/songs")
-async def add_song(playlist_id: PlaylistId, body: AddSong, user: User, res: Res) -> dict[str, Any]:
-    playlist = await owned(res, playlist_id, user.user_id)
-    await check_songs(res, [body.song_id])
-    updated = playlist.changed(song_ids=[*playlist.song_ids, body.song_id])
-    if not await res.playlists.replace(updated):
-        raise ApiError(404, f"playlist {playlist_id} not found")
-    await res.redis.delete(list_key(user.user_id))
-    return view(updated, res.playlists.backend)
+@router.post("/{playlist_id}/songs", summary="Append a song (owner, collaborators)")
+async def add_song(playlist_id: PlaylistId, body: AddSong, user: User, res: Res, request: Request) -> dict[str, Any]:
+    playlist = await service(request, res).add_songs(Actor.of(user), playlist_id, [body.song_id])
+    return await _changed(res, playlist, user)
 
 
-@router.delete("/{playlist_id}", status_code=204)
-async def delete(playlist_id: PlaylistId, user: User, res: Res) -> None:
-    await owned(res, playlist_id, user.user_id)
-    await res.playlists.delete(playlist_id)
-    await res.redis.delete(list_key(user.user_id))
+@router.delete("/{playlist_id}", status_code=204, summary="Delete (owner, or an admin)")
+async def delete(playlist_id: PlaylistId, user: User, res: Res, request: Request) -> None:
+    playlist = await service(request, res).delete(Actor.of(user), playlist_id)
+    await forget_lists(res, *playlist.members())
+
+
+@router.post("/{playlist_id}/invites", summary="Invite a user to collaborate (owner)")
+async def invite(playlist_id: PlaylistId, body: NewInvite, user: User, res: Res, request: Request) -> dict[str, Any]:
+    playlist = await service(request, res).invite(Actor.of(user), playlist_id, body.user_id)
+    return await _changed(res, playlist, user)
+
+
+@router.post("/{playlist_id}/accept", summary="Accept your invite: you become a collaborator")
+async def accept(playlist_id: PlaylistId, user: User, res: Res, request: Request) -> dict[str, Any]:
+    playlist = await service(request, res).accept(Actor.of(user), playlist_id)
+    return await _changed(res, playlist, user)
+
+
+@router.post("/{playlist_id}/leave", summary="Leave a playlist you collaborate on, or decline an invite")
+async def leave(playlist_id: PlaylistId, user: User, res: Res, request: Request) -> dict[str, Any]:
+    playlist = await service(request, res).leave(Actor.of(user), playlist_id)
+    await forget_lists(res, *playlist.members(), user.user_id)
+    return {"playlist_id": playlist_id, "left": True}
+
+
+@router.delete("/{playlist_id}/members/{user_id}", summary="Remove a collaborator or withdraw an invite (owner)")
+async def remove_member(playlist_id: PlaylistId, user_id: UserId, user: User, res: Res,
+                        request: Request) -> dict[str, Any]:
+    playlist = await service(request, res).remove_member(Actor.of(user), playlist_id, user_id)
+    return await _changed(res, playlist, user, user_id)
+
+
+@router.post("/{playlist_id}/link", status_code=201,
+             summary="A new share link (owner): its holders may read the playlist and join it")
+async def create_link(playlist_id: PlaylistId, user: User, res: Res, request: Request) -> dict[str, Any]:
+    playlist, token = await service(request, res).create_link(Actor.of(user), playlist_id)
+    assert playlist.link is not None
+    return {"playlist_id": playlist.id, "link": token, "path": f"/api/playlists/{playlist.id}?link={token}",
+            "expires_at": playlist.link.expires_at.isoformat()}
+
+
+@router.delete("/{playlist_id}/link", status_code=204, summary="Revoke the share link (owner)")
+async def revoke_link(playlist_id: PlaylistId, user: User, res: Res, request: Request) -> None:
+    await service(request, res).revoke_link(Actor.of(user), playlist_id)
+
+
+@router.post("/{playlist_id}/join", summary="Join as a collaborator with a share link")
+async def join(playlist_id: PlaylistId, body: Join, user: User, res: Res, request: Request) -> dict[str, Any]:
+    playlist = await service(request, res).join(Actor.of(user), playlist_id, body.link)
+    return await _changed(res, playlist, user)

@@ -19,7 +19,8 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 from aio_pika.exceptions import DeliveryError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
-from spotctl_sandbox.api.errors import DependencyDown
+from spotctl_sandbox.api.errors import DependencyDown, describe
+from spotctl_sandbox.common.jsonsafe import loads_safe
 from spotctl_sandbox.events.rabbit import (
     NOTIFICATIONS_EXCHANGE,
     RECOMMENDATIONS_EXCHANGE,
@@ -78,7 +79,7 @@ class RabbitClient:
                     with attempt:
                         await self._connect_once()
             except (OSError, aio_pika.exceptions.AMQPException, TimeoutError) as exc:
-                reason = f"cannot connect to {_safe(self.amqp_url)}: {exc!r}"
+                reason = f"cannot connect to {_safe(self.amqp_url)}: {describe(exc)}"
                 self._failure = (time.monotonic(), reason)
                 raise DependencyDown("rabbitmq", reason) from exc
             self._failure = None
@@ -137,9 +138,9 @@ class RabbitClient:
         if future is None or future.done():
             return  # late reply to a request that already timed out
         try:
-            future.set_result(json.loads(message.body))
-        except ValueError as exc:
-            future.set_exception(DependencyDown(WORKER, f"reply is not JSON: {exc}"))
+            future.set_result(loads_safe(message.body, "reply"))
+        except ValueError as exc:  # not JSON, or NaN/Infinity the API would relay to its client
+            future.set_exception(DependencyDown(WORKER, f"reply is not acceptable JSON: {exc}"))
 
     async def close(self) -> None:
         if self._conn is not None:

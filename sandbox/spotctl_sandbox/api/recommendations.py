@@ -7,12 +7,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter
-
 from spotctl_sandbox.api import metrics
-from spotctl_sandbox.api.security import Res, User
+from spotctl_sandbox.api.routing import router as make_router
+from spotctl_sandbox.api.security import Account, Res
 
-router = APIRouter(prefix="/api", tags=["recommendations"])
+router = make_router("/api", tags=["recommendations"], errors=(401,))
 
 RECS_TTL_S = 3600
 
@@ -22,7 +21,7 @@ def recs_key(user_id: str) -> str:
 
 
 @router.get("/recommendations")
-async def recommendations(user: User, res: Res) -> dict[str, Any]:
+async def recommendations(user: Account, res: Res) -> dict[str, Any]:
     key = recs_key(user.user_id)
     cached = await res.redis.get(key)
     metrics.CACHE.labels("recommendations", "hit" if cached else "miss").inc()

@@ -1,39 +1,50 @@
 """Flow 3 (API side), a release: insert the song in PostgreSQL and fan out a `release` message on
 the `notifications` exchange with publisher confirms. The publish happens inside the transaction:
-if RabbitMQ does not confirm, the song is not committed and the client gets a 503 naming it."""
+if RabbitMQ does not confirm, the song is not committed and the client gets a 503 naming it.
+
+Only the artist's owner (`artists.owner_user_id`) or an admin may release: followers are notified,
+so a release in someone else's name is refused (403, audited); an admin's is audited too."""
 
 from __future__ import annotations
 
 import zlib
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import Request
 from pydantic import BaseModel, Field
 
 from spotctl_sandbox.api.errors import ApiError
-from spotctl_sandbox.api.security import Res, User
+from spotctl_sandbox.api.routing import router as make_router
+from spotctl_sandbox.api.security import Res, User, audit_event, deny
 from spotctl_sandbox.api.songcache import SONG_COLUMNS, row_to_song
+from spotctl_sandbox.common.audit import AuditEvent
+from spotctl_sandbox.common.tokens import Role
 
-router = APIRouter(prefix="/api", tags=["releases"])
+router = make_router("/api", tags=["releases"], errors=(401, 403, 404))
 
 
 class Release(BaseModel):
-    artist_id: int = Field(ge=1)
+    artist_id: int = Field(ge=1, le=2**62)
     title: str = Field(min_length=1, max_length=200)
-    album_id: int | None = Field(default=None, ge=1)
+    album_id: int | None = Field(default=None, ge=1, le=2**62)
 
 
-@router.post("/releases", status_code=201)
-async def release(body: Release, user: User, res: Res) -> dict[str, Any]:
+@router.post("/releases", status_code=201, summary="Release a song (the artist's owner, or an admin)")
+async def release(body: Release, user: User, res: Res, request: Request) -> dict[str, Any]:
     audio = res.media[zlib.crc32(body.title.encode()) % len(res.media)]
     async with res.pool.connection() as conn, conn.transaction():
         cur = await conn.execute(
-            "SELECT a.name, al.title FROM artists a LEFT JOIN albums al ON al.id = %s AND al.artist_id = a.id "
-            "WHERE a.id = %s", (body.album_id, body.artist_id))
+            "SELECT a.name, al.title, a.owner_user_id FROM artists a "
+            "LEFT JOIN albums al ON al.id = %s AND al.artist_id = a.id WHERE a.id = %s",
+            (body.album_id, body.artist_id))
         found = await cur.fetchone()
         if found is None:
             raise ApiError(404, f"artist {body.artist_id} not found")
-        artist, album = found
+        artist, album, owner = found
+        owns = owner is not None and str(owner) == user.user_id
+        if not owns and not user.has(Role.ADMIN):
+            raise await deny(request, res, user, 403, f"only the owner of artist {body.artist_id} (or an admin) "
+                             "may release for it", target=f"artist:{body.artist_id}")
         if body.album_id is not None and album is None:
             raise ApiError(404, f"album {body.album_id} of artist {body.artist_id} not found")
         cur = await conn.execute(
@@ -44,6 +55,9 @@ async def release(body: Release, user: User, res: Res) -> dict[str, Any]:
         assert row is not None
         song = row_to_song(row)
         message = await res.rabbit.publish_release(song["id"], body.artist_id, body.title, artist)
+    if not owns:
+        await audit_event(request, res, AuditEvent.ADMIN, user.user_id, f"released song {song['id']} for artist "
+                          f"{body.artist_id}", target=f"artist:{body.artist_id}")
     song.pop("audio_path")
     return {"song": song, "notification": {"exchange": "notifications", "confirmed": True, "body": message},
             "released_by": user.user_id}

@@ -22,12 +22,13 @@ from redis.backoff import ExponentialBackoff
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from spotctl_sandbox import contract
+from spotctl_sandbox.api import roles
 from spotctl_sandbox.api.config import ApiConfig
 from spotctl_sandbox.api.rabbit import RabbitClient
 from spotctl_sandbox.api.ratelimit import RateLimits
 from spotctl_sandbox.db import amigrate
 from spotctl_sandbox.events.kafka import EventProducer
-from spotctl_sandbox.playlists import PlaylistRepository, open_repository
+from spotctl_sandbox.playlists import PlaylistRepository, PostgresDirectory, open_repository
 from spotctl_sandbox.seed.audio import AudioFile, ensure_audio
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ class Resources:
     queues: dict[str, Queue] = field(default_factory=dict)
     hasher: PasswordHasher = field(default_factory=PasswordHasher)
     schema_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    directory: PostgresDirectory | None = None
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     def queue(self, name: str) -> Queue:
@@ -66,8 +68,11 @@ class Resources:
                                            retry=retry_if_exception_type(psycopg.Error)):
             with attempt:
                 async with await psycopg.AsyncConnection.connect(self.config.settings.database_url,
-                                                                 connect_timeout=3) as conn:
+                                                                 connect_timeout=3, autocommit=True) as conn:
                     await amigrate(conn)
+                    if self.config.admin_email and self.config.admin_password:
+                        await roles.ensure_admin(conn, self.hasher, self.config.admin_email,
+                                                 self.config.admin_password)
         self.schema_ready.set()
         log.info("database schema is up to date")
 
@@ -101,6 +106,7 @@ async def open_resources(config: ApiConfig) -> Resources:
         limits=RateLimits(s.redis_url, config.rate_limit_ip, config.rate_limit_user),
         playlists=await open_repository(s.mongo_url, pool),
         media=await asyncio.to_thread(ensure_audio, s.media_dir),
+        directory=PostgresDirectory(pool),
     )
     res._tasks.append(asyncio.create_task(res._migrate_until_done(), name="migrate"))
     return res

@@ -7,14 +7,16 @@ import hashlib
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from spotctl_sandbox.api import metrics
+from spotctl_sandbox.api.docs import OPTIONAL_AUTH
 from spotctl_sandbox.api.errors import ApiError
+from spotctl_sandbox.api.routing import router as make_router
 from spotctl_sandbox.api.security import MaybeUser, Res
 from spotctl_sandbox.events import Topic
 
-router = APIRouter(prefix="/api", tags=["search"])
+router = make_router("/api", tags=["search"], errors=(401,))
 
 SEARCH_TTL_S = 300
 _SQL = """
@@ -34,7 +36,7 @@ def search_key(query: str, limit: int) -> str:
     return "search:" + hashlib.sha1(f"{limit}:{normalise(query)}".encode()).hexdigest()
 
 
-@router.get("/search")
+@router.get("/search", openapi_extra=OPTIONAL_AUTH)
 async def search(res: Res, user: MaybeUser,
                  q: Annotated[str, Query(min_length=1, max_length=200, description="words to find")],
                  limit: Annotated[int, Query(ge=1, le=100)] = 20) -> dict[str, Any]:

@@ -23,7 +23,8 @@ def sign(secret: str, song_id: int, expires: int) -> str:
 
 
 def verify(secret: str, song_id: int, expires: int, signature: str, now: float) -> None:
-    if not hmac.compare_digest(_mac(secret, song_id, expires), signature):
+    # compared as bytes: hmac.compare_digest raises TypeError on a str that is not ASCII
+    if not hmac.compare_digest(_mac(secret, song_id, expires).encode(), signature.encode("utf-8", "replace")):
         raise LinkError("stream link signature is invalid")
     if expires < now:
         raise LinkError("stream link expired (ask for a new one via /api/songs/{id}/play)")

@@ -8,12 +8,14 @@ import json
 from typing import Annotated, Any, cast
 
 import psycopg.errors
-from fastapi import APIRouter, Path, Query
+from fastapi import Path, Query
 
+from spotctl_sandbox.api.docs import responses
 from spotctl_sandbox.api.errors import ApiError
-from spotctl_sandbox.api.security import Res, User
+from spotctl_sandbox.api.routing import router as make_router
+from spotctl_sandbox.api.security import Account, Res, User
 
-router = APIRouter(prefix="/api", tags=["social"])
+router = make_router("/api", tags=["social"], errors=(401, 403))
 
 ArtistId = Annotated[int, Path(ge=1, le=2**62, description="artist id")]
 
@@ -22,7 +24,7 @@ def recent_key(user_id: str) -> str:
     return f"recent:{user_id}"
 
 
-@router.post("/artists/{artist_id}/follow")
+@router.post("/artists/{artist_id}/follow", responses=responses(404))
 async def follow(artist_id: ArtistId, user: User, res: Res) -> dict[str, Any]:
     try:
         async with res.pool.connection() as conn:
@@ -44,7 +46,7 @@ async def unfollow(artist_id: ArtistId, user: User, res: Res) -> dict[str, Any]:
 
 
 @router.get("/me/following")
-async def following(user: User, res: Res) -> dict[str, Any]:
+async def following(user: Account, res: Res) -> dict[str, Any]:
     async with res.pool.connection() as conn:
         cur = await conn.execute(
             "SELECT a.id, a.name, a.genre FROM follows f JOIN artists a ON a.id = f.artist_id "
@@ -63,7 +65,7 @@ def _parse_recent(item: str) -> dict[str, Any]:
 
 
 @router.get("/me/recently-played")
-async def recently_played(user: User, res: Res,
+async def recently_played(user: Account, res: Res,
                           limit: Annotated[int, Query(ge=1, le=100)] = 20) -> dict[str, Any]:
     items = cast(list[str], await res.redis.lrange(recent_key(user.user_id), 0, limit - 1))
     if items:

@@ -10,16 +10,18 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import Path, Query, Request
 
 from spotctl_sandbox import contract
 from spotctl_sandbox.api import metrics, signing
+from spotctl_sandbox.api.docs import responses
 from spotctl_sandbox.api.errors import ApiError
+from spotctl_sandbox.api.routing import router as make_router
 from spotctl_sandbox.api.security import Res, User
 from spotctl_sandbox.api.songcache import get_song, public
 from spotctl_sandbox.events import Topic
 
-router = APIRouter(prefix="/api", tags=["songs"])
+router = make_router("/api", tags=["songs"])
 
 TRENDING_KEY = contract.TRENDING_KEY
 SongId = Annotated[int, Path(ge=1, le=2**62, description="song id")]
@@ -32,14 +34,15 @@ async def require_song(res: Res, song_id: int) -> tuple[dict[str, Any], bool]:
     return song, cached
 
 
-@router.get("/songs/{song_id}")
+@router.get("/songs/{song_id}", responses=responses(404))
 async def song_metadata(song_id: SongId, res: Res) -> dict[str, Any]:
     song, cached = await require_song(res, song_id)
     return {**public(song), "cached": cached}
 
 
-@router.post("/songs/{song_id}/play")
-@router.get("/songs/{song_id}/stream", summary="Flow 1 as the seed spells it (same as POST .../play)")
+@router.post("/songs/{song_id}/play", responses=responses(401, 403, 404))
+@router.get("/songs/{song_id}/stream", summary="Flow 1 as the seed spells it (same as POST .../play)",
+            responses=responses(401, 403, 404))
 async def play(song_id: SongId, user: User, res: Res, request: Request) -> dict[str, Any]:
     song, cached = await require_song(res, song_id)
     expires = int(time.time()) + res.config.stream_link_ttl_s

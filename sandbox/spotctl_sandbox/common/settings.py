@@ -12,6 +12,13 @@ from pathlib import Path
 
 from spotctl_sandbox.common.env import Env
 
+DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-in-production"
+DEVELOPMENT = "development"
+
+
+class InsecureSettings(Exception):
+    """A service refuses to start with these settings; the message says what to change."""
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -24,7 +31,13 @@ class Settings:
     push_webhook_url: str = "http://127.0.0.1:8026/push"
     api_url: str = "http://127.0.0.1:8000"
     hub_url: str = "ws://127.0.0.1:8765/ws"
-    jwt_secret: str = "dev-only-jwt-secret-change-me-in-production"
+    jwt_secret: str = DEV_JWT_SECRET
+    # SPOTCTL_ENV: "development" (what compose sets for `spotctl up`) or anything else, which is
+    # treated as production. Unset means production, so a forgotten setting fails closed.
+    mode: str = "production"
+    # BIND_HOST: the address servers listen on. Loopback unless configured otherwise: compose sets
+    # 0.0.0.0 (containers must accept the gateway), the local runtime rewrites it to 127.0.0.1.
+    bind_host: str = "127.0.0.1"
     media_dir: Path = field(default_factory=lambda: Path("media"))
     reports_dir: Path = field(default_factory=lambda: Path("reports"))
     port: int = 0
@@ -46,6 +59,8 @@ class Settings:
             api_url=e.text("API_URL", d.api_url),
             hub_url=e.text("HUB_URL", d.hub_url),
             jwt_secret=e.text("JWT_SECRET", d.jwt_secret),
+            mode=e.text("SPOTCTL_ENV", d.mode),
+            bind_host=e.text("BIND_HOST", d.bind_host),
             media_dir=e.path("MEDIA_DIR", d.media_dir),
             reports_dir=e.path("REPORTS_DIR", d.reports_dir),
             port=e.port("PORT", 0),
@@ -54,3 +69,18 @@ class Settings:
                                                   minimum=1),
             ws_heartbeat_interval=e.number("WS_HEARTBEAT_INTERVAL", d.ws_heartbeat_interval, minimum=0),
         )
+
+
+def refuse_insecure(settings: Settings) -> None:
+    """Raise InsecureSettings outside development mode when the JWT secret is the published
+    development one (anyone could mint tokens) or too short to resist guessing. Services call this
+    before they listen."""
+    if settings.mode == DEVELOPMENT:
+        return
+    if settings.jwt_secret == DEV_JWT_SECRET:
+        raise InsecureSettings(f"JWT_SECRET is the development secret but SPOTCTL_ENV is {settings.mode!r}: "
+                               "set JWT_SECRET to a random value (e.g. `python -c 'import secrets; "
+                               "print(secrets.token_urlsafe(32))'`), or SPOTCTL_ENV=development on a "
+                               "developer machine")
+    if len(settings.jwt_secret) < 32:
+        raise InsecureSettings("JWT_SECRET is shorter than 32 characters: use a random value of 32 or more")

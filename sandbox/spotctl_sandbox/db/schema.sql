@@ -14,8 +14,15 @@
 --                      read by the workers' release notification consumer (followers of an artist)
 --   listening_history  user_id, song_id, played_at                             seed + the workers'
 --                      `update_recently_played` BullMQ job; read by the recommendation worker
---   playlists          id (text), user_id, doc (jsonb: name, description, song_ids, created_at...)
+--   playlists          id (text), user_id (owner), doc (jsonb: name, description, song_ids,
+--                      visibility, collaborators, invites, link, version, created_at...)
 --                      the PostgreSQL-JSONB fallback of the playlist repository when no MongoDB
+--   user_roles         (user_id, role) primary key, granted_by, granted_at      API admin routes /
+--                      the bootstrap admin (ADMIN_EMAIL); read at login into the token's `roles`
+--   artists.owner_user_id  the user who may release for the artist (NULL: only admins may)
+--
+-- Changes to existing tables are written as ALTER ... IF NOT EXISTS below the CREATE TABLE, so a
+-- database made by an older version is brought up to date by the same idempotent script.
 --
 -- Id ranges: rows made at runtime (register, release) get ids from 1,000,000 up; the seed writes
 -- fixed ids below that, so re-seeding never collides with (or duplicates) runtime data.
@@ -91,3 +98,15 @@ CREATE TABLE IF NOT EXISTS playlists (
     updated_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS playlists_user_idx ON playlists (user_id, created_at DESC);
+CREATE INDEX IF NOT EXISTS playlists_doc_idx ON playlists USING gin (doc jsonb_path_ops);
+
+-- roles and artist ownership (issue 11)
+CREATE TABLE IF NOT EXISTS user_roles (
+    user_id    bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    role       text NOT NULL CHECK (role IN ('user', 'artist', 'admin', 'ops')),
+    granted_by bigint REFERENCES users (id) ON DELETE SET NULL,
+    granted_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (user_id, role)
+);
+ALTER TABLE artists ADD COLUMN IF NOT EXISTS owner_user_id bigint REFERENCES users (id) ON DELETE SET NULL;
+CREATE INDEX IF NOT EXISTS artists_owner_idx ON artists (owner_user_id);

@@ -34,7 +34,7 @@ class HubConfig:
         d = cls(settings=s)
         return cls(
             settings=s,
-            host=e.text("HUB_HOST", d.host),
+            host=e.text("HUB_HOST", s.bind_host),
             port=s.port or d.port,
             metrics_port=e.port("METRICS_PORT", d.metrics_port),
             workers=max(1, s.hub_workers),

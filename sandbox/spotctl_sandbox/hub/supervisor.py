@@ -156,7 +156,7 @@ class Supervisor:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        server = ThreadingHTTPServer(("0.0.0.0", self.cfg.metrics_port), Handler)
+        server = ThreadingHTTPServer((self.cfg.host, self.cfg.metrics_port), Handler)
         server.daemon_threads = True
         threading.Thread(target=server.serve_forever, name="hub-http", daemon=True).start()
         return server

@@ -6,7 +6,8 @@ from typing import Any
 
 from pymongo import DESCENDING, AsyncMongoClient
 
-from spotctl_sandbox.playlists.repository import Backend, Playlist
+from spotctl_sandbox.playlists.model import Playlist
+from spotctl_sandbox.playlists.repository import Backend
 
 
 class MongoPlaylists:
@@ -20,6 +21,8 @@ class MongoPlaylists:
 
     async def setup(self) -> None:
         await self.collection.create_index([("user_id", 1), ("created_at", DESCENDING)])
+        await self.collection.create_index("collaborators")
+        await self.collection.create_index("invites.user_id")
 
     async def insert(self, playlist: Playlist) -> None:
         await self.collection.insert_one({"_id": playlist.id, **playlist.document()})
@@ -29,11 +32,15 @@ class MongoPlaylists:
         return Playlist.from_document(doc) if doc else None
 
     async def list_for_user(self, user_id: str, limit: int = 100) -> list[Playlist]:
-        cursor = self.collection.find({"user_id": str(user_id)}).sort("created_at", DESCENDING).limit(limit)
+        uid = str(user_id)
+        query = {"$or": [{"user_id": uid}, {"collaborators": uid}, {"invites.user_id": uid}]}
+        cursor = self.collection.find(query).sort("created_at", DESCENDING).limit(limit)
         return [Playlist.from_document(doc) async for doc in cursor]
 
-    async def replace(self, playlist: Playlist) -> bool:
-        result = await self.collection.replace_one({"_id": playlist.id},
+    async def replace(self, playlist: Playlist, expected_version: int) -> bool:
+        # documents from before versioning have no `version`: {"version": None} matches them as v0
+        version: Any = {"$in": [0, None]} if expected_version == 0 else expected_version
+        result = await self.collection.replace_one({"_id": playlist.id, "version": version},
                                                    {"_id": playlist.id, **playlist.document()})
         return result.matched_count == 1
 

@@ -1,6 +1,7 @@
 """Playlists as JSONB rows in PostgreSQL: the documented fallback when the runtime has no MongoDB.
 
-Table `playlists` (see db/schema.sql): id, user_id, doc jsonb, created_at, updated_at.
+Table `playlists` (see db/schema.sql): id, user_id (owner), doc jsonb, created_at, updated_at; a
+GIN index on `doc` (jsonb_path_ops) answers "where is this user a collaborator or invitee".
 """
 
 from __future__ import annotations
@@ -8,7 +9,8 @@ from __future__ import annotations
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from spotctl_sandbox.playlists.repository import Backend, Playlist
+from spotctl_sandbox.playlists.model import Playlist
+from spotctl_sandbox.playlists.repository import Backend
 
 
 class PostgresPlaylists:
@@ -33,15 +35,19 @@ class PostgresPlaylists:
     async def list_for_user(self, user_id: str, limit: int = 100) -> list[Playlist]:
         async with self.pool.connection() as conn:
             cur = await conn.execute(
-                "SELECT doc FROM playlists WHERE user_id = %s ORDER BY created_at DESC LIMIT %s",
-                (int(user_id), limit))
+                "SELECT doc FROM playlists WHERE user_id = %s OR doc @> %s OR doc @> %s "
+                "ORDER BY created_at DESC LIMIT %s",
+                (int(user_id), Jsonb({"collaborators": [user_id]}), Jsonb({"invites": [{"user_id": user_id}]}),
+                 limit))
             rows = await cur.fetchall()
         return [Playlist.from_document(r[0]) for r in rows]
 
-    async def replace(self, playlist: Playlist) -> bool:
+    async def replace(self, playlist: Playlist, expected_version: int) -> bool:
         async with self.pool.connection() as conn:
-            cur = await conn.execute("UPDATE playlists SET doc = %s, updated_at = %s WHERE id = %s",
-                                     (Jsonb(playlist.document()), playlist.updated_at, playlist.id))
+            cur = await conn.execute(
+                "UPDATE playlists SET doc = %s, updated_at = %s "
+                "WHERE id = %s AND COALESCE((doc->>'version')::bigint, 0) = %s",
+                (Jsonb(playlist.document()), playlist.updated_at, playlist.id, expected_version))
             return cur.rowcount == 1
 
     async def delete(self, playlist_id: str) -> bool:

@@ -11,17 +11,23 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from spotctl_sandbox.common.jsonsafe import find_unsafe
 from spotctl_sandbox.workers.dlq import MalformedMessage
 
 
 def json_object(raw: bytes | str | dict[str, Any] | Any) -> dict[str, Any]:
+    """A payload as a dict; NaN, Infinity, NUL and lone surrogates are refused naming the field
+    (BullMQ hands over data it already decoded, so a dict is checked the same way)."""
     if isinstance(raw, bytes | str):
         try:
             raw = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise MalformedMessage(f"not JSON: {exc}") from None
     if not isinstance(raw, dict):
         raise MalformedMessage(f"expected a JSON object, got {type(raw).__name__}")
+    unsafe = find_unsafe(raw)
+    if unsafe is not None:
+        raise MalformedMessage(f"'{unsafe.field()}' {unsafe.reason}")
     return raw
 
 

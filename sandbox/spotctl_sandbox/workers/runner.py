@@ -163,10 +163,10 @@ class Runner:
         settings = self.config.settings
         mail = MailSink(self.config.sink_dir / "mail")
         push = PushSink(self.config.sink_dir / "push")
-        smtp = await loop.create_server(lambda: SMTP(mail), host="0.0.0.0", port=self.config.smtp_port)
+        smtp = await loop.create_server(lambda: SMTP(mail), host=settings.bind_host, port=self.config.smtp_port)
         main_http = server(workers_app(deps.health, mail, push, lambda day: daily_report.trigger(deps, day)),
-                           settings.port)
-        push_http = server(push_app(push), self.config.push_port)
+                           settings.port, settings.bind_host)
+        push_http = server(push_app(push), self.config.push_port, settings.bind_host)
         servers = [asyncio.create_task(main_http.serve()), asyncio.create_task(push_http.serve())]
         log.info("workers: http :%d, smtp sink :%d, push sink :%d, sinks in %s", settings.port,
                  self.config.smtp_port, self.config.push_port, self.config.sink_dir)

@@ -123,7 +123,7 @@ class EmbeddedServer(uvicorn.Server):
         yield
 
 
-def server(app: Starlette, port: int) -> EmbeddedServer:
-    config = uvicorn.Config(app, host="0.0.0.0", port=port, log_level="warning", access_log=False,
+def server(app: Starlette, port: int, host: str) -> EmbeddedServer:
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
                             lifespan="off")
     return EmbeddedServer(config)
