@@ -77,3 +77,18 @@ async def test_missing_signature_is_422_naming_it(http: httpx.AsyncClient) -> No
     resp = await http.get(f"/stream/{SONG}", params={"expires": 1})
     assert resp.status_code == 422
     assert [e["field"] for e in resp.json()["errors"]] == ["query.signature"]
+
+
+@pytest.mark.parametrize("header", ["bytes=5-2", "bytes=abc", "items=0-1", "bytes=", "bytes=--"])
+async def test_an_unparsable_range_is_ignored_and_the_whole_file_sent(http: httpx.AsyncClient, link: str,
+                                                                    header: str) -> None:
+    whole = await http.get(link)
+    resp = await http.get(link, headers={"Range": header})
+    assert resp.status_code == 200 and "content-range" not in resp.headers
+    assert resp.content == whole.content
+
+
+async def test_a_non_ascii_signature_is_422_not_500(http: httpx.AsyncClient) -> None:
+    resp = await http.get(f"/stream/{SONG}", params={"expires": 1, "signature": "é" * 64})
+    assert resp.status_code == 422
+    assert [e["field"] for e in resp.json()["errors"]] == ["query.signature"]

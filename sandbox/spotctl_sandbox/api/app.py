@@ -1,9 +1,8 @@
 """The FastAPI application: routers, error handlers, middleware, and the lifespan that opens
 (and closes) the stores and brokers. OpenAPI docs at /docs.
 
-Request bodies over API_MAX_BODY_BYTES are refused with a 413 as they arrive (FastAPI's
-`max_body_size`: a declared Content-Length over the limit is refused before any of the body is
-read, a chunked body as soon as it passes the limit), so a huge upload costs no memory here."""
+Request bodies over API_MAX_BODY_BYTES are refused with a 413 as they arrive (middleware.py), so a
+huge upload costs no memory here."""
 
 from __future__ import annotations
 
@@ -48,12 +47,10 @@ def create_app(config: ApiConfig | None = None) -> FastAPI:
             await app.state.resources.close()
 
     app = FastAPI(title="spotctl sandbox API", version="0.2.0", lifespan=lifespan,
-                  max_body_size=config.max_body_bytes,
                   description="Songs, streaming, playlists, search, recommendations and releases of the "
                               "Spotify-like sandbox. Errors are JSON `{\"detail\": ...}` (see each "
                               "response); authenticate with `Authorization: Bearer <token>` from "
                               "POST /api/auth/login.")
-    app.state.max_body_bytes = config.max_body_bytes
     errors.install(app)
     docs.install(app)
     for module in (auth, songs, stream, search, playlists, social, artists, recommendations, releases, admin,
@@ -64,5 +61,5 @@ def create_app(config: ApiConfig | None = None) -> FastAPI:
         res = getattr(app.state, "resources", None)
         return None if res is None else res.limits
 
-    app.add_middleware(ObserveAndLimit, limits=current_limits)
+    app.add_middleware(ObserveAndLimit, limits=current_limits, max_body_bytes=config.max_body_bytes)
     return app

@@ -113,12 +113,9 @@ def install(app: FastAPI) -> None:
         return dependency_response(exc.name, exc.detail)
 
     async def on_http(_: Request, exc: Exception) -> JSONResponse:
-        """Starlette's own errors (413 body limit, 404 unknown path, 405) in the same JSON shape."""
+        """Starlette's own errors (404 unknown path, 405) and the body limit's 413, as JSON."""
         assert isinstance(exc, HTTPException)
-        detail = exc.detail
-        if exc.status_code == 413:
-            detail = f"request body is larger than {app.state.max_body_bytes} bytes"
-        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
     async def on_playlist(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, PlaylistError)

@@ -1,5 +1,11 @@
-"""Pure-ASGI middleware (no per-request task or body buffering): per-IP rate limit and
-Prometheus request counts/latency labelled by route template, not raw path."""
+"""Pure-ASGI middleware (no per-request task or body buffering): the request body limit, the
+per-IP rate limit and Prometheus request counts/latency labelled by route template, not raw path.
+
+The body limit is ours rather than Starlette's `max_body_size` because that one answers in plain
+text (and replaces any response to an over-long declared body with it); our errors are JSON. A
+declared Content-Length over the limit is answered at once, before any of the body is read; a
+chunked body raises `BodyTooLarge` (a 413 HTTPException, so errors.py renders it) as soon as the
+bytes read pass the limit."""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import json
 import time
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from spotctl_sandbox.api import metrics
@@ -36,10 +43,23 @@ def client_ip(scope: Scope) -> str:
     return str(peer)
 
 
+class BodyTooLarge(HTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body is larger than {limit} bytes")
+
+
+def declared_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None
+
+
 class ObserveAndLimit:
-    def __init__(self, app: ASGIApp, limits: Any) -> None:
+    def __init__(self, app: ASGIApp, limits: Any, max_body_bytes: int) -> None:
         self.app = app
         self.limits_of = limits  # callable returning RateLimits once the lifespan made it
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -47,6 +67,11 @@ class ObserveAndLimit:
             return
         started = time.perf_counter()
         status = 500
+        declared = declared_length(scope)
+        if declared is not None and declared > self.max_body_bytes:
+            await _answer(send, 413, {"detail": BodyTooLarge(self.max_body_bytes).detail}, close=True)
+            self._observe(scope, "body-too-large", 413, started)
+            return
         if scope["path"] not in UNLIMITED_PATHS:
             limits: RateLimits | None = self.limits_of()
             if limits is not None:
@@ -57,6 +82,17 @@ class ObserveAndLimit:
                     self._observe(scope, "rate-limited", 429, started)
                     return
 
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise BodyTooLarge(self.max_body_bytes)
+            return message
+
         async def send_wrapper(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
@@ -64,7 +100,7 @@ class ObserveAndLimit:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_wrapper)
+            await self.app(scope, limited_receive, send_wrapper)
         finally:
             route = scope.get("route")
             self._observe(scope, getattr(route, "path", "unmatched"), status, started)
@@ -76,9 +112,16 @@ class ObserveAndLimit:
 
 
 async def _too_many(send: Send, retry_after: int, limit: str) -> None:
-    body = json.dumps({"detail": f"rate limit exceeded for this address ({limit})",
-                       "retry_after": retry_after}).encode()
-    await send({"type": "http.response.start", "status": 429,
-                "headers": [(b"content-type", b"application/json"), (b"retry-after", str(retry_after).encode()),
-                            (b"content-length", str(len(body)).encode())]})
+    await _answer(send, 429, {"detail": f"rate limit exceeded for this address ({limit})",
+                              "retry_after": retry_after}, [(b"retry-after", str(retry_after).encode())])
+
+
+async def _answer(send: Send, status: int, content: dict[str, Any],
+                  headers: list[tuple[bytes, bytes]] | None = None, close: bool = False) -> None:
+    """A JSON response straight from the middleware; `close` when the request body stays unread."""
+    body = json.dumps(content).encode()
+    extra = [*(headers or []), *([(b"connection", b"close")] if close else [])]
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            *extra]})
     await send({"type": "http.response.body", "body": body})
