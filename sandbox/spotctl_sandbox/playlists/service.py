@@ -3,7 +3,8 @@ editing both call, so one playlist has one set of rules whichever way it is chan
 
 Each operation reads the playlist, asks `access.authorize`, applies a pure change and stores it
 only if nobody changed it meanwhile (the document's `version`); on a lost race it reads again and
-retries, and after `attempts` lost races gives up with a 409. Failures are `PlaylistError`s
+retries after a short random pause (so racing writers spread out), and after `attempts` lost races
+gives up with a 409. Failures are `PlaylistError`s
 carrying the HTTP status the API answers (the hub maps them to its error codes).
 
 Usage (`repo` from `open_repository`, `directory` a `PostgresDirectory(pool)`):
@@ -19,6 +20,8 @@ Usage (`repo` from `open_repository`, `directory` a `PostgresDirectory(pool)`):
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol
 
@@ -57,7 +60,7 @@ class Directory(Protocol):
 
 class PlaylistService:
     def __init__(self, repo: PlaylistRepository, directory: Directory, *,
-                 on_decision: DecisionHook | None = None, attempts: int = 8) -> None:
+                 on_decision: DecisionHook | None = None, attempts: int = 25) -> None:
         self.repo = repo
         self.directory = directory
         self.on_decision = on_decision  # called for every denial and every admin-only permission
@@ -76,7 +79,9 @@ class PlaylistService:
     async def _update(self, actor: Actor, pid: str, action: Action,
                       change: Callable[[Playlist], Playlist | None], link: str | None = None) -> Playlist:
         """Authorize, apply `change` (None: nothing to change), store if still current; retry on races."""
-        for _ in range(self.attempts):
+        for attempt in range(self.attempts):
+            if attempt:
+                await asyncio.sleep(random.uniform(0, 0.002 * min(attempt, 10)))
             current = await self._decide(await self.repo.get(pid), actor, action, pid, link)
             updated = change(current)
             if updated is None:
