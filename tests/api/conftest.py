@@ -18,12 +18,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import aio_pika
 import httpx
 import psycopg
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from redis.asyncio import Redis
 
+from spotctl_sandbox.events import NOTIFICATIONS_EXCHANGE, declare_exchanges
 from spotctl_sandbox.seed import seed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -272,3 +274,15 @@ async def vhost(api_env: dict[str, str]) -> AsyncIterator[Vhost]:
 
 def in_vhost(amqp_url: str, vhost: str) -> str:
     return amqp_url.rsplit("/", 1)[0] + "/" + quote(vhost, safe="")
+
+
+@pytest.fixture
+async def notifications(api_env: dict[str, str]) -> AsyncIterator[aio_pika.abc.AbstractQueue]:
+    """A private queue bound to the fanout: it sees every release, like the workers' consumer does."""
+    conn = await aio_pika.connect_robust(api_env["AMQP_URL"])
+    async with conn:
+        channel = await conn.channel()
+        await declare_exchanges(channel)
+        queue = await channel.declare_queue(f"test.api.releases.{uuid.uuid4().hex[:8]}", exclusive=True)
+        await queue.bind(NOTIFICATIONS_EXCHANGE)
+        yield queue

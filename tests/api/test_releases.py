@@ -6,7 +6,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import aio_pika
 import httpx
@@ -17,18 +17,6 @@ from spotctl_sandbox.events import NOTIFICATIONS_EXCHANGE, declare_exchanges
 from tests.api.conftest import ApiUser, SpawnedApi, Vhost, free_port, in_vhost
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("seeded")]
-
-
-@pytest.fixture
-async def notifications(api_env: dict[str, str]) -> AsyncIterator[aio_pika.abc.AbstractQueue]:
-    """A private queue bound to the fanout: it sees every release, like the workers' consumer does."""
-    conn = await aio_pika.connect_robust(api_env["AMQP_URL"])
-    async with conn:
-        channel = await conn.channel()
-        await declare_exchanges(channel)
-        queue = await channel.declare_queue(f"test.api.releases.{uuid.uuid4().hex[:8]}", exclusive=True)
-        await queue.bind(NOTIFICATIONS_EXCHANGE)
-        yield queue
 
 
 async def test_release_inserts_the_song_and_fans_out_a_persistent_message(
