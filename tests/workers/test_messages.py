@@ -46,3 +46,18 @@ def test_play_event_needs_a_timestamp() -> None:
         PlayEvent.parse(b'{"user_id": 1, "song_id": 2}')
     with pytest.raises(MalformedMessage, match="epoch seconds"):
         PlayEvent.parse(b'{"user_id": 1, "song_id": 2, "ts": "now"}')
+
+
+@pytest.mark.parametrize(("raw", "reason"), [
+    (b'{"user_id": "7", "song_id": 1, "ts": NaN}', "'ts' must be a finite number"),
+    (b'{"user_id": "7", "song_id": 1, "meta": {"gain": Infinity}}', "'meta.gain' must be a finite number"),
+    (b'{"user_id": "7", "song_id": 1, "ts": 1e999}', "'ts' must be a finite number"),
+    (b'{"user_id": "7\\u0000", "song_id": 1}', "'user_id' must not contain NUL"),
+    ({"user_id": "7", "song_id": 1, "ts": float("nan")}, "'ts' must be a finite number"),  # BullMQ's decoded data
+])
+def test_payloads_with_non_finite_numbers_or_nul_are_malformed(raw: object, reason: str) -> None:
+    with pytest.raises(MalformedMessage, match=reason):
+        PlayJob.parse(raw)
+    if isinstance(raw, bytes):
+        with pytest.raises(MalformedMessage, match=reason):
+            PlayEvent.parse(raw)

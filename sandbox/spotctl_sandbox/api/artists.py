@@ -10,9 +10,10 @@ from typing import Annotated, Any
 
 import psycopg.errors
 from fastapi import Depends, Path, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from spotctl_sandbox.api.errors import ApiError
+from spotctl_sandbox.api.routing import Body, text
 from spotctl_sandbox.api.routing import router as make_router
 from spotctl_sandbox.api.security import Admin, Res, audit_event, deny, requires
 from spotctl_sandbox.common.audit import AuditEvent
@@ -25,13 +26,13 @@ OwnerId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 ArtistOrAdmin = Annotated[Claims, Depends(requires(Role.ARTIST, Role.ADMIN))]
 
 
-class NewArtist(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    genre: str = Field(default="unknown", min_length=1, max_length=60)
+class NewArtist(Body):
+    name: str = text(1, 200)
+    genre: str = text(1, 60, default="unknown")
     owner_user_id: OwnerId | None = Field(default=None, description="admins only; default: you")
 
 
-class Owner(BaseModel):
+class Owner(Body):
     user_id: OwnerId | None = Field(description="the new owner; null: nobody (only admins release)")
 
 

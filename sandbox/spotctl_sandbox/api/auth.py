@@ -8,11 +8,12 @@ from typing import Annotated, Any
 import psycopg.errors
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from fastapi import Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from spotctl_sandbox.api import metrics, roles
 from spotctl_sandbox.api.docs import responses
 from spotctl_sandbox.api.errors import ApiError
+from spotctl_sandbox.api.routing import Body, text
 from spotctl_sandbox.api.routing import router as make_router
 from spotctl_sandbox.api.security import Account, Res, audit_event
 from spotctl_sandbox.common import tokens
@@ -21,18 +22,18 @@ from spotctl_sandbox.events import Topic
 
 router = make_router("/api/auth", tags=["auth"])
 
-Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
+Email = Annotated[str, Field(pattern=r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$", max_length=254)]
 
 
-class Register(BaseModel):
+class Register(Body):
     email: Email
-    name: str = Field(min_length=1, max_length=100)
-    password: str = Field(min_length=8, max_length=200)
+    name: str = text(1, 100)
+    password: str = text(8, 200)
 
 
-class Login(BaseModel):
+class Login(Body):
     email: Email
-    password: str = Field(min_length=1, max_length=200)
+    password: str = text(1, 200)
 
 
 @router.post("/register", status_code=201, responses=responses(409))

@@ -30,6 +30,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from spotctl_sandbox.api import metrics
 from spotctl_sandbox.playlists import PlaylistError
@@ -112,10 +113,14 @@ def install(app: FastAPI) -> None:
         assert isinstance(exc, DependencyDown)
         return dependency_response(exc.name, exc.detail)
 
-    async def on_http(_: Request, exc: Exception) -> JSONResponse:
-        """Starlette's own errors (404 unknown path, 405) and the body limit's 413, as JSON."""
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
+        """Starlette's own errors (404 unknown path, 405) and the body limit's 413, as JSON. A 405's
+        Allow lists the methods of every route on the path (Starlette names only the first's)."""
         assert isinstance(exc, HTTPException)
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request))
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
 
     async def on_playlist(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, PlaylistError)
@@ -141,6 +146,15 @@ def install(app: FastAPI) -> None:
     for name, classes in DEPENDENCY_EXCEPTIONS.items():
         for cls in classes:
             app.add_exception_handler(cls, _library_handler(name))
+
+
+def allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 def _library_handler(name: str) -> Any:

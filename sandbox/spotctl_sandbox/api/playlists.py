@@ -12,11 +12,12 @@ import json
 from typing import Annotated, Any
 
 from fastapi import Path, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from spotctl_sandbox.api import metrics
 from spotctl_sandbox.api.docs import OPTIONAL_AUTH
 from spotctl_sandbox.api.resources import Resources
+from spotctl_sandbox.api.routing import Body, text
 from spotctl_sandbox.api.routing import router as make_router
 from spotctl_sandbox.api.security import Account, MaybeUser, Res, User, audit_event
 from spotctl_sandbox.common.audit import AuditEvent
@@ -44,29 +45,29 @@ SongIds = Annotated[list[SongId], Field(max_length=MAX_SONGS)]
 LinkToken = Annotated[str, Field(min_length=8, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
-class NewPlaylist(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    description: str = Field(default="", max_length=2000)
+class NewPlaylist(Body):
+    name: str = text(1, 200)
+    description: str = text(0, 2000, default="")
     song_ids: SongIds = []
     visibility: Visibility = Visibility.PRIVATE
 
 
-class PlaylistChange(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=2000)
+class PlaylistChange(Body):
+    name: str | None = text(1, 200, default=None)
+    description: str | None = text(0, 2000, default=None)
     song_ids: SongIds | None = None
     visibility: Visibility | None = Field(default=None, description="owner only")
 
 
-class AddSong(BaseModel):
+class AddSong(Body):
     song_id: SongId
 
 
-class NewInvite(BaseModel):
+class NewInvite(Body):
     user_id: str = Field(pattern=r"^[1-9][0-9]{0,17}$", description="the user to invite")
 
 
-class Join(BaseModel):
+class Join(Body):
     link: LinkToken
 
 

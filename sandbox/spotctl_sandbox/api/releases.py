@@ -11,9 +11,10 @@ import zlib
 from typing import Any
 
 from fastapi import Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from spotctl_sandbox.api.errors import ApiError
+from spotctl_sandbox.api.routing import Body, text
 from spotctl_sandbox.api.routing import router as make_router
 from spotctl_sandbox.api.security import Res, User, audit_event, deny
 from spotctl_sandbox.api.songcache import SONG_COLUMNS, row_to_song
@@ -23,9 +24,9 @@ from spotctl_sandbox.common.tokens import Role
 router = make_router("/api", tags=["releases"], errors=(401, 403, 404))
 
 
-class Release(BaseModel):
+class Release(Body):
     artist_id: int = Field(ge=1, le=2**62)
-    title: str = Field(min_length=1, max_length=200)
+    title: str = text(1, 200)
     album_id: int | None = Field(default=None, ge=1, le=2**62)
 
 

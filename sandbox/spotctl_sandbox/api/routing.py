@@ -14,9 +14,23 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from pydantic import BaseModel, ConfigDict, Field
 
 from spotctl_sandbox.api.docs import responses
 from spotctl_sandbox.common.jsonsafe import Unsafe, find_unsafe, text_problem
+
+NO_NUL = r"^[^\x00]*$"  # what check_input enforces, said in the schema too
+
+
+class Body(BaseModel):
+    """A request body: unknown fields are a 422 (a typo is not silently ignored), as the schema says."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def text(min_length: int = 0, max_length: int = 200, **kw: Any) -> Any:
+    """A text field of a request body: bounded, and without NUL (documented as a pattern)."""
+    return Field(min_length=min_length, max_length=max_length, pattern=NO_NUL, **kw)
 
 
 def _invalid(loc: tuple[str | int, ...], reason: str, kind: str) -> RequestValidationError:
@@ -45,8 +59,12 @@ async def check_input(request: Request) -> None:
         return
     try:
         body = await request.json()  # cached on the request: FastAPI reads this very value
-    except (ValueError, RecursionError):
-        return  # FastAPI reports malformed JSON itself (422 json_invalid)
+    except UnicodeDecodeError:
+        raise _invalid(("body",), "not JSON: the body is not UTF-8 text", "json_undecodable") from None
+    except RecursionError:
+        raise _invalid(("body",), "not JSON this API accepts: nested too deeply", "json_too_deep") from None
+    except ValueError:
+        return  # FastAPI reports malformed JSON itself, with the character offset (422 json_invalid)
     unsafe: Unsafe | None = find_unsafe(body)
     if unsafe is not None:
         raise _invalid(("body", *unsafe.path), unsafe.reason, "value_unsafe")

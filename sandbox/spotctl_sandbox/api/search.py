@@ -12,6 +12,7 @@ from fastapi import Query
 from spotctl_sandbox.api import metrics
 from spotctl_sandbox.api.docs import OPTIONAL_AUTH
 from spotctl_sandbox.api.errors import ApiError
+from spotctl_sandbox.api.routing import NO_NUL
 from spotctl_sandbox.api.routing import router as make_router
 from spotctl_sandbox.api.security import MaybeUser, Res
 from spotctl_sandbox.events import Topic
@@ -38,7 +39,7 @@ def search_key(query: str, limit: int) -> str:
 
 @router.get("/search", openapi_extra=OPTIONAL_AUTH)
 async def search(res: Res, user: MaybeUser,
-                 q: Annotated[str, Query(min_length=1, max_length=200, description="words to find")],
+                 q: Annotated[str, Query(min_length=1, max_length=200, pattern=NO_NUL, description="words to find")],
                  limit: Annotated[int, Query(ge=1, le=100)] = 20) -> dict[str, Any]:
     query = normalise(q)
     if not query:
