@@ -28,13 +28,14 @@ from tests.api.conftest import SpawnedApi, launch_api, stop
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("seeded")]
 
 schema = schemathesis.openapi.from_dict(create_app(ApiConfig.from_env()).openapi())
-EXAMPLES = 12
+EXAMPLES = 10
 
 
 @pytest.fixture(scope="module")
 def fuzz_api(api_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[SpawnedApi]:
     api = asyncio.run(launch_api(api_env, tmp_path_factory.mktemp("schemathesis"),
-                                 API_RATE_LIMIT_IP="1000000/minute", API_RATE_LIMIT_USER="1000000/minute"))
+                                 API_RATE_LIMIT_IP="1000000/minute", API_RATE_LIMIT_USER="1000000/minute",
+                                 API_RPC_TIMEOUT_S="0.3", API_DEPENDENCY_TIMEOUT_S="1"))
     yield api
     stop(api.proc)
 

@@ -30,8 +30,9 @@ async def api(api_env: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def login(redis: aioredis.Redis, env: dict[str, str], user_id: int) -> dict[str, str]:
-    token = await tokens.issue(redis, env["JWT_SECRET"], str(user_id), "tester")
+async def login(redis: aioredis.Redis, env: dict[str, str], user_id: int,
+                roles: tuple[str, ...] = ("user",)) -> dict[str, str]:
+    token = await tokens.issue(redis, env["JWT_SECRET"], str(user_id), "tester", roles=roles)
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -89,7 +90,7 @@ async def test_release_through_the_api(api: httpx.AsyncClient, api_env: dict[str
     fan, fan_email = await catalogue.user("fan")
     await catalogue.follow(fan, artist)
     resp = await api.post("/api/releases", json={"artist_id": artist, "title": "Fresh single"},
-                          headers=await login(redis, api_env, fan))
+                          headers=await login(redis, api_env, fan, ("user", "admin")))  # owner or admin
     assert resp.status_code == 201, resp.text
     song = resp.json()["song"]["id"]
 
