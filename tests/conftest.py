@@ -103,6 +103,7 @@ class ExternalStack:
         self.tmp = tmp
         self.env: dict[str, str] = {k: v for k, v in os.environ.items() if k.isupper()}
         self.env.setdefault("JWT_SECRET", "dev-only-jwt-secret-change-me-in-production")
+        self.env.setdefault("SPOTCTL_ENV", "development")  # services refuse the dev secret otherwise
         self.env.setdefault("MEDIA_DIR", str(tmp / "media"))
         self.env.setdefault("REPORTS_DIR", str(tmp / "reports"))
         self.services = sandbox_services()

@@ -201,6 +201,7 @@ async def remove_member(playlist_id: PlaylistId, user_id: UserId, user: User, re
 async def create_link(playlist_id: PlaylistId, user: User, res: Res, request: Request) -> dict[str, Any]:
     playlist, token = await service(request, res).create_link(Actor.of(user), playlist_id)
     assert playlist.link is not None
+    await forget_lists(res, user.user_id)  # the owner's library shows the link's expiry
     return {"playlist_id": playlist.id, "link": token, "path": f"/api/playlists/{playlist.id}?link={token}",
             "expires_at": playlist.link.expires_at.isoformat()}
 
@@ -208,6 +209,7 @@ async def create_link(playlist_id: PlaylistId, user: User, res: Res, request: Re
 @router.delete("/{playlist_id}/link", status_code=204, summary="Revoke the share link (owner)")
 async def revoke_link(playlist_id: PlaylistId, user: User, res: Res, request: Request) -> None:
     await service(request, res).revoke_link(Actor.of(user), playlist_id)
+    await forget_lists(res, user.user_id)
 
 
 @router.post("/{playlist_id}/join", summary="Join as a collaborator with a share link")
