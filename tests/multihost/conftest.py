@@ -96,6 +96,7 @@ def cluster(stack_settings: Path, tmp_path_factory: pytest.TempPathFactory) -> I
         wait_for_port(cluster.store.address, 6379, redis, redis_log)
         hubs = [(h, h.run([sys.executable, "-m", "spotctl_sandbox.hub"],
                           {**cluster.base_env(), "HUB_WORKERS": "1", "PORT": "8765", "METRICS_PORT": "9765",
+                           "BIND_HOST": "0.0.0.0",  # the gateway's host reaches it (services bind loopback by default)
                            "PYTHONPATH": str(ROOT)}, tmp / f"{h.name}.log")) for h in cluster.hubs]
         cluster.gateway_port = _start_gateway(cluster, tmp)
         deadline = time.monotonic() + 60
