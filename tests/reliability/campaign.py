@@ -138,8 +138,9 @@ async def set_up(urls: dict[str, str], users: int = 20) -> tuple[list[Account], 
             accounts.append(Account(user_id, await tokens.issue(redis, secret, user_id, f"rel {i}")))
     await redis.aclose()
     with psycopg.connect(urls["DATABASE_URL"], autocommit=True) as conn:
-        artist = conn.execute("INSERT INTO artists (name, genre) VALUES (%s, 'rock') RETURNING id",
-                              (f"rel-artist-{run}",)).fetchone()
+        artist = conn.execute(  # owned by the account that releases for it (only owners and admins may)
+            "INSERT INTO artists (name, genre, owner_user_id) VALUES (%s, 'rock', %s) RETURNING id",
+            (f"rel-artist-{run}", int(accounts[0].user_id))).fetchone()
         assert artist is not None
         songs = [int(r[0]) for r in conn.execute(
             "INSERT INTO songs (title, artist_id, artist, duration_s, audio_path, mime_type) "
