@@ -20,7 +20,7 @@ def test_every_kind_is_complete_and_the_schema_file_is_current() -> None:
 
 def test_each_kind_describes_and_points_at_a_command_to_look_with() -> None:
     spec = {"key": "song:7", "topic": "song_played", "queue": "q", "id": "1", "sql": "SELECT 1",
-            "to": "a@x.org", "user_id": "7", "path": "/api/me"}
+            "to": "a@x.org", "user_id": "7", "path": "/api/me", "user": "bob"}
     lines = {name: kind.describe(spec) for name, kind in KINDS.items()}
     assert lines["redis"] == "redis key song:7 exists" and lines["kafka"] == "kafka topic song_played got a record"
     assert lines["job"] == "BullMQ job 1 on queue q is completed" and lines["http"] == "GET /api/me answers 2xx"
@@ -75,3 +75,41 @@ def test_mail_and_http_judges() -> None:
     assert KINDS["http"].judge({"expect": {"body.cached": True}}, {"status": 200, "body": {"cached": True}}).ok
     assert not KINDS["http"].judge({"expect": {"body.cached": True}}, {"status": 200, "body": {"cached": False}}).ok
     assert not KINDS["http"].judge({}, {"status": 503, "body": {"detail": "redis down"}}).ok
+
+
+FRAMES = [
+    {"type": "presence", "topic": "chat:2", "content": {"user_id": "bob", "status": "online"}},
+    {"type": "notification", "content": {"priority": "CRITICAL", "id": "n_1"}},
+    {"type": "playlist_update", "content": {"user_id": "bob", "tracks": ["a", "b", "c"]}},
+    {"type": "notification", "content": {"priority": "HIGH", "id": "n_2"}},
+]
+
+
+def test_hub_judge_finds_a_frame_by_type_fields_and_list_elements() -> None:
+    hub = KINDS["hub"]
+    assert hub.judge({"user": "alice", "type": "presence", "match": {"content.user_id": "bob"}}, FRAMES).ok
+    assert not hub.judge({"user": "alice", "type": "presence", "match": {"content.user_id": "eve"}}, FRAMES).ok
+    assert hub.judge({"user": "alice", "type": "playlist_update", "has": {"content.tracks": ["c", "a"]}}, FRAMES).ok
+    missing = hub.judge({"user": "alice", "type": "playlist_update", "has": {"content.tracks": ["z"]}}, FRAMES)
+    assert not missing.ok and "4 frame(s) since the action" in missing.detail
+    assert hub.describe({"user": "bob", "type": "typing"}) == "bob received a typing frame"
+    assert hub.look({"user": "bob"}) == "spotctl hub connect --user bob --raw"
+
+
+def test_hub_judge_checks_the_order_frames_arrived_in() -> None:
+    hub = KINDS["hub"]
+    spec = {"user": "carol", "type": "notification", "field": "content.priority", "order": ["CRITICAL", "HIGH"]}
+    assert hub.judge(spec, FRAMES).ok
+    waiting = hub.judge({**spec, "order": ["CRITICAL", "HIGH", "LOW"]}, FRAMES)
+    assert not waiting.ok and not waiting.final  # the third may be on its way
+    wrong = hub.judge({**spec, "order": ["HIGH", "CRITICAL"]}, FRAMES)
+    assert not wrong.ok and wrong.final and "CRITICAL" in wrong.detail
+
+
+def test_hub_judge_compares_a_playlist_replica_exactly() -> None:
+    hub = KINDS["hub"]
+    spec = {"user": "bob", "playlist": "p1", "tracks": ["a", "b"]}
+    assert hub.judge(spec, {"tracks": ["a", "b"]}).ok
+    assert not hub.judge(spec, {"tracks": ["b", "a"]}).ok
+    never = hub.judge(spec, {"tracks": None})
+    assert not never.ok and never.final and "has not opened" in never.detail

@@ -251,3 +251,74 @@ def test_the_plan_runs_from_a_step_to_the_end_or_just_that_step() -> None:
 
     ok, bad = CheckResult("redis", "a", True), CheckResult("redis", "b", False)
     assert outcome([ok, ok]) is Outcome.passed and outcome([ok, bad]) is Outcome.failed
+
+
+def test_expectations_compare_numbers_by_value_and_take_bounds() -> None:
+    assert template.same(0, 0.0) and template.same("42", 42) and not template.same(True, 1)
+    reply = {"position_now_ms": 60412.5, "playing": True}
+    assert template.matches({"position_now_ms": {">=": 60000, "<": 70000}, "playing": True}, reply)
+    assert not template.matches({"position_now_ms": {">": 60500}}, reply)
+    assert not template.matches({"playing": {">": 0}}, reply)  # a bool is not a number here
+    assert template.matches({"nested": {"a": 1}}, {"nested": {"a": 1}})  # a plain mapping stays a pattern
+
+
+HUB_STEP = """
+title: Hub
+summary: Two users.
+requires: [hub]
+vars: {alice: "alice-{{ run }}"}
+steps:
+  - title: Create
+    text: Creates.
+    action:
+      hub: {as: "{{ alice }}", send: channel_create, content: {kind: public, name: x}, expect: {channel.name: x}}
+    capture: {channel_id: reply.channel.id}
+    verify:
+      - hub: {user: "{{ alice }}", type: presence}
+    hint: Try again.
+  - title: Both
+    text: At once.
+    action:
+      hub:
+        together: true
+        do:
+          - {as: "{{ alice }}", edit: {playlist_id: p, insert: [a]}}
+          - {notify: "{{ alice }}", priority: HIGH, title: hi}
+          - {as: bob, send: channel_join, content: {channel_id: "{{ channel_id }}"}, error: forbidden}
+    hint: Try again.
+"""
+
+
+def test_hub_actions_parse_describe_and_judge_their_replies() -> None:
+    from spotctl.guide import hub_actions
+    from spotctl.guide.model import HubAction, Service
+
+    scenario = demo(HUB_STEP)
+    assert scenario.requires == (Service.hub,)
+    first, both = (s.action for s in scenario.steps)
+    assert isinstance(first, HubAction) and isinstance(both, HubAction) and both.together
+    assert hub_actions.describe(first) == '{{ alice }} → channel_create {"kind":"public","name":"x"}'
+    assert hub_actions.describe(both).startswith("at once: {{ alice }} edits playlist p: insert [\"a\"] at 0; "
+                                                 "backend notifies {{ alice }} (HIGH): hi; bob → channel_join")
+
+    def answer(*ops: dict[str, Any]) -> dict[str, Any]:
+        return {"ops": list(ops), "reply": ops[-1]["reply"]}
+
+    ok = {"reply": {"channel": {"name": "x"}}, "error": None}
+    assert hub_actions.failure(first, answer(ok)) is None
+    wrong = hub_actions.failure(first, answer({"reply": {"channel": {"name": "y"}}, "error": None}))
+    assert wrong is not None and "the reply has no" in wrong
+    refused = hub_actions.failure(first, answer({"reply": None, "error": {"code": "unavailable", "message": "pg"}}))
+    assert refused is not None and "the hub refused: unavailable: pg" in refused
+    forbidden = {"reply": None, "error": {"code": "forbidden", "message": "members only"}}
+    assert hub_actions.failure(both, answer({"reply": {}, "error": None}, {"reply": {}, "error": None}, forbidden)) \
+        is None
+    allowed = hub_actions.failure(both, answer({"reply": {}, "error": None}, {"reply": {}, "error": None},
+                                               {"reply": {"channel": {}}, "error": None}))
+    assert allowed is not None and "expected the hub to answer forbidden" in allowed
+
+
+def test_a_hub_op_that_mixes_kinds_is_refused() -> None:
+    assert "steps[1].action.hub" in error_of(MINIMAL.replace(
+        "http: {method: POST, path: /api/auth/login, json: {email: \"{{ email }}\"}}",
+        "hub: {as: x, send: ping, disconnect: true}"))

@@ -22,7 +22,7 @@ FLOWS = tuple(name for name in catalog.ORDER if name != "quickstart")  # every s
 
 @pytest.fixture(scope="module")
 def seeded(stack: Any, cli: Cli) -> dict[str, str]:
-    stack.up("api", "workers")
+    stack.up("api", "workers", "hub")
     env = {**os.environ, **stack.env}
     done = cli("seed", "--songs", "200", env=env)
     assert done.returncode == 0, done.stderr

@@ -90,30 +90,32 @@ async def _mint(redis: aredis.Redis, ep: Endpoints, user: str) -> tuple[str, str
 def notify(redis_url: str, user_id: str, *, title: str, body: str, priority: str, kind: str,
            data: dict[str, Any], ns: str) -> dict[str, Any]:
     """Notify a user as the backend does; the channels it was routed to and its delivery status."""
+    return asyncio.run(notify_async(redis_url, user_id, title=title, body=body, priority=priority, kind=kind,
+                                    data=data, ns=ns))
+
+
+async def notify_async(redis_url: str, user_id: str, *, title: str, body: str, priority: str, kind: str,
+                       data: dict[str, Any], ns: str) -> dict[str, Any]:
+    """`notify` for callers already on an event loop (the guide's hub actions)."""
+    import redis.asyncio as aredis
     import redis.exceptions as rex
 
+    from spotctl_sandbox.hub import publish
+
     target = require("REDIS_URL", redis_url)
-
-    async def work() -> dict[str, Any]:
-        import redis.asyncio as aredis
-
-        from spotctl_sandbox.hub import publish
-
-        client: aredis.Redis = aredis.Redis.from_url(target, socket_connect_timeout=2)
-        try:
+    client: aredis.Redis = aredis.Redis.from_url(target, socket_connect_timeout=2)
+    try:
+        with reaching("REDIS_URL", target, rex.ConnectionError, OSError):
             nid = await publish.publish_notification(client, user_id, title=title, body=body, priority=priority,
                                                      kind=kind, data=data, namespace=ns)
             status = await publish.notification_status(client, nid, namespace=ns) or {}
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
-        finally:
-            await client.aclose()
-        return {"id": nid, "user": user_id, "namespace": ns, "priority": status.get("priority", priority),
-                "kind": kind, "channels": [c for c in status.get("channels", "").split(",") if c],
-                "status": status.get("status")}
-
-    with reaching("REDIS_URL", target, rex.ConnectionError, OSError):
-        return asyncio.run(work())
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        await client.aclose()
+    return {"id": nid, "user": user_id, "namespace": ns, "priority": status.get("priority", priority),
+            "kind": kind, "channels": [c for c in status.get("channels", "").split(",") if c],
+            "status": status.get("status")}
 
 
 def stats(metrics_url: str, interval: float) -> dict[str, Any]:

@@ -1,7 +1,8 @@
-"""The I/O edge of a step's action: an HTTP request to the API or the workers, or a spotctl command.
+"""The I/O edge of a step's action: an HTTP request to the API or the workers, a spotctl command, or
+users on the hub (`hub_actions`).
 
-Both answer with plain data (`status`/`body`, or `exit_code`/`stdout`/`json`) that `capture:` paths
-read from, so an action's answer is as inspectable as a check's observation.
+Each answers with plain data (`status`/`body`, `exit_code`/`stdout`/`json`, or `reply`/`replies`) that
+`capture:` paths read from, so an action's answer is as inspectable as a check's observation.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import shlex
 import sys
 from typing import TYPE_CHECKING, Any
 
-from spotctl.guide.model import Action, CommandAction, HttpRequest, Service
+from spotctl.guide import hub_actions
+from spotctl.guide.model import Action, CommandAction, HttpRequest, HubAction, Service
 
 if TYPE_CHECKING:
     from spotctl.guide.stores import Stores
@@ -22,6 +24,8 @@ COMMAND_TIMEOUT_S = 180
 
 
 def describe(action: Action) -> str:
+    if isinstance(action, HubAction):
+        return hub_actions.describe(action)
     if isinstance(action, HttpRequest):
         query = "&".join(f"{k}={v}" for k, v in action.query.items())
         return f"{action.method} {action.path}{'?' + query if query else ''}" + (
@@ -74,6 +78,8 @@ async def command(action: CommandAction) -> dict[str, Any]:
 
 
 async def run(stores: Stores, action: Action) -> dict[str, Any]:
+    if isinstance(action, HubAction):
+        return await hub_actions.run(stores, action)
     if isinstance(action, HttpRequest):
         return await send(stores, action)
     return await command(action)
@@ -81,6 +87,8 @@ async def run(stores: Stores, action: Action) -> dict[str, Any]:
 
 def summary(action: Action, answer: dict[str, Any]) -> str:
     """The answer in one line, for the step's report."""
+    if isinstance(action, HubAction):
+        return hub_actions.summary(answer)
     if isinstance(action, HttpRequest):
         body = answer["body"]
         text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
@@ -93,6 +101,8 @@ def summary(action: Action, answer: dict[str, Any]) -> str:
 
 def failure(action: Action, answer: dict[str, Any]) -> str | None:
     """Why the action itself went wrong, or None."""
+    if isinstance(action, HubAction):
+        return hub_actions.failure(action, answer)
     if isinstance(action, HttpRequest):
         from spotctl.guide.checks.http import KIND
 

@@ -8,8 +8,10 @@ from spotctl.errors import UsageError
 from spotctl.guide.model import Scenario
 from spotctl.guide.parse import parse_text
 
-# The order people should take them in: the tour first, then the seed's six flows (and flow 3's real-time leg).
-ORDER = ("quickstart", "play", "recommendations", "release", "notifications", "playlist", "search", "daily-report")
+# The order people should take them in: the tour first, then the seed's six flows (and flow 3's real-time leg),
+# then the hub's own: chat, listening together, editing a playlist together.
+ORDER = ("quickstart", "play", "recommendations", "release", "notifications", "playlist", "search", "daily-report",
+         "chat", "listening-session", "collaborative-playlist")
 
 
 def folder() -> Path:

@@ -13,10 +13,11 @@ from typing import Any
 
 
 class Service(StrEnum):
-    """Which base URL an HTTP request goes to (the endpoints' API_URL or WORKERS_URL)."""
+    """A service a scenario needs (`requires:`); API and workers are also where an HTTP request goes."""
 
     api = "api"
     workers = "workers"
+    hub = "hub"
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,17 @@ class CommandAction:
     args: tuple[str, ...]
 
 
-Action = HttpRequest | CommandAction
+@dataclass(frozen=True)
+class HubAction:
+    """Things users do on the real-time hub: send a frame as a user, connect or disconnect one, edit a
+    collaborative playlist, or notify a user as the backend does. Each op is the YAML mapping as written
+    (rendered just before use); `together` sends them all at once instead of one after the other."""
+
+    ops: tuple[Mapping[str, Any], ...]
+    together: bool = False
+
+
+Action = HttpRequest | CommandAction | HubAction
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from spotctl.guide.model import (
     Check,
     CommandAction,
     HttpRequest,
+    HubAction,
     Scenario,
     Service,
     Step,
@@ -60,6 +61,11 @@ def _action(raw: Mapping[str, Any] | None) -> Action | None:
         return None
     if "http" in raw:
         return http_request(raw["http"])
+    if "hub" in raw:
+        hub = raw["hub"]
+        if "do" in hub:
+            return HubAction(tuple(dict(op) for op in hub["do"]), together=bool(hub.get("together", False)))
+        return HubAction((dict(hub),))
     return CommandAction(tuple(raw["spotctl"]))
 
 
@@ -95,6 +101,8 @@ def _step_templates(step: Step) -> list[Any]:
         values += [a.path, a.json, dict(a.query), a.auth, dict(a.headers), dict(a.expect)]
     elif isinstance(step.action, CommandAction):
         values += list(step.action.args)
+    elif isinstance(step.action, HubAction):
+        values += [dict(op) for op in step.action.ops]
     return values
 
 

@@ -16,14 +16,14 @@ from typing import Any
 
 from spotctl.clients.reach import short
 from spotctl.endpoints import Endpoints
-from spotctl.errors import ServiceDown
+from spotctl.errors import ServiceDown, SpotctlError
 from spotctl.guide import actions, progress, template
 from spotctl.guide.checks import KINDS, Verdict
 from spotctl.guide.model import Action, Check, CheckResult, Outcome, Scenario, Service, Step, StepResult, outcome
 from spotctl.guide.stores import Stores
 
 POLL_INTERVAL_S = 0.25
-HEALTH_PATH = {Service.api: "/health", Service.workers: "/health"}
+HEALTH_PATH = "/health"  # every service's health answer (the hub's on its metrics port)
 
 
 @dataclass(frozen=True)
@@ -60,8 +60,9 @@ class Runner:
 
         async with httpx.AsyncClient(timeout=5) as client:
             for service in self.scenario.requires:
-                base = self.endpoints.api_url if service is Service.api else self.endpoints.workers_url
-                url = base.rstrip("/") + HEALTH_PATH[service]
+                base = {Service.api: self.endpoints.api_url, Service.workers: self.endpoints.workers_url,
+                        Service.hub: self.endpoints.hub_metrics_url}[service]
+                url = base.rstrip("/") + HEALTH_PATH
                 try:
                     resp = await client.get(url)
                 except httpx.HTTPError as exc:
@@ -169,6 +170,8 @@ class Runner:
             service = getattr(action, "service", Service.api)
             raise StepProblem(f"{service.value} did not answer ({short(exc) or type(exc).__name__}); "
                               f"is it up? `spotctl up {service.value}`") from None
+        except SpotctlError as exc:  # the hub or Redis down, a playlist edited before it was opened
+            raise StepProblem(exc.message + (f" ({exc.hint})" if exc.hint else "")) from None
 
     @staticmethod
     def _capture(capture: Mapping[str, str], source: Any, what: str) -> dict[str, Any]:

@@ -3,7 +3,8 @@ the API and the workers (actions, `http:` checks, the mail and push sinks).
 
 Clients come from `spotctl.clients` (the same ones `spotctl redis|jobs|pg|rabbit` and the TUI use),
 opened on first use and all closed when the run ends: `async with Stores(endpoints) as stores:`.
-The blocking ones (Redis, PostgreSQL, RabbitMQ's management API) are called from a thread.
+The blocking ones (Redis, PostgreSQL, RabbitMQ's management API) are called from a thread. Hub users
+(`actors`) connect on first use and keep every frame they receive, for the `hub:` checks.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     import httpx
 
     from spotctl.clients.bullmq import JobsClient
+    from spotctl.clients.hub_peer import Frame, Peer
     from spotctl.clients.postgres import PgClient
     from spotctl.clients.rabbit import Management
     from spotctl.clients.redis import RedisClient
@@ -29,6 +32,17 @@ SINK_LIMIT = 200
 C = TypeVar("C", bound=AbstractContextManager[Any])
 
 
+@dataclass
+class Actor:
+    """A user of a run's hub actions: the frames they received over all their connections, and the
+    connection itself while they are online."""
+
+    name: str
+    frames: list[Frame] = field(default_factory=list)
+    peer: Peer | None = None
+    online: contextlib.AsyncExitStack | None = None
+
+
 class Stores:
     def __init__(self, endpoints: Endpoints) -> None:
         self.endpoints = endpoints
@@ -36,6 +50,7 @@ class Stores:
         self._http: httpx.AsyncClient | None = None
         self._jobs: JobsClient | None = None
         self._clients: dict[str, AbstractContextManager[Any]] = {}
+        self.actors: dict[str, Actor] = {}
 
     async def __aenter__(self) -> Stores:
         return self
@@ -45,8 +60,39 @@ class Stores:
         await self.close()
 
     async def close(self) -> None:
+        for name in list(self.actors):
+            await self.disconnect(name)
         await self._open.aclose()
-        self._http, self._jobs, self._clients = None, None, {}
+        self._http, self._jobs, self._clients, self.actors = None, None, {}, {}
+
+    # -- hub users: connected on first use, kept for the run ------------------------------------------
+
+    def actor(self, name: str) -> Actor:
+        return self.actors.setdefault(name, Actor(name))
+
+    async def peer(self, name: str) -> Peer:
+        """`name`'s live connection, opened (token minted) if they are offline."""
+        from spotctl.clients import hub_peer
+
+        actor = self.actor(name)
+        if actor.peer is None or actor.peer.closed is not None:
+            await self.disconnect(name)
+            online = contextlib.AsyncExitStack()
+            try:
+                actor.peer = await online.enter_async_context(
+                    hub_peer.connect(self.endpoints, name, on_frame=actor.frames.append))
+            except BaseException:
+                await online.aclose()
+                raise
+            actor.online = online
+        return actor.peer
+
+    async def disconnect(self, name: str) -> None:
+        """Take `name` offline (their token is revoked); what they received stays in `frames`."""
+        actor = self.actors.get(name)
+        if actor is not None and actor.online is not None:
+            online, actor.online, actor.peer = actor.online, None, None
+            await online.aclose()
 
     @property
     def http(self) -> httpx.AsyncClient:

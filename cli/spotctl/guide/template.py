@@ -7,8 +7,9 @@ sends a number); inside longer text the value is formatted as text.
 from __future__ import annotations
 
 import json
+import operator
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 _TEMPLATE = re.compile(r"\{\{\s*([A-Za-z_][\w.\-]*)\s*\}\}")
@@ -66,22 +67,42 @@ def render(value: Any, variables: Mapping[str, Any]) -> Any:
 
 
 def same(expected: Any, actual: Any) -> bool:
-    """Loose equality for checks: `"42"` matches `42` (ids travel as text in some stores)."""
+    """Loose equality for checks: `"42"` matches `42` (ids travel as text in some stores), `0` matches `0.0`."""
     if isinstance(expected, bool) or isinstance(actual, bool):
         return expected is actual
+    if isinstance(expected, int | float) and isinstance(actual, int | float):
+        return expected == actual  # 0 matches 0.0 (a position the server keeps as a float)
     if isinstance(expected, int | float | str) and isinstance(actual, int | float | str):
         return str(expected) == str(actual)
     return bool(expected == actual)
 
 
+COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
+    ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le, "!=": operator.ne}
+
+
+def is_comparison(expected: Any) -> bool:
+    """`{">=": 60000, "<": 90000}`: bounds instead of a value (a position that moved on since)."""
+    return isinstance(expected, Mapping) and bool(expected) and all(k in COMPARISONS for k in expected)
+
+
+def compare(bounds: Mapping[str, Any], got: Any) -> bool:
+    if isinstance(got, bool) or not isinstance(got, int | float):
+        return False
+    return all(COMPARISONS[op](got, limit) for op, limit in bounds.items())
+
+
 def matches(pattern: Mapping[str, Any], value: Any) -> bool:
-    """Every `path: expected` of `pattern` holds in `value`."""
+    """Every `path: expected` of `pattern` holds in `value` (`expected` may be bounds, see is_comparison)."""
     for path, expected in pattern.items():
         try:
             got = lookup(value, path)
         except MissingValue:
             return False
-        if isinstance(expected, Mapping):
+        if is_comparison(expected):
+            if not compare(expected, got):
+                return False
+        elif isinstance(expected, Mapping):
             if not matches(expected, got):
                 return False
         elif not same(expected, got):

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from spotctl.guide.checks import file, http, job, kafka, mail, postgres, push, rabbit, redis
+from spotctl.guide.checks import file, http, hub, job, kafka, mail, postgres, push, rabbit, redis
 from spotctl.guide.checks.base import Kind, Verdict
 
 KINDS: Mapping[str, Kind] = {k.name: k for k in (
     redis.KIND, kafka.KIND, job.KIND, postgres.KIND, mail.KIND, push.KIND, file.KIND, http.KIND, rabbit.KIND,
+    hub.KIND,
 )}
 
 __all__ = ["KINDS", "Kind", "Verdict"]
