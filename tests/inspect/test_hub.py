@@ -82,6 +82,27 @@ def test_connect_reads_commands_and_prints_frames(cli, hub: dict[str, str], uid:
     assert "join a channel first" in result.err
 
 
+def test_connect_chats_in_a_channel_found_by_name(cli, hub: dict[str, str], uid: str) -> None:
+    """The help's example as written, then a second person joining the same name and reading it."""
+    import codecs
+    import re
+
+    example = next(line for line in cli("hub", "connect", "--help").out.splitlines() if "printf" in line)
+    script = codecs.decode(re.search(r"printf '(.*?)'", example).group(1), "unicode_escape")  # type: ignore[union-attr]
+    assert script.startswith("/join #general\n")
+    first = cli("hub", "connect", "--ns", uid, "--user", "alice", "--linger", "0.5", input=script)
+    assert first.code == 0, first
+    assert re.search(r"^\[\d\d:\d\d:\d\d\] #general alice: hello$", first.out, re.M), first.out
+    second = cli("hub", "connect", "--ns", uid, "--user", "bob", "--linger", "0.5", "--join", "#general",
+                 input="hi alice\n/who\n")
+    assert second.code == 0, second
+    said = [line.split("] ", 1)[1] for line in second.out.splitlines() if line.startswith("[")]
+    assert said == ["#general alice: hello", "#general bob: hi alice"]  # history first, then what bob said
+    assert "alice (" in second.err and "bob (online)" in second.err
+    raw = cli("hub", "connect", "--ns", uid, "--user", "carol", "--raw", "--join", "#general", input="")
+    assert [f["content"]["text"] for f in raw.lines() if f["type"] == "chat_message"] == ["hello", "hi alice"]
+
+
 async def test_notify_reaches_a_connected_user(cli, user: Callable[[str], Awaitable[HubClient]], uid: str) -> None:
     dana = await user("dana")
     result = cli("hub", "notify", "dana", "--ns", uid, "--title", "New follower", "--body", "eve follows you",

@@ -11,11 +11,11 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from spotctl.clients.reach import reaching, require
 from spotctl.errors import ServiceDown, SpotctlError, UsageError
-from spotctl.inspect.hub_view import with_rates, worker_stats
+from spotctl.inspect.hub_view import Target, pick_channel, with_rates, worker_stats
 
 if TYPE_CHECKING:
     import redis.asyncio as aredis
@@ -24,6 +24,12 @@ if TYPE_CHECKING:
     from spotctl_sandbox.hub.client import HubClient
 
 T = TypeVar("T")
+
+
+class Requester(Protocol):
+    """Anything that asks the hub and waits for the answer: a HubClient, a Peer."""
+
+    async def request(self, kind: str, content: dict[str, Any] | None = None, timeout: float = 10.0) -> Any: ...
 
 
 def run(work: Awaitable[T]) -> T:
@@ -85,6 +91,23 @@ async def _mint(redis: aredis.Redis, ep: Endpoints, user: str) -> tuple[str, str
         warnings.simplefilter("ignore")  # PyJWT warns about the short dev secret
         token = await tokens.issue(redis, secret, user, user)
         return token, tokens.decode(secret, token).jti
+
+
+async def enter(client: Requester, target: Target) -> tuple[Target, Any]:
+    """Join `target` and answer it with an id, plus the hub's reply. A channel given by name is looked
+    up among the channels the user may see (`channel_list`) and, when none has that name, created as a
+    public channel (its creator is joined at once).
+
+    The hub has no join-by-name message, so two people creating the same new name at the same moment
+    get two channels; `pick_channel` then sends everybody after them to the oldest one."""
+    if target.unresolved:
+        listing = await client.request("channel_list", {})
+        found = pick_channel(listing.get("channels", []), target.channel_name or "")
+        if found is None:
+            reply = await client.request("channel_create", {"kind": "public", "name": target.channel_name})
+            return target.resolved(int(reply["channel"]["id"])), reply
+        target = target.resolved(int(found["id"]))
+    return target, await client.request(*target.join())
 
 
 def notify(redis_url: str, user_id: str, *, title: str, body: str, priority: str, kind: str,

@@ -31,7 +31,7 @@ TokenOpt = Annotated[str | None, typer.Option("--token", help="Use this access t
                                              show_default=False)]
 NsOpt = Annotated[str, typer.Option("--ns", help="Namespace (tenant).")]
 TargetArg = Annotated[str, typer.Argument(metavar="CHANNEL", help="A room (lobby, room:lobby) or a chat "
-                                          "channel (chat:12).")]
+                                          "channel by name ('#general', made if new) or id (chat:12).")]
 
 app = typer.Typer(help="Talk to the real-time hub: connect, send, watch, notify, presence, stats.",
                   no_args_is_help=True)
@@ -65,9 +65,9 @@ def send_cmd(target: TargetArg, text: str, user: UserOpt = "spotctl", token: Tok
 
     async def work() -> dict[str, Any]:
         async with hub.session(endpoints(url), user, token, ns) as client:
-            await client.request(*where.join())
-            reply = await client.request(*where.message(text, priority))
-            return {"target": where.topic, "user": client.user_id, **reply}
+            joined, _ = await hub.enter(client, where)
+            reply = await client.request(*joined.message(text, priority))
+            return {"target": joined.topic, "user": client.user_id, **reply}
 
     result = hub.run(work())
     emit(result, output, ("target", "message id"), [(result["target"], result.get("message_id"))])
@@ -86,8 +86,8 @@ def watch_cmd(target: TargetArg, count: Annotated[int | None, typer.Option("--co
 
     async def work() -> int:
         async with hub.session(endpoints(url), user, token, ns, reconnect=True) as client:
-            await client.request(*where.join())
-            info(f"watching {where.topic} as {client.user_id} (ctrl-c to stop)")
+            joined, _ = await hub.enter(client, where)
+            info(f"watching {joined.label} as {client.user_id} (ctrl-c to stop)")
             seen, deadline = 0, None if timeout is None else time.monotonic() + timeout
             while count is None or seen < count:
                 left = None if deadline is None else deadline - time.monotonic()
@@ -97,7 +97,7 @@ def watch_cmd(target: TargetArg, count: Annotated[int | None, typer.Option("--co
                     frame = await client.recv(timeout=left)
                 except TimeoutError:
                     break
-                if frame.get("topic") == where.topic:
+                if frame.get("topic") == joined.topic:
                     seen += 1
                     _print_frame(frame, output)
             return seen
@@ -174,24 +174,69 @@ def stats_cmd(interval: Annotated[float, typer.Option("--interval", min=0, help=
 
 @app.command("connect")
 def connect_cmd(join: Annotated[str | None, typer.Option("--join", "-j", metavar="CHANNEL",
-                                                         help="Join this room/chat first.")] = None,
+                                                         help="Join this room/chat first (e.g. '#general').")] = None,
                 user: UserOpt = "spotctl", token: TokenOpt = None, ns: NsOpt = "default",
+                raw: Annotated[bool, typer.Option("--raw", help="Print every frame as a JSON line instead of "
+                                                  "chat lines.")] = False,
                 linger: Annotated[float, typer.Option("--linger", min=0, help="After stdin ends, keep "
                                                       "printing frames for S seconds.")] = 1.0,
                 url: UrlOpt = None, output: OutputOpt = OutputFormat.table) -> None:
-    """Interactive session: type text to send it to the joined channel, see frames as they arrive.
+    """Chat on the hub: type text to send it to the joined channel, read what arrives as chat lines.
 
-    Commands: /join CHANNEL, /leave, /raw TYPE {json}, /quit, /help. Reads stdin, so it also runs in
-    scripts (`printf '/join lobby\\nhi\\n' | spotctl hub connect`).
+    Commands: /join #general (a chat channel by name; made if new), /join lobby (a room), /join chat:12,
+    /leave, /who, /raw TYPE {json}, /quit, /help. Reads stdin, so it also runs in scripts:
+
+        printf '/join #general\\nhello\\n' | spotctl hub connect --user alice
     """
     from spotctl.inspect.hub_view import Target
 
     first = Target.parse(join) if join is not None else None
-    hub.run(_interactive(endpoints(url), user, token, ns, first, linger, output))
+    hub.run(_interactive(endpoints(url), user, token, ns, first, linger, raw or output is OutputFormat.json))
+
+
+class _Chat:
+    """One person's session: the joined channel, the names channels were joined by, how to print."""
+
+    def __init__(self, client: HubClient, raw: bool) -> None:
+        self.client, self.raw = client, raw
+        self.target: Target | None = None
+        self.names: dict[int, str] = {}
+
+    def show(self, frame: dict[str, Any]) -> None:
+        from spotctl.inspect.hub_view import chat_line
+
+        print(json.dumps(frame, ensure_ascii=False) if self.raw else chat_line(frame, self.names), flush=True)
+
+    async def join(self, target: Target) -> None:
+        """Join (by name: find or make), then show the channel's last messages, oldest first."""
+        joined, reply = await hub.enter(self.client, target)
+        if self.target is not None and self.target != joined:
+            await self.client.request(*self.target.leave())
+        self.target = joined
+        if joined.channel_id is not None:
+            channel = reply.get("channel") or {}
+            self.names[joined.channel_id] = joined.channel_name or str(channel.get("name") or joined.channel_id)
+            history = await self.client.request("history", {"channel_id": joined.channel_id, "limit": 10})
+            for message in reversed(history.get("messages", [])):
+                self.show({"type": "chat_message", "content": message})
+        info(f"joined {self._label()}; type to talk, /help for commands")
+
+    def _label(self) -> str:
+        t = self.target
+        if t is None:
+            return "nothing"
+        return f"#{self.names[t.channel_id]}" if t.channel_id in self.names else t.label
+
+    async def who(self) -> None:
+        if self.target is None or self.target.channel_id is None:
+            warn("/who lists a chat channel's members: /join #general first")
+            return
+        reply = await self.client.request("channel_presence", {"channel_id": self.target.channel_id})
+        info(", ".join(f"{m['user_id']} ({m['status']})" for m in reply.get("members", [])) or "nobody")
 
 
 async def _interactive(ep: Endpoints, user: str, token: str | None, ns: str, first: Target | None,
-                       linger: float, output: OutputFormat) -> None:
+                       linger: float, raw: bool) -> None:
     lines: asyncio.Queue[str | None] = asyncio.Queue()
     loop = asyncio.get_running_loop()
 
@@ -203,50 +248,58 @@ async def _interactive(ep: Endpoints, user: str, token: str | None, ns: str, fir
     async with hub.session(ep, user, token, ns, reconnect=True) as client:
         welcome = client.welcome or {}
         info(f"connected as {client.user_id} to worker {welcome.get('worker')}; /help for commands")
-        printer = asyncio.create_task(_print_frames(client, output))
-        state = {"target": first}
+        chat = _Chat(client, raw)
         if first is not None:
-            await client.send(*first.join())
+            await chat.join(first)
+        printer = asyncio.create_task(_print_frames(client, chat))
         threading.Thread(target=read_stdin, daemon=True).start()
         while (line := await lines.get()) is not None:
-            if line.strip() and not await _handle(client, line, state):
+            if line.strip() and not await _handle(chat, line):
                 break
         await asyncio.sleep(linger)
         printer.cancel()
 
 
-async def _handle(client: HubClient, line: str, state: dict[str, Target | None]) -> bool:
+HELP = ("/join #general   a chat channel by name (made if new)   /join lobby   a room   /join chat:12\n"
+        "/leave   /who   /raw TYPE {json}   /quit        plain text goes to the joined channel")
+
+
+async def _handle(chat: _Chat, line: str) -> bool:
     """One input line; False ends the session."""
     from spotctl.errors import UsageError
     from spotctl.inspect.hub_view import Target, parse_command
     from spotctl.inspect.values import parse_json_object
+    from spotctl_sandbox.hub.client import HubError
 
     word, rest = parse_command(line)
-    target = state["target"]
+    client, target = chat.client, chat.target
     try:
         if word == "quit":
             return False
         if word == "join":
-            joined = state["target"] = Target.parse(rest)
-            await client.send(*joined.join())
+            await chat.join(Target.parse(rest))
         elif word == "leave" and target is not None:
-            await client.send(*target.leave())
-            state["target"] = None
+            await client.request(*target.leave())
+            chat.target = None
+        elif word == "who":
+            await chat.who()
         elif word == "raw":
             kind, _, body = rest.partition(" ")
             await client.send(kind, parse_json_object(body or "{}", "/raw content"))
         elif word == "say" and target is not None:
-            await client.send(*target.message(rest))
+            await client.request(*target.message(rest))  # the channel's own frame shows it
         elif word == "say":
-            warn("join a channel first: /join lobby (or /join chat:12)")
+            warn("join a channel first: /join #general (or /join lobby for a room)")
         else:
-            info("/join CHANNEL  /leave  /raw TYPE {json}  /quit   (plain text goes to the joined channel)")
+            info(HELP)
     except UsageError as exc:
         warn(exc.message)
+    except HubError as exc:
+        warn(f"the hub refused: {exc}")
     return True
 
 
-async def _print_frames(client: HubClient, output: OutputFormat) -> None:
+async def _print_frames(client: HubClient, chat: _Chat) -> None:
     from spotctl_sandbox.hub.client import HubError
 
     while True:
@@ -255,6 +308,4 @@ async def _print_frames(client: HubClient, output: OutputFormat) -> None:
         except HubError as exc:
             warn(f"connection ended: {exc}")
             return
-        _print_frame(frame, output)
-
-
+        chat.show(frame)

@@ -2,27 +2,36 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from spotctl.errors import UsageError
 from spotctl.inspect.values import maybe_json
 
 ROOM_NAME = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")  # the hub's ID schema
+CHANNEL_NAME_MAX = 100  # the hub's channel_create schema
 
 
 @dataclass(frozen=True)
 class Target:
-    """Where a message goes: a room (`lobby`, `room:lobby`) or a chat channel (`chat:12`)."""
+    """Where a message goes: a room (`lobby`, `room:lobby`), a chat channel by id (`chat:12`) or by
+    name (`#general`: found among the channels the user may see, or created, when joined)."""
 
     room: str | None = None
     channel_id: int | None = None
+    channel_name: str | None = None
 
     @classmethod
     def parse(cls, text: str) -> Target:
+        if text.startswith("#"):
+            name = text[1:].strip()
+            if not 0 < len(name) <= CHANNEL_NAME_MAX:
+                raise UsageError(f"{text!r}: a channel name is 1 to {CHANNEL_NAME_MAX} characters after '#'")
+            return cls(channel_name=name)
         if text.startswith("chat:"):
             try:
                 return cls(channel_id=int(text[5:]))
@@ -35,11 +44,30 @@ class Target:
 
     @property
     def topic(self) -> str:
-        return f"room:{self.room}" if self.room is not None else f"chat:{self.channel_id}"
+        if self.room is not None:
+            return f"room:{self.room}"
+        return f"chat:{self.channel_id}" if self.channel_id is not None else f"#{self.channel_name}"
+
+    @property
+    def label(self) -> str:
+        """How people call it: `#general`, `lobby`, `chat:12`."""
+        if self.channel_name is not None:
+            return f"#{self.channel_name}"
+        return self.room if self.room is not None else self.topic
+
+    @property
+    def unresolved(self) -> bool:
+        """A channel known only by its name: look it up (`pick_channel`) before joining."""
+        return self.room is None and self.channel_id is None
+
+    def resolved(self, channel_id: int) -> Target:
+        return replace(self, channel_id=channel_id)
 
     def join(self) -> tuple[str, dict[str, Any]]:
         if self.room is not None:
             return "join", {"room": self.room}
+        if self.channel_id is None:
+            raise UsageError(f"{self.label} has no id yet: look it up by name first")
         return "channel_join", {"channel_id": self.channel_id}
 
     def leave(self) -> tuple[str, dict[str, Any]]:
@@ -55,6 +83,62 @@ class Target:
                 content["priority"] = priority
             return "room_message", content
         return "chat_message", {"channel_id": self.channel_id, "text": text}
+
+
+def pick_channel(channels: Sequence[Mapping[str, Any]], name: str) -> Mapping[str, Any] | None:
+    """The channel called `name` in a `channel_list` answer: a public one first, then the oldest.
+
+    Names are not unique on the hub (nothing stops two people making `#general`); picking the oldest
+    public one means everybody who joins by name lands in the same channel."""
+    named = [c for c in channels if c.get("name") == name and c.get("kind") != "direct"]
+    named.sort(key=lambda c: (c.get("kind") != "public", int(c.get("id", 0))))
+    return named[0] if named else None
+
+
+def clock(iso: Any) -> str:
+    """`2026-11-25T18:56:51.048Z` (UTC) as local `18:56:51`; whatever else as it is."""
+    try:
+        when = dt.datetime.fromisoformat(str(iso).replace("Z", "+00:00"))
+    except ValueError:
+        return str(iso)[11:19]
+    return when.astimezone().strftime("%H:%M:%S")
+
+
+def chat_line(frame: Mapping[str, Any], names: Mapping[int, str]) -> str:
+    """A frame as a person reads it: `[18:56:51] #general alice: hi`, `bob is typing…`; frames without
+    a chat form fall back to `frame_line`. `names` maps channel ids to the names they were joined by."""
+    kind, c = frame.get("type"), frame.get("content") or {}
+    where = _where(c, names)
+    when = f"[{clock(c.get('created_at') or frame.get('timestamp', ''))}]"
+    if kind == "chat_message":
+        return f"{when} {where}{c.get('name') or c.get('user_id')}: {c.get('text')}"
+    if kind == "room_message":
+        data = c.get("data")
+        return f"{when} {c.get('room')} {c.get('from')}: {data if isinstance(data, str) else json.dumps(data)}"
+    if kind == "typing":
+        return f"  {where}{c.get('user_id')} {'is typing…' if c.get('typing') else 'stopped typing'}"
+    if kind == "presence":
+        return f"  {where}{c.get('user_id')} is {c.get('status')}"
+    if kind == "read_receipt":
+        return f"  {where}{c.get('user_id')} read up to message {c.get('message_id')}"
+    if kind == "channel_invited":
+        channel = c.get("channel") or {}
+        return f"  {c.get('by')} invited you to #{channel.get('name')} (chat:{channel.get('id')})"
+    if kind == "notification":
+        return f"{when} ! {c.get('priority')} {c.get('title')} — {c.get('content')}"
+    if kind == "notification_batch":
+        return "\n".join(chat_line({"type": "notification", "timestamp": frame.get("timestamp"), "content": n},
+                                    names) for n in c.get("notifications", []))
+    if kind == "error":
+        return f"  error: {c.get('code')}: {c.get('message')}"
+    return frame_line(frame)
+
+
+def _where(content: Mapping[str, Any], names: Mapping[int, str]) -> str:
+    channel = content.get("channel_id")
+    if channel is None:
+        return ""
+    return f"#{names[channel]} " if channel in names else f"chat:{channel} "
 
 
 def frame_line(frame: Mapping[str, Any]) -> str:
