@@ -32,7 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "mongo": ("mongo", "Inspect MongoDB (dbs, collections, find, count)."),
     "pg": ("pg", "Inspect PostgreSQL (tables, describe, read-only queries)."),
     "jobs": ("jobs", "Inspect BullMQ job queues (counts, failures, retry, clean, enqueue)."),
-    "hub": ("hub", "Use the real-time hub as a user (connect, send, watch, notify, stats)."),
+    "hub": ("hub", "Use the real-time hub as a user (connect, send, watch, notify, topics, stats)."),
     "chaos": ("chaos", "Kill, stop or pause a service on purpose (drills; the supervisor heals)."),
     "purge": ("purge", "Purge queues, dead letters, topics or job queues (always confirmed)."),
     "scenario": ("scenario", "Guided flows (quickstart, play, search, ...): each step explained, run and verified."),

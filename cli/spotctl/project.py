@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from spotctl.errors import SpotctlError
 from spotctl_sandbox.common.env import Env
@@ -67,3 +68,17 @@ def current() -> Project:
     root = _find_root()
     state = Env().optional("SPOTCTL_STATE_DIR")
     return Project(root=root, state_dir=Path(state).expanduser().resolve() if state else root / ".spotctl")
+
+
+def import_loadtests() -> Any:
+    """The checkout's `loadtests` package (it lives beside the CLI, not installed with it): what `spotctl
+    load` and the TUI's load screen run."""
+    import importlib
+    import sys
+
+    root = current().root
+    if not (root / "loadtests" / "run.py").is_file():
+        raise SpotctlError(f"no loadtests/ folder under {root}", hint="run spotctl from the project checkout")
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    return importlib.import_module("loadtests")

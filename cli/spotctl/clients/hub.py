@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from spotctl.clients.reach import reaching, require
 from spotctl.errors import ServiceDown, SpotctlError, UsageError
-from spotctl.inspect.hub_view import Target, pick_channel, with_rates, worker_stats
+from spotctl.inspect.hub_view import (
+    Target,
+    delivery_buckets,
+    pick_channel,
+    quantile_ms,
+    with_rates,
+    worker_stats,
+)
 
 if TYPE_CHECKING:
     import redis.asyncio as aredis
@@ -110,6 +117,17 @@ async def enter(client: Requester, target: Target) -> tuple[Target, Any]:
     return target, await client.request(*target.join())
 
 
+async def follow(client: Requester, topic: str) -> tuple[Target | None, Any]:
+    """Subscribe to any topic the way its own clients do: a room or chat channel by joining it (see
+    `enter`), a listening session (`ls:<id>`) by listening along, a playlist (`pl:<id>`) by opening it.
+    The target is None for the last two (they take no chat messages)."""
+    if topic.startswith("ls:"):
+        return None, await client.request("session_join", {"session_id": topic[3:]})
+    if topic.startswith("pl:"):
+        return None, await client.request("playlist_open", {"playlist_id": topic[3:]})
+    return await enter(client, Target.parse(topic))
+
+
 def notify(redis_url: str, user_id: str, *, title: str, body: str, priority: str, kind: str,
            data: dict[str, Any], ns: str) -> dict[str, Any]:
     """Notify a user as the backend does; the channels it was routed to and its delivery status."""
@@ -141,6 +159,51 @@ async def notify_async(redis_url: str, user_id: str, *, title: str, body: str, p
             "status": status.get("status")}
 
 
+CHANNELS_SQL = """
+SELECT c.id, c.kind, c.name, c.created_by, count(m.user_id) AS members
+FROM hub_channels c LEFT JOIN hub_members m ON m.channel_id = c.id
+WHERE c.ns = %s GROUP BY c.id ORDER BY c.id DESC LIMIT %s
+"""
+
+
+def topics(redis_url: str, database_url: str, ns: str, limit: int = 200) -> list[dict[str, Any]]:
+    """Chat channels (PostgreSQL, with their member counts) and the rooms, listening sessions and
+    playlists some hub worker follows now (Redis pub/sub, with how many workers subscribe: room
+    membership lives in the workers' memory, so a room's member count is not kept anywhere). Each
+    connected user's own `user:<id>` topic is left out."""
+    from spotctl.clients.postgres import PgClient
+    from spotctl.clients.redis import RedisClient
+    from spotctl.inspect.values import decode
+    from spotctl_sandbox.hub import keys
+
+    rows: list[dict[str, Any]] = []
+    with PgClient(database_url) as pg:
+        try:
+            found = pg.rows(CHANNELS_SQL, (ns, limit))
+        except SpotctlError:  # no hub tables yet: the hub has not started against this database
+            found = []
+    rows += [{"topic": f"chat:{c['id']}", "kind": c["kind"], "name": c["name"], "members": int(c["members"]),
+              "workers": None, "created_by": c["created_by"]} for c in found]
+    with RedisClient(redis_url, timeout=5) as r, r.calls():
+        prefix = keys.channel(ns, "")
+        live = sorted(decode(c) or "" for c in r.redis.pubsub_channels(f"{prefix}*"))[:limit]
+        counts = {decode(k): int(v) for k, v in r.redis.pubsub_numsub(*live)} if live else {}
+    for channel in live:
+        topic = channel[len(prefix):]
+        if topic.startswith("user:"):
+            continue
+        subscribed = counts.get(channel, 0)
+        for row in rows:
+            if row["topic"] == topic:
+                row["workers"] = subscribed
+                break
+        else:
+            kind, _, name = topic.partition(":")
+            rows.append({"topic": topic, "kind": kind, "name": name, "members": None, "workers": subscribed,
+                         "created_by": None})
+    return rows
+
+
 def stats(metrics_url: str, interval: float) -> dict[str, Any]:
     """Health, and per worker: connections, subscriptions, frame totals and (over `interval` s) rates."""
     import httpx
@@ -148,12 +211,21 @@ def stats(metrics_url: str, interval: float) -> dict[str, Any]:
     base = require("HUB_METRICS_URL", metrics_url).rstrip("/")
     with reaching("HUB_METRICS_URL", base, httpx.TransportError), httpx.Client(timeout=5) as http:
         health = http.get(f"{base}/health").json()
-        before = worker_stats(http.get(f"{base}/metrics").text)
+        first = http.get(f"{base}/metrics").text
         if interval:
             time.sleep(interval)
-        after = worker_stats(http.get(f"{base}/metrics").text) if interval else before
+        last = http.get(f"{base}/metrics").text if interval else first
+    before, after = worker_stats(first), worker_stats(last)
     rows = with_rates(before, after, interval)
+    # over the interval when something was delivered in it, else since the hub started
+    delivered = delivery_buckets(last)
+    since = delivery_buckets(first) if interval else {}
+    window = "interval" if interval else "since start"
+    if quantile_ms(since, delivered, 0.5) is None:
+        since, window = {}, "since start"
     return {"health": health, "workers": rows,
+            "delivery": {"p50_ms": quantile_ms(since, delivered, 0.5), "p99_ms": quantile_ms(since, delivered, 0.99),
+                         "window": window},
             "total": {"connections": sum(r["connections"] for r in rows),
                       "in_per_s": sum(r["in_per_s"] or 0 for r in rows) if interval else None,
                       "out_per_s": sum(r["out_per_s"] or 0 for r in rows) if interval else None}}

@@ -55,6 +55,7 @@ class QueryResult:
     rows: list[tuple[Any, ...]]
     status: str | None
     rowcount: int
+    truncated: bool = False  # more rows than the limit asked for
 
 
 class PgClient:
@@ -123,15 +124,20 @@ class PgClient:
                            for n, d in conn.execute(CONSTRAINTS_SQL, params).fetchall()]
         return {"table": table, "columns": columns, "indexes": indexes, "constraints": constraints}
 
-    def query(self, text: str) -> QueryResult:
-        """Run the user's SQL (several statements in one transaction); committed unless read-only."""
+    def query(self, text: str, limit: int | None = None) -> QueryResult:
+        """Run the user's SQL (several statements in one transaction); committed unless read-only.
+        With `limit`, at most that many rows are fetched (and `truncated` says whether more were there)."""
+        truncated = False
         with self.calls() as conn:
             cur = conn.execute(text.encode())  # user SQL is the point of this call
             columns: list[str] = []
             rows: list[tuple[Any, ...]] = []
             while True:  # several statements: like psql -c, keep the last result set
                 if cur.description:
-                    columns, rows = [d.name for d in cur.description], cur.fetchall()
+                    columns = [d.name for d in cur.description]
+                    rows = cur.fetchall() if limit is None else cur.fetchmany(limit + 1)
+                    truncated = limit is not None and len(rows) > limit
+                    rows = rows[:limit] if limit is not None else rows
                 status, rowcount = cur.statusmessage, cur.rowcount
                 if not cur.nextset():
                     break
@@ -139,7 +145,20 @@ class PgClient:
                 conn.rollback()
             else:
                 conn.commit()
-        return QueryResult(columns, rows, status, rowcount)
+        return QueryResult(columns, rows, status, rowcount, truncated)
+
+    def documents(self, table: str, limit: int) -> tuple[int, list[dict[str, Any]]]:
+        """A JSONB document table (`id`, `doc`, like the playlists' fallback store): how many documents,
+        and the newest `limit` of them as documents with their `_id` (what a MongoDB find shows)."""
+        from psycopg import sql
+
+        name = sql.Identifier(*table.split(".", 1))
+        with self.calls() as conn:
+            counted = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(name)).fetchone()
+            found = conn.execute(sql.SQL("SELECT jsonb_build_object('_id', id) || doc FROM {} "
+                                         "ORDER BY updated_at DESC NULLS LAST LIMIT %s").format(name),
+                                 (limit,)).fetchall()
+        return (int(counted[0]) if counted else 0), [dict(row[0]) for row in found]
 
     def rows(self, text: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[dict[str, Any]]:
         """A parametrised query's rows as {column: value} (no result set: no rows)."""

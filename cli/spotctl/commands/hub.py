@@ -32,13 +32,16 @@ TokenOpt = Annotated[str | None, typer.Option("--token", help="Use this access t
 NsOpt = Annotated[str, typer.Option("--ns", help="Namespace (tenant).")]
 TargetArg = Annotated[str, typer.Argument(metavar="CHANNEL", help="A room (lobby, room:lobby) or a chat "
                                           "channel by name ('#general', made if new) or id (chat:12).")]
+TopicArg = Annotated[str, typer.Argument(metavar="TOPIC", help="A room (lobby), a chat channel ('#general', "
+                                         "chat:12), a listening session (ls:ID) or a playlist (pl:ID).")]
 
 app = typer.Typer(help="Talk to the real-time hub: connect, send, watch, notify, presence, stats.",
                   no_args_is_help=True)
 
 
 def register(root: typer.Typer) -> None:
-    root.add_typer(app, name="hub", help="Use the real-time hub as a user (connect, send, watch, notify, stats).")
+    root.add_typer(app, name="hub",
+                   help="Use the real-time hub as a user (connect, send, watch, notify, topics, stats).")
 
 
 def endpoints(url: str | None) -> Endpoints:
@@ -74,20 +77,18 @@ def send_cmd(target: TargetArg, text: str, user: UserOpt = "spotctl", token: Tok
 
 
 @app.command("watch")
-def watch_cmd(target: TargetArg, count: Annotated[int | None, typer.Option("--count", "-c", min=1)] = None,
+def watch_cmd(target: TopicArg, count: Annotated[int | None, typer.Option("--count", "-c", min=1)] = None,
               timeout: Annotated[float | None, typer.Option("--timeout", min=0.1)] = None,
               user: UserOpt = "spotctl", token: TokenOpt = None, ns: NsOpt = "default",
               url: UrlOpt = None, output: OutputOpt = OutputFormat.table) -> None:
-    """Join CHANNEL and print its frames as they arrive (JSON: one frame per line)."""
+    """Follow TOPIC and print its frames as they arrive (JSON: one frame per line)."""
     from spotctl.errors import SpotctlError
-    from spotctl.inspect.hub_view import Target
-
-    where = Target.parse(target)
 
     async def work() -> int:
         async with hub.session(endpoints(url), user, token, ns, reconnect=True) as client:
-            joined, _ = await hub.enter(client, where)
-            info(f"watching {joined.label} as {client.user_id} (ctrl-c to stop)")
+            joined, _ = await hub.follow(client, target)
+            topic = joined.topic if joined is not None else target
+            info(f"watching {joined.label if joined else target} as {client.user_id} (ctrl-c to stop)")
             seen, deadline = 0, None if timeout is None else time.monotonic() + timeout
             while count is None or seen < count:
                 left = None if deadline is None else deadline - time.monotonic()
@@ -97,7 +98,7 @@ def watch_cmd(target: TargetArg, count: Annotated[int | None, typer.Option("--co
                     frame = await client.recv(timeout=left)
                 except TimeoutError:
                     break
-                if frame.get("topic") == joined.topic:
+                if frame.get("topic") == topic:
                     seen += 1
                     _print_frame(frame, output)
             return seen
@@ -154,6 +155,18 @@ def presence_cmd(channel: Annotated[str, typer.Argument(help="A chat channel: ch
          [(m["user_id"], m["status"], m.get("last_read_id")) for m in members], title=where.topic)
 
 
+@app.command("topics")
+def topics_cmd(ns: NsOpt = "default", output: OutputOpt = OutputFormat.table) -> None:
+    """Chat channels with their members, and the rooms, sessions and playlists hub workers follow now."""
+    from spotctl.endpoints import resolve
+
+    ep = resolve()
+    rows = hub.topics(ep.redis_url, ep.database_url, ns)
+    emit(rows, output, ("topic", "kind", "name", "members", "workers subscribed"),
+         [(r["topic"], r["kind"], r["name"], "" if r["members"] is None else r["members"],
+           "" if r["workers"] is None else r["workers"]) for r in rows], title=f"hub topics in {ns}")
+
+
 @app.command("stats")
 def stats_cmd(interval: Annotated[float, typer.Option("--interval", min=0, help="Seconds between the two "
                                                       "samples used for messages/s (0: totals only).")] = 1.0,
@@ -167,6 +180,10 @@ def stats_cmd(interval: Annotated[float, typer.Option("--interval", min=0, help=
     if output is OutputFormat.table:
         info(f"hub {health.get('status')}: {health.get('ready')}/{health.get('workers')} workers ready, "
              f"{health.get('restarts')} restarts, up {health.get('uptime_s')} s")
+    delivery = result["delivery"]
+    if output is OutputFormat.table and delivery["p50_ms"] is not None:
+        info(f"delivery p50 {delivery['p50_ms']} ms, p99 {delivery['p99_ms']} ms "
+             f"({'over the interval' if delivery['window'] == 'interval' else 'since the hub started'})")
     emit(result, output, ("worker", "connections", "subscriptions", "in/s", "out/s", "in total", "out total"),
          [(r["worker"], r["connections"], r["subscriptions"], r["in_per_s"], r["out_per_s"], r["messages_in"],
            r["messages_out"]) for r in rows])

@@ -103,8 +103,10 @@ def clean_cmd(
     yes: YesOpt = False, url: UrlOpt = None, output: OutputOpt = OutputFormat.table,
 ) -> None:
     """Remove jobs in one state (shows the count and asks first; --yes to skip)."""
+    from spotctl.inspect import questions
+
     n = run(url, lambda jobs: jobs.counts(queue, [state.value])).get(state.value, 0)
-    confirm(f"remove {'up to ' if grace or limit else ''}{n} {state.value} job(s) from BullMQ queue {queue!r}", yes)
+    confirm(questions.clean_jobs(queue, state.value, n, bool(grace or limit)), yes)
     removed = run(url, lambda jobs: jobs.clean(queue, state, grace, limit))
     emit({"queue": queue, "state": state.value, "removed": removed}, output, ("queue", "state", "removed"),
          [(queue, state.value, removed)])
@@ -135,10 +137,11 @@ def enqueue_cmd(
 
 def purge_jobs(queue: str, obliterate: bool, yes: bool, url: str | None, output: OutputFormat) -> None:
     """Drop waiting/delayed jobs (or the whole queue with `obliterate`); used by `spotctl purge jobs`."""
+    from spotctl.inspect import questions
+
     counts = run(url, lambda jobs: jobs.counts(queue))
     n = sum(counts.values()) if obliterate else counts["waiting"] + counts["delayed"] + counts["prioritized"]
-    what = "obliterate (every job, any state)" if obliterate else "drain the waiting, prioritized and delayed jobs of"
-    confirm(f"{what} BullMQ queue {queue!r}: {n} job(s)", yes)
+    confirm(questions.purge_jobs(queue, n, obliterate), yes)
     run(url, lambda jobs: jobs.purge(queue, obliterate))
     emit({"queue": queue, "purged": n, "obliterated": obliterate}, output, ("queue", "purged", "obliterated"),
          [(queue, n, obliterate)])

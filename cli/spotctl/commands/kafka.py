@@ -159,6 +159,7 @@ def reset_offsets_cmd(
 ) -> None:
     """Move a stopped group's committed offsets (shows old -> new, asks first; --yes to skip)."""
     from spotctl.errors import UsageError
+    from spotctl.inspect import questions
     from spotctl.inspect.kafka_view import Reset
 
     chosen = [m for m, on in ((Reset.EARLIEST, to_earliest), (Reset.LATEST, to_latest),
@@ -170,7 +171,7 @@ def reset_offsets_cmd(
         plan = [{"topic": tp.topic, "partition": tp.partition, "from": old, "to": new}
                 for tp, (old, new) in moves.items()]
         if not dry_run:
-            confirm(f"move {len(plan)} committed offset(s) of group {group!r}", yes)
+            confirm(questions.reset_offsets(group, len(plan)), yes)
             kafka.commit_offsets(group, {tp: new for tp, (_, new) in moves.items()})
     if output is OutputFormat.json:
         print_json({"group": group, "applied": not dry_run, "offsets": plan})
@@ -182,11 +183,11 @@ def reset_offsets_cmd(
 
 def purge_topic(topic: str, yes: bool, recreate: bool, url: str | None, output: OutputFormat) -> None:
     """Delete every record of a topic (DeleteRecords), or drop and recreate it when asked to."""
+    from spotctl.inspect import questions
+
     with connect(url) as kafka:
         extent = kafka.extent(topic)
-        how = "delete and recreate" if recreate else "delete the records of"
-        confirm(f"{how} Kafka topic {topic!r} ({extent.records} record(s) in {len(extent.partitions)} "
-                "partition(s))", yes)
+        confirm(questions.purge_topic(topic, extent.records, len(extent.partitions), recreate), yes)
         kafka.purge(extent, recreate)
     emit({"topic": topic, "purged": extent.records, "recreated": recreate}, output, ("topic", "purged", "recreated"),
          [(topic, extent.records, recreate)])

@@ -34,17 +34,10 @@ def register(app: typer.Typer) -> None:
 
 def _loadtests() -> ModuleType:
     """Import `loadtests` from the project checkout (it is not installed: it lives beside the CLI)."""
-    import importlib
-
     from spotctl import project
-    from spotctl.errors import SpotctlError
 
-    root = project.current().root
-    if not (root / "loadtests" / "run.py").is_file():
-        raise SpotctlError(f"no loadtests/ folder under {root}", hint="run spotctl from the project checkout")
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
-    return importlib.import_module("loadtests")
+    module: ModuleType = project.import_loadtests()
+    return module
 
 
 def list_scenarios(output: OutputOpt = OutputFormat.table) -> None:

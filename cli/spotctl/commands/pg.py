@@ -83,6 +83,8 @@ def query_cmd(
     sql_text: Annotated[str, typer.Argument(metavar="SQL", help="The statement; '-' reads it from stdin.")],
     write: Annotated[bool, typer.Option("--write", help="Allow changes (default: a READ ONLY transaction, "
                                         "rolled back at the end).")] = False,
+    limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="Show at most N rows (fetches no "
+                                              "more).")] = None,
     url: UrlOpt = None,
     output: Annotated[QueryFormat, typer.Option("--output", "-o", help="table, json or csv.")] = QueryFormat.table,
 ) -> None:
@@ -97,17 +99,18 @@ def query_cmd(
     if not text.strip():
         raise UsageError("no SQL given")
     with connect(url, read_only=not write) as pg:
-        result = pg.query(text)
+        result = pg.query(text, limit)
     columns, rows, status = result.columns, result.rows, result.status
     if output is QueryFormat.json:
         print_json({"columns": columns, "rows": records(columns, rows), "rowcount": result.rowcount,
-                    "status": status})
+                    "truncated": result.truncated, "status": status})
     elif output is QueryFormat.csv:
         sys.stdout.write(to_csv(columns, rows))
     elif columns:
         from spotctl.inspect.values import cell
 
         print_table(columns, [[cell(v) for v in row] for row in rows])
-        info(f"{len(rows)} row{'s' if len(rows) != 1 else ''}")
+        more = f" (the first {limit}: --limit)" if result.truncated else ""
+        info(f"{len(rows)} row{'s' if len(rows) != 1 else ''}{more}")
     else:
         info(status or "ok")

@@ -156,8 +156,10 @@ def publish_cmd(
 
 def purge_queue(queue: str, yes: bool, url: str | None, output: OutputFormat) -> None:
     """Show the count, confirm, purge, print how many went (shared with `spotctl purge queue`)."""
+    from spotctl.inspect import questions
+
     with amqp(url) as rabbit:
-        confirm(f"purge {rabbit.count(queue)} ready message(s) from RabbitMQ queue {queue!r}", yes)
+        confirm(questions.purge_queue(queue, rabbit.count(queue)), yes)
         purged = rabbit.purge(queue)
     emit({"queue": queue, "purged": purged}, output, ("queue", "purged"), [(queue, purged)])
 
@@ -199,6 +201,7 @@ def redrive_cmd(
 ) -> None:
     """Move dead letters back to the queue they died in (publisher-confirmed, then acked: none lost)."""
     from spotctl.errors import SpotctlError
+    from spotctl.inspect import questions
     from spotctl.inspect.rabbit_view import dlq_name
 
     src = dlq_name(queue)
@@ -207,7 +210,7 @@ def redrive_cmd(
         todo = count if limit is None else min(limit, count)
         if todo == 0:
             raise SpotctlError(f"{src} is empty: nothing to re-drive")
-        confirm(f"move {todo} message(s) from {src} back to their queue", yes)
+        confirm(questions.redrive(src, todo), yes)
         moved = rabbit.redrive(src, todo)
     result = {"dlq": src, "moved": sum(moved.values()), "to": dict(moved)}
     emit(result, output, ("from", "to", "moved"), [(src, dest, k) for dest, k in moved.items()])

@@ -107,13 +107,14 @@ def del_cmd(keys: Annotated[list[str], typer.Argument(help="Keys to delete.")],
             url: UrlOpt = None, output: OutputOpt = OutputFormat.table) -> None:
     """Delete keys (asks first; --yes to skip). Fails if none of them exists."""
     from spotctl.errors import SpotctlError
+    from spotctl.inspect import questions
     from spotctl.inspect.redis_view import KeyType
 
     with connect(url) as r:
         existing = [(k, t) for k, t in zip(keys, r.types(keys), strict=True) if t is not KeyType.none]
         if not existing:
             raise SpotctlError("none of these keys exists: " + ", ".join(keys))
-        confirm("delete " + ", ".join(f"{k} ({t})" for k, t in existing), yes)
+        confirm(questions.delete_keys(existing), yes)
         deleted = r.delete(k for k, _ in existing)
     emit({"deleted": deleted, "keys": [k for k, _ in existing]}, output, ("deleted", "keys"),
          [(deleted, ", ".join(k for k, _ in existing))])

@@ -16,11 +16,16 @@ def register(app: typer.Typer) -> None:
 def tui(
     screen: Annotated[str, typer.Option("--screen", "-s", help=f"Screen to open first: {', '.join(SCREENS)}.")]
     = "services",
+    read_only: Annotated[bool, typer.Option("--read-only", help="Hide every action that changes the stack "
+                                            "(up/down, delete, purge, redrive, retry, clean, offset reset, "
+                                            "sending, load runs): for learners and demos.")] = False,
 ) -> None:
     """Open the Textual dashboard.
 
-    Live services table (up/down/logs), Redis/RabbitMQ/Kafka/BullMQ browsers, the guided scenarios
-    step by step. Keys: 1-6 switch screens, ? help, ctrl+p command palette, q quit.
+    Services (CPU, memory, restarts, up/down/logs), Redis, RabbitMQ, Kafka, BullMQ, the hub,
+    PostgreSQL, the document store and load tests, with the CLI's actions; the guided scenarios step
+    by step. Keys: digits switch screens, : command mode (:redis, :logs hub), / filter, s sort, enter
+    opens, escape goes back, ? every key, q quit.
     """
     from spotctl.errors import UsageError
     from spotctl.output import is_interactive
@@ -33,4 +38,4 @@ def tui(
     from spotctl.tui.app import SpotctlApp
     from spotctl.tui.data import open_sources
 
-    SpotctlApp(open_sources(), start=screen).run()
+    SpotctlApp(open_sources(), start=screen, read_only=read_only).run()

@@ -176,6 +176,37 @@ def worker_stats(metrics_text: str) -> dict[str, dict[str, float]]:
     return dict(sorted(stats.items()))
 
 
+def delivery_buckets(metrics_text: str) -> dict[float, float]:
+    """The hub's delivery histogram summed over workers: upper bound (s) -> cumulative count."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    buckets: dict[float, float] = {}
+    for family in text_string_to_metric_families(metrics_text):
+        for sample in family.samples:
+            if sample.name == "hub_delivery_latency_seconds_bucket":
+                bound = float(sample.labels["le"])
+                buckets[bound] = buckets.get(bound, 0.0) + sample.value
+    return dict(sorted(buckets.items()))
+
+
+def quantile_ms(before: Mapping[float, float], after: Mapping[float, float], q: float) -> float | None:
+    """The q-quantile (ms) of the deliveries between two histogram readings, as Prometheus'
+    histogram_quantile estimates it (linear within the bucket); None when nothing was delivered."""
+    counts = [(bound, after[bound] - before.get(bound, 0.0)) for bound in sorted(after)]
+    total = counts[-1][1] if counts else 0.0
+    if total <= 0:
+        return None
+    rank, lower, below = q * total, 0.0, 0.0
+    for bound, cumulative in counts:
+        if cumulative >= rank:
+            if bound == float("inf"):
+                return round(lower * 1000, 1)
+            share = (rank - below) / (cumulative - below) if cumulative > below else 1.0
+            return round((lower + (bound - lower) * share) * 1000, 1)
+        lower, below = bound, cumulative
+    return round(lower * 1000, 1)
+
+
 def with_rates(before: Mapping[str, Mapping[str, float]], after: Mapping[str, dict[str, float]],
                seconds: float) -> list[dict[str, Any]]:
     """Rows per worker with messages/s in and out over the sampling interval."""

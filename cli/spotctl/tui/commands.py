@@ -40,17 +40,19 @@ class ScreensProvider(_Entries):
     def entries(self) -> list[Entry]:
         from spotctl.tui.modes import MODES
 
-        return [(f"Go to {m.title}", f"key {m.key}", partial(self.tui.switch_mode, m.name)) for m in MODES]
+        return [(f"Go to {m.title}", f"key {m.key}, :{m.name}" if m.key else f":{m.name}",
+                 partial(self.tui.switch_mode, m.name)) for m in MODES]
 
 
 class ServicesProvider(_Entries):
     def entries(self) -> list[Entry]:
         out: list[Entry] = []
         for name in self.tui.service_names:
-            out += [(f"Logs of {name}", "live tail, / filters", partial(self.tui.open_logs, name)),
-                    (f"Start {name}", "spotctl up " + name, partial(self.tui.service_action, name, "up")),
-                    (f"Stop {name}", "spotctl down " + name + " (asks first)",
-                     partial(self.tui.service_action, name, "down"))]
+            out.append((f"Logs of {name}", "live tail, / filters", partial(self.tui.open_logs, name)))
+            if not self.tui.read_only:
+                out += [(f"Start {name}", "spotctl up " + name, partial(self.tui.service_action, name, "up")),
+                        (f"Stop {name}", "spotctl down " + name + " (asks first)",
+                         partial(self.tui.service_action, name, "down"))]
         return out
 
 

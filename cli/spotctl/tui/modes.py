@@ -1,4 +1,5 @@
-"""The TUI's screens, one line each: name (`spotctl tui --screen`), key, title and where the screen lives.
+"""The TUI's screens, one line each: name (`spotctl tui --screen`, `:name`), key, title and where the
+screen lives. A screen without a digit is reached with `:name` or the command palette.
 
 Plain data, so `spotctl tui --help` can list the screens without importing Textual; the app imports
 each screen class when it builds its modes.
@@ -14,7 +15,7 @@ from typing import Any
 @dataclass(frozen=True)
 class Mode:
     name: str
-    key: str
+    key: str  # a digit, or "" for none
     title: str
     screen: str  # "module:Class" under spotctl.tui.components
 
@@ -26,9 +27,13 @@ class Mode:
 MODES = (
     Mode("services", "1", "Services", "services:ServicesScreen"),
     Mode("redis", "2", "Redis keys", "redis_keys:RedisScreen"),
-    Mode("rabbit", "3", "RabbitMQ queues", "queues:RabbitScreen"),
-    Mode("kafka", "4", "Kafka topics", "queues:KafkaScreen"),
-    Mode("jobs", "5", "BullMQ queues", "queues:JobsScreen"),
+    Mode("rabbit", "3", "RabbitMQ queues", "rabbit:RabbitScreen"),
+    Mode("kafka", "4", "Kafka topics", "kafka:KafkaScreen"),
+    Mode("jobs", "5", "BullMQ queues", "jobs:JobsScreen"),
     Mode("scenarios", "6", "Scenarios", "scenarios:ScenariosScreen"),
+    Mode("hub", "9", "Hub", "hub:HubScreen"),
+    Mode("pg", "0", "PostgreSQL", "pg:PgScreen"),
+    Mode("docs", "", "Documents", "docs:DocsScreen"),
+    Mode("load", "", "Load", "load:LoadScreen"),
 )
 NAMES = tuple(m.name for m in MODES)

@@ -6,6 +6,7 @@ import time
 from collections import deque
 from pathlib import Path
 
+from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -35,10 +36,10 @@ class LogsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         where = str(self.path) if self.path else "no log file (the runtime keeps none for this service)"
-        yield Static(f"logs of [b]{self.service}[/] — {where}", id="status", classes="status")
+        yield Static(f"logs of [b]{escape(self.service)}[/] — {escape(where)}", id="status", classes="status")
         yield Input(placeholder="filter: text to keep (escape clears)", id="filter", classes="hidden")
         yield RichLog(id="log", max_lines=KEEP_LINES, wrap=True, markup=False)
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         if self.path is not None:
