@@ -130,12 +130,28 @@ async def test_presence_of_a_chat_channel(cli, user: Callable[[str], Awaitable[H
 
 
 async def test_stats_counts_connections_per_worker(cli, user: Callable[[str], Awaitable[HubClient]]) -> None:
-    await user("frank")
+    frank = await user("frank")
+    await frank.request("join", {"room": "stats"})
+    await frank.request("room_message", {"room": "stats", "data": "delivered to frank"})
     result = cli("hub", "stats", "--interval", "0.5", "-o", "json")
     assert result.code == 0, result
     stats = result.json()
     assert len(stats["workers"]) == stats["health"]["workers"] >= 1
     assert stats["total"]["connections"] >= 1 and stats["total"]["in_per_s"] >= 0
+    delivery = stats["delivery"]  # at least frank's room message was delivered since the hub started
+    assert 0 < delivery["p50_ms"] <= delivery["p99_ms"] and delivery["window"] in ("interval", "since start")
+
+
+async def test_topics_list_channels_with_members_and_rooms_in_use(cli, user: Callable[[str], Awaitable[HubClient]],
+                                                                  uid: str) -> None:
+    gina = await user("gina")
+    created = await gina.request("channel_create", {"kind": "public", "name": "topics-test"})
+    await gina.request("join", {"room": "jam"})
+    rows = {r["topic"]: r for r in cli("hub", "topics", "--ns", uid, "-o", "json").json()}
+    channel = rows[f"chat:{created['channel']['id']}"]
+    assert (channel["name"], channel["members"], channel["workers"]) == ("topics-test", 1, 1)
+    assert rows["room:jam"]["members"] is None and rows["room:jam"]["workers"] == 1
+    assert not [t for t in rows if t.startswith("user:")]
 
 
 def test_bad_token_and_down_hub_are_one_line(cli, hub: dict[str, str], closed_port) -> None:

@@ -63,6 +63,15 @@ def test_query_outputs_json_and_csv(cli, table: str) -> None:
     assert from_stdin.json()["rows"] == [{"n": 3}]
 
 
+def test_query_limit_fetches_no_more_and_says_so(cli, table: str) -> None:
+    limited = cli("pg", "query", f"SELECT id FROM {table} ORDER BY id", "--limit", "2", "-o", "json").json()
+    assert [r["id"] for r in limited["rows"]] == [1, 2] and limited["truncated"] is True
+    exact = cli("pg", "query", f"SELECT id FROM {table} ORDER BY id", "--limit", "3", "-o", "json").json()
+    assert len(exact["rows"]) == 3 and exact["truncated"] is False
+    shown = cli("pg", "query", f"SELECT id FROM {table} ORDER BY id", "-n", "1")
+    assert shown.code == 0 and "1 row (the first 1: --limit)" in shown.err
+
+
 def test_query_is_read_only_unless_write(cli, stack: Any, table: str) -> None:
     refused = cli("pg", "query", f"DELETE FROM {table} WHERE id = 1")
     assert refused.code == 1 and "read-only" in refused.err and "--write" in refused.err

@@ -114,7 +114,11 @@ async def enter(client: Requester, target: Target) -> tuple[Target, Any]:
             reply = await client.request("channel_create", {"kind": "public", "name": target.channel_name})
             return target.resolved(int(reply["channel"]["id"])), reply
         target = target.resolved(int(found["id"]))
-    return target, await client.request(*target.join())
+    reply = await client.request(*target.join())
+    name = (reply.get("channel") or {}).get("name") if isinstance(reply, dict) else None
+    if target.channel_id is not None and target.channel_name is None and name:
+        target = target.named(str(name))  # chat:12 joined: call it by its name from now on
+    return target, reply
 
 
 async def follow(client: Requester, topic: str) -> tuple[Target | None, Any]:

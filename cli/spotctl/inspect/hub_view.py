@@ -63,6 +63,9 @@ class Target:
     def resolved(self, channel_id: int) -> Target:
         return replace(self, channel_id=channel_id)
 
+    def named(self, name: str) -> Target:
+        return replace(self, channel_name=name)
+
     def join(self) -> tuple[str, dict[str, Any]]:
         if self.room is not None:
             return "join", {"room": self.room}

@@ -135,6 +135,7 @@ class WatchScreen(SpotctlScreen):
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
+        self.query_one("#frames", RichLog).focus()
         self.follow()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -42,6 +42,7 @@ class LogsScreen(Screen[None]):
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
+        self.query_one(RichLog).focus()  # not the (hidden) filter box: escape must leave at once
         if self.path is not None:
             self.follow(self.path)
 

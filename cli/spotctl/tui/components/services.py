@@ -96,6 +96,8 @@ class ServicesScreen(TableScreen):
                 if yes:
                     self.say(f"stopping {escape(service)}…")
                     self.stop(service)
+                else:
+                    self.say("cancelled; nothing was changed")
 
             self.app.push_screen(ConfirmScreen(questions.stop_service(service)), answered)
 
