@@ -22,16 +22,18 @@ SMALL, LARGE = (80, 24), (160, 48)
 SIZES = pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "160x48"])
 
 SERVICES = [
-    ServiceStatus("redis", State.healthy, ("127.0.0.1:6379",), pid=101),
-    ServiceStatus("postgres", State.healthy, ("127.0.0.1:5432",), pid=102),
-    ServiceStatus("rabbitmq", State.healthy, ("127.0.0.1:5672", "127.0.0.1:15672"), pid=103),
-    ServiceStatus("kafka", State.healthy, ("127.0.0.1:9092",), pid=104,
+    ServiceStatus("redis", State.healthy, ("127.0.0.1:6379",), pid=101, restarts=0),
+    ServiceStatus("postgres", State.healthy, ("127.0.0.1:5432",), pid=102, restarts=0),
+    ServiceStatus("rabbitmq", State.healthy, ("127.0.0.1:5672", "127.0.0.1:15672"), pid=103, restarts=0),
+    ServiceStatus("kafka", State.healthy, ("127.0.0.1:9092",), pid=104, restarts=1,
                   note="memory-only (tansu): topics are lost on restart"),
     ServiceStatus("mongo", State.absent, hint="put mongod on PATH, set MONGO_URL, or use --runtime docker",
                   required=False),
-    ServiceStatus("api", State.healthy, ("127.0.0.1:8000",), pid=106, extra={"playlists_backend": "postgres-jsonb"}),
-    ServiceStatus("hub", State.starting, ("127.0.0.1:8765", "127.0.0.1:9765"), pid=107),
-    ServiceStatus("workers", State.unhealthy, ("127.0.0.1:8001",), pid=108, note="stalled: 12 jobs waiting"),
+    ServiceStatus("api", State.healthy, ("127.0.0.1:8000",), pid=106, restarts=0,
+                  extra={"playlists_backend": "postgres-jsonb"}),
+    ServiceStatus("hub", State.starting, ("127.0.0.1:8765", "127.0.0.1:9765"), pid=107, restarts=0),
+    ServiceStatus("workers", State.restarting, ("127.0.0.1:8001",), pid=108, note="stalled: 12 jobs waiting",
+                  restarts=2, last_exit="exit code 1: redis unreachable"),
     ServiceStatus("gateway", State.stopped, ("127.0.0.1:8080",), hint="spotctl up gateway"),
 ]
 USAGE = {101: Usage(0.7, 13 * 2**20), 102: Usage(1.5, 196 * 2**20), 103: Usage(3.2, 140 * 2**20),

@@ -64,6 +64,7 @@ async def test_services_show_usage_and_logs_open_with_a_filter(sources: Any) -> 
         await until(pilot, lambda: any(r[0] == "redis" and "healthy" in r[1] for r in rows(grid)))
         redis_row = next(r for r in rows(grid) if r[0] == "redis")
         assert redis_row[3].endswith("iB") and float(redis_row[2]) >= 0  # RSS and CPU % of its process
+        assert redis_row[4].isdigit()  # restarts, as the local supervisor counts them
         await filtered(pilot, "redis")
         assert [r[0] for r in rows(grid)] == ["redis"] and "/redis" in status(app.screen)
         await pilot.press("l")

@@ -48,8 +48,13 @@ class ServicesScreen(TableScreen):
     INTERVAL_S = 2.0
     HEADING = "services"
 
+    def __init__(self, sources: data.Sources) -> None:
+        super().__init__(sources)
+        self.statuses: dict[str, Any] = {}
+
     def fetch(self) -> list[Row]:
         found = data.statuses(self.sources)
+        self.statuses = {s.name: s for s in found}
         use = data.usage(self.sources, [s.pid for s in found if s.pid])
         rows: list[Row] = []
         for s in found:
@@ -81,6 +86,10 @@ class ServicesScreen(TableScreen):
 
             fields = dict(zip(self.COLUMNS, self.cells(row), strict=True))
             fields["NOTES"] = Text(str(row[5]))  # in full
+            status = self.statuses.get(key)
+            for label, attr in (("LAST EXIT", "last_exit"), ("CRASH LOOP", "crash_loop")):
+                if getattr(status, attr, None):
+                    fields[label] = Text(str(getattr(status, attr)))
             self.app.push_screen(DetailScreen(self.sources, f"service {key}", fields))
 
     def act(self, service: str, verb: str) -> None:
