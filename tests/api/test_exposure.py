@@ -28,7 +28,7 @@ async def raw_exchange(url: str, head: bytes, body_parts: list[bytes]) -> tuple[
     reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
     writer.write(head)
     sent = 0
-    answer = asyncio.create_task(reader.read(65536))
+    answer = asyncio.create_task(read_response(reader))
     try:
         for part in body_parts:
             if answer.done():
@@ -41,6 +41,15 @@ async def raw_exchange(url: str, head: bytes, body_parts: list[bytes]) -> tuple[
     finally:
         writer.close()
     return int(data.split(b" ", 2)[1]), data, sent
+
+
+async def read_response(reader: asyncio.StreamReader) -> bytes:
+    """The whole response: a head and the body its Content-Length declares (a server may send them
+    in two segments, so one read is not enough)."""
+    raw = await reader.readuntil(b"\r\n\r\n")
+    length = next((int(line.split(b":", 1)[1]) for line in raw.split(b"\r\n")
+                   if line.lower().startswith(b"content-length:")), 0)
+    return raw + (await reader.readexactly(length) if length else b"")
 
 
 def head(path: str, token: str, extra: str) -> bytes:
