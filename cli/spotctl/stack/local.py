@@ -89,12 +89,12 @@ class LocalRuntime:
         for key in plan.client_keys(self.compose):
             if key in env and os.environ.get(key):
                 env[key] = os.environ[key]
-        if "MONGO_URL" in env and not os.environ.get("MONGO_URL") and not self._mongo_runs():
-            env.pop("MONGO_URL")  # no MongoDB: services use their documented fallback
+        for name, other in self.compose.services.items():
+            if other.optional and self.registry.running(name) is None:  # absent: the service's fallback
+                for key, raw in service.environment.items():
+                    if key in env and not os.environ.get(key) and _names_service(raw, name):
+                        env.pop(key)  # e.g. MONGO_URL -> playlists in PostgreSQL, ELASTICSEARCH_URL -> events
         return env
-
-    def _mongo_runs(self) -> bool:
-        return "mongo" in self.compose.services and self.registry.running("mongo") is not None
 
     # -- health ----------------------------------------------------------------------------------
 
@@ -379,6 +379,13 @@ def _supervision_fields(sup: supervision.Record) -> dict[str, Any]:
         fields["last_exit"] = sup.last_exit.reason
         fields["last_exit_at"] = round(sup.last_exit.at, 3)
     return fields
+
+
+def _names_service(value: str, service: str) -> bool:
+    """Does a compose value (before the host rewrite) point at `service`, e.g. mongodb://mongo:27017?"""
+    import re
+
+    return re.search(rf"(?<![\w.-]){re.escape(service)}(:\d+|[/?]|$)", value) is not None
 
 
 def _tail_lines(path: Path, n: int) -> str:

@@ -97,7 +97,9 @@ def finder(name: str) -> Finder | None:
 
 def get(name: str) -> Driver:
     from spotctl.stack.drivers import (
+        elasticsearch,
         gateway,
+        influxdb,
         kafka,
         mongo,
         observability,
@@ -111,6 +113,7 @@ def get(name: str) -> Driver:
         "python": python.launch, "redis": redis.launch, "postgres": postgres.launch,
         "rabbitmq": rabbitmq.launch, "kafka": kafka.launch, "mongo": mongo.launch, "nginx": gateway.launch,
         "prometheus": observability.prometheus, "grafana": observability.grafana,
+        "influxdb": influxdb.launch, "elasticsearch": elasticsearch.launch,
     }
     if name not in drivers:
         raise Absent(f"no local driver named {name!r}", "use --runtime docker for this service")

@@ -1,0 +1,51 @@
+"""The analytics service's FastAPI app: the engine in its lifespan, the routers, OpenAPI at
+/analytics/docs. The ml side's router (`analytics/api/ml_routes.py`) is included when present."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from spotctl_sandbox.analytics.api import alerts, dashboards, errors, events, health, live, metrics
+from spotctl_sandbox.analytics.api.auth import RateLimiter
+from spotctl_sandbox.analytics.config import AnalyticsConfig
+from spotctl_sandbox.analytics.core.engine import AnalyticsEngine
+
+log = logging.getLogger("spotctl_sandbox.analytics")
+ML_ROUTER = "spotctl_sandbox.analytics.api.ml_routes"
+
+
+def create_app(config: AnalyticsConfig | None = None) -> FastAPI:
+    config = config or AnalyticsConfig.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = AnalyticsEngine(config)
+        app.state.engine = engine
+        app.state.limiter = RateLimiter(config.settings.redis_url, config.rate_limit)
+        await engine.start()
+        try:
+            yield
+        finally:
+            await engine.stop()
+
+    app = FastAPI(title="spotctl analytics", version="0.1.0", lifespan=lifespan,
+                  docs_url="/analytics/docs", openapi_url="/analytics/openapi.json", redoc_url=None,
+                  description="Metrics, windows, dashboards, alerts and live updates of the analytics system. "
+                              "Every route needs a bearer JWT with role viewer, analyst or admin.")
+    errors.install(app)
+    for module in (metrics, dashboards, alerts, events, live, health):
+        app.include_router(module.router)
+    try:
+        ml = importlib.import_module(ML_ROUTER)
+    except ImportError as exc:
+        if exc.name != ML_ROUTER:
+            raise  # the module exists but is broken: say so at start, not as a missing feature
+        log.info("analytics: no ML routes (%s not present)", ML_ROUTER)
+    else:
+        app.include_router(ml.router)
+    return app
