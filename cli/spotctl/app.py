@@ -38,6 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "scenario": ("scenario", "Guided flows (quickstart, play, search, ...): each step explained, run and verified."),
     "load": ("load", "Load-test the hub, the API and baseline peers with Locust."),
     "deploy": ("deploy", "Render Kubernetes manifests from the compose file and validate them."),
+    "analytics": ("analytics", "Analytics: metrics per tenant and window, charts, ML models."),
     "tui": ("tui", "Open the Textual dashboard."),
 }
 

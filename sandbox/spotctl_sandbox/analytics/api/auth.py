@@ -121,3 +121,20 @@ async def websocket_principal(ws: WebSocket, role: Role = Role.viewer) -> Princi
 Viewer = Annotated[Principal, Depends(require(Role.viewer))]
 Analyst = Annotated[Principal, Depends(require(Role.analyst))]
 Admin = Annotated[Principal, Depends(require(Role.admin))]
+
+
+async def mint(redis: Any, secret: str, user_id: str, name: str, roles: list[str],
+               ttl_s: int = tokens.ACCESS_TTL_S) -> tuple[str, str]:
+    """A stack access token carrying `roles`, with its Redis session: (token, jti).
+
+    For tools that hold the stack's secret (the CLI, tests, the scenario); users get theirs from the
+    API's login. Same claims as common/tokens.encode, plus `roles`.
+    """
+    import uuid
+
+    now = int(time.time())
+    claims = tokens.Claims(user_id=str(user_id), name=name, jti=uuid.uuid4().hex, expires_at=now + ttl_s)
+    payload = {"sub": claims.user_id, "name": name, "jti": claims.jti, "iat": now, "exp": claims.expires_at,
+               "typ": "access", "roles": roles}
+    await tokens.open_session(redis, claims)
+    return jwt.encode(payload, secret, algorithm=tokens.ALGORITHM), claims.jti

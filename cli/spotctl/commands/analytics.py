@@ -1,0 +1,178 @@
+"""`spotctl analytics`: the analytics service's metrics as a table, JSON or a terminal chart.
+
+Talks to the analytics API (ANALYTICS_URL, which reads InfluxDB). Without `--token` it signs a
+short-lived token with the stack's JWT_SECRET (like `spotctl hub`) for the role the command needs
+and revokes it on the way out. The ml commands (anomalies, forecast, segments, models, train,
+simulate) register on the same group and reach the API through `api()`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from spotctl.output import OutputFormat, OutputOpt, emit, info
+
+if TYPE_CHECKING:
+    import httpx
+
+app = typer.Typer(help="Analytics: windowed metrics per tenant, dashboards' data, terminal charts.",
+                  no_args_is_help=True)
+
+UrlOpt = Annotated[str | None, typer.Option("--url", help="Analytics API (default: $ANALYTICS_URL, then the stack).",
+                                            show_default=False)]
+TokenOpt = Annotated[str | None, typer.Option("--token", help="A bearer token with an analytics role "
+                                              "(default: sign one with the stack's JWT_SECRET).", show_default=False)]
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="analytics", help="Analytics: metrics per tenant and window, charts, ML models.")
+
+
+@contextmanager
+def api(url: str | None = None, token: str | None = None, role: str = "viewer") -> Iterator[httpx.Client]:
+    """An HTTP client on the analytics API with a bearer token (minted for `role` unless given)."""
+    import asyncio
+
+    import httpx
+    import redis.asyncio as aredis
+
+    from spotctl.endpoints import resolve
+    from spotctl.inspect.reach import reaching, require
+
+    ep = resolve({"ANALYTICS_URL": url})
+    base = require("ANALYTICS_URL", ep.analytics_url)
+    jti = None
+    if token is None:
+        from spotctl_sandbox.analytics.api.auth import mint
+        from spotctl_sandbox.common import tokens
+
+        async def sign() -> tuple[str, str]:
+            redis = aredis.Redis.from_url(require("REDIS_URL", ep.redis_url), socket_connect_timeout=2)
+            try:
+                return await mint(redis, require("JWT_SECRET", ep.jwt_secret), "spotctl-cli", "spotctl", [role],
+                                  ttl_s=600)
+            finally:
+                await redis.aclose()
+
+        async def revoke(jti: str) -> None:
+            redis = aredis.Redis.from_url(ep.redis_url, socket_connect_timeout=2)
+            try:
+                await tokens.close_session(redis, jti)
+            finally:
+                await redis.aclose()
+
+        import warnings
+
+        with warnings.catch_warnings(), reaching("REDIS_URL", ep.redis_url, OSError):
+            warnings.simplefilter("ignore")  # PyJWT warns about the short dev secret
+            token, jti = asyncio.run(sign())
+    try:
+        with reaching("ANALYTICS_URL", base, httpx.ConnectError, httpx.ConnectTimeout), \
+                httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
+            yield client
+    finally:
+        if jti is not None:
+            import contextlib
+
+            with contextlib.suppress(OSError):
+                asyncio.run(revoke(jti))
+
+
+def answer(resp: httpx.Response) -> Any:
+    """The JSON body, or the API's own reason as a one-line error (404s list what exists)."""
+    from spotctl.errors import ServiceDown, SpotctlError, UsageError
+
+    if resp.status_code < 400:
+        return resp.json() if resp.content else None
+    try:
+        detail = resp.json().get("detail", resp.text)
+    except ValueError:
+        detail = resp.text[:300]
+    if resp.status_code == 503:
+        raise ServiceDown("analytics", str(resp.request.url.copy_with(query=None)), str(detail))
+    if resp.status_code in (400, 404, 409, 422):
+        raise UsageError(str(detail))
+    raise SpotctlError(f"analytics answered {resp.status_code}: {detail}")
+
+
+@app.command("metrics")
+def metrics_cmd(
+    metric: Annotated[str | None, typer.Argument(help="e.g. plays, active_users, error_rate, song_plays; "
+                                                 "none: list metrics and tenants")] = None,
+    tenant: Annotated[str, typer.Option("--tenant", "-t", help="Tenant.")] = "default",
+    since: Annotated[str, typer.Option("--since", help="Start: -1h, -15m, epoch or ISO 8601.")] = "-1h",
+    until: Annotated[str, typer.Option("--until", help="End: now, -5m, epoch or ISO 8601.")] = "now",
+    step: Annotated[str, typer.Option("--step", help="Bucket size: 1m, 5m, 1h.")] = "1m",
+    window: Annotated[str | None, typer.Option("--window", help="Stream window series: 1m, 5m, 1h, "
+                                               "5m-sliding, 1h-sliding (default 1m).")] = None,
+    aggregation: Annotated[str | None, typer.Option("--agg", help="sum, mean, min, max, count, last, median "
+                                                    "(default: sum for counts, mean for gauges).")] = None,
+    group_by: Annotated[str | None, typer.Option("--group-by", help="A tag, e.g. song_id or type.")] = None,
+    chart: Annotated[bool, typer.Option("--chart", help="Draw a terminal chart instead of a table.")] = False,
+    url: UrlOpt = None, token: TokenOpt = None, output: OutputOpt = OutputFormat.table,
+) -> None:
+    """A tenant's metric over time (windows the stream processor wrote to InfluxDB)."""
+    with api(url, token) as client:
+        if metric is None:
+            found = answer(client.get("/analytics/metrics"))
+            emit(found, output, ["", "names"], [("metrics", ", ".join(found["metrics"]) or "none yet"),
+                                                ("tenants", ", ".join(found["tenants"]) or "none yet")])
+            return
+        params = {"metric": metric, "start": since, "end": until, "step": step, "window": window,
+                  "aggregation": aggregation, "group_by": group_by}
+        data = answer(client.get(f"/analytics/metrics/{tenant}", params={k: v for k, v in params.items() if v}))
+    if chart and output is OutputFormat.table:
+        draw(data)
+        return
+    rows = [(_when(ts), _group(s["tags"]), _num(value)) for s in data["series"] for ts, value in s["points"]]
+    title = f"{metric} of {tenant} ({data['aggregation']} per {step}{', window ' + data['window'] if data['window'] else ''})"
+    emit(data, output, ["time (UTC)", "group", "value"], rows, title=title)
+    if not rows and output is OutputFormat.table:
+        info("no points in that range yet (a 1 min window is written as it fills and final once it closes)")
+
+
+def _when(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _group(tags: dict[str, str]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(tags.items()))
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.4g}"
+
+
+def draw(data: dict[str, Any], width: int = 78, height: int = 16) -> None:
+    """A line chart per group in the terminal (plotext), plain when NO_COLOR is set or not a tty."""
+    import os
+
+    import plotext as plt
+
+    plt.clear_figure()
+    plt.plotsize(width, height)
+    plain = bool(os.environ.get("NO_COLOR")) or not sys.stdout.isatty()
+    if plain:
+        plt.theme("clear")
+    plt.date_form("d/m/Y H:M:S", "H:M")
+    drawn = 0
+    for series in data["series"]:
+        points = [(p[0], p[1]) for p in series["points"] if p[1] is not None]
+        if points:
+            xs = [dt.datetime.fromtimestamp(t, dt.UTC).strftime("%d/%m/%Y %H:%M:%S") for t, _ in points]
+            plt.plot(xs, [v for _, v in points], label=_group(series["tags"]) or None, marker="braille")
+            drawn += 1
+    if not drawn:
+        info("no points to draw in that range yet")
+        return
+    plt.title(f"{data['metric']} ({data['aggregation']})")
+    text = plt.build()
+    sys.stdout.write((plt.uncolorize(text) if plain else text) + "\n")
