@@ -131,7 +131,8 @@ def metrics_cmd(
         draw(data)
         return
     rows = [(_when(ts), _group(s["tags"]), _num(value)) for s in data["series"] for ts, value in s["points"]]
-    title = f"{metric} of {tenant} ({data['aggregation']} per {step}{', window ' + data['window'] if data['window'] else ''})"
+    window_note = f", window {data['window']}" if data["window"] else ""
+    title = f"{metric} of {tenant} ({data['aggregation']} per {step}{window_note})"
     emit(data, output, ["time (UTC)", "group", "value"], rows, title=title)
     if not rows and output is OutputFormat.table:
         info("no points in that range yet (a 1 min window is written as it fills and final once it closes)")
