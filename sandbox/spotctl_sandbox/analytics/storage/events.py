@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
-import orjson
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
@@ -106,13 +105,13 @@ class ElasticsearchEventStorage:
     async def store(self, events: list[StoredEvent]) -> None:
         if not events:
             return
-        lines: list[bytes] = []
+        operations: list[dict[str, Any]] = []
         for e in events:
             doc_id = f"{e.kind}:{e.status}:{e.event_id}"  # the same event stored twice is one document
-            lines.append(orjson.dumps({"index": {"_index": INDEX, "_id": doc_id}}))
-            lines.append(orjson.dumps({"event_id": e.event_id, "kind": e.kind, "status": e.status,
-                                       "tenant": e.tenant, "ts": int(e.ts * 1000), "body": e.body}))
-        resp = await self.client.bulk(operations=b"\n".join(lines) + b"\n")
+            operations.append({"index": {"_index": INDEX, "_id": doc_id}})
+            operations.append({"event_id": e.event_id, "kind": e.kind, "status": e.status, "tenant": e.tenant,
+                               "ts": int(e.ts * 1000), "body": e.body})
+        resp = await self.client.bulk(operations=operations)
         if resp.get("errors"):
             first = next(i for i in resp["items"] if "error" in i.get("index", {}))
             raise RuntimeError(f"elasticsearch rejected events: {first['index']['error']}")
