@@ -113,3 +113,22 @@ def test_old_panes_are_dropped_after_the_longest_window() -> None:
     assert (("default", T0) in w.panes) is False
     _, dropped = w.take_changes()
     assert ("default", T0) in dropped
+
+
+def test_a_partition_read_ahead_does_not_make_the_others_late() -> None:
+    w = StreamWindows(lateness_s=10, idle_s=5)
+    w.track(["plays:0", "search:0"], now=0)
+    w.ingest(play(1, T0 + 500), now=0, partition="plays:0")  # a catch-up fetched plays far ahead
+    search = StreamEvent(Source.SEARCH_PERFORMED, "s1", "default", T0 + 20, user_id="u1")
+    assert w.ingest(search, now=0, partition="search:0") is Verdict.COUNTED
+    assert w.watermark == T0 + 10                            # held by the slower partition
+    w.ingest(play(2, T0 + 501), now=4, partition="plays:0")
+    w.advance(now=6)                                         # search idle for 6 s: it lets go
+    assert w.watermark == T0 + 491
+
+
+def test_after_idle_windows_of_every_minute_are_emitted_for_an_hour() -> None:
+    w = StreamWindows(lateness_s=0)
+    w.ingest(play(1, T0), now=0)
+    w.ingest(play(2, T0 + 2 * 3600), now=0)
+    assert len(by(w.advance(now=0), "1m")) == 60  # the minute with the play and 59 empty ones after it

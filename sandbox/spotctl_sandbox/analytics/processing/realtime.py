@@ -86,8 +86,11 @@ class RealTimeProcessor:
     def __init__(self, *, bootstrap: str, group: str, mode: str, windows: StreamWindows, state: StateManager,
                  artists: SongArtists, sink: Sink, live: Sink, events: EventSink, dead_letters: DeadLetterSink,
                  store_counted: bool, checkpoint_interval_s: float = 5.0, live_interval_s: float = 1.0,
-                 topics: tuple[str, ...] = TOPICS) -> None:
-        self.bootstrap, self.group, self.mode, self.topics = bootstrap, group, mode, topics
+                 topics: dict[str, Source] | None = None) -> None:
+        """`topics` maps topic names to what they carry (default: the five topics by their names)."""
+        self.bootstrap, self.group, self.mode = bootstrap, group, mode
+        self.sources = topics or {t: Source(t) for t in TOPICS}
+        self.topics = tuple(self.sources)
         self.windows, self.state, self.artists = windows, state, artists
         self.sink, self.live, self.events, self.dead_letters = sink, live, events, dead_letters
         self.store_counted = store_counted
@@ -170,6 +173,7 @@ class RealTimeProcessor:
                 consumer.seek(tp, offset)
         if fresh:
             await consumer.seek_to_beginning(*fresh)
+        self.windows.track([tp_key(tp.topic, tp.partition) for tp in parts], time.time())
         self.stats.assigned = sorted(tp_key(tp.topic, tp.partition) for tp in consumer.assignment())
 
     # -- the loop --------------------------------------------------------------------------------
@@ -204,7 +208,8 @@ class RealTimeProcessor:
         dead: list[dict[str, Any]] = []
         for record in records:
             try:
-                parsed.append((record, parse(record.topic, record.value, record.timestamp)))
+                parsed.append((record, parse(record.topic, record.value, record.timestamp,
+                                             self.sources.get(record.topic))))
             except Malformed as exc:
                 dead.append(dead_letter(record, exc.reason))
         await self.artists.fill({e.song_id for _, e in parsed if e.song_id is not None and e.artist_id is None})
@@ -213,7 +218,7 @@ class RealTimeProcessor:
         for record, ev in parsed:
             if ev.source is Source.SONG_PLAYED and ev.artist_id is None and known.get(ev.song_id or ""):
                 ev = dataclasses.replace(ev, artist_id=known[ev.song_id or ""])
-            verdict = windows.ingest(ev, now)
+            verdict = windows.ingest(ev, now, f"{record.topic}:{record.partition}")
             if verdict is Verdict.COUNTED:
                 stats.counted += 1
                 if self.store_counted:

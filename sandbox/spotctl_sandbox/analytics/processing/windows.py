@@ -3,9 +3,11 @@
 Events land in one-minute *panes*; a window is the merge of the panes it covers, so the 1 min, 5 min
 and 1 h tumbling windows and the 5 min / 1 h sliding windows all come from one pass over the stream.
 
-- Watermark W = max event time seen − `lateness_s`; after `idle_s` without events it follows the wall
-  clock (a quiet stream still closes its windows). An event with ts ≥ W is counted even if out of
-  order; one with ts < W is *late*: not counted, but counted in `late` (the processor records it).
+- Watermark W = the slowest active partition's newest event time − `lateness_s` (a partition fetched
+  ahead of the others during a catch-up does not make theirs late). A partition without events for
+  `idle_s` (wall clock) stops holding it back; when every partition is idle W follows the wall clock
+  from the newest event, so a quiet stream still closes its windows. An event with ts ≥ W is counted
+  even if out of order; one with ts < W is *late*: not counted, but counted in `late`.
 - A pane whose end is ≤ W can receive nothing more, so windows ending there are emitted (final).
 - Event ids seen with ts ≥ W are remembered (64-bit hashes): a second copy is a *duplicate*.
 
@@ -200,6 +202,8 @@ class StreamWindows:
         self.max_ts: float | None = None
         self.watermark = -math.inf
         self.last_event_at = 0.0       # wall clock of the last counted event
+        self.parts: dict[str, list[float]] = {}  # partition -> [newest event time, wall clock of its last event]
+        self._slowest: str | None = None
         self.emitted_until = 0         # windows ending at or before this were emitted
         self.dirty: set[tuple[str, int]] = set()
         self.dropped: set[tuple[str, int]] = set()
@@ -219,7 +223,30 @@ class StreamWindows:
         at = self.max_ts or 0.0  # set: a late or duplicate event needs an earlier counted one
         self._pane(tenant, int(at // PANE_S) * PANE_S).counts[what] += 1
 
-    def ingest(self, ev: StreamEvent, now: float) -> Verdict:
+    def track(self, partitions: Iterable[str], now: float) -> None:
+        """Partitions just assigned: each holds the watermark until it has events or goes idle."""
+        for key in partitions:
+            self.parts.setdefault(key, [-math.inf, now])
+        self._recompute(now)
+
+    def _recompute(self, now: float) -> None:
+        slowest, low = None, math.inf
+        for key, (newest, seen) in self.parts.items():
+            if now - seen <= self.idle_s and newest < low:
+                slowest, low = key, newest
+        self._slowest = slowest
+        if slowest is None:  # every partition idle: event time goes on with the wall clock
+            if self.max_ts is None:
+                return
+            candidate = self.max_ts + (now - self.last_event_at - self.idle_s) - self.lateness_s
+        elif low == -math.inf:
+            return  # an assigned partition has not spoken yet
+        else:
+            candidate = low - self.lateness_s
+        if candidate > self.watermark:
+            self.watermark = candidate
+
+    def ingest(self, ev: StreamEvent, now: float, partition: str = "") -> Verdict:
         h = id_hash(ev.event_id)
         if h in self.dedup.ids:
             self._note(ev.tenant, "duplicates")
@@ -231,15 +258,22 @@ class StreamWindows:
         self.dedup.add(h, ev.ts)
         if self.max_ts is None or ev.ts > self.max_ts:
             self.max_ts = ev.ts
-            self.watermark = max(self.watermark, ev.ts - self.lateness_s)
         self.last_event_at = now
+        part = self.parts.get(partition)
+        if part is None:
+            self.parts[partition] = [ev.ts, now]
+            self._recompute(now)
+        else:
+            part[1] = now
+            if ev.ts > part[0]:
+                part[0] = ev.ts
+                if self._slowest is None or self._slowest == partition:
+                    self._recompute(now)
         return Verdict.COUNTED
 
     def advance(self, now: float) -> list[WindowResult]:
-        """Move the watermark (wall clock after `idle_s` of silence) and emit every window it closed."""
-        if self.max_ts is not None and now - self.last_event_at > self.idle_s:
-            self.watermark = max(self.watermark, self.max_ts + (now - self.last_event_at - self.idle_s)
-                                 - self.lateness_s)
+        """Move the watermark (idle partitions let go of it) and emit every window it closed."""
+        self._recompute(now)
         self.dedup.expire(self.watermark)
         if self.watermark == -math.inf:
             return []
@@ -302,3 +336,4 @@ class StreamWindows:
         self.panes = {key: Pane.from_json(data) for key, data in panes.items()}
         self.dirty, self.dropped = set(), set()
         self.last_event_at = now
+        self.parts, self._slowest = {}, None
