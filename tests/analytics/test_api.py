@@ -102,7 +102,8 @@ BAD_INPUT: list[tuple[str, str, Any, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("method", "path", "body", "says"), BAD_INPUT, ids=[f"{m} {p} {s}" for m, p, _, s in BAD_INPUT])
+@pytest.mark.parametrize(("method", "path", "body", "says"), BAD_INPUT,
+                         ids=[f"{m} {p} {s}" for m, p, _, s in BAD_INPUT])
 async def test_bad_input_is_a_4xx_that_says_what(api: httpx.AsyncClient, mint: Mint, method: str, path: str,
                                                  body: Any, says: str) -> None:
     headers = {**_auth(await mint("admin")), "Content-Type": "application/json"}
@@ -153,7 +154,8 @@ async def test_dashboards_and_alerts_crud(api: httpx.AsyncClient, mint: Mint) ->
         "channels": ["hub", "email"], "actions": ["scale_up", "notify_oncall"]})
     assert alert.status_code == 201, alert.text
     rule = alert.json()
-    assert (rule["condition"], rule["for_s"], rule["actions"]) == ("error_rate > 0.05", 120, ["scale_up", "notify_oncall"])
+    assert (rule["condition"], rule["for_s"]) == ("error_rate > 0.05", 120)
+    assert rule["actions"] == ["scale_up", "notify_oncall"]
     changed = await api.put(f"/analytics/alerts/{rule['id']}", headers=admin, json={"enabled": False})
     assert changed.status_code == 200 and changed.json()["enabled"] is False
     assert (await api.get(f"/analytics/alerts/{rule['id']}", headers=admin)).json()["history"] == []

@@ -85,6 +85,7 @@ class AlertManager:
         self.rules: list[AlertRule] = []
         self.machines: dict[tuple[int, str], ForDuration] = {}
         self.fired: list[dict[str, Any]] = []  # recent transitions (for tests and the live view)
+        self._mail_queue: Any = None
 
     # -- CRUD ------------------------------------------------------------------------------------
 
@@ -249,9 +250,10 @@ class AlertManager:
                                                                  "state": t.state, "value": t.value})
 
     async def _email(self, user: str, title: str, body: str) -> None:
-        from bullmq import Queue
+        if self._mail_queue is None:
+            from bullmq import Queue
 
-        queue = Queue(EMAIL_QUEUE, {"connection": self.redis})
-        await queue.add(EMAIL_JOB, {"user_id": user, "subject": title, "body": body + "\n"},
+            self._mail_queue = Queue(EMAIL_QUEUE, {"connection": self.redis})
+        await self._mail_queue.add(EMAIL_JOB, {"user_id": user, "subject": title, "body": body + "\n"},
                         {"attempts": 5, "backoff": {"type": "exponential", "delay": 1000},
                          "removeOnComplete": {"count": 1000}, "removeOnFail": {"count": 5000}})
