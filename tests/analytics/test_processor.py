@@ -202,6 +202,7 @@ async def test_a_crash_mid_stream_resumes_from_the_checkpoint_without_double_cou
     assert await rig.series("plays", tenant, "1h") == {0: 200}
     assert sum((await rig.series("plays", tenant, "1m")).values()) == 200
     assert b.stats.counted == 100 + 1          # only what came after the checkpoint, plus the flush
+    assert b.stats.duplicate == 0              # it resumed at the checkpoint's offsets: nothing was re-read
 
 
 async def _watermark_past(p: RealTimeProcessor, ts: float) -> bool:
