@@ -177,3 +177,46 @@ def draw(data: dict[str, Any], width: int = 78, height: int = 16) -> None:
     plt.title(f"{data['metric']} ({data['aggregation']})")
     text = plt.build()
     sys.stdout.write((plt.uncolorize(text) if plain else text) + "\n")
+
+
+@app.command("token")
+def token_cmd(
+    role: Annotated[str, typer.Option("--role", help="viewer, analyst or admin.")] = "viewer",
+    user: Annotated[str, typer.Option("--user", help="The token's user id (alerts notify ids).")] = "spotctl-cli",
+    ttl: Annotated[int, typer.Option("--ttl", min=60, max=86400, help="Lifetime in seconds.")] = 3600,
+    output: OutputOpt = OutputFormat.table,
+) -> None:
+    """Sign a token for the analytics API with a role (for curl, dashboards, scenarios)."""
+    import asyncio
+    import warnings
+
+    import redis.asyncio as aredis
+
+    from spotctl.endpoints import resolve
+    from spotctl.errors import UsageError
+    from spotctl.inspect.reach import reaching, require
+    from spotctl_sandbox.analytics.api.auth import Role, mint
+
+    if role not in Role.__members__:
+        raise UsageError(f"unknown role {role!r}", hint="use viewer, analyst or admin")
+    ep = resolve()
+
+    async def sign() -> str:
+        redis = aredis.Redis.from_url(require("REDIS_URL", ep.redis_url), socket_connect_timeout=2)
+        try:
+            token, _ = await mint(redis, require("JWT_SECRET", ep.jwt_secret), user, user, [role], ttl_s=ttl)
+            return token
+        finally:
+            await redis.aclose()
+
+    with warnings.catch_warnings(), reaching("REDIS_URL", ep.redis_url, OSError):
+        warnings.simplefilter("ignore")  # PyJWT warns about the short dev secret
+        token = asyncio.run(sign())
+    if output is OutputFormat.json:
+        from spotctl.output import print_json
+
+        print_json({"token": token, "role": role, "user": user, "expires_in": ttl})
+    else:
+        sys.stdout.write(token + "\n")
+        info(f"role {role}, user {user}, valid {ttl} s: curl -H 'Authorization: Bearer <token>' "
+             f"{ep.analytics_url}/analytics/metrics")

@@ -34,7 +34,8 @@ def describe(action: Action) -> str:
 
 
 def base_url(stores: Stores, service: Service) -> str:
-    url = stores.endpoints.api_url if service is Service.api else stores.endpoints.workers_url
+    url = {Service.api: stores.endpoints.api_url, Service.workers: stores.endpoints.workers_url,
+           Service.analytics: stores.endpoints.analytics_url}[service]
     return url.rstrip("/")
 
 

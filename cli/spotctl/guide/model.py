@@ -13,11 +13,12 @@ from typing import Any
 
 
 class Service(StrEnum):
-    """A service a scenario needs (`requires:`); API and workers are also where an HTTP request goes."""
+    """A service a scenario needs (`requires:`); API, workers and analytics are also where an HTTP request goes."""
 
     api = "api"
     workers = "workers"
     hub = "hub"
+    analytics = "analytics"
 
 
 @dataclass(frozen=True)

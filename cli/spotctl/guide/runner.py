@@ -61,7 +61,8 @@ class Runner:
         async with httpx.AsyncClient(timeout=5) as client:
             for service in self.scenario.requires:
                 base = {Service.api: self.endpoints.api_url, Service.workers: self.endpoints.workers_url,
-                        Service.hub: self.endpoints.hub_metrics_url}[service]
+                        Service.hub: self.endpoints.hub_metrics_url,
+                        Service.analytics: self.endpoints.analytics_url}[service]
                 url = base.rstrip("/") + HEALTH_PATH
                 try:
                     resp = await client.get(url)
