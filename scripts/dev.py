@@ -30,6 +30,7 @@ APT_PACKAGES = {
     "nginx": "nginx-light",
     "initdb": "postgresql",
     "ip": "iproute2",  # the multi-host tests' network namespaces (tests/multihost)
+    "influxd": "influxdb",  # the analytics service's time series (InfluxDB 1.x)
 }
 
 
@@ -72,7 +73,7 @@ def system_packages() -> None:
     run(*sudo, "apt-get", "update", "-qq", env=env)
     # policy-rc.d-less machines would start the system services; the runtime runs its own instances
     run(*sudo, "apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing, env=env)
-    for service in ("redis-server", "rabbitmq-server", "nginx", "postgresql"):
+    for service in ("redis-server", "rabbitmq-server", "nginx", "postgresql", "influxdb"):
         if shutil.which("service"):
             subprocess.call([*sudo, "service", service, "stop"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)

@@ -2,7 +2,8 @@
 
 The stack's analytics service runs with explicit partition assignment (no ~23 s group wait on the
 local broker) and a small InfluxDB spill bound (so a test can fill it); both are compose variables
-read when the stack is loaded. In-process processors read topics of their own (a fresh prefix per
+read when the stack is loaded, as are a short lateness and idle time (the scenario waits for a
+minute to close). In-process processors read topics of their own (a fresh prefix per
 test) into InfluxDB databases of their own, so tests never see each other's events.
 """
 
@@ -24,6 +25,8 @@ from psycopg_pool import AsyncConnectionPool
 
 os.environ.setdefault("ANALYTICS_CONSUMER_MODE", "assign")
 os.environ.setdefault("ANALYTICS_SPILL_MAX", "300")
+os.environ.setdefault("ANALYTICS_LATENESS_S", "2")  # the scenario's minute closes ~3 s after it ends
+os.environ.setdefault("ANALYTICS_IDLE_S", "1")
 
 T = TypeVar("T")
 

@@ -18,6 +18,7 @@ from spotctl.guide import hub_actions
 from spotctl.guide.model import Action, CommandAction, HttpRequest, HubAction, Service
 
 if TYPE_CHECKING:
+    from spotctl.endpoints import Endpoints
     from spotctl.guide.stores import Stores
 
 COMMAND_TIMEOUT_S = 180
@@ -33,10 +34,14 @@ def describe(action: Action) -> str:
     return "spotctl " + shlex.join(action.args)
 
 
-def base_url(stores: Stores, service: Service) -> str:
-    url = {Service.api: stores.endpoints.api_url, Service.workers: stores.endpoints.workers_url,
-           Service.analytics: stores.endpoints.analytics_url}[service]
+def service_url(endpoints: Endpoints, service: Service) -> str:
+    url = {Service.api: endpoints.api_url, Service.workers: endpoints.workers_url,
+           Service.analytics: endpoints.analytics_url}[service]
     return url.rstrip("/")
+
+
+def base_url(stores: Stores, service: Service) -> str:
+    return service_url(stores.endpoints, service)
 
 
 async def send(stores: Stores, request: HttpRequest) -> dict[str, Any]:
