@@ -64,6 +64,11 @@ class StreamEvent:
 
 def _id(data: dict[str, Any], key: str, *, required: bool) -> str | None:
     value = data.get(key)
+    kind = type(value)
+    if kind is str and value and not value[0].isspace() and not value[-1].isspace():
+        return value  # the common case, without the checks below
+    if kind is int:
+        return str(value)
     if value is None and not required:
         return None
     if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip():
@@ -79,6 +84,8 @@ def _count(data: dict[str, Any], key: str) -> int:
 
 
 def epoch_seconds(value: Any) -> float:
+    if type(value) is float and 0 < value <= _MS_THRESHOLD:
+        return float(value)  # the common case: epoch seconds as a float
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise Malformed("'ts' must be an epoch number (seconds or milliseconds)")
     ts = float(value)

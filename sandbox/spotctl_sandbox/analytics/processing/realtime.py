@@ -202,30 +202,48 @@ class RealTimeProcessor:
         await self.checkpoint(consumer)
 
     async def process(self, records: list[ConsumerRecord]) -> None:
-        """Parse, count and record one fetched batch (its dead letters and stored events included)."""
+        """Parse, count and record one fetched batch (its dead letters and stored events included).
+
+        Records of one partition are in offset order; per-partition work (its key, its position) is
+        done once per run of records, not per record: this loop is the processor's hot path.
+        """
         now = time.time()
-        parsed: list[tuple[ConsumerRecord, StreamEvent]] = []
+        parsed: list[tuple[ConsumerRecord, StreamEvent, str]] = []
         dead: list[dict[str, Any]] = []
+        sources, key, last = self.sources, "", (None, -1)
+        ends: dict[str, int] = {}
         for record in records:
+            if (record.topic, record.partition) != last:
+                last = (record.topic, record.partition)
+                key = tp_key(record.topic, record.partition)
             try:
                 parsed.append((record, parse(record.topic, record.value, record.timestamp,
-                                             self.sources.get(record.topic))))
+                                             sources.get(record.topic)), key))
             except Malformed as exc:
                 dead.append(dead_letter(record, exc.reason))
-        await self.artists.fill({e.song_id for _, e in parsed if e.song_id is not None and e.artist_id is None})
+            ends[key] = record.offset + 1
+        unknown = {e.song_id for _, e, _ in parsed if e.artist_id is None and e.song_id is not None}
+        if unknown:
+            try:
+                await self.artists.fill(unknown)
+            except Exception as exc:  # plays still count per song; per artist where the catalogue is known
+                log.warning("analytics: catalogue lookup failed (%s); artists unknown for this batch", exc)
         stored: list[StoredEvent] = []
-        windows, known, stats = self.windows, self.artists.known, self.stats
-        for record, ev in parsed:
-            if ev.source is Source.SONG_PLAYED and ev.artist_id is None and known.get(ev.song_id or ""):
-                ev = dataclasses.replace(ev, artist_id=known[ev.song_id or ""])
-            verdict = windows.ingest(ev, now, f"{record.topic}:{record.partition}")
+        windows, known, stats, store_counted = self.windows, self.artists.known, self.stats, self.store_counted
+        counted = 0
+        for record, ev, part in parsed:
+            if ev.artist_id is None and ev.song_id is not None and known.get(ev.song_id):
+                ev = dataclasses.replace(ev, artist_id=known[ev.song_id])
+            verdict = windows.ingest(ev, now, part)
             if verdict is Verdict.COUNTED:
-                stats.counted += 1
-                if self.store_counted:
+                counted += 1
+                if store_counted:
                     stored.append(_stored(ev, record, "counted"))
             else:
                 setattr(stats, verdict.value, getattr(stats, verdict.value) + 1)
                 stored.append(_stored(ev, record, verdict.value))
+        self.positions.update(ends)  # the state now holds these records: a checkpoint may record them
+        stats.counted += counted
         stats.malformed += len(dead)
         stats.batches += 1
         if parsed:
@@ -236,8 +254,6 @@ class RealTimeProcessor:
                                    "default", d["ts"], d) for d in dead]
         if stored:
             await self._until_done("event store", self.events, stored)
-        for record in records:
-            self.positions[tp_key(record.topic, record.partition)] = record.offset + 1
 
     async def checkpoint(self, consumer: AIOKafkaConsumer | None = None) -> None:
         await self._until_done("checkpoint to postgres", self.state.save, self.windows, dict(self.positions))
