@@ -193,7 +193,7 @@ class Bench:
                 await asyncio.sleep(1.0)
                 await proc.stop()
                 steady = self.lags[len(self.lags) // 5:] or self.lags
-                q = statistics.quantiles(steady, n=100) if len(steady) > 1 else [0.0] * 99
+                q = statistics.quantiles(steady, n=100, method="inclusive") if len(steady) > 1 else [0.0] * 99
                 print(f"sustained: asked {a.rate:,.0f}/s for {a.seconds} s; produced {n} in {produced_in:.1f} s "
                       f"({n / produced_in:,.0f}/s); counted {counted} by {drained:.1f} s "
                       f"({counted / drained:,.0f}/s)")

@@ -181,7 +181,7 @@ class RealTimeProcessor:
     async def _loop(self, consumer: AIOKafkaConsumer) -> None:
         last_checkpoint = last_live = time.monotonic()
         while not self._stop.is_set():
-            batch = await consumer.getmany(timeout_ms=200, max_records=20_000)
+            batch = await consumer.getmany(timeout_ms=200, max_records=5000)  # bounds the lag a batch adds
             records = [r for part in batch.values() for r in part]
             if records:
                 await self.process(records)
