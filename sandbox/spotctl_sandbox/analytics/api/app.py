@@ -1,5 +1,6 @@
 """The analytics service's FastAPI app: the engine in its lifespan, the routers, OpenAPI at
-/analytics/docs. The ml side's router (`analytics/api/ml_routes.py`) is included when present."""
+/analytics/docs. The ml side's router (`analytics/ml/router.py`, `create_router(viewer, analyst,
+admin)` with this app's role dependencies) is included when that package is present."""
 
 from __future__ import annotations
 
@@ -11,12 +12,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from spotctl_sandbox.analytics.api import alerts, dashboards, errors, events, health, live, metrics
-from spotctl_sandbox.analytics.api.auth import RateLimiter
+from spotctl_sandbox.analytics.api.auth import RateLimiter, Role, require
 from spotctl_sandbox.analytics.config import AnalyticsConfig
 from spotctl_sandbox.analytics.core.engine import AnalyticsEngine
 
 log = logging.getLogger("spotctl_sandbox.analytics")
-ML_ROUTER = "spotctl_sandbox.analytics.api.ml_routes"
+ML_ROUTER = "spotctl_sandbox.analytics.ml.router"
 
 
 def create_app(config: AnalyticsConfig | None = None) -> FastAPI:
@@ -43,9 +44,9 @@ def create_app(config: AnalyticsConfig | None = None) -> FastAPI:
     try:
         ml = importlib.import_module(ML_ROUTER)
     except ImportError as exc:
-        if exc.name != ML_ROUTER:
+        if exc.name not in (ML_ROUTER, ML_ROUTER.rsplit(".", 1)[0]):
             raise  # the module exists but is broken: say so at start, not as a missing feature
         log.info("analytics: no ML routes (%s not present)", ML_ROUTER)
     else:
-        app.include_router(ml.router)
+        app.include_router(ml.create_router(require(Role.viewer), require(Role.analyst), require(Role.admin)))
     return app
