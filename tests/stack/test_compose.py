@@ -32,7 +32,7 @@ def test_images_built_here_have_their_dockerfile() -> None:
 
 def test_the_whole_stack_is_there(project: compose.ComposeProject) -> None:
     assert set(project.services) == {"redis", "postgres", "rabbitmq", "kafka", "mongo", "api", "hub", "workers",
-                                     "gateway", "prometheus", "grafana"}
+                                     "gateway", "prometheus", "grafana", "influxdb", "elasticsearch", "analytics"}
     assert project.select(None, ["observability"]) == ["prometheus", "grafana"]
     assert "gateway" in project.select(None, ["core"])
 

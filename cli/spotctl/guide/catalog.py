@@ -9,9 +9,9 @@ from spotctl.guide.model import Scenario
 from spotctl.guide.parse import parse_text
 
 # The order people should take them in: the tour first, then the seed's six flows (and flow 3's real-time leg),
-# then the hub's own: chat, listening together, editing a playlist together.
+# then the hub's own: chat, listening together, editing a playlist together; then analytics.
 ORDER = ("quickstart", "play", "recommendations", "release", "notifications", "playlist", "search", "daily-report",
-         "chat", "listening-session", "collaborative-playlist")
+         "chat", "listening-session", "collaborative-playlist", "analytics")
 
 
 def folder() -> Path:
