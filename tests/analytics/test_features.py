@@ -101,3 +101,22 @@ async def test_user_features_describe_seven_days_of_listening(
             await conn.execute("DELETE FROM users WHERE id = %s", (user,))
             await conn.execute("DELETE FROM artists WHERE id = ANY(%s)", (artists,))
             await conn.execute("DELETE FROM analytics_user_features WHERE user_id = %s", (user,))
+
+
+@pytest.mark.stack
+async def test_the_user_features_job_expires_events_older_than_eight_days(
+        batch: tuple[BatchProcessor, TimeSeriesStorage], pool: AsyncConnectionPool) -> None:
+    from spotctl_sandbox.analytics.storage.events import PostgresEventStorage, StoredEvent
+
+    processor, _ = batch
+    tag = uuid.uuid4().hex[:8]
+    now = dt.datetime.now(dt.UTC).timestamp()
+    await PostgresEventStorage(pool).store([
+        StoredEvent(f"old-{tag}", "song_played", "late", "default", now - 9 * 86400, {}),
+        StoredEvent(f"new-{tag}", "song_played", "late", "default", now - 7 * 86400, {})])
+    done = await processor.user_features()
+    assert done["events_expired"] >= 1
+    async with pool.connection() as conn:
+        left = await (await conn.execute("SELECT event_id FROM analytics_events WHERE event_id LIKE %s",
+                                         (f"%-{tag}",))).fetchall()
+    assert left == [(f"new-{tag}",)]

@@ -3,7 +3,8 @@
 - `minute_features` (every minute): the last 15 minutes of final 1 min windows from InfluxDB, plus
   the hub's delivery p99 -> analytics_minute_features. `{"since": epoch, "until": epoch}` rebuilds a
   range (the windows stay in InfluxDB, so a rebuild is a re-read).
-- `user_features` (every 15 minutes): 7 days of listening -> analytics_user_features.
+- `user_features` (every 15 minutes): 7 days of listening -> analytics_user_features; events older
+  than 8 days leave the PostgreSQL event store.
 Both are upserts: a retried or repeated job writes the same rows.
 """
 
@@ -23,6 +24,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from spotctl_sandbox.analytics.processing.features import (
     DROP_STALE_USERS,
+    EVENT_RETENTION,
     MINUTE_SERIES,
     UPSERT_MINUTE,
     USER_FEATURES,
@@ -137,4 +139,6 @@ class BatchProcessor:
             cur = await conn.execute(USER_FEATURES, args)
             written = cur.rowcount
             dropped = (await conn.execute(DROP_STALE_USERS, args)).rowcount
-        return {"users": written, "dropped": dropped}
+        async with self.pool.connection() as conn:
+            expired = (await conn.execute(EVENT_RETENTION, {"now": now})).rowcount
+        return {"users": written, "dropped": dropped, "events_expired": expired}

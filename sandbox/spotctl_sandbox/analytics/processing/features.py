@@ -54,6 +54,8 @@ ON CONFLICT (tenant, user_id) DO UPDATE SET
 """
 # Users with no play in the 7 days are no longer described: their rows go in the same transaction.
 DROP_STALE_USERS = "DELETE FROM analytics_user_features WHERE updated_at < %(now)s"
+# The event store keeps what the user features read (7 days) and a day more to look back on.
+EVENT_RETENTION = "DELETE FROM analytics_events WHERE ts < %(now)s - interval '8 days'"
 
 
 def histogram_quantile(q: float, before: Mapping[float, float], after: Mapping[float, float]) -> float | None:

@@ -27,7 +27,7 @@ from spotctl_sandbox.analytics.storage.line_protocol import Point, encode
 
 log = logging.getLogger(__name__)
 
-SPILL_KEY = "analytics:influx:spill"
+SPILL_PREFIX = "analytics:influx:spill:"  # + the database: a buffer drains into its own database
 WRITE_CHUNK = 5000
 
 
@@ -46,6 +46,7 @@ class TimeSeriesStorage:
         self._drainer: asyncio.Task[None] | None = None
         self._ready = False
         self.last_error: str | None = None
+        self.spill_key = SPILL_PREFIX + database
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -87,7 +88,7 @@ class TimeSeriesStorage:
     async def write_lines(self, lines: list[str]) -> None:
         """Into InfluxDB, else into the spill buffer (behind what is already waiting there)."""
         try:
-            if await self.redis.llen(SPILL_KEY) == 0:
+            if await self.redis.llen(self.spill_key) == 0:
                 await self._post(lines)
                 return
         except (httpx.HTTPError, StorageUnavailable) as exc:
@@ -116,23 +117,23 @@ class TimeSeriesStorage:
 
     async def _spill(self, lines: list[str]) -> None:
         try:
-            waiting = await self.redis.llen(SPILL_KEY)
+            waiting = await self.redis.llen(self.spill_key)
             if waiting + len(lines) > self.spill_max:
                 raise StorageUnavailable("influxdb", f"unreachable ({self.last_error}) and its buffer is full "
                                          f"({waiting} of {self.spill_max} points waiting)")
-            await self.redis.rpush(SPILL_KEY, *lines)
+            await self.redis.rpush(self.spill_key, *lines)
         except redis.exceptions.RedisError as exc:
             raise StorageUnavailable("influxdb", f"unreachable ({self.last_error}) and the spill buffer in "
                                      f"Redis is unreachable too ({exc})") from exc
 
     async def buffered(self) -> int:
-        return int(await self.redis.llen(SPILL_KEY))
+        return int(await self.redis.llen(self.spill_key))
 
     async def drain(self, batch: int = WRITE_CHUNK) -> int:
         """Replay buffered points in order; returns how many went out (0 when InfluxDB is still down)."""
         sent = 0
         while True:
-            raw = await self.redis.lrange(SPILL_KEY, 0, batch - 1)
+            raw = await self.redis.lrange(self.spill_key, 0, batch - 1)
             lines = [x.decode() if isinstance(x, bytes) else x for x in raw]
             if not lines:
                 return sent
@@ -143,7 +144,7 @@ class TimeSeriesStorage:
             except (httpx.HTTPError, StorageUnavailable) as exc:
                 self.last_error = str(exc) or type(exc).__name__
                 return sent
-            await self.redis.ltrim(SPILL_KEY, len(lines), -1)
+            await self.redis.ltrim(self.spill_key, len(lines), -1)
             sent += len(lines)
 
     async def _drain_forever(self, interval_s: float = 1.0) -> None:
