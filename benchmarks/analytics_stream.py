@@ -144,7 +144,7 @@ class Bench:
         import redis.asyncio as aioredis
         from psycopg_pool import AsyncConnectionPool
 
-        from spotctl_sandbox.analytics.core.engine import schema_sql
+        from spotctl_sandbox.analytics.core.engine import apply_schema
         from spotctl_sandbox.analytics.storage.timeseries import TimeSeriesStorage
 
         a = self.args
@@ -154,7 +154,7 @@ class Bench:
                                    kwargs={"autocommit": True})
         await pool.open()
         async with pool.connection() as conn:
-            await conn.execute(schema_sql().encode())
+            await apply_schema(conn)
         influx = TimeSeriesStorage(env("INFLUXDB_URL"), self.prefix, redis, spill_max=10_000_000)
         print(f"box: {os.cpu_count()} cores, load average {os.getloadavg()}, topics {self.prefix}.*, "
               f"store events: {a.store_events}")

@@ -57,14 +57,12 @@ async def redis(env: dict[str, str]) -> AsyncIterator[aioredis.Redis]:
 
 @pytest.fixture(scope="session")
 async def pool(env: dict[str, str]) -> AsyncIterator[AsyncConnectionPool]:
-    from spotctl_sandbox.analytics.core.engine import schema_sql
-    from spotctl_sandbox.db import amigrate
+    from spotctl_sandbox.analytics.core.engine import apply_schema
 
     p = AsyncConnectionPool(env["DATABASE_URL"], min_size=1, max_size=4, open=False, kwargs={"autocommit": True})
     await p.open()
     async with p.connection() as conn:
-        await amigrate(conn)
-        await conn.execute(schema_sql().encode())
+        await apply_schema(conn)
     yield p
     await p.close()
 

@@ -32,7 +32,7 @@ from spotctl_sandbox.analytics.processing.windows import StreamWindows, WindowRe
 from spotctl_sandbox.analytics.storage.events import StoredEvent
 from spotctl_sandbox.analytics.storage.manager import StorageManager
 from spotctl_sandbox.analytics.storage.timeseries import InfluxRejected
-from spotctl_sandbox.db import amigrate
+from spotctl_sandbox.db import MIGRATION_LOCK_ID, amigrate
 
 log = logging.getLogger(__name__)
 SYSTEM_METRICS_INTERVAL_S = 10.0
@@ -40,6 +40,15 @@ SYSTEM_METRICS_INTERVAL_S = 10.0
 
 def schema_sql() -> str:
     return resources.files("spotctl_sandbox.analytics").joinpath("schema.sql").read_text(encoding="utf-8")
+
+
+async def apply_schema(conn: Any) -> None:
+    """The catalogue's schema, then ours, each under the stack's migration lock: CREATE ... IF NOT EXISTS
+    run by two processes at once can still collide (the ml side creates the feature tables too)."""
+    await amigrate(conn)
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_ID,))
+        await conn.execute(schema_sql().encode())
 
 
 class AnalyticsEngine:
@@ -84,8 +93,7 @@ class AnalyticsEngine:
         while True:
             try:
                 async with self.pool.connection(timeout=5) as conn:
-                    await amigrate(conn)  # the catalogue's tables (songs, listening_history) first
-                    await conn.execute(schema_sql().encode())
+                    await apply_schema(conn)
                 await self.alert_manager.load()
                 await self.bus.ensure_topics()
                 await self.processor.start()
