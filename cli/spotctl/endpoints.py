@@ -41,6 +41,7 @@ class Endpoints:
     hub_url = _Url("HUB_URL")
     hub_metrics_url = _Url("HUB_METRICS_URL")
     workers_url = _Url("WORKERS_URL")
+    analytics_url = _Url("ANALYTICS_URL")
     jwt_secret = _Url("JWT_SECRET")
 
     @property

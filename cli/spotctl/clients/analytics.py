@@ -1,0 +1,82 @@
+"""The analytics API (ANALYTICS_URL): an httpx client with a bearer token, and its answers as errors.
+
+Without a token, one is signed with the stack's JWT_SECRET for the role asked (as the hub client does
+for users) and its Redis session revoked when the client closes. The API's own reasons become one
+line: 404/409/422 a usage error (404s list what exists), 503 ServiceDown naming the back-end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import httpx
+
+
+@contextmanager
+def api(url: str | None = None, token: str | None = None, role: str = "viewer") -> Iterator[httpx.Client]:
+    """An HTTP client on the analytics API with a bearer token (minted for `role` unless given)."""
+    import asyncio
+
+    import httpx
+    import redis.asyncio as aredis
+
+    from spotctl.clients.reach import reaching, require
+    from spotctl.endpoints import resolve
+
+    ep = resolve({"ANALYTICS_URL": url})
+    base = require("ANALYTICS_URL", ep.analytics_url)
+    jti = None
+    if token is None:
+        from spotctl_sandbox.analytics.api.auth import mint
+        from spotctl_sandbox.common import tokens
+
+        async def sign() -> tuple[str, str]:
+            redis = aredis.Redis.from_url(require("REDIS_URL", ep.redis_url), socket_connect_timeout=2)
+            try:
+                return await mint(redis, require("JWT_SECRET", ep.jwt_secret), "spotctl-cli", "spotctl", [role],
+                                  ttl_s=600)
+            finally:
+                await redis.aclose()
+
+        async def revoke(jti: str) -> None:
+            redis = aredis.Redis.from_url(ep.redis_url, socket_connect_timeout=2)
+            try:
+                await tokens.close_session(redis, jti)
+            finally:
+                await redis.aclose()
+
+        import warnings
+
+        with warnings.catch_warnings(), reaching("REDIS_URL", ep.redis_url, OSError):
+            warnings.simplefilter("ignore")  # PyJWT warns about the short dev secret
+            token, jti = asyncio.run(sign())
+    try:
+        with reaching("ANALYTICS_URL", base, httpx.ConnectError, httpx.ConnectTimeout), \
+                httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
+            yield client
+    finally:
+        if jti is not None:
+            import contextlib
+
+            with contextlib.suppress(OSError):
+                asyncio.run(revoke(jti))
+
+
+def answer(resp: httpx.Response) -> Any:
+    """The JSON body, or the API's own reason as a one-line error (404s list what exists)."""
+    from spotctl.errors import ServiceDown, SpotctlError, UsageError
+
+    if resp.status_code < 400:
+        return resp.json() if resp.content else None
+    try:
+        detail = resp.json().get("detail", resp.text)
+    except ValueError:
+        detail = resp.text[:300]
+    if resp.status_code == 503:
+        raise ServiceDown("analytics", str(resp.request.url.copy_with(query=None)), str(detail))
+    if resp.status_code in (400, 404, 409, 422):
+        raise UsageError(str(detail))
+    raise SpotctlError(f"analytics answered {resp.status_code}: {detail}")
