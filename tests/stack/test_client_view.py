@@ -45,7 +45,8 @@ def test_client_urls_and_the_services_answering_them_come_from_compose(tmp_path:
     assert view.services["RABBITMQ_MGMT_URL"] == "rabbitmq" and view.services["SMTP_URL"] == "workers"
     assert view.services["DATABASE_URL"] == "postgres" and "JWT_SECRET" not in view.services
     assert plan.client_keys(stack)[-3:] == plan.CLIENT_SETTINGS
-    assert plan.backing_services(stack) == ["redis", "postgres", "rabbitmq", "kafka", "mongo"]
+    assert plan.backing_services(stack) == ["redis", "postgres", "rabbitmq", "kafka", "mongo", "influxdb",
+                                            "elasticsearch"]
 
 
 def test_a_new_service_is_dialled_probed_and_given_a_test_port_without_code_edits(grown: Path) -> None:
