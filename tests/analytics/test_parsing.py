@@ -56,3 +56,16 @@ def test_a_metric_query_becomes_checked_influxql() -> None:
     with pytest.raises(QueryError, match="collected metric"):
         MetricQuery.build(metric="revenue", tenant=None, start=None, end=None, step=None, aggregation=None,
                           window="1m", group_by=None)
+
+
+@pytest.mark.parametrize(("env", "says"), [
+    ({"ANALYTICS_CONSUMER_MODE": "fast"}, "ANALYTICS_CONSUMER_MODE='fast' is not group or assign"),
+    ({"ANALYTICS_LATENESS_S": "soon"}, "ANALYTICS_LATENESS_S='soon' is not a number"),
+    ({"ANALYTICS_SPILL_MAX": "-1"}, "ANALYTICS_SPILL_MAX"),
+])
+def test_a_bad_setting_names_its_variable(env: dict[str, str], says: str) -> None:
+    from spotctl_sandbox.analytics.config import AnalyticsConfig
+    from spotctl_sandbox.common.env import Env, EnvError
+
+    with pytest.raises(EnvError, match=says):
+        AnalyticsConfig.from_env(Env(env))

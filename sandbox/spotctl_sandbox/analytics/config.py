@@ -3,14 +3,10 @@ the compose file defines (`analytics` service)."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
+from spotctl_sandbox.common.env import Env, EnvError
 from spotctl_sandbox.common.settings import Settings
-
-
-def _env(name: str, default: str) -> str:
-    return os.environ.get(name, "").strip() or default
 
 
 @dataclass(frozen=True)
@@ -32,28 +28,30 @@ class AnalyticsConfig:
     schedule_jobs: bool = True
 
     @classmethod
-    def from_env(cls) -> AnalyticsConfig:
+    def from_env(cls, env: Env | None = None) -> AnalyticsConfig:
+        """Raises EnvError naming the variable when a value cannot be used."""
+        env = env or Env()
         d = cls()
-        mode = _env("ANALYTICS_CONSUMER_MODE", d.consumer_mode)
+        mode = env.text("ANALYTICS_CONSUMER_MODE", d.consumer_mode)
         if mode not in ("group", "assign"):
-            raise ValueError(f"ANALYTICS_CONSUMER_MODE must be group or assign, not {mode!r}")
-        store = _env("ANALYTICS_STORE_EVENTS", d.store_events)
+            raise EnvError("ANALYTICS_CONSUMER_MODE", mode, "group or assign")
+        store = env.text("ANALYTICS_STORE_EVENTS", d.store_events)
         if store not in ("all", "exceptions"):
-            raise ValueError(f"ANALYTICS_STORE_EVENTS must be all or exceptions, not {store!r}")
+            raise EnvError("ANALYTICS_STORE_EVENTS", store, "all or exceptions")
         return cls(
             settings=Settings.from_env(),
-            influxdb_url=_env("INFLUXDB_URL", d.influxdb_url),
-            influxdb_db=_env("INFLUXDB_DB", d.influxdb_db),
-            elasticsearch_url=os.environ.get("ELASTICSEARCH_URL") or None,
-            hub_metrics_url=os.environ.get("HUB_METRICS_URL") or None,
-            consumer_group=_env("ANALYTICS_GROUP", d.consumer_group),
+            influxdb_url=env.text("INFLUXDB_URL", d.influxdb_url),
+            influxdb_db=env.text("INFLUXDB_DB", d.influxdb_db),
+            elasticsearch_url=env.optional("ELASTICSEARCH_URL"),
+            hub_metrics_url=env.optional("HUB_METRICS_URL"),
+            consumer_group=env.text("ANALYTICS_GROUP", d.consumer_group),
             consumer_mode=mode,
-            lateness_s=float(_env("ANALYTICS_LATENESS_S", str(d.lateness_s))),
-            idle_s=float(_env("ANALYTICS_IDLE_S", str(d.idle_s))),
-            checkpoint_interval_s=float(_env("ANALYTICS_CHECKPOINT_S", str(d.checkpoint_interval_s))),
-            live_interval_s=float(_env("ANALYTICS_LIVE_S", str(d.live_interval_s))),
-            spill_max_points=int(_env("ANALYTICS_SPILL_MAX", str(d.spill_max_points))),
+            lateness_s=env.number("ANALYTICS_LATENESS_S", d.lateness_s, minimum=0),
+            idle_s=env.number("ANALYTICS_IDLE_S", d.idle_s, minimum=0),
+            checkpoint_interval_s=env.number("ANALYTICS_CHECKPOINT_S", d.checkpoint_interval_s, minimum=0.1),
+            live_interval_s=env.number("ANALYTICS_LIVE_S", d.live_interval_s, minimum=0.1),
+            spill_max_points=env.integer("ANALYTICS_SPILL_MAX", d.spill_max_points, minimum=0),
             store_events=store,
-            rate_limit=_env("ANALYTICS_RATE_LIMIT", d.rate_limit),
-            schedule_jobs=_env("ANALYTICS_SCHEDULE_JOBS", "1") != "0",
+            rate_limit=env.text("ANALYTICS_RATE_LIMIT", d.rate_limit),
+            schedule_jobs=env.text("ANALYTICS_SCHEDULE_JOBS", "1") != "0",
         )
