@@ -214,3 +214,25 @@ async def test_a_down_influxdb_buffers_then_answers_503_and_loses_nothing(stack:
         return bool(series) and series[0]["points"][0][1] == acknowledged
 
     await eventually(landed, timeout=30, what=f"the {acknowledged} acknowledged points to reach InfluxDB")
+
+
+async def test_a_role_granted_through_the_api_opens_the_analytics_routes(stack: Any, env: dict[str, str],
+                                                                         api: httpx.AsyncClient) -> None:
+    """The real path: the admin grants `analyst` (user_roles), the user's next login carries it."""
+    stack.up("api")
+    email, password = f"analyst-{uuid.uuid4().hex[:8]}@test.local", "analytics-pass-1"
+    async with httpx.AsyncClient(base_url=stack.env["API_URL"], timeout=15) as core:
+        user = (await core.post("/api/auth/register", json={"email": email, "name": "A", "password": password}))
+        assert user.status_code == 201, user.text
+        before = (await core.post("/api/auth/login", json={"email": email, "password": password})).json()
+        refused = await api.get("/analytics/metrics", headers=_auth(before["access_token"]))
+        assert refused.status_code == 403 and "no analytics role" in refused.json()["detail"]
+        admin = (await core.post("/api/auth/login", json={"email": "admin@spotctl.dev",
+                                                           "password": "spotctl-admin-dev"})).json()
+        granted = await core.put(f"/api/admin/users/{user.json()['id']}/roles/analyst",
+                                 headers=_auth(admin["access_token"]))
+        assert granted.status_code in (200, 201), granted.text
+        after = (await core.post("/api/auth/login", json={"email": email, "password": password})).json()
+    posted = await api.post("/analytics/metrics", headers=_auth(after["access_token"]),
+                            json={"name": "granted_probe", "value": 1, "tenant_id": "granted"})
+    assert posted.status_code == 201, posted.text

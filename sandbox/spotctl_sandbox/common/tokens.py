@@ -30,6 +30,8 @@ class Role(StrEnum):
     ARTIST = "artist"    # may create artist profiles of its own and release for them
     ADMIN = "admin"      # grants roles, assigns artists, publishes for any artist, moderates
     OPS = "ops"          # receives CRITICAL alerts (hub notifications)
+    ANALYST = "analyst"  # the analytics API: writes metrics and dashboards, trains models
+    VIEWER = "viewer"    # the analytics API: reads metrics, dashboards and alerts
 
 
 DEFAULT_ROLES = frozenset({Role.USER})

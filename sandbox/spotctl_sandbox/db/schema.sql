@@ -103,10 +103,14 @@ CREATE INDEX IF NOT EXISTS playlists_doc_idx ON playlists USING gin (doc jsonb_p
 -- roles and artist ownership (issue 11)
 CREATE TABLE IF NOT EXISTS user_roles (
     user_id    bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-    role       text NOT NULL CHECK (role IN ('user', 'artist', 'admin', 'ops')),
+    role       text NOT NULL CHECK (role IN ('user', 'artist', 'admin', 'ops', 'analyst', 'viewer')),
     granted_by bigint REFERENCES users (id) ON DELETE SET NULL,
     granted_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (user_id, role)
 );
+-- the analytics roles (issue 14) came later: databases made before them get the wider check too
+ALTER TABLE user_roles DROP CONSTRAINT IF EXISTS user_roles_role_check;
+ALTER TABLE user_roles ADD CONSTRAINT user_roles_role_check
+    CHECK (role IN ('user', 'artist', 'admin', 'ops', 'analyst', 'viewer'));
 ALTER TABLE artists ADD COLUMN IF NOT EXISTS owner_user_id bigint REFERENCES users (id) ON DELETE SET NULL;
 CREATE INDEX IF NOT EXISTS artists_owner_idx ON artists (owner_user_id);

@@ -1,10 +1,9 @@
 """JWT + roles for every analytics route, and the per-user Redis rate limit.
 
-Tokens are the stack's own (common/tokens.py: signature, expiry, and the Redis session that logout
-revokes). Roles come from the token's `roles` (list) or `role` (text) claim: `viewer` reads,
-`analyst` also writes metrics and dashboards (and trains models), `admin` also manages alerts.
-`ops` reads like a viewer (it receives the critical alerts). A token without any of them is refused
-with 403 saying which role the route needs.
+Tokens are the stack's own (common/tokens.py: signature, expiry, the `roles` claim, and the Redis
+session that logout revokes). `viewer` reads, `analyst` also writes metrics and dashboards (and
+trains models), `admin` also manages alerts; `ops` reads like a viewer (it receives the critical
+alerts). A token with none of them (a listener's) is refused with 403 saying what the route needs.
 
 Routers use the annotated dependencies, e.g. `def route(who: Analyst) -> ...` (the ml router too).
 """
@@ -17,7 +16,6 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Annotated, Any
 
-import jwt
 import redis.exceptions
 from fastapi import Depends, Request, WebSocket
 from limits import RateLimitItem, parse
@@ -34,13 +32,10 @@ class Role(IntEnum):
     admin = 3
 
     @classmethod
-    def of(cls, claims: dict[str, Any]) -> Role | None:
-        """The highest analytics role named in the claims (`roles` list or `role` text)."""
-        names = claims.get("roles")
-        if not isinstance(names, list):
-            names = [claims.get("role")]
-        ranks = [cls[n] for n in names if isinstance(n, str) and n in cls.__members__]
-        ranks += [cls.viewer for n in names if n == "ops"]
+    def of(cls, roles: frozenset[tokens.Role]) -> Role | None:
+        """The highest analytics role among the token's roles."""
+        ranks = [cls[r.value] for r in roles if r.value in cls.__members__]
+        ranks += [cls.viewer for r in roles if r is tokens.Role.OPS]
         return max(ranks) if ranks else None
 
 
@@ -85,8 +80,7 @@ async def authenticate(app_state: Any, token: str) -> Principal:
         raise ApiError(401, exc.reason, headers={"WWW-Authenticate": "Bearer"}) from exc
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
         raise ApiError(503, f"redis: cannot check the session ({exc})") from exc
-    payload = jwt.decode(token, options={"verify_signature": False})  # verified just above
-    role = Role.of(payload)
+    role = Role.of(claims.roles)
     if role is None:
         raise ApiError(403, "this token has no analytics role (viewer, analyst or admin)")
     return Principal(claims.user_id, claims.name, role)
@@ -128,13 +122,8 @@ async def mint(redis: Any, secret: str, user_id: str, name: str, roles: list[str
     """A stack access token carrying `roles`, with its Redis session: (token, jti).
 
     For tools that hold the stack's secret (the CLI, tests, the scenario); users get theirs from the
-    API's login. Same claims as common/tokens.encode, plus `roles`.
+    API's login.
     """
-    import uuid
-
-    now = int(time.time())
-    claims = tokens.Claims(user_id=str(user_id), name=name, jti=uuid.uuid4().hex, expires_at=now + ttl_s)
-    payload = {"sub": claims.user_id, "name": name, "jti": claims.jti, "iat": now, "exp": claims.expires_at,
-               "typ": "access", "roles": roles}
+    token, claims = tokens.encode(secret, user_id, name, ttl_s, roles=roles)
     await tokens.open_session(redis, claims)
-    return jwt.encode(payload, secret, algorithm=tokens.ALGORITHM), claims.jti
+    return token, claims.jti
