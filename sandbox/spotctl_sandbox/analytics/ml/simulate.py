@@ -4,7 +4,7 @@ Pure (a seeded numpy generator in, frames out), so the tests, the benchmark and
 `spotctl analytics simulate` see the very same data for the same seed; `history.py` writes it.
 
 Traffic per tenant is a Poisson process whose rate has a daily shape (trough at 04:00, peak in the
-evening), a weekly one (weekends louder, later) and a small growth trend. Injected anomalies are
+evening), a weekly one (weekends louder, later), a small growth trend and each day's own level. Injected anomalies are
 windows of a few minutes where some metrics are multiplied; each is returned as ground truth so a
 detector's precision and recall can be measured against it.
 """
@@ -96,8 +96,22 @@ def daily_shape(minute_of_day: np.ndarray, weekend: np.ndarray) -> np.ndarray:
     """Relative load over a day, mean ~1: trough ~04:00, evening peak (later and flatter on weekends)."""
     hours = minute_of_day / 60.0
     peak = np.where(weekend, 21.0, 20.0)
-    shape = 1.0 + 0.75 * np.cos(2 * np.pi * (hours - peak) / 24) + 0.2 * np.cos(4 * np.pi * (hours - 12.5) / 24)
+    shape = 1.0 + 0.6 * np.cos(2 * np.pi * (hours - peak) / 24) + 0.15 * np.cos(4 * np.pi * (hours - 12.5) / 24)
     return np.maximum(shape, 0.08)
+
+
+def day_factors(rng: np.random.Generator, since_epoch: np.ndarray) -> np.ndarray:
+    """Each day's own level (weather, news, a campaign): AR(1) in log space, wandering for days, smooth within one.
+
+    Real traffic is never a copy of last week; without this the seasonal-naive baseline would be perfect.
+    """
+    days = since_epoch // 1440
+    first, last = int(days.min()), int(days.max()) + 2
+    log_level = np.zeros(last - first)
+    for d in range(1, len(log_level)):
+        log_level[d] = 0.9 * log_level[d - 1] + rng.normal(0, 0.04)
+    noon = (np.arange(first, last) * 1440 + 720).astype(float)
+    return np.exp(np.interp(since_epoch.astype(float), noon, log_level))
 
 
 def _simulate_tenant(rng: np.random.Generator, scale: float, minutes: np.ndarray) -> np.ndarray:
@@ -106,7 +120,8 @@ def _simulate_tenant(rng: np.random.Generator, scale: float, minutes: np.ndarray
     weekday = ((since_epoch // 1440) + 3) % 7  # 1970-01-01 was a Thursday (weekday 3)
     weekend = weekday >= 5
     weeks = (since_epoch - since_epoch[0]) / (1440 * 7)
-    rate = scale * daily_shape(minute_of_day, weekend) * np.where(weekend, 1.25, 1.0) * (1 + 0.01 * weeks)
+    rate = (scale * daily_shape(minute_of_day, weekend) * np.where(weekend, 1.25, 1.0) * (1 + 0.01 * weeks)
+            * day_factors(rng, since_epoch))
     plays = rng.poisson(rate)
     users = rng.poisson(rate * 0.4)
     values = np.column_stack([
