@@ -122,7 +122,7 @@ class AnomalyDetector:
         missing = np.isnan(medians[:, 0])
         if missing.any():  # a bucket never seen: the nearest seen bucket stands in (circularly)
             seen = np.flatnonzero(~missing)
-            for b in np.flatnonzero(missing):
+            for b in np.flatnonzero(missing).tolist():
                 dist = np.minimum(np.abs(seen - b), size - np.abs(seen - b))
                 medians[b] = medians[seen[np.argmin(dist)]]
         profile = _Profile(weekly, medians, np.ones(len(DETECTOR_FEATURES)))

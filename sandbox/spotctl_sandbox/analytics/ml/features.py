@@ -124,8 +124,9 @@ class MinuteFrame:
     def rows(self) -> list[MinuteFeatures]:
         out = []
         for tenant, minute, row in zip(self.tenants, self.minutes, self.values, strict=True):
-            counts = [int(round(v)) for v in row[:-1]]
-            out.append(MinuteFeatures(str(tenant), to_datetime(minute), *counts, delivery_p99_ms=float(row[-1])))
+            counts = dict(zip(MINUTE_COLUMNS[:-1], (int(round(v)) for v in row[:-1]), strict=True))
+            out.append(MinuteFeatures(str(tenant), to_datetime(minute), **counts,
+                                      delivery_p99_ms=float(row[-1])))
         return out
 
 
@@ -183,7 +184,7 @@ def hourly(frame: MinuteFrame, tenant: str, metric: str) -> tuple[np.ndarray, np
     index = np.arange(hours.min(), hours.max() + np.timedelta64(1, "h"), dtype="datetime64[h]")
     pos = (hours - index[0]).astype(np.int64)
     column = own.column(metric)
-    sums = np.bincount(pos, weights=column, minlength=len(index))
+    sums: np.ndarray = np.bincount(pos, weights=column, minlength=len(index)).astype(float)
     if metric in ("active_users", "delivery_p99_ms"):  # levels, not counts: the hour's mean minute
         sums = sums / 60.0
     return index, sums

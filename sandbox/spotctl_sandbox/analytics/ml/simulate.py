@@ -139,7 +139,7 @@ def _simulate_tenant(rng: np.random.Generator, scale: float, minutes: np.ndarray
 def _place_anomalies(rng: np.random.Generator, tenant: str, minutes: np.ndarray, count: int) -> list[InjectedAnomaly]:
     """`count` non-overlapping windows (with a gap of an hour), none in the first day (the warm-up)."""
     placed: list[tuple[int, int]] = []
-    out = []
+    out: list[InjectedAnomaly] = []
     first = min(1440, len(minutes) // 4)
     for _ in range(count * 20):
         if len(out) == count:
