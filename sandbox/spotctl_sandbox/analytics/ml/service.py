@@ -224,10 +224,11 @@ class MLService:
         """Score one minute with the promoted detector; a flagged minute is stored in analytics_anomalies."""
         version, detector = self.manager.get_versioned("anomaly_detector")
         row = minute_row(tenant, features)
-        if np.isnan(row.delivery_p99_ms):  # not measured: take the usual value, neither alarm nor hide
-            usual = detector.expected(tenant, np.array([np.datetime64(row.minute.replace(tzinfo=None), "m")]))
-            row = MinuteFeatures(**{**row.__dict__, "delivery_p99_ms": float(usual[0, -1])})
         try:
+            if np.isnan(row.delivery_p99_ms):  # not measured: take the usual value, neither alarm nor hide
+                minute = np.datetime64(row.minute.astimezone(dt.UTC).replace(tzinfo=None), "m")
+                usual = detector.expected(tenant, np.array([minute]))
+                row = MinuteFeatures(**{**row.__dict__, "delivery_p99_ms": float(usual[0, -1])})
             result, = detector.predict(row)
         except UnknownTenant as exc:
             raise MLError(f"tenant {tenant!r} was not in the anomaly detector's training data "
@@ -288,10 +289,13 @@ class MLService:
     # -- forecasting and segments ----------------------------------------------------------------
 
     def forecast(self, tenant: str, metric: str = "plays", horizon: int = 24, confidence: float = 0.9) -> Forecast:
-        """From the latest stored history of the tenant (the model's own when too little is stored)."""
+        """The hours from the current (incomplete) one on, from the tenant's stored history (or the model's own
+        when too little is stored)."""
         _, model = self.manager.get_versioned("predictive_analytics")
         with self.connect() as conn:
-            since, until = self._window(conn, (max(LAGS) + 48) / 24, [tenant])
+            _, last = self._window(conn, 1, [tenant])
+            until = last.replace(minute=0, second=0, microsecond=0)  # whole hours: the current one is forecast
+            since = until - dt.timedelta(hours=max(LAGS) + 48)
             history = store.load_minutes(conn, since, until, tenants=[tenant])
         try:
             use = history if len(history) >= (max(LAGS) + 24) * 60 * 0.9 else None
