@@ -71,6 +71,36 @@ async def test_recommendations_come_from_co_listeners(
     await redis.delete(f"recs:{me}")
 
 
+async def test_a_new_listener_gets_what_their_behaviour_segment_plays(
+        channel: aio_pika.abc.AbstractChannel, catalogue: Catalogue, redis: aioredis.Redis) -> None:
+    from spotctl_sandbox.analytics.ml.store import schema_sql
+
+    await catalogue.conn.execute(schema_sql().encode())  # what the analytics service applies
+    artist = await catalogue.artist()
+    owl_song, other = await catalogue.song(artist, "Owl song"), await catalogue.song(artist, "Other")
+    me, _ = await catalogue.user("new night owl")
+    mates = [(await catalogue.user("owl"))[0] for _ in range(2)]
+    stranger, _ = await catalogue.user("day listener")
+    for mate in mates:
+        await catalogue.played(mate, owl_song)
+    await catalogue.played(stranger, other)
+    segment = 90_000 + int(uuid.uuid4().int % 1000)
+    rows = [(me, segment), *((m, segment) for m in mates), (stranger, segment + 1)]
+    for user, seg in rows:
+        await catalogue.conn.execute(
+            "INSERT INTO analytics_user_segments (tenant, user_id, segment, label, model_version) "
+            "VALUES ('default', %s, %s, 'night owls', 1)", (user, seg))
+    try:
+        reply = await asyncio.wait_for(ask(channel, f"user.{me}", {"limit": 3}), 20)
+    finally:
+        await catalogue.conn.execute("DELETE FROM analytics_user_segments WHERE tenant = 'default' "
+                                     "AND user_id = ANY(%s)", ([u for u, _ in rows],))
+        await redis.delete(f"recs:{me}")
+    # no history of their own: co-occurrence has nothing; the segment's favourite comes first
+    assert reply["method"] == "segment"
+    assert reply["song_ids"][0] == str(owl_song)
+
+
 async def test_a_bad_request_is_dead_lettered_and_the_worker_keeps_answering(
         channel: aio_pika.abc.AbstractChannel, catalogue: Catalogue, redis: aioredis.Redis) -> None:
     marker = uuid.uuid4().hex

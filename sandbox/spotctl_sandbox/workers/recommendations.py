@@ -3,17 +3,21 @@
 Requests arrive on `recommendations.requests` (bound to the alternate exchange of `recommendations`)
 with reply_to + correlation_id.  The plays read are the user's own and those of listeners who share
 at least one song with them (their neighbourhood): enough for item co-occurrence without loading the
-whole table.
+whole table.  When that leaves room, the songs most played by the user's behaviour segment (set by
+the analytics service's BehaviorAnalyzer in analytics_user_segments) fill it before the catalogue's
+most played: a new listener gets what listeners like them play, not only what everybody plays.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
 from typing import Any
 
 import aio_pika
+import psycopg
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
 from spotctl_sandbox import contract as names
@@ -35,6 +39,25 @@ SELECT user_id, song_id FROM listening_history
 WHERE user_id = %(user)s OR user_id IN (SELECT user_id FROM neighbours)
 """
 POPULAR_SQL = "SELECT id FROM songs ORDER BY play_count DESC, id LIMIT %s"
+# the songs segment-mates (same tenant, segment and model version) played most in the last 30 days
+SEGMENT_SQL = """
+SELECT me.label, lh.song_id
+FROM analytics_user_segments me
+JOIN analytics_user_segments mate ON mate.tenant = me.tenant AND mate.segment = me.segment
+     AND mate.model_version = me.model_version AND mate.user_id <> me.user_id
+JOIN listening_history lh ON lh.user_id = mate.user_id AND lh.played_at > now() - interval '30 days'
+WHERE me.tenant = 'default' AND me.user_id = %(user)s
+GROUP BY me.label, lh.song_id ORDER BY count(*) DESC, lh.song_id LIMIT %(limit)s
+"""
+
+
+async def segment_songs(conn: Any, user_id: int, limit: int) -> tuple[str | None, list[str]]:
+    """(the user's segment label, its most played songs); (None, []) with no segment stored."""
+    try:
+        rows = await (await conn.execute(SEGMENT_SQL, {"user": user_id, "limit": limit})).fetchall()
+    except psycopg.errors.UndefinedTable:  # no analytics service has run here: no segments yet
+        return None, []
+    return (rows[0][0] if rows else None), [str(r[1]) for r in rows]
 
 
 async def compute(deps: Deps, user_id: str, limit: int) -> Recommendation:
@@ -42,9 +65,14 @@ async def compute(deps: Deps, user_id: str, limit: int) -> Recommendation:
         return recommend(user_id, [], limit)  # not a catalogue user: nothing is known about them
     async with deps.pg.connection() as conn:
         rows = await (await conn.execute(NEIGHBOURHOOD_SQL, {"user": int(user_id)})).fetchall()
+        label, mates = await segment_songs(conn, int(user_id), limit * 3)
         popular = await (await conn.execute(POPULAR_SQL, (limit * 3,))).fetchall()
     plays = [Play(str(u), str(s)) for u, s in rows]
-    return recommend(user_id, plays, limit, popular=[str(r[0]) for r in popular])
+    rec = recommend(user_id, plays, limit, popular=[*mates, *(str(r[0]) for r in popular)])
+    if rec.method == "popular" and mates and rec.song_ids and rec.song_ids[0] in mates:
+        rec = dataclasses.replace(rec, method="segment")  # the fill came from segment-mates
+        log.debug("recommendations: user %s filled from segment %r", user_id, label)
+    return rec
 
 
 def reply_body(rec: Recommendation, computed_at: float) -> dict[str, Any]:

@@ -26,7 +26,8 @@ class Recommendation:
     song_ids: tuple[str, ...]
     scores: tuple[float, ...]
     #: "co-occurrence" when similarity produced every entry, "popular" when the list is only
-    #: popularity fill, "mixed" when similarity produced some and popularity the rest.
+    #: popularity fill, "mixed" when similarity produced some and popularity the rest; the worker
+    #: says "segment" when the fill came first from the user's behaviour segment (recommendations.py).
     method: str
 
 
