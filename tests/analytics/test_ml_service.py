@@ -85,8 +85,8 @@ def history_run(ml_env: dict[str, str]) -> dict[str, Any]:
 
 
 @pytest.fixture
-def service(ml_env: dict[str, str], tmp_path: Path) -> MLService:
-    return MLService(ml_env["DATABASE_URL"], tmp_path / "models")
+def service(ml_env: dict[str, str], stack_settings: Path) -> MLService:
+    return MLService(ml_env["DATABASE_URL"], stack_settings / "ml-models")  # the registry is the session's too
 
 
 def test_a_model_asked_for_before_training_says_how_to_train_it(ml_env: dict[str, str], tmp_path: Path) -> None:
@@ -127,9 +127,13 @@ def test_lifecycle_train_version_promote_load(history_run: dict[str, Any], servi
         service.promote("anomaly_detector", 999)
 
     artifact = service.manager.models_dir / promoted.artifact_path
-    artifact.write_bytes(artifact.read_bytes() + b"tampered")
-    with pytest.raises(ArtifactError, match="does not match its recorded sha256"):
-        ModelManager(ml_env["DATABASE_URL"], service.manager.models_dir).get_model("anomaly_detector")
+    original = artifact.read_bytes()
+    artifact.write_bytes(original + b"tampered")
+    try:
+        with pytest.raises(ArtifactError, match="does not match its recorded sha256"):
+            ModelManager(ml_env["DATABASE_URL"], service.manager.models_dir).get_model("anomaly_detector")
+    finally:
+        artifact.write_bytes(original)
 
 
 def test_scan_finds_the_recorded_anomalies_and_live_scoring_stores_them(history_run: dict[str, Any],
