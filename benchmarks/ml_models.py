@@ -17,23 +17,19 @@ import datetime as dt
 import json
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.metrics import adjusted_rand_score
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sandbox"))
-
-from sklearn.metrics import adjusted_rand_score  # noqa: E402
-
-from spotctl_sandbox.analytics.ml.anomaly import AnomalyDetector  # noqa: E402
-from spotctl_sandbox.analytics.ml.evaluation import detection_score, mape  # noqa: E402
-from spotctl_sandbox.analytics.ml.features import hourly  # noqa: E402
-from spotctl_sandbox.analytics.ml.forecast import PredictiveAnalytics, _base, backtest  # noqa: E402
-from spotctl_sandbox.analytics.ml.segments import BehaviorAnalyzer  # noqa: E402
-from spotctl_sandbox.analytics.ml.simulate import SimConfig, simulate  # noqa: E402
+from spotctl_sandbox.analytics.ml.anomaly import AnomalyDetector
+from spotctl_sandbox.analytics.ml.evaluation import detection_score, mape
+from spotctl_sandbox.analytics.ml.features import hourly
+from spotctl_sandbox.analytics.ml.forecast import PredictiveAnalytics, _base, backtest
+from spotctl_sandbox.analytics.ml.segments import BehaviorAnalyzer
+from spotctl_sandbox.analytics.ml.simulate import SimConfig, simulate
 
 END = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
 
