@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import jwt
+import numpy as np
 import psycopg
 import pytest
 from fastapi import FastAPI, HTTPException, Request
@@ -21,7 +22,7 @@ from fastapi import FastAPI, HTTPException, Request
 from spotctl_sandbox.analytics.ml import history
 from spotctl_sandbox.analytics.ml.router import create_router
 from spotctl_sandbox.analytics.ml.service import MLService
-from spotctl_sandbox.analytics.ml.simulate import SimConfig
+from spotctl_sandbox.analytics.ml.simulate import SimConfig, Simulation, simulate
 from spotctl_sandbox.common import tokens
 
 pytestmark = pytest.mark.stack
@@ -54,19 +55,24 @@ def token(*roles: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def tenant(stack: Any) -> str:
+def simulated(stack: Any) -> Simulation:
     stack.up("postgres")
-    name = "api-" + uuid.uuid4().hex[:6]
-    history.simulate_into(stack.env["DATABASE_URL"], SimConfig(tenants=(name,), days=13, seed=5,
-                                                               users_per_tenant=120,
-                                                               end=dt.datetime.now(dt.UTC)), None)
-    return name
+    config = SimConfig(tenants=("api-" + uuid.uuid4().hex[:6],), days=13, seed=5, users_per_tenant=120,
+                       end=dt.datetime.now(dt.UTC))
+    history.simulate_into(stack.env["DATABASE_URL"], config, None)
+    return simulate(config)
+
+
+@pytest.fixture(scope="module")
+def tenant(simulated: Simulation) -> str:
+    return simulated.config.tenants[0]
 
 
 @pytest.fixture
-async def client(stack: Any, tenant: str, stack_settings: Path) -> AsyncIterator[httpx.AsyncClient]:
+async def client(stack: Any, tenant: str) -> AsyncIterator[httpx.AsyncClient]:
     app = FastAPI()
-    app.state.ml = MLService(stack.env["DATABASE_URL"], stack_settings / "ml-models")  # one registry, one folder
+    # the artifacts folder of the stack's analytics service: one registry, one folder
+    app.state.ml = MLService(stack.env["DATABASE_URL"], Path(stack.env["MEDIA_DIR"]).parent / "models")
     app.include_router(create_router(role_dependency("viewer"), role_dependency("analyst"),
                                      role_dependency("admin")))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ml") as c:
@@ -101,11 +107,12 @@ async def test_every_route_checks_the_token_and_the_role(client: httpx.AsyncClie
 
 
 async def test_untrained_model_is_409_with_how_to_train_then_the_lifecycle(
-        client: httpx.AsyncClient, stack: Any, tenant: str) -> None:
+        client: httpx.AsyncClient, stack: Any, tenant: str, simulated: Simulation) -> None:
     with psycopg.connect(stack.env["DATABASE_URL"], autocommit=True) as conn:
         conn.execute("DELETE FROM analytics_models WHERE name = 'anomaly_detector'")
-    minute = {"minute": dt.datetime.now(dt.UTC).isoformat(), "plays": 10, "active_users": 4, "errors": 0,
-              "delivery_p99_ms": 90}
+    usual = simulated.minutes.rows()[int(np.flatnonzero(~simulated.truth())[-1])]  # the last ordinary minute
+    minute = {"minute": usual.minute.isoformat(), "plays": usual.plays, "active_users": usual.active_users,
+              "errors": usual.errors, "delivery_p99_ms": usual.delivery_p99_ms}
     before = await client.post("/analytics/ml/predict", headers=token("analyst"),
                                json={"model": "anomaly_detector", "tenant": tenant, "minutes": [minute]})
     assert before.status_code == 409 and "spotctl analytics train anomaly_detector" in before.json()["detail"]

@@ -84,9 +84,14 @@ def history_run(ml_env: dict[str, str]) -> dict[str, Any]:
     return {"config": config, "report": report, "tenants": list(config.tenants)}
 
 
+def stack_models_dir(env: dict[str, str]) -> Path:
+    """The folder the stack's analytics service keeps artifacts in: one registry, one folder."""
+    return Path(env["MEDIA_DIR"]).parent / "models"
+
+
 @pytest.fixture
-def service(ml_env: dict[str, str], stack_settings: Path) -> MLService:
-    return MLService(ml_env["DATABASE_URL"], stack_settings / "ml-models")  # the registry is the session's too
+def service(ml_env: dict[str, str]) -> MLService:
+    return MLService(ml_env["DATABASE_URL"], stack_models_dir(ml_env))
 
 
 def test_a_model_asked_for_before_training_says_how_to_train_it(ml_env: dict[str, str], tmp_path: Path) -> None:
