@@ -273,6 +273,7 @@ class MLService:
             summary: dict[str, Any] = {"model_version": version, "minutes": len(frame), "flagged": flagged,
                                        "window_start": window[0], "window_end": window[1]}
             truth = [a for a in store.load_ground_truth(conn, *window) if a.tenant in set(known)]
+            summary["ground_truth_anomalies"] = len(truth)
             if truth and len(frame):
                 flags = np.array([r.is_anomaly for r in results])
                 summary["against_ground_truth"] = detection_score(flags, anomaly_mask(frame, truth),
