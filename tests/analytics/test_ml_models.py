@@ -69,6 +69,14 @@ def test_detector_scores_one_live_minute_and_explains_it(fortnight, detector):
     assert detector.predict(normal)[0].is_anomaly  # silence at that hour is not normal either
 
 
+def test_simulation_scales_to_the_live_traffic_it_stands_in_for():
+    small = simulate(SimConfig(days=2, end=END, tenants=("a", "b"), scale=8, users_per_tenant=0))
+    assert 6 < small.minutes.of_tenant("a").column("plays").mean() < 10
+    assert small.minutes.of_tenant("b").column("plays").mean() < 4
+    with pytest.raises(ValueError, match="scale"):
+        SimConfig(scale=0)
+
+
 def test_detector_refuses_unknown_tenants_and_bad_input(detector):
     with pytest.raises(UnknownTenant):
         detector.predict(MinuteFeatures("nobody", END, 10, 5))

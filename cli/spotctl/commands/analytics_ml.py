@@ -213,6 +213,8 @@ def simulate(
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same traffic.")] = 0,
     anomalies_per_day: Annotated[float, typer.Option("--anomalies-per-day", min=0, help="Per tenant.")] = 1.0,
     users: Annotated[int, typer.Option("--users", min=0, help="Listeners per tenant (user features).")] = 300,
+    scale: Annotated[float, typer.Option("--scale", help="Mean plays per minute of the first tenant (the "
+                                         "others get 3/8 and 3/20); match the live traffic to be scored.")] = 400,
     influx: Annotated[bool, typer.Option("--influx/--no-influx", help="Also write the series to InfluxDB.")] = True,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Write without asking.")] = False,
     output: OutputOpt = OutputFormat.table,
@@ -230,7 +232,7 @@ def simulate(
     names = tuple(t.strip() for t in tenants.split(",") if t.strip())
     try:
         config = SimConfig(tenants=names, days=days, seed=seed, anomalies_per_day=anomalies_per_day,
-                           users_per_tenant=users)
+                           users_per_tenant=users, scale=scale)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     endpoints = resolve()
