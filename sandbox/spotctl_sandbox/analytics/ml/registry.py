@@ -192,9 +192,6 @@ class ModelManager:
                                 + " ORDER BY name, version DESC", (name,) if name else ()).fetchall()
         return [_record(r) for r in rows]
 
-    def promoted(self, name: str) -> ModelRecord | None:
-        return next((r for r in self.list_models(name) if r.status == "promoted"), None)
-
     # -- loading ---------------------------------------------------------------------------------
 
     def load_all_models(self) -> dict[str, int]:
@@ -248,9 +245,3 @@ class ModelManager:
         if held is not None and held[0] == int(row[0]):
             return held
         return int(row[0]), self._load(name, int(row[0]), row[1], row[2])
-
-    def forget(self) -> None:
-        """Drop the in-memory models (the next get_model reads the registry again)."""
-        with self._lock:
-            self._loaded.clear()
-            self._checked.clear()

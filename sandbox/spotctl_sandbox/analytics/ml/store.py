@@ -130,11 +130,6 @@ def load_ground_truth(conn: Conn, since: dt.datetime, until: dt.datetime) -> lis
     return [InjectedAnomaly(r[0], AnomalyKind(r[1]), r[2], r[3], dict(r[4])) for r in rows]
 
 
-def tenants_with_features(conn: Conn) -> list[str]:
-    rows = (conn.execute("SELECT DISTINCT tenant FROM analytics_minute_features ORDER BY 1")).fetchall()
-    return [r[0] for r in rows]
-
-
 def save_anomalies(conn: Conn, results: Sequence[AnomalyResult], version: int, source: str) -> int:
     flagged = [r for r in results if r.is_anomaly]
     if not flagged:
