@@ -30,6 +30,7 @@ import psycopg
 from spotctl_sandbox.analytics.ml.anomaly import AnomalyDetector
 from spotctl_sandbox.analytics.ml.forecast import PredictiveAnalytics
 from spotctl_sandbox.analytics.ml.segments import BehaviorAnalyzer
+from spotctl_sandbox.common.env import Env
 
 MODEL_NAMES = ("anomaly_detector", "predictive_analytics", "behavior_analyzer")
 MODEL_CLASSES: dict[str, type] = {"anomaly_detector": AnomalyDetector, "predictive_analytics": PredictiveAnalytics,
@@ -90,10 +91,11 @@ def _record(row: tuple[Any, ...]) -> ModelRecord:
 
 def default_models_dir() -> Path:
     """MODELS_DIR, else `models/` beside MEDIA_DIR in the stack's media volume (the object-store folder)."""
-    explicit = os.environ.get("MODELS_DIR", "").strip()
+    env = Env()
+    explicit = env.optional("MODELS_DIR")
     if explicit:
         return Path(explicit)
-    media = os.environ.get("MEDIA_DIR", "").strip()
+    media = env.optional("MEDIA_DIR")
     return (Path(media).parent if media else Path(".")) / "models"
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -327,7 +326,7 @@ def default_service() -> MLService:
         if _default is None:
             from spotctl_sandbox.common.settings import Settings
 
-            _default = MLService(os.environ.get("DATABASE_URL") or Settings.from_env().database_url)
+            _default = MLService(Settings.from_env().database_url)
         return _default
 
 
