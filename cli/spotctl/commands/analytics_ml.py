@@ -1,7 +1,7 @@
 """`spotctl analytics anomalies|forecast|segments|models|train|simulate`: the ML side of the analytics group.
 
 `register_ml(app)` adds these to the `analytics` Typer group of `commands/analytics.py`. All but
-`simulate` go through the analytics API's /analytics/ml routes with that module's `api()` client (a
+`simulate` go through the analytics API's /analytics/ml routes with `spotctl.clients.analytics` (a
 token minted for the role the route needs); `simulate` writes history straight into PostgreSQL and
 InfluxDB like `spotctl seed` fills the catalogue, and so asks first (or takes `--yes`).
 """
@@ -22,13 +22,13 @@ ChartOpt = Annotated[bool, typer.Option("--chart", help="Draw a terminal chart i
 
 
 def _client(role: str) -> Any:
-    from spotctl.commands.analytics import api
+    from spotctl.clients.analytics import api
 
     return api(None, None, role=role)
 
 
 def _answer(resp: Any) -> Any:
-    from spotctl.commands.analytics import answer
+    from spotctl.clients.analytics import answer
 
     return answer(resp)
 
