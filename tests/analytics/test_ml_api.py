@@ -30,6 +30,13 @@ SECRET = "test-secret-for-the-ml-router-routes-0123456789"
 RANKS = {"viewer": 1, "analyst": 2, "admin": 3}
 
 
+def week_start() -> dt.datetime:
+    """Last Monday 00:00 UTC. Simulated history ends there, so its anomalies fall at the same times of
+    the week whenever the tests run (an outage at 4 a.m. is harder to see than one at 8 p.m.)."""
+    today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return today - dt.timedelta(days=today.weekday())
+
+
 def role_dependency(needed: str) -> Any:
     async def dependency(request: Request) -> str:
         header = request.headers.get("authorization", "")
@@ -58,7 +65,7 @@ def token(*roles: str) -> dict[str, str]:
 def simulated(stack: Any) -> Simulation:
     stack.up("postgres")
     config = SimConfig(tenants=("api-" + uuid.uuid4().hex[:6],), days=13, seed=5, users_per_tenant=120,
-                       end=dt.datetime.now(dt.UTC))
+                       end=week_start())
     history.simulate_into(stack.env["DATABASE_URL"], config, None)
     return simulate(config)
 
@@ -120,7 +127,8 @@ async def test_untrained_model_is_409_with_how_to_train_then_the_lifecycle(
     trained = await client.post("/analytics/ml/train", headers=token("analyst"),
                                 json={"model": "anomaly_detector", "tenants": [tenant], "days": 7})
     assert trained.status_code == 201, trained.text
-    assert trained.json()["status"] == "promoted" and trained.json()["metrics"]["precision"] > 0.5
+    # measured (seed 5, 7 days ending on a Monday): precision 1.0, recall 0.74
+    assert trained.json()["status"] == "promoted" and trained.json()["metrics"]["precision"] > 0.7
     again = await client.post("/analytics/ml/train", headers=token("analyst"),
                               json={"model": "anomaly_detector", "tenants": [tenant], "days": 3})
     version = again.json()["version"]

@@ -27,6 +27,13 @@ from spotctl_sandbox.analytics.ml.simulate import SimConfig, simulate
 pytestmark = pytest.mark.stack
 
 
+def week_start() -> dt.datetime:
+    """Last Monday 00:00 UTC. Simulated history ends there, so its anomalies fall at the same times of
+    the week whenever the tests run (an outage at 4 a.m. is harder to see than one at 8 p.m.)."""
+    today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return today - dt.timedelta(days=today.weekday())
+
+
 @pytest.fixture(scope="module")
 def ml_env(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     stack.up("postgres")
@@ -79,7 +86,7 @@ def history_run(ml_env: dict[str, str]) -> dict[str, Any]:
     """Two weeks of two tenants' traffic with injected anomalies, written as `spotctl analytics simulate` does."""
     suffix = uuid.uuid4().hex[:6]
     config = SimConfig(tenants=(f"north-{suffix}", f"east-{suffix}"), days=14, seed=7, users_per_tenant=150,
-                       end=dt.datetime.now(dt.UTC).replace(second=0, microsecond=0))
+                       end=week_start())
     report = history.simulate_into(ml_env["DATABASE_URL"], config, None)
     return {"config": config, "report": report, "tenants": list(config.tenants)}
 
@@ -111,7 +118,7 @@ def test_lifecycle_train_version_promote_load(history_run: dict[str, Any], servi
     first = service.train("anomaly_detector", days=14, tenants=tenants)
     assert first.record.status == "promoted"  # the first version goes live at once
     metrics = first.record.metrics
-    # measured on this seed: precision 0.78, recall 0.60 over the training fortnight
+    # measured (seed 7, history ending on a Monday): precision 0.76, recall 0.66 over the training fortnight
     assert metrics["precision"] >= 0.6 and metrics["recall"] >= 0.45, metrics
     assert first.record.window_end is not None and first.record.tenants == tuple(sorted(tenants))
 
