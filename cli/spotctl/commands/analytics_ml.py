@@ -207,7 +207,9 @@ def segments(
 
 
 def simulate(
-    days: Annotated[float, typer.Option("--days", help="Days of history ending now.")] = 21,
+    days: Annotated[float, typer.Option("--days", help="Days of history.")] = 21,
+    end: Annotated[str | None, typer.Option("--end", help="Where the history ends, ISO 8601 UTC (default: "
+                                            "now).")] = None,
     tenants: Annotated[str, typer.Option("--tenants", help="Comma-separated tenant names.")]
     = "sim-north,sim-south,sim-east",
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same traffic.")] = 0,
@@ -231,10 +233,13 @@ def simulate(
 
     names = tuple(t.strip() for t in tenants.split(",") if t.strip())
     try:
-        config = SimConfig(tenants=names, days=days, seed=seed, anomalies_per_day=anomalies_per_day,
+        until = None if end is None else dt.datetime.fromisoformat(end.replace("Z", "+00:00"))
+        if until is not None and until.tzinfo is None:
+            until = until.replace(tzinfo=dt.UTC)
+        config = SimConfig(tenants=names, days=days, end=until, seed=seed, anomalies_per_day=anomalies_per_day,
                            users_per_tenant=users, scale=scale)
     except ValueError as exc:
-        raise UsageError(str(exc)) from exc
+        raise UsageError(f"--end {end!r} is not an ISO 8601 time" if "isoformat" in str(exc) else str(exc)) from exc
     endpoints = resolve()
     if not endpoints.database_url:
         raise UsageError("no DATABASE_URL configured", hint="see `spotctl config`")
