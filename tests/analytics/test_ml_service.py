@@ -8,10 +8,7 @@ share the stores with the rest of the suite without seeing its rows.
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
-import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,50 +32,9 @@ def week_start() -> dt.datetime:
 
 
 @pytest.fixture(scope="module")
-def ml_env(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    stack.up("postgres")
-    env = dict(stack.env)
-    if env.get("INFLUXDB_URL"):
-        stack.up("influxdb")
-        yield dict(stack.env)
-        return
-    # until the stack's compose file has its influxdb service: a private influxd on a spare port
-    from tests.conftest import SPARE_PORTS
-
-    data = tmp_path_factory.mktemp("influxdb")
-    port = SPARE_PORTS[0]
-    config = data / "influxdb.conf"
-    config.write_text(f"""reporting-disabled = true
-bind-address = "127.0.0.1:{SPARE_PORTS[1]}"
-[meta]
-  dir = "{data}/meta"
-[data]
-  dir = "{data}/data"
-  wal-dir = "{data}/wal"
-  query-log-enabled = false
-[http]
-  bind-address = "127.0.0.1:{port}"
-  log-enabled = false
-[monitor]
-  store-enabled = false
-""")
-    proc = subprocess.Popen(["influxd", "-config", str(config)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            if httpx.get(url + "/ping", timeout=1).status_code == 204:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            pytest.fail("influxd did not start")
-        time.sleep(0.1)
-    yield {**env, "INFLUXDB_URL": url}
-    proc.terminate()
-    proc.wait(10)
+def ml_env(stack: Any) -> dict[str, str]:
+    stack.up("influxdb")
+    return dict(stack.env)
 
 
 @pytest.fixture(scope="module")
@@ -214,7 +170,8 @@ def test_simulated_history_lands_in_influxdb(ml_env: dict[str, str]) -> None:
     tenant = "influx-" + uuid.uuid4().hex[:6]
     end = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
     report = history.simulate_into(ml_env["DATABASE_URL"], SimConfig(tenants=(tenant,), days=0.25, end=end,
-                                                                     users_per_tenant=0), ml_env["INFLUXDB_URL"])
+                                                                     users_per_tenant=0), ml_env["INFLUXDB_URL"],
+                                    ml_env["REDIS_URL"])
     assert report.influx_points == 360 * 7
     resp = httpx.get(ml_env["INFLUXDB_URL"] + "/query", params={
         "db": "analytics", "q": f"SELECT count(value), sum(value) FROM plays WHERE tenant = '{tenant}'"})

@@ -244,13 +244,14 @@ def simulate(
     if not endpoints.database_url:
         raise UsageError("no DATABASE_URL configured", hint="see `spotctl config`")
     influx_url = endpoints.env.get("INFLUXDB_URL", "") if influx else ""
-    if influx and not influx_url:
-        raise UsageError("no INFLUXDB_URL configured", hint="start it with `spotctl up influxdb`, or pass --no-influx")
+    if influx and not (influx_url and endpoints.redis_url):
+        raise UsageError("no INFLUXDB_URL or REDIS_URL configured (InfluxDB and its spill buffer)",
+                         hint="start them with `spotctl up influxdb redis`, or pass --no-influx")
     confirm(f"write {days:g} days of simulated traffic for {', '.join(names)} into the analytics feature tables"
             + (" and InfluxDB" if influx_url else "") + " (same minutes are overwritten)", yes)
     try:
         with spinner(f"simulating {days:g} days x {len(names)} tenants"):
-            report = simulate_into(endpoints.database_url, config, influx_url or None)
+            report = simulate_into(endpoints.database_url, config, influx_url or None, endpoints.redis_url or None)
     except psycopg.OperationalError as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ServiceDown("postgres", endpoints.database_url, first) from exc

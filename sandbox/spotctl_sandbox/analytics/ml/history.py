@@ -33,7 +33,9 @@ class SimulationReport:
         return dict(self.__dict__)
 
 
-def write_simulation(conn: psycopg.Connection[Any], sim: Simulation, influx_url: str | None) -> SimulationReport:
+def write_simulation(conn: psycopg.Connection[Any], sim: Simulation, influx_url: str | None,
+                     redis_url: str | None = None) -> SimulationReport:
+    """`redis_url` is the spill buffer of the engine's TimeSeriesStorage (needed with `influx_url`)."""
     started = time.perf_counter()
     window = sim.minutes.window()
     if window is None:
@@ -44,11 +46,14 @@ def write_simulation(conn: psycopg.Connection[Any], sim: Simulation, influx_url:
         store.write_minutes(conn, sim.minutes)
         store.write_users(conn, sim.users)
         store.write_ground_truth(conn, sim.anomalies, sim.config.seed, (window[0], end), sim.config.tenants)
-    points = influx.write_history(influx_url, sim.minutes) if influx_url else 0
+    if influx_url and not redis_url:
+        raise ValueError("writing to InfluxDB needs the Redis URL of its spill buffer")
+    points = influx.write_history(influx_url, sim.minutes, redis_url) if influx_url and redis_url else 0
     return SimulationReport(sim.config.tenants, window[0], end, len(sim.minutes), len(sim.users),
                             len(sim.anomalies), points, round(time.perf_counter() - started, 3))
 
 
-def simulate_into(database_url: str, config: SimConfig, influx_url: str | None) -> SimulationReport:
+def simulate_into(database_url: str, config: SimConfig, influx_url: str | None,
+                  redis_url: str | None = None) -> SimulationReport:
     with psycopg.connect(database_url, autocommit=True, connect_timeout=5) as conn:
-        return write_simulation(conn, simulate(config), influx_url)
+        return write_simulation(conn, simulate(config), influx_url, redis_url)
