@@ -104,6 +104,26 @@ async def test_user_features_describe_seven_days_of_listening(
 
 
 @pytest.mark.stack
+async def test_the_user_features_job_leaves_tenants_it_does_not_read_alone(
+        batch: tuple[BatchProcessor, TimeSeriesStorage], pool: AsyncConnectionPool) -> None:
+    processor, _ = batch
+    tenant = f"sim-{uuid.uuid4().hex[:8]}"  # as `spotctl analytics simulate` writes them: no events behind
+    async with pool.connection() as conn:
+        await conn.execute("INSERT INTO analytics_user_features (tenant, user_id, plays_7d, distinct_songs_7d, "
+                           "distinct_artists_7d, night_share, weekend_share, avg_plays_per_day, updated_at) "
+                           "VALUES (%s, 1, 7, 3, 2, 0, 0, 1, now() - interval '2 days')", (tenant,))
+    try:
+        await processor.user_features()
+        async with pool.connection() as conn:
+            kept = await (await conn.execute("SELECT plays_7d FROM analytics_user_features WHERE tenant = %s",
+                                             (tenant,))).fetchall()
+        assert kept == [(7,)]
+    finally:
+        async with pool.connection() as conn:
+            await conn.execute("DELETE FROM analytics_user_features WHERE tenant = %s", (tenant,))
+
+
+@pytest.mark.stack
 async def test_the_user_features_job_expires_events_older_than_eight_days(
         batch: tuple[BatchProcessor, TimeSeriesStorage], pool: AsyncConnectionPool) -> None:
     from spotctl_sandbox.analytics.storage.events import PostgresEventStorage, StoredEvent

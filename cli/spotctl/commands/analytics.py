@@ -26,17 +26,9 @@ TokenOpt = Annotated[str | None, typer.Option("--token", help="A bearer token wi
 
 
 def register(root: typer.Typer) -> None:
-    import importlib
+    from spotctl.commands.analytics_ml import register_ml
 
-    try:  # the ml side's commands (anomalies, forecast, segments, models, train, simulate), when present
-        ml = importlib.import_module("spotctl.commands.analytics_ml")
-    except ModuleNotFoundError as exc:
-        if exc.name != "spotctl.commands.analytics_ml":
-            raise
-    else:
-        if not getattr(app, "_ml_registered", False):
-            ml.register_ml(app)
-            app._ml_registered = True  # type: ignore[attr-defined]
+    register_ml(app)
     root.add_typer(app, name="analytics", help="Analytics: metrics per tenant and window, charts, ML models.")
 
 

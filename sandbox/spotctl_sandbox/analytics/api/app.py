@@ -1,11 +1,8 @@
 """The analytics service's FastAPI app: the engine in its lifespan, the routers, OpenAPI at
-/analytics/docs. The ml side's router (`analytics/ml/router.py`, `create_router(viewer, analyst,
-admin)` with this app's role dependencies) is included when that package is present."""
+/analytics/docs. The ML router (`analytics/ml/router.py`) takes this app's role dependencies."""
 
 from __future__ import annotations
 
-import importlib
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,9 +12,7 @@ from spotctl_sandbox.analytics.api import alerts, dashboards, errors, events, he
 from spotctl_sandbox.analytics.api.auth import RateLimiter, Role, require
 from spotctl_sandbox.analytics.config import AnalyticsConfig
 from spotctl_sandbox.analytics.core.engine import AnalyticsEngine
-
-log = logging.getLogger("spotctl_sandbox.analytics")
-ML_ROUTER = "spotctl_sandbox.analytics.ml.router"
+from spotctl_sandbox.analytics.ml.router import create_router as create_ml_router
 
 
 def create_app(config: AnalyticsConfig | None = None) -> FastAPI:
@@ -41,12 +36,5 @@ def create_app(config: AnalyticsConfig | None = None) -> FastAPI:
     errors.install(app)
     for module in (metrics, dashboards, alerts, events, live, health):
         app.include_router(module.router)
-    try:
-        ml = importlib.import_module(ML_ROUTER)
-    except ImportError as exc:
-        if exc.name not in (ML_ROUTER, ML_ROUTER.rsplit(".", 1)[0]):
-            raise  # the module exists but is broken: say so at start, not as a missing feature
-        log.info("analytics: no ML routes (%s not present)", ML_ROUTER)
-    else:
-        app.include_router(ml.create_router(require(Role.viewer), require(Role.analyst), require(Role.admin)))
+    app.include_router(create_ml_router(require(Role.viewer), require(Role.analyst), require(Role.admin)))
     return app

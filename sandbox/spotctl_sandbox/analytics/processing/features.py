@@ -53,7 +53,12 @@ ON CONFLICT (tenant, user_id) DO UPDATE SET
     updated_at = EXCLUDED.updated_at
 """
 # Users with no play in the 7 days are no longer described: their rows go in the same transaction.
-DROP_STALE_USERS = "DELETE FROM analytics_user_features WHERE updated_at < %(now)s"
+# Only tenants this job reads from (listening history, the event store) lose rows: a tenant whose
+# features came from elsewhere (`spotctl analytics simulate`) keeps them.
+DROP_STALE_USERS = """
+DELETE FROM analytics_user_features WHERE updated_at < %(now)s
+  AND (tenant = 'default' OR tenant IN (SELECT DISTINCT tenant FROM analytics_events WHERE kind = 'song_played'))
+"""
 # The event store keeps what the user features read (7 days) and a day more to look back on.
 EVENT_RETENTION = "DELETE FROM analytics_events WHERE ts < %(now)s - interval '8 days'"
 
