@@ -16,13 +16,13 @@ def main() -> None:
     try:
         build_app()(prog_name="spotctl")
     except SpotctlError as exc:
-        from rich.markup import escape
+        from rich.text import Text
 
         from spotctl.output import err
 
-        err().print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
+        err().print(Text.assemble(("error:", "bold red"), " ", exc.message), highlight=False)
         if exc.hint:
-            err().print(f"[dim]hint:[/] {escape(exc.hint)}", highlight=False)
+            err().print(Text.assemble(("hint:", "dim"), " ", exc.hint), highlight=False)
         sys.exit(exc.exit_code)
 
 

@@ -2,6 +2,10 @@
 
 `--output json` is for scripts and stays stable; tables are for people. Rich honours NO_COLOR and
 TERM=dumb by itself; spinners are shown only on a terminal.
+
+Data is printed literally: a key `bull:email:meta` or `tag:[red]x` must read (and copy-paste) as
+stored, so nothing here reads text as Rich markup or `:emoji:` codes. Styling is applied as `styled()`
+cells (a `rich.text.Text`), never by markup inside a string that may hold data.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import typer
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.text import Text
 
 
 class OutputFormat(StrEnum):
@@ -44,7 +49,7 @@ def out() -> Console:
     if _out is None:
         from rich.console import Console
 
-        _out = Console(soft_wrap=True, width=_width(sys.stdout))
+        _out = Console(soft_wrap=True, width=_width(sys.stdout), emoji=False, markup=False)
     return _out
 
 
@@ -53,8 +58,24 @@ def err() -> Console:
     if _err is None:
         from rich.console import Console
 
-        _err = Console(stderr=True, soft_wrap=True, width=_width(sys.stderr))
+        _err = Console(stderr=True, soft_wrap=True, width=_width(sys.stderr), emoji=False, markup=False)
     return _err
+
+
+def literal(value: Any) -> Text:
+    """`value` as text shown exactly as it is (no markup, no emoji codes); a `Text` is kept as it is."""
+    from rich.text import Text
+
+    if isinstance(value, Text):
+        return value
+    return Text("" if value is None else str(value))
+
+
+def styled(value: Any, style: str) -> Text:
+    """`value` shown literally in `style` (a colour for a state, dim for an absent value)."""
+    from rich.text import Text
+
+    return Text("" if value is None else str(value), style=style)
 
 
 def print_json(data: Any) -> None:
@@ -66,12 +87,39 @@ def print_json(data: Any) -> None:
 def print_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None) -> None:
     from rich.table import Table
 
-    table = Table(title=title, header_style="bold", title_justify="left")
+    table = Table(title=None if title is None else literal(title), header_style="bold", title_justify="left")
     for col in columns:
-        table.add_column(col)
+        table.add_column(literal(col))
     for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
+        table.add_row(*(literal(v) for v in row))
     out().print(table)
+
+
+def print_wrapped(renderable: Any, indent: int = 0) -> None:
+    """`renderable` (markdown, a long line) wrapped at the console's width, each line stripped of the
+    padding Rich adds, continuation lines indented by `indent`: prose is never cut, and piped output
+    carries no trailing blanks."""
+    from rich.segment import Segment
+    from rich.text import Text
+
+    console = out()
+    options = console.options.update(width=max(20, console.width - indent))
+    for line in console.render_lines(renderable, options, pad=False):
+        while line and not line[-1].text.strip() and not line[-1].control:
+            line.pop()
+        if line:
+            line[-1] = Segment(line[-1].text.rstrip(), line[-1].style, line[-1].control)
+        text = Text(" " * indent)
+        for seg in line:
+            text.append(seg.text, seg.style)
+        console.print(text, soft_wrap=True)
+
+
+def print_lines(lines: Iterable[Text]) -> None:
+    """Report lines (`"  verify: ..."`) wrapped at the console's width, a wrapped line keeping its indent."""
+    for line in lines:
+        depth = len(line.plain) - len(line.plain.lstrip(" "))
+        print_wrapped(line[depth:], indent=depth)
 
 
 def emit(data: Any, fmt: OutputFormat, columns: Sequence[str], rows: Iterable[Sequence[Any]],
@@ -83,12 +131,15 @@ def emit(data: Any, fmt: OutputFormat, columns: Sequence[str], rows: Iterable[Se
         print_table(columns, rows, title)
 
 
-def info(message: str) -> None:
-    err().print(message, highlight=False)
+def info(message: str | Text) -> None:
+    """A message on stderr, printed literally (it often quotes a key, a queue or a log line)."""
+    err().print(literal(message), highlight=False)
 
 
 def warn(message: str) -> None:
-    err().print(f"[yellow]warning:[/] {message}", highlight=False)
+    from rich.text import Text
+
+    err().print(Text.assemble(("warning:", "yellow"), " ", message), highlight=False)
 
 
 @contextmanager
@@ -97,7 +148,7 @@ def spinner(message: str) -> Iterator[None]:
     if not sys.stderr.isatty():
         yield
         return
-    with err().status(message):
+    with err().status(literal(message)):
         yield
 
 

@@ -215,10 +215,11 @@ def test_a_failed_check_prints_its_hint_and_the_command_to_look_with() -> None:
                         (CheckResult("job", "BullMQ job 7 on queue recently-played is completed", False,
                                      "job is waiting", look="spotctl jobs failed recently-played"),),
                         hint="Is a worker running? `spotctl up workers`")
-    text = "\n".join(report.result_lines(failed))
-    assert "[red]FAIL[/] BullMQ job 7" in text and "job is waiting" in text
+    lines = report.result_lines(failed)
+    text = "\n".join(line.plain for line in lines)
+    assert "FAIL BullMQ job 7" in text and "job is waiting" in text
     assert "spotctl jobs failed recently-played" in text and "Is a worker running?" in text
-    assert report.MARK[Outcome.failed] in text.splitlines()[-1]
+    assert text.splitlines()[-1].strip().startswith("FAIL") and lines[-1].spans[0].style == "bold red"
 
 
 def test_show_prints_every_steps_text_and_checks(cli: Any) -> None:
@@ -228,6 +229,28 @@ def test_show_prints_every_steps_text_and_checks(cli: Any) -> None:
     assert "verify: kafka topic song_played got a record" in done.stdout
     shown = json.loads(cli("scenario", "show", "search", "-o", "json").stdout)
     assert [s["title"] for s in shown["steps"]] == ["Search", "Search again (cache hit)"]
+
+
+def test_show_wraps_text_and_checks_at_any_width_with_real_values(cli: Any) -> None:
+    """Paragraphs and list items wrap instead of running off (or being cut at) the edge; a check's SQL is
+    whole, with its parameters where `%s` stood."""
+    done = cli("scenario", "show", "quickstart", env={"COLUMNS": "60"})
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 60 and not any(line.endswith(" ") for line in lines)
+    words = " ".join(done.stdout.split())
+    assert "queues a BullMQ job update_recently_played on recently-played (a worker runs it)," in words
+    assert ("verify: postgres: SELECT user_id, song_id, played_at FROM listening_history WHERE user_id = "
+            "{{ user_id }} AND song_id = {{ song_id }} returns ≥ 1 row(s)") in words
+    assert "%s" not in done.stdout
+
+
+def test_a_checks_sql_shows_its_values() -> None:
+    from spotctl.guide.checks.postgres import KIND
+
+    spec = {"sql": "SELECT 1 FROM t WHERE a = %s AND b = %s AND c LIKE 'x%%' AND d = %s", "params": ["o'k", 7, None]}
+    assert KIND.describe(spec) == ("postgres: SELECT 1 FROM t WHERE a = 'o''k' AND b = 7 AND c LIKE 'x%' "
+                                   "AND d = NULL returns ≥ 1 row(s)")
 
 
 def test_reset_forgets_progress(cli: Any, stack_settings: Path) -> None:

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from spotctl.stack.runtime import State
 
-_ICON = {"healthy": "[green]✔[/]", "starting": "[yellow]…[/]", "absent": "[magenta]–[/]",
-         "unhealthy": "[red]✘[/]", "stopped": "[dim]·[/]"}
+_ICON = {"healthy": ("✔", "green"), "starting": ("…", "yellow"), "absent": ("–", "magenta"),
+         "unhealthy": ("✘", "red"), "stopped": ("·", "dim")}
 
 
 class UpProgress:
@@ -49,8 +49,10 @@ class UpProgress:
         from rich.spinner import Spinner
         from rich.table import Table
 
+        from spotctl.output import literal, styled
+
         table = Table.grid(padding=(0, 2))
         for name, (state, detail, elapsed) in self.rows.items():
-            icon = Spinner("dots") if state == "starting" else _ICON.get(state, state)
-            table.add_row(icon, name, state, f"{elapsed:.1f}s", f"[dim]{detail}[/]")
+            icon = Spinner("dots") if state == "starting" else styled(*_ICON.get(state, (state, "")))
+            table.add_row(icon, literal(name), literal(state), f"{elapsed:.1f}s", styled(detail, "dim"))
         return table

@@ -129,17 +129,17 @@ def run_checks() -> list[Check]:
     return [_python(), *_docker(), _compose_file(), *_binaries(), *_ports(), _fd_limit(), _disk(), _ephemeral_ports()]
 
 
-_MARK = {Verdict.ok: "[green]ok[/]", Verdict.warn: "[yellow]warn[/]", Verdict.fail: "[red]FAIL[/]"}
+_MARK = {Verdict.ok: ("ok", "green"), Verdict.warn: ("warn", "yellow"), Verdict.fail: ("FAIL", "red")}
 
 
 def register(app: typer.Typer) -> None:
     @app.command(rich_help_panel="Stack")
     def doctor(output: OutputOpt = OutputFormat.table) -> None:
         """Check this machine: python, docker, binaries, ports, fd limit, disk. Exit 1 on a failure."""
-        from spotctl.output import emit
+        from spotctl.output import emit, styled
 
         checks = run_checks()
         emit([c.__dict__ for c in checks], output, ["CHECK", "RESULT", "DETAIL", "HOW TO FIX"],
-             [(c.name, _MARK[c.verdict], c.detail, c.fix) for c in checks])
+             [(c.name, styled(*_MARK[c.verdict]), c.detail, c.fix) for c in checks])
         if any(c.verdict is Verdict.fail for c in checks):
             raise typer.Exit(1)

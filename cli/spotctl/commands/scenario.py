@@ -54,12 +54,11 @@ def list_cmd(output: OutputOpt = OutputFormat.table) -> None:
 @app.command("show")
 def show_cmd(name: NameArg, output: OutputOpt = OutputFormat.table) -> None:
     """A scenario's steps: what each does and why, and what it verifies."""
-    from rich.markdown import Markdown
-    from rich.markup import escape
+    from rich.text import Text
 
     from spotctl.guide import actions, catalog, report
     from spotctl.guide.checks import KINDS
-    from spotctl.output import out, print_json
+    from spotctl.output import out, print_json, print_lines
 
     scenario = catalog.load(name)
     if output is OutputFormat.json:
@@ -70,27 +69,35 @@ def show_cmd(name: NameArg, output: OutputOpt = OutputFormat.table) -> None:
                               for n, s in enumerate(scenario.steps, 1)]})
         return
     console = out()
-    console.print(f"[bold]{escape(scenario.title)}[/]\n{escape(scenario.summary)}\n", highlight=False)
+    console.print(Text(scenario.title, style="bold"))
+    print_text(scenario.summary)
+    console.print()
     for number, step in enumerate(scenario.steps, 1):
         console.print(report.step_header(scenario, number), highlight=False)
-        console.print(Markdown(step.text))
-        for line in report.plan_lines(step):
-            console.print(line, highlight=False)
+        print_text(step.text)
+        print_lines(report.plan_lines(step))
         console.print()
-    console.print(f"run it: [bold]spotctl scenario run {scenario.name}[/]", highlight=False)
+    console.print(Text.assemble("run it: ", (f"spotctl scenario run {scenario.name}", "bold")))
+
+
+def print_text(markdown: str) -> None:
+    """A step's markdown, its paragraphs and list items wrapped at the console's width (never cut)."""
+    from rich.markdown import Markdown
+
+    from spotctl.output import print_wrapped
+
+    print_wrapped(Markdown(markdown))
 
 
 def _ask_to_go_on(scenario: Scenario, yes: bool, interactive: bool) -> Any:
     """Before each step: show its text; on a terminal without --yes, wait for Enter (q stops)."""
-    from rich.markdown import Markdown
-
     from spotctl.guide import report
     from spotctl.output import out
 
     async def before(number: int, step: Step) -> bool:
         console = out()
         console.rule(report.step_header(scenario, number), align="left")
-        console.print(Markdown(step.text))
+        print_text(step.text)
         if interactive and not yes:
             answer = typer.prompt("Enter to run this step, q to stop", default="", show_default=False, err=True)
             return answer.strip().lower() not in ("q", "quit")
@@ -114,7 +121,7 @@ def run_cmd(
     from spotctl.endpoints import resolve
     from spotctl.guide import catalog, progress, report
     from spotctl.guide.runner import Event, Runner, StepFinished
-    from spotctl.output import is_interactive, out, print_json
+    from spotctl.output import is_interactive, out, print_json, print_lines
 
     scenario = catalog.load(name)
     if step > len(scenario.steps):
@@ -125,8 +132,7 @@ def run_cmd(
 
     def show(event: Event) -> None:
         if table and isinstance(event, StepFinished):
-            for line in report.result_lines(event.result):
-                out().print(line, highlight=False)
+            print_lines(report.result_lines(event.result))
             out().print()
 
     runner = Runner(scenario, resolve(), _state_dir(), listener=show)

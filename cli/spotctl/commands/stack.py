@@ -9,6 +9,8 @@ import typer
 from spotctl.output import OutputFormat, OutputOpt
 
 if TYPE_CHECKING:
+    from rich.text import Text
+
     from spotctl.stack.runtime import Runtime, ServiceStatus, State
 
 RuntimeOpt = Annotated[
@@ -30,8 +32,10 @@ def _runtime(name: str | None) -> Runtime:
     return runtime.select(name, project.current())
 
 
-def _state_cell(state: State) -> str:
-    return f"[{_STYLE[state.value]}]{state.value}[/]"
+def _state_cell(state: State) -> Text:
+    from spotctl.output import styled
+
+    return styled(state.value, _STYLE[state.value])
 
 
 def _print_statuses(statuses: list[ServiceStatus], fmt: OutputFormat, runtime_name: str) -> None:
@@ -66,9 +70,11 @@ def up(
     with UpProgress() as progress:
         statuses = rt.up(services or [], profile or [], progress.update)
     _print_statuses(statuses, output, rt.name)
+    from rich.text import Text
+
     from spotctl.output import info
 
-    info(f"[green]stack up[/] in {time.monotonic() - started:.1f}s ({rt.name} runtime)")
+    info(Text.assemble(("stack up", "green"), f" in {time.monotonic() - started:.1f}s ({rt.name} runtime)"))
     if output is OutputFormat.table:
         _print_links({s.name for s in statuses if s.state.value == "healthy"})
 
@@ -144,7 +150,7 @@ def config(output: OutputOpt = OutputFormat.table) -> None:
     """Resolved URLs and ports every spotctl command uses (flags > env > compose file)."""
     from spotctl import project
     from spotctl.endpoints import resolve
-    from spotctl.output import emit
+    from spotctl.output import emit, styled
     from spotctl_sandbox.common.env import Env
 
     proj = project.current()
@@ -152,7 +158,7 @@ def config(output: OutputOpt = OutputFormat.table) -> None:
     data: dict[str, Any] = {"project_dir": str(proj.root), "state_dir": str(proj.state_dir),
                             "compose_file": str(proj.compose_file),
                             "endpoints": {k: endpoints.env.get(k) for k in endpoints.keys}}
-    rows = [(k, endpoints.env.get(k) or "[dim]absent[/]", endpoints.services.get(k, ""),
+    rows = [(k, endpoints.env.get(k) or styled("absent", "dim"), endpoints.services.get(k, ""),
              "env" if Env().optional(k) else "compose") for k in endpoints.keys]
     rows += [("project dir", str(proj.root), "", ""), ("state dir", str(proj.state_dir), "", "")]
     emit(data, output, ["KEY", "VALUE", "SERVICE", "FROM"], rows)

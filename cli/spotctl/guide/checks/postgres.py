@@ -25,7 +25,10 @@ class Postgres(Kind):
     }
 
     def describe(self, spec: Spec) -> str:
-        return f"postgres: {' '.join(str(spec['sql']).split())[:90]} returns ≥ {spec.get('min_rows', 1)} row(s)"
+        """The whole statement with its parameters in place (as values once rendered, as templates in a
+        plan), so the learner can paste it into `spotctl pg query`."""
+        sql = with_params(" ".join(str(spec["sql"]).split()), list(spec.get("params", ())))
+        return f"postgres: {sql} returns ≥ {spec.get('min_rows', 1)} row(s)"
 
     async def observe(self, stores: Stores, spec: Spec, before: Any) -> list[dict[str, Any]]:
         sql, params = str(spec["sql"]), tuple(spec.get("params", ()))
@@ -42,6 +45,29 @@ class Postgres(Kind):
             return Verdict(False, f"first row {short(dict(seen[0]) if seen else None)} lacks {short(expect)}",
                            observed)
         return Verdict(True, f"{len(seen)} row(s)", observed)
+
+
+def with_params(sql: str, params: list[Any]) -> str:
+    """`sql` with each `%s` replaced by its parameter as an SQL literal (`%%` is a literal `%`); a
+    template (`{{ user_id }}`) is shown as it is."""
+    import re
+
+    values = iter(params)
+    missing = object()
+
+    def literal(match: re.Match[str]) -> str:
+        if match.group(0) == "%%":
+            return "%"
+        value = next(values, missing)
+        if value is missing:
+            return match.group(0)
+        if value is None:
+            return "NULL"
+        if isinstance(value, bool | int | float) or (isinstance(value, str) and value.startswith("{{")):
+            return str(value)
+        return "'" + str(value).replace("'", "''") + "'"
+
+    return re.sub(r"%%|%s", literal, sql)
 
 
 KIND = Postgres()

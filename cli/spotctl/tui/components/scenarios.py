@@ -110,8 +110,8 @@ class GuideScreen(SpotctlScreen):
     def show_step(self, number: int) -> None:
         self.step = max(1, min(number, len(self.scenario.steps)))
         step = self.scenario.steps[self.step - 1]
-        plan = "\n".join(report.plan_lines(step))
-        self.query_one("#step-title", Static).update(f"{report.step_header(self.scenario, self.step)}\n{plan}")
+        header = report.step_header(self.scenario, self.step)
+        self.query_one("#step-title", Static).update(report.lines_text([header, *report.plan_lines(step)]))
         self.query_one("#step-text", Markdown).update(step.text)
 
     def action_move(self, delta: int) -> None:
