@@ -66,7 +66,7 @@ def test_get_is_type_aware(cli, r: redis.Redis, uid: str) -> None:
     lst = get("list")
     assert lst["value"] == ["a", "b", "c"] and lst["type"] == "list" and 0 < lst["ttl"] <= 100
     assert get("set")["value"] == ["x", "y"]
-    assert get("zset")["value"] == [{"member": "low", "score": 1.0}, {"member": "high", "score": 5.0}]
+    assert get("zset")["value"] == [{"member": "high", "score": 5.0}, {"member": "low", "score": 1.0}]
     stream = get("stream")
     assert stream["type"] == "stream" and stream["value"][0]["fields"] == {"event": "play"}
     short = get("list", "--limit", "2")
@@ -74,6 +74,17 @@ def test_get_is_type_aware(cli, r: redis.Redis, uid: str) -> None:
 
     table = cli("redis", "get", f"{uid}:hash")
     assert table.code == 0 and "f1" in table.out and "hash" in table.err
+    ranked = cli("redis", "get", f"{uid}:zset", "--limit", "1")
+    assert ranked.code == 0 and "high" in ranked.out and "low" not in ranked.out
+
+
+def test_keys_and_values_print_literally(cli, r: redis.Redis, uid: str) -> None:
+    """Keys such as BullMQ's `bull:email:meta` are shown (and copy-paste) as stored, never as emoji or markup."""
+    r.hset(f"{uid}:email:meta", mapping={"tag:[red]x": ":thumbs_up:"})
+    listed = cli("redis", "keys", f"{uid}:*")
+    assert listed.code == 0 and f"{uid}:email:meta" in listed.out, listed
+    shown = cli("redis", "get", f"{uid}:email:meta")
+    assert "tag:[red]x" in shown.out and ":thumbs_up:" in shown.out and f"{uid}:email:meta" in shown.err
 
 
 def test_get_missing_key_fails_with_one_line(cli, uid: str) -> None:

@@ -92,10 +92,11 @@ class RedisClient:
         with self.calls():
             return KeyType(decode(self.redis.type(key)) or "none")
 
-    def key(self, key: str, limit: int, *, highest_first: bool = False) -> KeyView | None:
+    def key(self, key: str, limit: int) -> KeyView | None:
         """A key's value, whatever its type, at most `limit` elements; None when it does not exist.
 
-        Sorted sets come lowest score first (as ZRANGE), or highest first with `highest_first`.
+        Sorted sets come highest score first (ZREVRANGE, as `top` and leaderboards read them), so a
+        truncated view keeps the members that matter.
         """
         kind = self.type_of(key)
         if kind is KeyType.none:
@@ -115,8 +116,7 @@ class RedisClient:
                 length, value = int(r.scard(key)), sorted(decode(v) or "" for v in _take(r.sscan_iter(key), limit))
             elif kind is KeyType.zset:
                 length = int(r.zcard(key))
-                read = r.zrevrange if highest_first else r.zrange
-                scored = _scored(read(key, 0, limit - 1, withscores=True))
+                scored = _scored(r.zrevrange(key, 0, limit - 1, withscores=True))
                 value = [{"member": decode(m), "score": score} for m, score in scored]
             else:
                 length = int(r.xlen(key))

@@ -67,7 +67,10 @@ def keys_cmd(pattern: Annotated[str, typer.Argument(help="Glob pattern, e.g. 'so
 @app.command("get")
 def get_cmd(key: str, limit: LimitOpt = 100, url: UrlOpt = None,
             output: OutputOpt = OutputFormat.table) -> None:
-    """A key's value, whatever its type (string, hash, list, set, zset, stream), with its TTL."""
+    """A key's value, whatever its type (string, hash, list, set, zset, stream), with its TTL.
+
+    Sorted sets are listed highest score first, as `top` does.
+    """
     from spotctl.errors import SpotctlError
 
     with connect(url) as r:

@@ -42,7 +42,7 @@ class Redis(Kind):
 
     async def observe(self, stores: Stores, spec: Spec, before: Any) -> dict[str, Any]:
         key = str(spec["key"])
-        view = await asyncio.to_thread(lambda: stores.redis().key(key, READ_LIMIT, highest_first=True))
+        view = await asyncio.to_thread(lambda: stores.redis().key(key, READ_LIMIT))
         return observation(key, view)
 
     def judge(self, spec: Spec, seen: Any) -> Verdict:
