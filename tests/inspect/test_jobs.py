@@ -99,6 +99,26 @@ async def test_purge_jobs_drains_waiting_and_delayed(cli, queue: Queue) -> None:
     assert await queue.getJobCounts("waiting", "delayed") == {"waiting": 0, "delayed": 0}
 
 
+async def test_an_unknown_queue_is_an_error_naming_the_known_ones(cli, stack: Any, uid: str) -> None:
+    import redis.asyncio as aredis
+
+    for args in (("purge", "jobs", uid, "--yes"), ("jobs", "failed", uid), ("jobs", "clean", uid, "--yes"),
+                 ("jobs", "retry", uid, "--all")):
+        result = cli(*args)
+        assert result.code == 2 and f"no BullMQ queue '{uid}'" in result.err, (args, result)
+        assert "recently-played" in result.err and "email" in result.err and "Traceback" not in result.err
+    r = aredis.Redis.from_url(stack.env["REDIS_URL"])
+    assert [k async for k in r.scan_iter(match=f"bull:{uid}:*")] == []  # nothing was made on the way
+    await r.aclose()
+
+
+def test_enqueue_into_a_new_queue_warns(cli, queue: Queue) -> None:
+    added = cli("jobs", "enqueue", queue.name, "x", "{}")
+    assert added.code == 0 and f"'{queue.name}' is a new queue" in added.err
+    again = cli("jobs", "enqueue", queue.name, "x", "{}")
+    assert again.code == 0 and "new queue" not in again.err
+
+
 def test_down_redis_for_jobs(cli, closed_port) -> None:
     url = f"redis://127.0.0.1:{closed_port()}/0"
     assert cli("jobs", "queues", "--url", url).down("redis", url)

@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from spotctl.clients.reach import reaching, require
 from spotctl.errors import SpotctlError
-from spotctl.inspect.jobs_view import COUNT_STATES, PREFIX, CleanState, counts_row, job_view, queue_names
+from spotctl.inspect.jobs_view import (
+    COUNT_STATES,
+    PREFIX,
+    CleanState,
+    check_queue,
+    counts_row,
+    job_view,
+    queue_names,
+)
 
 if TYPE_CHECKING:
     import redis.asyncio as aredis
@@ -25,11 +33,16 @@ T = TypeVar("T")
 
 
 class JobsClient:
-    """Queues opened on first use and closed together; use it as `async with JobsClient(url) as jobs:`."""
+    """Queues opened on first use and closed together; use it as `async with JobsClient(url) as jobs:`.
+
+    A queue is read or changed only when it is known (the contract's, or one Redis holds keys of): an
+    unknown name is a UsageError listing the known ones. `enqueue` may start a new queue.
+    """
 
     def __init__(self, url: str) -> None:
         self.url = require(KEY, url)
         self._queues: dict[str, Queue] = {}
+        self._known: list[str] | None = None
 
     async def __aenter__(self) -> JobsClient:
         return self
@@ -59,10 +72,18 @@ class JobsClient:
             keys = [k async for k in client.scan_iter(match=f"{PREFIX}:*", count=1000) if k.endswith((":meta", ":id"))]
         finally:
             await client.aclose()
-        return queue_names(keys)
+        self._known = queue_names(keys)
+        return self._known
+
+    async def known(self, name: str) -> Queue:
+        """The queue `name`, or a UsageError listing the known queues."""
+        if self._known is None or name not in self._known:  # made since the last look?
+            await self.queue_names()
+        check_queue(name, self._known or ())
+        return self.queue(name)
 
     async def counts(self, name: str, states: Sequence[str] = COUNT_STATES) -> dict[str, int]:
-        return {k: int(v) for k, v in (await self.queue(name).getJobCounts(*states)).items()}
+        return {k: int(v) for k, v in (await (await self.known(name)).getJobCounts(*states)).items()}
 
     async def overview(self) -> list[dict[str, Any]]:
         """Every queue with its job counts per state and whether it is paused."""
@@ -74,13 +95,13 @@ class JobsClient:
 
     async def jobs(self, name: str, state: str, limit: int) -> list[dict[str, Any]]:
         """Jobs of one state, newest first, as `job_view` shapes them."""
-        return [job_view(j) for j in await self.queue(name).getJobs([state], 0, limit - 1)]
+        return [job_view(j) for j in await (await self.known(name)).getJobs([state], 0, limit - 1)]
 
     async def job(self, name: str, job_id: str) -> dict[str, Any] | None:
         """One job with its state and return value, or None when the queue holds no such job."""
         from bullmq import Job
 
-        queue = self.queue(name)
+        queue = await self.known(name)
         found = await Job.fromId(queue, job_id)
         if found is None:
             return None
@@ -90,7 +111,7 @@ class JobsClient:
         """Move failed jobs (all of them when `job_ids` is None) back to waiting; their ids."""
         from bullmq import Job
 
-        queue = self.queue(name)
+        queue = await self.known(name)
         if job_ids is None:
             ids = [str(j.id) for j in await queue.getJobs(["failed"])]
             await queue.retryJobs({"state": "failed"})
@@ -106,14 +127,16 @@ class JobsClient:
 
     async def clean(self, name: str, state: CleanState, grace_s: float, limit: int) -> int:
         """Remove jobs in one state older than `grace_s` (at most `limit`, 0 = all); how many went."""
-        return len(await self.queue(name).clean(int(grace_s * 1000), limit, state.bull_set))
+        return len(await (await self.known(name)).clean(int(grace_s * 1000), limit, state.bull_set))
 
-    async def enqueue(self, name: str, job_name: str, data: dict[str, Any], opts: dict[str, Any]) -> str:
-        return str((await self.queue(name).add(job_name, data, opts)).id)
+    async def enqueue(self, name: str, job_name: str, data: dict[str, Any], opts: dict[str, Any]) -> tuple[str, bool]:
+        """Add a job; its id, and whether the queue is new (no worker of the stack consumes it)."""
+        new = name not in await self.queue_names()
+        return str((await self.queue(name).add(job_name, data, opts)).id), new
 
     async def purge(self, name: str, obliterate: bool) -> None:
         """Drain the waiting, prioritized and delayed jobs, or with `obliterate` every job in any state."""
-        queue = self.queue(name)
+        queue = await self.known(name)
         if obliterate:
             await queue.obliterate(force=True)
         else:

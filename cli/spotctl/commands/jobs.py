@@ -131,7 +131,13 @@ def enqueue_cmd(
         opts["priority"] = priority
     if job_id is not None:
         opts["jobId"] = job_id
-    new_id = run(url, lambda jobs: jobs.enqueue(queue, name, payload, opts))
+    new_id, new_queue = run(url, lambda jobs: jobs.enqueue(queue, name, payload, opts))
+    if new_queue:
+        from spotctl.inspect.jobs_view import CONTRACT_QUEUES
+        from spotctl.output import warn
+
+        warn(f"{queue!r} is a new queue: no worker of the stack consumes it (the stack's queues: "
+             f"{', '.join(CONTRACT_QUEUES)})")
     emit({"queue": queue, "name": name, "id": new_id}, output, ("queue", "name", "id"), [(queue, name, new_id)])
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any
 
+from spotctl.errors import UsageError
 from spotctl_sandbox import contract
 
 PREFIX = contract.BULL_PREFIX
@@ -48,6 +49,15 @@ def queue_names(keys: Iterable[str], prefix: str = PREFIX) -> list[str]:
         if head == prefix and name and suffix in ("meta", "id"):
             names.add(name)
     return sorted(names)
+
+
+def check_queue(name: str, known: Iterable[str]) -> None:
+    """A queue the contract does not name and Redis holds nothing of is a typo, not an empty queue:
+    say which queues there are instead of purging (or listing) nothing."""
+    names = sorted(known)
+    if name not in names:
+        raise UsageError(f"no BullMQ queue {name!r}",
+                         hint=f"known queues: {', '.join(names)} (see `spotctl jobs queues`)")
 
 
 def counts_row(name: str, counts: Mapping[str, int], paused: bool) -> dict[str, Any]:
