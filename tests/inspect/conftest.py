@@ -51,6 +51,33 @@ class Cli:
                               text=True, timeout=timeout, env={**self.env, **(env or {})})
         return Result(proc.returncode, proc.stdout, proc.stderr)
 
+    def tty(self, *args: str, answer: str = "", timeout: float = 60) -> Result:
+        """`spotctl ARGS` on a terminal (a pseudo-terminal: it may ask), `answer` typed in; the terminal's
+        output (stdout and stderr together) as `out`."""
+        import os
+        import pty
+        import select
+        import time
+
+        main, side = pty.openpty()
+        proc = subprocess.Popen([sys.executable, "-m", "spotctl", *args], stdin=side, stdout=side, stderr=side,
+                                env={**self.env, "TERM": "dumb"}, close_fds=True)
+        os.close(side)
+        os.write(main, answer.encode())
+        chunks, deadline = [], time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([main], [], [], 0.2)
+            try:
+                data = os.read(main, 65536) if ready else b""
+            except OSError:  # the terminal closed: the command ended
+                break
+            if ready and not data:
+                break
+            chunks.append(data)
+        os.close(main)
+        code = proc.wait(timeout=10)
+        return Result(code, b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n"), "")
+
     def popen(self, *args: str) -> subprocess.Popen[str]:
         return subprocess.Popen([sys.executable, "-m", "spotctl", *args], stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env)

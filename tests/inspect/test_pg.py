@@ -69,7 +69,7 @@ def test_query_limit_fetches_no_more_and_says_so(cli, table: str) -> None:
     exact = cli("pg", "query", f"SELECT id FROM {table} ORDER BY id", "--limit", "3", "-o", "json").json()
     assert len(exact["rows"]) == 3 and exact["truncated"] is False
     shown = cli("pg", "query", f"SELECT id FROM {table} ORDER BY id", "-n", "1")
-    assert shown.code == 0 and "1 row (the first 1: --limit)" in shown.err
+    assert shown.code == 0 and "1 row; the first 1 shown (--limit N, --all)" in shown.err
 
 
 def test_query_is_read_only_unless_write(cli, stack: Any, table: str) -> None:
@@ -77,10 +77,35 @@ def test_query_is_read_only_unless_write(cli, stack: Any, table: str) -> None:
     assert refused.code == 1 and "read-only" in refused.err and "--write" in refused.err
     assert count(stack, table) == 3
 
-    done = cli("pg", "query", f"DELETE FROM {table} WHERE id = 1", "--write", "-o", "json")
+    unconfirmed = cli("pg", "query", f"DELETE FROM {table} WHERE id = 1", "--write")
+    assert unconfirmed.refused() and count(stack, table) == 3  # off a terminal: --yes, or nothing runs
+
+    done = cli("pg", "query", f"DELETE FROM {table} WHERE id = 1", "--write", "--yes", "-o", "json")
     assert done.code == 0, done
-    assert done.json()["rowcount"] == 1 and done.json()["status"] == "DELETE 1"
+    assert done.json()["rowcount"] == 1 and done.json()["status"] == "DELETE 1" and done.json()["affected"] == 1
     assert count(stack, table) == 2
+    table_out = cli("pg", "query", f"UPDATE {table} SET note = 'z'", "--write", "--yes")
+    assert table_out.code == 0 and "UPDATE 2: 2 rows changed, committed" in table_out.err
+
+
+def test_a_write_on_a_terminal_shows_the_rows_it_changed_and_asks(cli, stack: Any, table: str) -> None:
+    declined = cli.tty("pg", "query", f"DELETE FROM {table}", "--write", answer="n\n")
+    assert declined.code == 1 and "DELETE 3: 3 rows changed, not committed yet" in declined.out, declined
+    assert "Commit (3 rows changed)?" in declined.out and "nothing was changed" in declined.out
+    assert count(stack, table) == 3
+    accepted = cli.tty("pg", "query", f"DELETE FROM {table} WHERE id > 1", "--write", answer="y\n")
+    assert accepted.code == 0 and "DELETE 2: 2 rows changed, committed" in accepted.out, accepted
+    assert count(stack, table) == 1
+
+
+def test_a_select_shows_a_limited_number_of_rows_unless_asked(cli) -> None:
+    sql = "SELECT g FROM generate_series(1, 501) AS g"
+    default = cli("pg", "query", sql, "-o", "json").json()
+    assert len(default["rows"]) == 500 and default["truncated"] is True
+    shown = cli("pg", "query", sql, "--limit", "3")
+    assert shown.code == 0 and "3 rows; the first 3 shown (--limit N, --all)" in shown.err
+    everything = cli("pg", "query", sql, "--all", "-o", "csv")
+    assert everything.code == 0 and len(everything.out.splitlines()) == 502 and everything.err == ""
 
 
 def test_bad_sql_is_one_line(cli) -> None:

@@ -56,6 +56,7 @@ class QueryResult:
     status: str | None
     rowcount: int
     truncated: bool = False  # more rows than the limit asked for
+    affected: int = 0  # rows inserted, updated, deleted, merged or copied by all the statements
 
 
 class PgClient:
@@ -124,10 +125,14 @@ class PgClient:
                            for n, d in conn.execute(CONSTRAINTS_SQL, params).fetchall()]
         return {"table": table, "columns": columns, "indexes": indexes, "constraints": constraints}
 
-    def query(self, text: str, limit: int | None = None) -> QueryResult:
-        """Run the user's SQL (several statements in one transaction); committed unless read-only.
-        With `limit`, at most that many rows are fetched (and `truncated` says whether more were there)."""
-        truncated = False
+    def query(self, text: str, limit: int | None = None, *, commit: bool = True) -> QueryResult:
+        """Run the user's SQL (several statements in one transaction); committed unless read-only, or
+        left open with `commit=False` (then `commit()` or `rollback()` it, e.g. after asking).
+
+        With `limit`, at most that many rows are fetched (`truncated` says whether more were there)."""
+        from spotctl.inspect.tabular import affected_rows
+
+        truncated, affected = False, 0
         with self.calls() as conn:
             cur = conn.execute(text.encode())  # user SQL is the point of this call
             columns: list[str] = []
@@ -139,13 +144,22 @@ class PgClient:
                     truncated = limit is not None and len(rows) > limit
                     rows = rows[:limit] if limit is not None else rows
                 status, rowcount = cur.statusmessage, cur.rowcount
+                affected += affected_rows(status)
                 if not cur.nextset():
                     break
             if self.read_only:
                 conn.rollback()
-            else:
+            elif commit:
                 conn.commit()
-        return QueryResult(columns, rows, status, rowcount, truncated)
+        return QueryResult(columns, rows, status, rowcount, truncated, affected)
+
+    def commit(self) -> None:
+        with self.calls() as conn:
+            conn.commit()
+
+    def rollback(self) -> None:
+        with self.calls() as conn:
+            conn.rollback()
 
     def documents(self, table: str, limit: int) -> tuple[int, list[dict[str, Any]]]:
         """A JSONB document table (`id`, `doc`, like the playlists' fallback store): how many documents,

@@ -78,39 +78,60 @@ def describe_cmd(table: Annotated[str, typer.Argument(help="Table name, optional
         print_table(("constraint", "definition"), [(c["name"], c["definition"]) for c in constraints])
 
 
+DEFAULT_LIMIT = 500  # rows shown unless --limit/--all: a table of 10,000 rows takes seconds to draw
+
+
 @app.command("query")
 def query_cmd(
     sql_text: Annotated[str, typer.Argument(metavar="SQL", help="The statement; '-' reads it from stdin.")],
     write: Annotated[bool, typer.Option("--write", help="Allow changes (default: a READ ONLY transaction, "
-                                        "rolled back at the end).")] = False,
-    limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="Show at most N rows (fetches no "
-                                              "more).")] = None,
+                                        "rolled back at the end); asks before committing.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Commit a --write without asking (needed off a "
+                                      "terminal).")] = False,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Show at most N rows (fetches no "
+                                       "more).")] = DEFAULT_LIMIT,
+    all_rows: Annotated[bool, typer.Option("--all", help="Show every row (no --limit).")] = False,
     url: UrlOpt = None,
     output: Annotated[QueryFormat, typer.Option("--output", "-o", help="table, json or csv.")] = QueryFormat.table,
 ) -> None:
-    """Run SQL. Read-only unless --write; with --write the transaction is committed.
+    """Run SQL. Read-only unless --write; a --write shows the rows it changed and asks before committing.
 
-    Several statements run in one transaction; the last result set is shown (as `psql -c` does).
+    Several statements run in one transaction; the last result set is shown (as `psql -c` does), at most
+    --limit rows of it.
     """
     from spotctl.errors import UsageError
     from spotctl.inspect.tabular import records, to_csv
+    from spotctl.output import confirm, is_interactive
 
     text = sys.stdin.read() if sql_text == "-" else sql_text
     if not text.strip():
         raise UsageError("no SQL given")
+    if write and not yes and not is_interactive():
+        confirm("run SQL with --write", yes)  # refuses before anything runs
     with connect(url, read_only=not write) as pg:
-        result = pg.query(text, limit)
+        result = pg.query(text, None if all_rows else limit, commit=False)
+        if write:
+            changed = f"{result.affected} row{'s' if result.affected != 1 else ''}"
+            if not yes:
+                info(f"{result.status or 'ok'}: {changed} changed, not committed yet")
+            confirm(f"commit ({changed} changed)", yes)  # no: the connection closes, the transaction rolls back
+            pg.commit()
     columns, rows, status = result.columns, result.rows, result.status
+    more = f"; the first {limit} shown (--limit N, --all)" if result.truncated else ""
     if output is QueryFormat.json:
         print_json({"columns": columns, "rows": records(columns, rows), "rowcount": result.rowcount,
-                    "truncated": result.truncated, "status": status})
+                    "truncated": result.truncated, "status": status, "affected": result.affected,
+                    "committed": write})
     elif output is QueryFormat.csv:
         sys.stdout.write(to_csv(columns, rows))
+        if more:
+            info(f"{len(rows)} rows{more}")
     elif columns:
         from spotctl.inspect.values import cell
 
         print_table(columns, [[cell(v) for v in row] for row in rows])
-        more = f" (the first {limit}: --limit)" if result.truncated else ""
         info(f"{len(rows)} row{'s' if len(rows) != 1 else ''}{more}")
-    else:
+    if write and output is not QueryFormat.json:
+        info(f"{status or 'ok'}: {result.affected} row{'s' if result.affected != 1 else ''} changed, committed")
+    elif not columns and output is QueryFormat.table:
         info(status or "ok")

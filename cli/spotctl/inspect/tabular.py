@@ -32,3 +32,15 @@ def _csv_cell(value: Any) -> Any:
     if isinstance(value, dict | list):
         return json.dumps(jsonable(value))
     return jsonable(value)
+
+
+_CHANGES = ("INSERT", "UPDATE", "DELETE", "MERGE", "COPY")
+
+
+def affected_rows(status: str | None) -> int:
+    """Rows a statement changed, from its command tag (`DELETE 3`, `INSERT 0 5`); 0 for anything else
+    (`SELECT 10` reads, `CREATE TABLE` changes no row)."""
+    words = (status or "").split()
+    if len(words) >= 2 and words[0] in _CHANGES and words[-1].isdigit():
+        return int(words[-1])
+    return 0
