@@ -144,16 +144,50 @@ def test_unknown_group_and_topic_are_one_line(cli, uid: str) -> None:
     assert topic.code == 1 and "no topic" in topic.err and "Traceback" not in topic.err
 
 
-def test_purge_topic_is_confirmed_and_empties_it(cli, stack: Any, topic: str) -> None:
-    produce(stack, topic, "1", "2", "3")
+def test_purge_topic_is_confirmed_and_empties_it(cli, stack: Any, topic: str, uid: str) -> None:
+    part = produce(stack, topic, "1", "2", "3")
+    group, tp = f"{uid}-reader", TopicPartition(topic, part)
+    admin = KafkaAdminClient(bootstrap_servers=stack.env["KAFKA_BOOTSTRAP_SERVERS"])
+    admin.alter_group_offsets(group, {tp: OffsetAndMetadata(3, "", -1)})  # a reader that read it all
     assert cli("purge", "topic", topic).refused()
     in_place = cli("purge", "topic", topic, "--yes", "-o", "json")
     if in_place.code == 1:  # tansu has no DeleteRecords: it says so and points at --recreate
         assert "DeleteRecords" in in_place.err and "--recreate" in in_place.err
         in_place = cli("purge", "topic", topic, "--yes", "--recreate", "-o", "json")
+        # the group reads the new log from its start (0), whatever its reset policy says
+        assert in_place.json()["groups"] == [{"group": group, "partitions": [part], "from": 3, "reset": True}]
+        assert f"group {group}: committed offsets on {topic} moved back to 0" in in_place.err
+        assert admin.list_group_offsets({group: None})[group][tp].offset == 0
+    admin.close()
     assert in_place.code == 0, in_place
     assert in_place.json()["purged"] == 3
     assert cli("kafka", "tail", topic, "--from-beginning", "-o", "json").lines() == []
+    empty = cli("kafka", "tail", topic)
+    assert empty.code == 0 and f"{topic} is empty: no records in its 2 partition(s)" in empty.err
+
+
+def test_reset_offsets_of_a_group_with_members_says_how_to_stop_them(cli, stack: Any, topic: str,
+                                                                     uid: str) -> None:
+    import subprocess
+    import sys
+
+    # a member of its own process, killed at the end: its join takes the broker's rebalance delay
+    # (~23 s on tansu), but the member counts at once
+    member = subprocess.Popen([sys.executable, "-c", "import sys; from kafka import KafkaConsumer; c = KafkaConsumer("
+                               "sys.argv[1], bootstrap_servers=sys.argv[2], group_id=sys.argv[3]); "
+                               "[c.poll(timeout_ms=200) for _ in iter(int, 1)]",
+                               topic, stack.env["KAFKA_BOOTSTRAP_SERVERS"], f"{uid}-live"])
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            busy = cli("kafka", "reset-offsets", f"{uid}-live", "--topic", topic, "--to-earliest", "--yes")
+            if "active member" in busy.err or time.monotonic() > deadline:
+                break
+        assert busy.code == 1 and "active member" in busy.err, busy
+        assert "spotctl down workers" in busy.err and f"reset-offsets {uid}-live --topic {topic}" in busy.err
+    finally:
+        member.kill()
+        member.wait()
 
 
 def test_down_kafka_names_the_servers(cli, closed_port) -> None:

@@ -20,7 +20,15 @@ from typing import TYPE_CHECKING, Any
 
 from spotctl.clients.reach import require
 from spotctl.errors import ServiceDown, SpotctlError
-from spotctl.inspect.kafka_view import Partition, Reset, TailPlan, lag_rows, record_view, reset_targets
+from spotctl.inspect.kafka_view import (
+    Partition,
+    Reset,
+    TailPlan,
+    lag_rows,
+    record_view,
+    reset_targets,
+    stop_consumers_hint,
+)
 
 if TYPE_CHECKING:
     from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
@@ -213,10 +221,40 @@ class KafkaClient:
             raise SpotctlError(f"group {group!r} has no committed offsets", hint="name the topics with --topic")
         members = self.describe_group(group)["members"]
         if members:
-            raise SpotctlError(f"group {group!r} has {len(members)} active member(s); stop its consumers first")
+            raise SpotctlError(f"group {group!r} has {len(members)} active member(s): its offsets cannot move now",
+                               hint=stop_consumers_hint(group, topics))
         begin, end = self.offsets(tps)
         targets = reset_targets(mode, value, {tp: committed.get(tp) for tp in tps}, begin, end)
         return {tp: (committed.get(tp), targets[tp]) for tp in sorted(tps)}
+
+    def groups_on(self, topic: str) -> dict[str, dict[TopicPartition, int]]:
+        """Every group's committed offsets on `topic` (groups without any there left out)."""
+        found = {}
+        for gid in self.group_ids():
+            mine = {tp: o for tp, o in self.committed(gid).items() if tp.topic == topic}
+            if mine:
+                found[gid] = mine
+        return found
+
+    def rewind(self, groups: dict[str, dict[TopicPartition, int]]) -> list[dict[str, Any]]:
+        """After a topic was recreated: each group that had read it starts the new log at 0. A deleted
+        topic's offsets may be dropped by the broker (tansu does), leaving the group to its reset policy
+        (`latest` skips what is written before it comes back); a group with active members keeps its
+        old position in memory and commits it past the new end: it cannot be moved now, so it is
+        reported with what to run."""
+        done = []
+        for gid, offsets in sorted(groups.items()):
+            row: dict[str, Any] = {"group": gid, "partitions": sorted(tp.partition for tp in offsets),
+                                   "from": max(offsets.values())}
+            members = self.describe_group(gid)["members"]
+            if members:
+                topic = next(iter(offsets)).topic
+                row.update(reset=False, members=len(members), hint=stop_consumers_hint(gid, [topic]))
+            else:
+                self.commit_offsets(gid, dict.fromkeys(offsets, 0))
+                row.update(reset=True)
+            done.append(row)
+        return done
 
     def commit_offsets(self, group: str, targets: dict[TopicPartition, int]) -> None:
         from kafka.structs import OffsetAndMetadata

@@ -104,8 +104,14 @@ def tail_cmd(
     plan = TailPlan.from_flags(from_beginning, offset, n, follow)
     wanted = parse_partitions(partition)
     with connect(url) as kafka:
-        for record in kafka.tail(topic, plan, wanted):
+        records = kafka.tail(topic, plan, wanted)
+        for record in records:
             _print_record(record, output)
+        if not records:
+            from spotctl.inspect.kafka_view import empty_tail_message
+
+            extent = kafka.extent(topic)
+            info(empty_tail_message(topic, extent.records, len(extent.partitions)))
         if follow:
             info(f"following {topic} (ctrl-c to stop)")
             for record in kafka.follow(timeout):
@@ -188,6 +194,14 @@ def purge_topic(topic: str, yes: bool, recreate: bool, url: str | None, output: 
     with connect(url) as kafka:
         extent = kafka.extent(topic)
         confirm(questions.purge_topic(topic, extent.records, len(extent.partitions), recreate), yes)
+        groups = kafka.groups_on(topic) if recreate else {}
         kafka.purge(extent, recreate)
-    emit({"topic": topic, "purged": extent.records, "recreated": recreate}, output, ("topic", "purged", "recreated"),
-         [(topic, extent.records, recreate)])
+        rewound = kafka.rewind(groups)
+    emit({"topic": topic, "purged": extent.records, "recreated": recreate, "groups": rewound}, output,
+         ("topic", "purged", "recreated"), [(topic, extent.records, recreate)])
+    for row in rewound:
+        if row["reset"]:
+            info(f"group {row['group']}: committed offsets on {topic} moved back to 0 (were up to {row['from']})")
+        else:
+            warn(f"group {row['group']} has {row['members']} active member(s): its committed offsets on {topic} "
+                 f"(up to {row['from']}) are past the new log's end; {row['hint']}")

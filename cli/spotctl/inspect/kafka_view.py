@@ -122,3 +122,22 @@ def parse_partitions(spec: str | None) -> set[int] | None:
         return {int(p) for p in spec.split(",") if p.strip()}
     except ValueError:
         raise UsageError(f"--partition {spec!r} is not a comma-separated list of numbers") from None
+
+
+def stop_consumers_hint(group: str, topics: Sequence[str] = ()) -> str:
+    """How to get a group's consumers out of the way (offsets of a group with members cannot be moved):
+    the stack's own consumers are the workers."""
+    from spotctl_sandbox import contract
+
+    whose = "the stack's workers consume it" if group == contract.ANALYTICS_GROUP else "if they are the stack's workers"
+    only = "".join(f" --topic {t}" for t in topics)
+    return (f"stop its consumers first ({whose}: `spotctl down workers`), then `spotctl kafka reset-offsets "
+            f"{group}{only} --to-earliest --yes`, then `spotctl up workers`")
+
+
+def empty_tail_message(topic: str, held: int, partitions: int) -> str:
+    """Why `tail` printed nothing: the topic holds no record, or none where it was asked to start."""
+    if held == 0:
+        return f"{topic} is empty: no records in its {partitions} partition(s)"
+    return (f"no records at the chosen offsets; {topic} holds {held} record(s) "
+            "(--from-beginning shows them from the oldest)")
