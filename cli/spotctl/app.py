@@ -84,7 +84,22 @@ def build_app() -> typer.Typer:
     )
 
     @app.callback()
-    def main() -> None:
+    def main(
+        version: bool = typer.Option(False, "--version", "-V", is_eager=True, callback=_print_version,
+                                     help="Print spotctl's version and exit."),
+    ) -> None:
         """Run, inspect and load-test the Spotify-like sandbox stack (local processes or Docker)."""
 
     return app
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            installed = version("spotctl")
+        except PackageNotFoundError:  # run from a checkout without installing
+            from spotctl import __version__ as installed
+        print(f"spotctl {installed}")
+        raise typer.Exit()

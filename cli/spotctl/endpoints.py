@@ -12,9 +12,14 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from spotctl.errors import SpotctlError
+
+if TYPE_CHECKING:
+    from spotctl.stack.compose import Service
+    from spotctl_sandbox.common.env import Env
 
 
 class _Url:
@@ -31,6 +36,7 @@ class _Url:
 class Endpoints:
     env: Mapping[str, str]
     services: Mapping[str, str] = field(default_factory=dict)  # URL key -> the compose service answering it
+    origins: Mapping[str, str] = field(default_factory=dict)  # key -> where its value came from (`config`)
 
     redis_url = _Url("REDIS_URL")
     database_url = _Url("DATABASE_URL")
@@ -103,13 +109,24 @@ def resolve(overrides: Mapping[str, str | None] | None = None) -> Endpoints:
     view = plan.client_view(stack, proj)
     env = dict(view.env)
     caller = Env()
+    origins = {key: _compose_origin(env.get(key, ""), stack.services.get(view.services.get(key, "")), caller)
+               for key in plan.client_keys(stack)}
     for key in plan.client_keys(stack):
         value = caller.optional(key)
         if value:
-            env[key] = value
+            env[key], origins[key] = value, f"env {key}"
     if not caller.optional("MONGO_URL") and env.get("MONGO_URL") and not port_open(env["MONGO_URL"], 27017):
         env.pop("MONGO_URL")  # absent, never faked
+        origins["MONGO_URL"] = "compose (nothing answers there)"
     for key, value in (overrides or {}).items():
         if value:
-            env[key] = value
-    return Endpoints(env=env, services=view.services)
+            env[key], origins[key] = value, "flag"
+    return Endpoints(env=env, services=view.services, origins=origins)
+
+
+def _compose_origin(value: str, service: Service | None, caller: Env) -> str:
+    """`compose`, naming the variable that moved the port in `value` when one did (SPOTCTL_REDIS_PORT)."""
+    port = urlsplit(value if "//" in value else f"tcp://{value.split(',')[0]}").port if value else None
+    moved = [m.variable for m in (service.ports if service else ())
+             if m.variable and m.host == port and caller.optional(m.variable)]
+    return f"compose, port from env {moved[0]}" if moved else "compose"

@@ -31,3 +31,34 @@ def test_unknown_command_is_a_usage_error(cli) -> None:  # type: ignore[no-untyp
 def test_bad_option_value_is_a_usage_error(cli) -> None:  # type: ignore[no-untyped-def]
     result = cli("ps", "--output", "xml")
     assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_version(cli) -> None:  # type: ignore[no-untyped-def]
+    from spotctl import __version__
+
+    result = cli("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"spotctl {__version__}"
+
+
+@pytest.mark.parametrize(("words", "expected"), [
+    ("scenario run q", {"quickstart"}),
+    ("up re", {"redis"}),
+    ("chaos kill wo", {"workers"}),
+    ("load run la", {"latency"}),
+    ("jobs failed re", {"recently-played", "reports"}),
+    ("purge jobs em", {"email"}),
+    ("kafka tail so", {"song_played"}),
+    ("rabbit peek notifications.de", {"notifications.delivery", "notifications.delivery.dlq"}),
+    ("kafka reset-offsets an", {"analytics"}),
+])
+def test_completion_offers_live_names(stack_settings: object, words: str, expected: set[str]) -> None:
+    """What the shell offers after `spotctl WORDS<TAB>` (the stack's own names even while it is down)."""
+    from typer.testing import CliRunner
+
+    from spotctl.app import build_app
+
+    argv = ["spotctl", *words.split()]
+    result = CliRunner().invoke(build_app(), [], prog_name="spotctl", env={
+        "_SPOTCTL_COMPLETE": "complete_bash", "COMP_WORDS": " ".join(argv), "COMP_CWORD": str(len(argv) - 1)})
+    assert result.exit_code == 0, result.output
+    assert expected <= set(result.stdout.split()), result.stdout

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import uuid
 from collections.abc import Callable
@@ -71,9 +72,32 @@ def test_ps_says_kafka_is_memory_only_and_a_second_up_attaches(stack: Any, cli: 
 
 
 def test_config_shows_the_urls_clients_use(stack: Any, cli: Cli) -> None:
-    shown = json.loads(cli("config", "-o", "json").stdout)["endpoints"]
+    config = json.loads(cli("config", "-o", "json").stdout)
+    shown = config["endpoints"]
     assert shown["REDIS_URL"] == stack.env["REDIS_URL"]
     assert shown["MONGO_URL"] is None  # absent, never faked
+    # where each value comes from: the test block moves every port with SPOTCTL_<NAME>_PORT
+    assert config["from"]["REDIS_URL"] == "compose, port from env SPOTCTL_REDIS_PORT"
+    assert config["from"]["state dir"] == "env SPOTCTL_STATE_DIR"
+    moved = json.loads(cli("config", "-o", "json", env={"DATABASE_URL": "postgresql://elsewhere/db"}).stdout)
+    assert moved["endpoints"]["DATABASE_URL"] == "postgresql://elsewhere/db"
+    assert moved["from"]["DATABASE_URL"] == "env DATABASE_URL"
+
+
+def test_up_of_a_service_that_cannot_run_here_fails_saying_how_to_get_it(stack: Any, cli: Cli) -> None:
+    import shutil
+
+    if shutil.which("mongod"):
+        pytest.skip("this machine has mongod")
+    result = cli("up", "mongo")
+    assert result.returncode == 1 and "mongo cannot run here: no mongod on PATH" in result.stderr
+    assert "put mongod on PATH" in result.stderr and "stack up" not in result.stderr
+
+
+def test_health_json_keeps_the_services_own_types(stack: Any, cli: Cli) -> None:
+    stack.up("api")
+    report = json.loads(cli("health", "api", "-o", "json").stdout)["api"]
+    assert report["status"] == "healthy" and report["schema_ready"] is True
 
 
 # --- a stack of the test's own, on other ports, driven only through the CLI --------------------------
@@ -109,7 +133,8 @@ def test_data_survives_down_and_up_without_volumes(own: Any) -> None:
         channel.queue_declare("kept", durable=True)
         channel.basic_publish("", "kept", b"durable", pika.BasicProperties(delivery_mode=2))
 
-    assert own("down").returncode == 0
+    stopping = own("down")
+    assert stopping.returncode == 0 and re.search(r"\d+\.\ds  postgres +stopped", stopping.stderr), stopping.stderr
     refused = own("down", "--volumes")  # no terminal, no --yes: refuses and deletes nothing
     assert refused.returncode == 2 and "--yes" in refused.stderr
     assert own("up", "postgres", "rabbitmq").returncode == 0

@@ -10,10 +10,10 @@ from typing import Annotated
 
 import typer
 
+from spotctl.commands._complete import Service
 from spotctl.output import OutputFormat, OutputOpt
 
-ServiceArg = Annotated[str, typer.Argument(help="A service of the compose file (see `spotctl ps`).",
-                                           show_default=False)]
+ServiceArg = Service
 ForOpt = Annotated[float | None, typer.Option("--for", min=0.1, help="Seconds to hold it down or frozen "
                                               "(default: until `spotctl chaos resume` or `spotctl up`).",
                                               show_default=False)]

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
+from spotctl.commands._complete import BullQueue
 from spotctl.inspect.jobs_view import CleanState, ListState
 from spotctl.output import OutputFormat, OutputOpt, confirm, emit, info, print_json
 
@@ -68,20 +69,21 @@ def list_jobs(queue: str, state: ListState, limit: int, url: str | None, output:
 
 
 @app.command("failed")
-def failed_cmd(queue: str, limit: LimitOpt = 20, url: UrlOpt = None, output: OutputOpt = OutputFormat.table) -> None:
+def failed_cmd(queue: BullQueue, limit: LimitOpt = 20, url: UrlOpt = None,
+               output: OutputOpt = OutputFormat.table) -> None:
     """Failed jobs of QUEUE, newest first, with the reason and attempts made."""
     list_jobs(queue, ListState.failed, limit, url, output)
 
 
 @app.command("list")
-def list_cmd(queue: str, state: Annotated[ListState, typer.Option("--state", "-s")] = ListState.waiting,
+def list_cmd(queue: BullQueue, state: Annotated[ListState, typer.Option("--state", "-s")] = ListState.waiting,
              limit: LimitOpt = 20, url: UrlOpt = None, output: OutputOpt = OutputFormat.table) -> None:
     """Jobs of QUEUE in one state, newest first."""
     list_jobs(queue, state, limit, url, output)
 
 
 @app.command("retry")
-def retry_cmd(queue: str,
+def retry_cmd(queue: BullQueue,
               job_ids: Annotated[list[str] | None, typer.Argument(help="Failed job ids; omit with --all.")] = None,
               all_failed: Annotated[bool, typer.Option("--all", help="Retry every failed job.")] = False,
               url: UrlOpt = None, output: OutputOpt = OutputFormat.table) -> None:
@@ -96,7 +98,7 @@ def retry_cmd(queue: str,
 
 @app.command("clean")
 def clean_cmd(
-    queue: str,
+    queue: BullQueue,
     state: Annotated[CleanState, typer.Option("--state", "-s", help="Which jobs to remove.")] = CleanState.completed,
     grace: Annotated[float, typer.Option("--grace", min=0, help="Keep jobs younger than S seconds.")] = 0,
     limit: Annotated[int, typer.Option("--limit", min=0, help="Remove at most N (0 = all).")] = 0,
@@ -114,7 +116,7 @@ def clean_cmd(
 
 @app.command("enqueue")
 def enqueue_cmd(
-    queue: str, name: Annotated[str, typer.Argument(help="Job name, e.g. update_recently_played.")],
+    queue: BullQueue, name: Annotated[str, typer.Argument(help="Job name, e.g. update_recently_played.")],
     data: Annotated[str, typer.Argument(help="Job data as a JSON object.")] = "{}",
     delay: Annotated[float, typer.Option("--delay", min=0, help="Seconds before it may run.")] = 0,
     attempts: Annotated[int, typer.Option("--attempts", min=1)] = 1,

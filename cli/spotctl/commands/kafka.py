@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from spotctl.commands._complete import Group, Topic, groups, topics
 from spotctl.output import OutputFormat, OutputOpt, confirm, emit, info, print_json, warn
 
 if TYPE_CHECKING:
@@ -61,7 +62,8 @@ def topics_cmd(internal: Annotated[bool, typer.Option("--internal", help="Includ
 
 
 @app.command("groups")
-def groups_cmd(group: Annotated[str | None, typer.Argument(help="One group; omit for all.")] = None,
+def groups_cmd(group: Annotated[str | None, typer.Argument(help="One group; omit for all.",
+                                                           autocompletion=groups)] = None,
                url: UrlOpt = None, output: OutputOpt = OutputFormat.table) -> None:
     """Consumer groups: state, members, and lag per partition (log end minus committed offset)."""
     with connect(url) as kafka:
@@ -83,7 +85,7 @@ def _print_record(record: dict[str, Any], output: OutputFormat) -> None:
 
 @app.command("tail")
 def tail_cmd(
-    topic: str,
+    topic: Topic,
     from_beginning: Annotated[bool, typer.Option("--from-beginning", help="Start at the oldest record.")] = False,
     offset: Annotated[int | None, typer.Option("--offset", min=0, help="Start at this offset "
                                                "(in every selected partition).")] = None,
@@ -120,7 +122,7 @@ def tail_cmd(
 
 @app.command("produce")
 def produce_cmd(
-    topic: str,
+    topic: Topic,
     values: Annotated[list[str] | None, typer.Argument(help="Values; none or '-' reads one per line "
                                                        "from stdin.")] = None,
     key: Annotated[str | None, typer.Option("--key", "-k", help="Record key (same for every value).")] = None,
@@ -153,9 +155,9 @@ def produce_cmd(
 
 @app.command("reset-offsets")
 def reset_offsets_cmd(
-    group: str,
+    group: Group,
     topic: Annotated[list[str] | None, typer.Option("--topic", "-t", help="Topics to reset (default: all the "
-                                                    "group has committed).")] = None,
+                                                    "group has committed).", autocompletion=topics)] = None,
     to_earliest: Annotated[bool, typer.Option("--to-earliest")] = False,
     to_latest: Annotated[bool, typer.Option("--to-latest")] = False,
     to_offset: Annotated[int | None, typer.Option("--to-offset", min=0)] = None,

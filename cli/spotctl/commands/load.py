@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from spotctl.commands._complete import LoadScenario
 from spotctl.output import OutputFormat, OutputOpt
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ def list_scenarios(output: OutputOpt = OutputFormat.table) -> None:
 
 
 def run(
-    scenario: Annotated[str, typer.Argument(help="connections | latency | chat | notifications | api")],
+    scenario: LoadScenario,
     users: Annotated[int, typer.Option("--users", "-u", help="Concurrent users (one connection each).")] = 100,
     spawn_rate: Annotated[float, typer.Option("--spawn-rate", "-r",
                                               help="Users started per second in total (pace the ramp).")] = 50.0,

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from spotctl.commands._complete import BullQueue, RabbitQueue, Topic, rabbit_queues
 from spotctl.output import OutputFormat, OutputOpt
 
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Confirm without a prompt (needed off a terminal).")]
@@ -23,7 +24,8 @@ def register(root: typer.Typer) -> None:
 
 
 @app.command("queue")
-def queue_cmd(name: str, yes: YesOpt = False, url: UrlOpt = None, output: OutputOpt = OutputFormat.table) -> None:
+def queue_cmd(name: RabbitQueue, yes: YesOpt = False, url: UrlOpt = None,
+              output: OutputOpt = OutputFormat.table) -> None:
     """Drop the ready messages of a RabbitMQ queue."""
     from spotctl.commands.rabbit import purge_queue
 
@@ -31,7 +33,8 @@ def queue_cmd(name: str, yes: YesOpt = False, url: UrlOpt = None, output: Output
 
 
 @app.command("dlq")
-def dlq_cmd(queue: Annotated[str, typer.Argument(help="The queue whose <queue>.dlq to empty (or the .dlq).")],
+def dlq_cmd(queue: Annotated[str, typer.Argument(help="The queue whose <queue>.dlq to empty (or the .dlq).",
+                                                 autocompletion=rabbit_queues)],
             yes: YesOpt = False, url: UrlOpt = None, output: OutputOpt = OutputFormat.table) -> None:
     """Drop the dead letters of a RabbitMQ queue (see them first with `spotctl rabbit dlq QUEUE`)."""
     from spotctl.commands.rabbit import purge_queue
@@ -41,7 +44,7 @@ def dlq_cmd(queue: Annotated[str, typer.Argument(help="The queue whose <queue>.d
 
 
 @app.command("topic")
-def topic_cmd(name: str,
+def topic_cmd(name: Topic,
               recreate: Annotated[bool, typer.Option("--recreate", help="Delete and recreate the topic (for "
                                                      "brokers without DeleteRecords, like tansu).")] = False,
               yes: YesOpt = False, url: UrlOpt = None, output: OutputOpt = OutputFormat.table) -> None:
@@ -52,7 +55,7 @@ def topic_cmd(name: str,
 
 
 @app.command("jobs")
-def jobs_cmd(queue: str,
+def jobs_cmd(queue: BullQueue,
              obliterate: Annotated[bool, typer.Option("--obliterate", help="Remove every job in any state, "
                                                       "history included.")] = False,
              yes: YesOpt = False, url: UrlOpt = None, output: OutputOpt = OutputFormat.table) -> None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from spotctl.commands._complete import RabbitQueue, rabbit_queues
 from spotctl.output import OutputFormat, OutputOpt, confirm, emit, info, print_json
 
 if TYPE_CHECKING:
@@ -105,7 +106,7 @@ def _show_messages(queue: str, total: int, msgs: list[dict[str, Any]], output: O
 
 
 @app.command("peek")
-def peek_cmd(queue: str, n: Annotated[int, typer.Argument(min=1, help="How many messages.")] = 5,
+def peek_cmd(queue: RabbitQueue, n: Annotated[int, typer.Argument(min=1, help="How many messages.")] = 5,
              url: UrlOpt = None, output: OutputOpt = OutputFormat.table) -> None:
     """Look at the first N messages without losing them: they are fetched and requeued.
 
@@ -165,14 +166,16 @@ def purge_queue(queue: str, yes: bool, url: str | None, output: OutputFormat) ->
 
 
 @app.command("purge")
-def purge_cmd(queue: str, yes: YesOpt = False, url: UrlOpt = None, output: OutputOpt = OutputFormat.table) -> None:
+def purge_cmd(queue: RabbitQueue, yes: YesOpt = False, url: UrlOpt = None,
+              output: OutputOpt = OutputFormat.table) -> None:
     """Drop every ready message of QUEUE (shows the count and asks first; --yes to skip)."""
     purge_queue(queue, yes, url, output)
 
 
 @app.command("dlq")
 def dlq_cmd(
-    queue: Annotated[str | None, typer.Argument(help="A queue (or its .dlq) to look into; omit to list "
+    queue: Annotated[str | None, typer.Argument(autocompletion=rabbit_queues,
+                                                help="A queue (or its .dlq) to look into; omit to list "
                                                 "all dead-letter queues.")] = None,
     n: Annotated[int, typer.Option("--limit", "-n", min=1, help="Messages to show.")] = 10,
     url: UrlOpt = None, mgmt_url: MgmtOpt = None, vhost: VhostOpt = "/", output: OutputOpt = OutputFormat.table,
@@ -195,7 +198,8 @@ def dlq_cmd(
 
 @app.command("redrive")
 def redrive_cmd(
-    queue: Annotated[str, typer.Argument(help="The queue whose <queue>.dlq to re-drive (or the .dlq).")],
+    queue: Annotated[str, typer.Argument(help="The queue whose <queue>.dlq to re-drive (or the .dlq).",
+                                         autocompletion=rabbit_queues)],
     limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="Move at most N.")] = None,
     yes: YesOpt = False, url: UrlOpt = None, output: OutputOpt = OutputFormat.table,
 ) -> None:

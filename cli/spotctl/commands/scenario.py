@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from spotctl.commands._complete import ScenarioName
 from spotctl.output import OutputFormat, OutputOpt
 
 if TYPE_CHECKING:
     from spotctl.guide.model import Scenario, Step
 
-NameArg = Annotated[str, typer.Argument(help="Scenario name (see `spotctl scenario list`).", show_default=False)]
+NameArg = ScenarioName
 
 app = typer.Typer(help="Guided scenarios: walk through the stack's flows, each step verified against the "
                        "real stores.", no_args_is_help=True)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from spotctl.commands._complete import Services
 from spotctl.output import OutputFormat, OutputOpt
 
 if TYPE_CHECKING:
@@ -18,8 +19,7 @@ RuntimeOpt = Annotated[
     typer.Option("--runtime", "-r", help="auto | local | docker (auto: docker if an engine answers).",
                  envvar="SPOTCTL_RUNTIME", show_default=False),
 ]
-ServicesArg = Annotated[list[str] | None, typer.Argument(help="Services (default: all in the profile).",
-                                                         show_default=False)]
+ServicesArg = Services
 
 _STYLE = {"healthy": "green", "starting": "yellow", "unhealthy": "red", "stopped": "dim", "absent": "magenta",
           "restarting": "yellow", "paused": "cyan"}
@@ -47,7 +47,8 @@ def _print_statuses(statuses: list[ServiceStatus], fmt: OutputFormat, runtime_na
              "; ".join(x for x in (s.note, s.hint if s.state.value in ("absent", "stopped", "paused") else "",
                                    s.detail if s.state.value in ("restarting", "paused") else "",
                                    f"last exit: {s.last_exit}" if s.last_exit else "",
-                                   *(f"{k}={v}" for k, v in s.extra.items())) if x))
+                                   *(f"{k}={str(v).lower() if isinstance(v, bool) else v}"
+                                     for k, v in s.extra.items())) if x))
             for s in statuses]
     emit(data, fmt, ["SERVICE", "STATE", "ENDPOINTS", "PID", "RESTARTS", "NOTES"], rows,
          title=f"runtime: {runtime_name}")
@@ -70,6 +71,7 @@ def up(
     with UpProgress() as progress:
         statuses = rt.up(services or [], profile or [], progress.update)
     _print_statuses(statuses, output, rt.name)
+    _fail_if_absent([s for s in statuses if s.name in (services or []) and s.state.value == "absent"])
     from rich.text import Text
 
     from spotctl.output import info
@@ -77,6 +79,16 @@ def up(
     info(Text.assemble(("stack up", "green"), f" in {time.monotonic() - started:.1f}s ({rt.name} runtime)"))
     if output is OutputFormat.table:
         _print_links({s.name for s in statuses if s.state.value == "healthy"})
+
+
+def _fail_if_absent(absent: list[ServiceStatus]) -> None:
+    """A service asked for by name that cannot run here is a failure, not "stack up": say how to get it.
+    (Absent optional services of a profile are fine: the stack has a fallback, and `ps` says so.)"""
+    if absent:
+        from spotctl.errors import SpotctlError
+
+        raise SpotctlError("; ".join(f"{s.name} cannot run here: {s.detail}" for s in absent),
+                           hint="; ".join(f"{s.name}: {s.hint}" for s in absent if s.hint) or None)
 
 
 def _print_links(healthy: set[str]) -> None:
@@ -106,7 +118,10 @@ def down(
     if volumes:
         target = ", ".join(services) if services else "all services"
         confirm(f"delete the data of {target}", yes)
-    stopped = rt.down(services or [], volumes)
+    from spotctl.commands._progress import DownProgress
+
+    with DownProgress() as progress:
+        stopped = rt.down(services or [], volumes, progress.update)
     info(f"stopped: {', '.join(stopped) or 'nothing was running'}" + ("; data deleted" if volumes else ""))
 
 
@@ -155,12 +170,18 @@ def config(output: OutputOpt = OutputFormat.table) -> None:
 
     proj = project.current()
     endpoints = resolve()
+    caller = Env()
+    dirs = {"project dir": (proj.root, "SPOTCTL_PROJECT_DIR", "found from the working dir"),
+            "state dir": (proj.state_dir, "SPOTCTL_STATE_DIR", "in the project dir")}
+    origins = {**{k: endpoints.origins.get(k, "compose") for k in endpoints.keys},
+               **{label: f"env {var}" if caller.optional(var) else default
+                  for label, (_, var, default) in dirs.items()}}
     data: dict[str, Any] = {"project_dir": str(proj.root), "state_dir": str(proj.state_dir),
                             "compose_file": str(proj.compose_file),
-                            "endpoints": {k: endpoints.env.get(k) for k in endpoints.keys}}
-    rows = [(k, endpoints.env.get(k) or styled("absent", "dim"), endpoints.services.get(k, ""),
-             "env" if Env().optional(k) else "compose") for k in endpoints.keys]
-    rows += [("project dir", str(proj.root), "", ""), ("state dir", str(proj.state_dir), "", "")]
+                            "endpoints": {k: endpoints.env.get(k) for k in endpoints.keys}, "from": origins}
+    rows = [(k, endpoints.env.get(k) or styled("absent", "dim"), endpoints.services.get(k, ""), origins[k])
+            for k in endpoints.keys]
+    rows += [(label, str(path), "", origins[label]) for label, (path, _, _) in dirs.items()]
     emit(data, output, ["KEY", "VALUE", "SERVICE", "FROM"], rows)
 
 

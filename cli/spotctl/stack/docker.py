@@ -132,8 +132,8 @@ class DockerRuntime:
         self._run("up", self.base_command(profiles or ["core"]) + ["up", "-d", "--build", "--wait", *names])
         return self.status(names)
 
-    def down(self, services: Sequence[str], volumes: bool) -> list[str]:
-        self._preflight()
+    def down(self, services: Sequence[str], volumes: bool, progress: ProgressFn | None = None) -> list[str]:
+        self._preflight()  # docker compose prints its own progress
         if services:
             self.compose.select(list(services))
             self._run("rm", self.base_command() + ["rm", "--stop", "--force", *(["-v"] if volumes else []),

@@ -261,14 +261,18 @@ class LocalRuntime:
         raise SpotctlError(f"{name} {reason}" + (f"; last log lines:\n{tail}" if tail else ""),
                            hint=f"see `spotctl logs {name}` ({log})")
 
-    def down(self, services: Sequence[str], volumes: bool) -> list[str]:
+    def down(self, services: Sequence[str], volumes: bool, progress: ProgressFn | None = None) -> list[str]:
         names = list(services) or list(self.compose.services)
         if services:
             self.compose.select(list(services))  # unknown names are a usage error
         stopped = []
         for name in reversed([n for n in self.compose.services if n in names]):
+            if progress is not None and self.registry.running(name) is not None:
+                progress(name, State.starting, "stopping")
             if self._withdraw(name):
                 stopped.append(name)
+                if progress is not None:
+                    progress(name, State.stopped, "stopped")
             self._meta_path(name).unlink(missing_ok=True)
         known = {p for r in self._live_records() for p in (r.pid, r.group)}
         if (supervisor := self.control.supervisor()) is not None:
@@ -396,7 +400,7 @@ def _tail_lines(path: Path, n: int) -> str:
     return "\n".join("  " + line for line in lines[-n:])
 
 
-def _health_details(service: compose.Service, state: State) -> dict[str, str]:
+def _health_details(service: compose.Service, state: State) -> dict[str, object]:
     """Facts a sandbox service reports about itself in its /health JSON (e.g. its playlist store)."""
     if state is not State.healthy or service.driver != "python":
         return {}
@@ -410,7 +414,7 @@ def _health_details(service: compose.Service, state: State) -> dict[str, str]:
             body = json.loads(resp.read() or b"{}")
     except (OSError, ValueError):
         return {}
-    return {k: str(v) for k, v in body.items() if isinstance(v, str | int | float) and k not in _ROUTINE}
+    return {k: v for k, v in body.items() if isinstance(v, str | int | float) and k not in _ROUTINE}  # typed
 
 
 _ROUTINE = {"status", "service", "uptime_s", "port", "version", "restarts"}  # not worth a column in ps

@@ -42,7 +42,7 @@ class ServiceStatus:
     note: str = ""
     hint: str = ""
     required: bool = True
-    extra: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, object] = field(default_factory=dict)  # typed as the service said it (JSON: true, 2)
     restarts: int | None = None  # by the local supervisor; None where nothing supervises (docker: its own)
     last_exit: str = ""  # "killed by SIGKILL", "exit code 1: <last log line>"
     last_exit_at: float | None = None
@@ -72,7 +72,7 @@ class Runtime(Protocol):
     def up(self, services: Sequence[str], profiles: Sequence[str], progress: ProgressFn) -> list[ServiceStatus]:
         ...
 
-    def down(self, services: Sequence[str], volumes: bool) -> list[str]:
+    def down(self, services: Sequence[str], volumes: bool, progress: ProgressFn | None = None) -> list[str]:
         ...
 
     def status(self, services: Sequence[str] = ()) -> list[ServiceStatus]:
