@@ -228,7 +228,7 @@ def test_show_prints_every_steps_text_and_checks(cli: Any) -> None:
     assert "Step 1/5 · Register a user" in done.stdout and "Step 5/5" in done.stdout
     assert "verify: kafka topic song_played got a record" in done.stdout
     shown = json.loads(cli("scenario", "show", "search", "-o", "json").stdout)
-    assert [s["title"] for s in shown["steps"]] == ["Search", "Search again (cache hit)"]
+    assert [s["title"] for s in shown["steps"]] == ["Search (a cache miss)", "Search again (cache hit)"]
 
 
 def test_show_wraps_text_and_checks_at_any_width_with_real_values(cli: Any) -> None:
@@ -345,3 +345,40 @@ def test_a_hub_op_that_mixes_kinds_is_refused() -> None:
     assert "steps[1].action.hub" in error_of(MINIMAL.replace(
         "http: {method: POST, path: /api/auth/login, json: {email: \"{{ email }}\"}}",
         "hub: {as: x, send: ping, disconnect: true}"))
+
+
+async def test_a_check_that_waits_shows_a_spinner_on_a_terminal_only(tmp_path: Path) -> None:
+    import io
+
+    from rich.console import Console
+
+    from spotctl.commands.scenario import StepDisplay
+    from spotctl.endpoints import Endpoints
+    from spotctl.guide.runner import CheckWaiting, Runner, StepFinished
+    from spotctl.guide.stores import Stores
+
+    scenario = demo(f"""
+    title: Demo
+    summary: A demo.
+    steps:
+      - title: Wait for a report
+        text: The worker writes it.
+        verify:
+          - file: {{path: "{tmp_path / 'report.html'}"}}
+            within: 0.3
+        hint: Is a worker running?
+    """)
+    events: list[Any] = []
+    endpoints = Endpoints(env={})
+    async with Stores(endpoints) as stores:
+        result, _ = await Runner(scenario, endpoints, tmp_path, events.append).run_step(stores, 1, {"run": "r"})
+    events.append(StepFinished(result))
+    assert [type(e) for e in events] == [CheckWaiting, StepFinished]
+    assert events[0].within_s == 0.3 and "report.html exists" in events[0].description
+
+    for tty in (True, False):
+        screen = io.StringIO()
+        display = StepDisplay(Console(file=screen, force_terminal=tty, width=100), tty)
+        for event in events:
+            display.show(event)
+        assert ("waiting up to 0.3 s: file" in screen.getvalue()) is tty and display.status is None

@@ -15,7 +15,11 @@ from spotctl.commands._complete import ScenarioName
 from spotctl.output import OutputFormat, OutputOpt
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.status import Status
+
     from spotctl.guide.model import Scenario, Step
+    from spotctl.guide.runner import Event
 
 NameArg = ScenarioName
 
@@ -118,11 +122,12 @@ def run_cmd(
 ) -> None:
     """Run a scenario: each step's text, its action, then PASS/FAIL per check (and a hint on failure)."""
     import asyncio
+    import sys
 
     from spotctl.endpoints import resolve
     from spotctl.guide import catalog, progress, report
-    from spotctl.guide.runner import Event, Runner, StepFinished
-    from spotctl.output import is_interactive, out, print_json, print_lines
+    from spotctl.guide.runner import Runner
+    from spotctl.output import err, is_interactive, out, print_json
 
     scenario = catalog.load(name)
     if step > len(scenario.steps):
@@ -130,15 +135,14 @@ def run_cmd(
 
         raise UsageError(f"--step {step}: {scenario.name} has steps 1..{len(scenario.steps)}")
     table = output is OutputFormat.table
-
-    def show(event: Event) -> None:
-        if table and isinstance(event, StepFinished):
-            print_lines(report.result_lines(event.result))
-            out().print()
-
-    runner = Runner(scenario, resolve(), _state_dir(), listener=show)
+    display = StepDisplay(err(), sys.stderr.isatty()) if table else None
+    runner = Runner(scenario, resolve(), _state_dir(), listener=display.show if display else None)
     before = _ask_to_go_on(scenario, yes, is_interactive()) if table else None
-    results = asyncio.run(runner.run(start=step, only=only, before_step=before))
+    try:
+        results = asyncio.run(runner.run(start=step, only=only, before_step=before))
+    finally:
+        if display is not None:
+            display.stop()
     passed = all(r.passed for r in results)  # stopping at the prompt (q) is not a failure
     if table:
         out().print(report.summary_line(scenario, results, step), highlight=False)
@@ -148,6 +152,37 @@ def run_cmd(
                     "steps": [r.as_json() for r in results]})
     if not passed:
         raise typer.Exit(1)
+
+
+class StepDisplay:
+    """How `scenario run` shows the runner's events: each step's result lines and, on a terminal only, a
+    spinner while a check waits for something to land (a worker's job, a Kafka record)."""
+
+    def __init__(self, console: Console, tty: bool) -> None:
+        self.console, self.tty = console, tty
+        self.status: Status | None = None
+
+    def show(self, event: Event) -> None:
+        from spotctl.guide import report
+        from spotctl.guide.runner import CheckWaiting, StepFinished
+        from spotctl.output import literal, out, print_lines
+
+        if isinstance(event, CheckWaiting) and self.tty:
+            text = literal(f"waiting up to {event.within_s:g} s: {event.description}")
+            if self.status is None:
+                self.status = self.console.status(text)
+                self.status.start()
+            else:
+                self.status.update(text)
+        elif isinstance(event, StepFinished):
+            self.stop()
+            print_lines(report.result_lines(event.result))
+            out().print()
+
+    def stop(self) -> None:
+        if self.status is not None:
+            self.status.stop()
+            self.status = None
 
 
 @app.command("reset")

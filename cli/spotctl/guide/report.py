@@ -49,8 +49,8 @@ def result_lines(result: StepResult) -> list[Text]:
         lines.append(Text.assemble("  ", ("hint:", "yellow"), " ", result.hint))
     elif result.explore:
         line = Text.assemble("  ", ("look for yourself:", "dim"))
-        for command in result.explore:
-            line.append("  ")
+        for number, command in enumerate(result.explore):
+            line.append("  " if number else " ")
             line.append(command, style="bold")
         lines.append(line)
     lines.append(Text.assemble("  ", MARK[result.outcome], (f" in {result.duration_s:.2f} s", "dim")))

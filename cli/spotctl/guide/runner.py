@@ -33,11 +33,21 @@ class StepStarted:
 
 
 @dataclass(frozen=True)
+class CheckWaiting:
+    """A check did not hold at first look: it is polled for up to `within_s` (workers are asynchronous).
+    A terminal shows a spinner until the step finishes."""
+
+    number: int
+    description: str
+    within_s: float
+
+
+@dataclass(frozen=True)
 class StepFinished:
     result: StepResult
 
 
-Event = StepStarted | StepFinished
+Event = StepStarted | CheckWaiting | StepFinished
 Listener = Callable[[Event], None]
 BeforeStep = Callable[[int, Step], Awaitable[bool]]  # False stops the run
 
@@ -189,6 +199,7 @@ class Runner:
         kind = KINDS[check.kind]
         spec = self._render(dict(check.spec), values, number)
         deadline = time.monotonic() + check.within_s
+        waiting = False
         while True:
             try:
                 verdict = kind.judge(spec, await kind.observe(stores, spec, before))
@@ -196,6 +207,9 @@ class Runner:
                 verdict = Verdict(False, f"could not read {kind.name}: {short(exc) or type(exc).__name__}")
             if verdict.ok or verdict.final or time.monotonic() >= deadline:
                 break
+            if not waiting:
+                waiting = True
+                self.listener(CheckWaiting(number, kind.describe(spec), check.within_s))
             await asyncio.sleep(POLL_INTERVAL_S)
         captured = self._capture(check.capture, verdict.observed, f"the {kind.name} check") if verdict.ok else {}
         return CheckResult(kind.name, kind.describe(spec), verdict.ok, verdict.detail, verdict.observed,
