@@ -9,7 +9,7 @@ cheapest client, so the generator's CPU is not what we measure) that all join on
      time; probe connections (--probes per client process) record now - scheduled (HdrHistogram);
   3. throughput: a burst of --burst messages; deliveries/s until every connection got them all.
 
-    source /tmp/devstack/env.sh
+    .venv/bin/spotctl up redis postgres     # its URLs are read like every spotctl command's (env wins)
     .venv/bin/python benchmarks/hub_fanout.py --connections 1000 --workers 2
 """
 

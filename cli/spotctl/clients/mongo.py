@@ -1,7 +1,8 @@
 """MongoDB (pymongo): databases, collections with counts and indexes, find and count.
 
-The local runtime has no MongoDB (no server package is installable here); then the client says so in
-one line and how to get one, instead of timing out.
+When no MongoDB answers (the local runtime runs one only when `mongod` is on PATH or `MONGO_URL` names
+a server; no server package is installable on this machine), the client says so in one line and how
+to get one, instead of timing out.
 """
 
 from __future__ import annotations
@@ -30,10 +31,11 @@ class MongoClient:
         import pymongo.errors as me
 
         if url is None:
-            raise SpotctlError("this runtime has no MongoDB (none is installable for the local runtime; the "
-                               "stack keeps playlists in PostgreSQL JSONB instead)",
-                               hint="run one with `spotctl up --runtime docker mongo`, or point MONGO_URL / --url "
-                                    "at a MongoDB")
+            raise SpotctlError("no MongoDB in this stack: the local runtime runs one when mongod is on PATH "
+                               "or MONGO_URL names a server (meanwhile playlists use the PostgreSQL JSONB "
+                               "fallback)",
+                               hint="put mongod on PATH and `spotctl up mongo`, point MONGO_URL / --url at a "
+                                    "MongoDB, or `spotctl up --runtime docker mongo`")
         self.url = url
         self.client: PyMongoClient[Document] = pymongo.MongoClient(url, serverSelectionTimeoutMS=2500,
                                                                    connectTimeoutMS=2500)

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from spotctl_sandbox.api import (
     admin,
     artists,
+    attachments,
     auth,
     docs,
     errors,
@@ -54,7 +55,7 @@ def create_app(config: ApiConfig | None = None) -> FastAPI:
     errors.install(app)
     docs.install(app)
     for module in (auth, songs, stream, search, playlists, social, artists, recommendations, releases, admin,
-                   health):
+                   attachments, health):
         app.include_router(module.router)
 
     def current_limits() -> object:

@@ -6,7 +6,7 @@ import os
 
 from spotctl.stack.drivers import Absent, Context, External, Launch, which
 
-HINT = ("put mongod on PATH, set MONGO_URL, or use --runtime docker "
+HINT = ("put mongod on PATH, set MONGO_URL, or `spotctl up --runtime docker mongo` "
         "(meanwhile playlists use the PostgreSQL JSONB fallback)")
 
 
