@@ -286,3 +286,15 @@ async def notifications(api_env: dict[str, str]) -> AsyncIterator[aio_pika.abc.A
         queue = await channel.declare_queue(f"test.api.releases.{uuid.uuid4().hex[:8]}", exclusive=True)
         await queue.bind(NOTIFICATIONS_EXCHANGE)
         yield queue
+
+
+def _attachment_bodies() -> None:
+    """POST /api/attachments takes the file itself as its body: schemathesis sends its PDF and audio
+    bodies as raw bytes, as it does application/octet-stream (images it sends as real files)."""
+    import schemathesis
+
+    schemathesis.serializer.alias(["application/pdf", "audio/mpeg", "audio/ogg", "audio/x-wav"],
+                                  "application/octet-stream")
+
+
+_attachment_bodies()

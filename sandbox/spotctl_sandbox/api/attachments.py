@@ -25,16 +25,18 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import psycopg
-from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
+from fastapi import Query, Request
 from fastapi.responses import FileResponse
 from psycopg.types.json import Jsonb
 
+from spotctl_sandbox.api.docs import ErrorBody, responses
 from spotctl_sandbox.api.errors import ApiError
-from spotctl_sandbox.api.security import Res, User
+from spotctl_sandbox.api.routing import router as make_router
+from spotctl_sandbox.api.security import Account, Res, User
 from spotctl_sandbox.common.env import Env
 
-router = APIRouter(prefix="/api", tags=["attachments"])
+router = make_router("/api", tags=["attachments"], errors=(401, 403))
 
 DEFAULT_MAX_BYTES = 1024 * 1024  # the API's request-body limit too: a bigger file is refused either way
 ALLOWED = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp", "audio/mpeg", "audio/x-wav",
@@ -177,9 +179,14 @@ async def _body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-@router.post("/attachments", status_code=201, responses={
-    413: {"description": "larger than ATTACHMENTS_MAX_BYTES"},
-    415: {"description": "a type not accepted, or content that is not the declared type"}})
+UNSUPPORTED: dict[int | str, dict[str, Any]] = {
+    415: {"model": ErrorBody, "description": "A type not accepted, or content that is not the declared type"}}
+UPLOAD_BODY = {"requestBody": {"required": True, "description": "the file itself, its type as Content-Type",
+                               "content": {kind: {"schema": {"type": "string", "format": "binary"}}
+                                           for kind in sorted(ALLOWED)}}}
+
+
+@router.post("/attachments", status_code=201, responses={**responses(413), **UNSUPPORTED}, openapi_extra=UPLOAD_BODY)
 async def upload(request: Request, res: Res, user: User,
                  name: Annotated[str, Query(min_length=1, max_length=255, description="the file's name")]
                  ) -> dict[str, Any]:
@@ -197,9 +204,8 @@ async def upload(request: Request, res: Res, user: User,
             "url": f"/api/attachments/{attachment.id}"}
 
 
-@router.get("/attachments/{attachment_id}", response_class=FileResponse,
-            responses={404: {"description": "no such attachment, or not shared with you"}})
-async def download(res: Res, user: User,
+@router.get("/attachments/{attachment_id}", response_class=FileResponse, responses=responses(404))
+async def download(res: Res, user: Account,
                    attachment_id: Annotated[str, PathParam(pattern=ID_PATTERN)]) -> FileResponse:
     """The file, for its uploader and the members of a channel it was shared in."""
     found = await asyncio.to_thread(store(res).get, attachment_id)
