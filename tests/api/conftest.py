@@ -298,3 +298,28 @@ def _attachment_bodies() -> None:
 
 
 _attachment_bodies()
+
+
+@pytest.fixture
+def scratch_db(api_env: dict[str, str]) -> Iterator[str]:
+    """The URL of a database of its own on the stack's PostgreSQL (an API pointed at it applies the
+    schema at start). For an API talking to other brokers than the stack's: in the stack's database
+    the stack's own API would relay its outbox to the stack's brokers first."""
+    name = f"spotctl_test_{uuid.uuid4().hex[:10]}"
+    admin_url = api_env["DATABASE_URL"]
+    try:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.errors.InsufficientPrivilege:
+        pytest.skip("the stack's PostgreSQL role may not create databases")
+    yield admin_url.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def wait_for(check: Callable[[], Awaitable[bool]], timeout: float = 30, what: str = "the condition") -> None:
+    """Poll `check` until it holds (a bound on how long, not a timing assertion)."""
+    deadline = time.monotonic() + timeout
+    while not await check():
+        assert time.monotonic() < deadline, f"{what} did not happen within {timeout} s"
+        await asyncio.sleep(0.2)

@@ -1,5 +1,5 @@
 """Flow 1, play: JWT -> cache-aside metadata (song:<id>, hit/miss counters) -> signed stream URL ->
-Kafka song_played -> BullMQ update_recently_played -> trending:songs."""
+Kafka song_played and BullMQ update_recently_played (through the outbox) -> trending:songs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from tests.api.conftest import ApiUser, KafkaProbe
+from tests.api.conftest import ApiUser, KafkaProbe, wait_for
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("seeded")]
 
@@ -53,6 +53,7 @@ async def test_play_needs_a_token(http: httpx.AsyncClient) -> None:
 async def test_play_lands_in_kafka_bullmq_and_trending(http: httpx.AsyncClient, user: ApiUser, redis: Redis,
                                                       kafka: KafkaProbe) -> None:
     before = float(await redis.zscore("trending:songs", str(SONG)) or 0)
+    since = await kafka.end_offsets("song_played")
 
     resp = await http.post(f"/api/songs/{SONG}/play", headers=user.auth)
 
@@ -60,10 +61,12 @@ async def test_play_lands_in_kafka_bullmq_and_trending(http: httpx.AsyncClient, 
     body = resp.json()
     assert body["song"]["id"] == SONG
     assert body["stream_path"].startswith(f"/stream/{SONG}?expires=")
-    event = await kafka.record_at("song_played", body["event"]["partition"], body["event"]["offset"])
+    event = await kafka.find("song_played", since, lambda e: e.get("event_id") == body["event"]["event_id"])
     assert event["user_id"] == user.id and event["song_id"] == SONG and isinstance(event["ts"], float)
     assert len(event["event_id"]) == 32
-    job = await redis.hgetall(f"bull:recently-played:{body['job']['id']}")
+    job_key = f"bull:recently-played:{body['job']['id']}"
+    await wait_for(lambda: redis.exists(job_key), what="the job's arrival in Redis")
+    job = await redis.hgetall(job_key)
     assert job["name"] == "update_recently_played"
     assert json.loads(job["data"]) == {"user_id": user.id, "song_id": SONG, "ts": event["ts"]}
     assert float(await redis.zscore("trending:songs", str(SONG)) or 0) >= before + 1

@@ -12,12 +12,14 @@ import psycopg.errors
 from fastapi import Depends, Path, Request
 from pydantic import Field
 
+from spotctl_sandbox.api.atomic import after_commit, atomic
 from spotctl_sandbox.api.errors import ApiError
 from spotctl_sandbox.api.routing import Body, text
 from spotctl_sandbox.api.routing import router as make_router
 from spotctl_sandbox.api.security import Admin, Res, audit_event, deny, requires
 from spotctl_sandbox.common.audit import AuditEvent
 from spotctl_sandbox.common.tokens import Claims, Role
+from spotctl_sandbox.db.unit import connection
 
 router = make_router("/api", tags=["artists"], errors=(401, 403, 404))
 
@@ -41,13 +43,14 @@ def artist_view(row: tuple[Any, ...]) -> dict[str, Any]:
 
 
 @router.post("/artists", status_code=201, summary="Create an artist profile (artist role: your own; admin: anyone's)")
+@atomic
 async def create_artist(body: NewArtist, user: ArtistOrAdmin, res: Res,
                         request: Request) -> dict[str, Any]:
     owner = int(user.user_id) if body.owner_user_id is None else body.owner_user_id
     if owner != int(user.user_id) and not user.has(Role.ADMIN):
         raise await deny(request, res, user, 403, "only admins create artists for other users")
     try:
-        async with res.pool.connection() as conn:
+        async with connection(res.pool) as conn:
             cur = await conn.execute("INSERT INTO artists (name, genre, owner_user_id) VALUES (%s, %s, %s) "
                                      "RETURNING id, name, genre, owner_user_id", (body.name, body.genre, owner))
             row = await cur.fetchone()
@@ -55,15 +58,16 @@ async def create_artist(body: NewArtist, user: ArtistOrAdmin, res: Res,
         raise ApiError(404, f"user {owner} not found") from exc
     assert row is not None
     if owner != int(user.user_id):
-        await audit_event(request, res, AuditEvent.ADMIN, user.user_id, f"created artist {row[0]} for user {owner}",
-                          target=f"artist:{row[0]}")
+        after_commit(lambda: audit_event(request, res, AuditEvent.ADMIN, user.user_id,
+                                         f"created artist {row[0]} for user {owner}", target=f"artist:{row[0]}"))
     return artist_view(row)
 
 
 @router.put("/artists/{artist_id}/owner", summary="Assign an artist to a user (admin)")
+@atomic
 async def set_owner(artist_id: ArtistId, body: Owner, admin: Admin, res: Res, request: Request) -> dict[str, Any]:
     try:
-        async with res.pool.connection() as conn:
+        async with connection(res.pool) as conn:
             cur = await conn.execute("UPDATE artists SET owner_user_id = %s WHERE id = %s "
                                      "RETURNING id, name, genre, owner_user_id", (body.user_id, artist_id))
             row = await cur.fetchone()
@@ -71,6 +75,6 @@ async def set_owner(artist_id: ArtistId, body: Owner, admin: Admin, res: Res, re
         raise ApiError(404, f"user {body.user_id} not found") from exc
     if row is None:
         raise ApiError(404, f"artist {artist_id} not found")
-    await audit_event(request, res, AuditEvent.ADMIN, admin.user_id, f"artist owner set to {body.user_id}",
-                      target=f"artist:{artist_id}")
+    after_commit(lambda: audit_event(request, res, AuditEvent.ADMIN, admin.user_id,
+                                     f"artist owner set to {body.user_id}", target=f"artist:{artist_id}"))
     return artist_view(row)

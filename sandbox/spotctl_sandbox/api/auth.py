@@ -10,7 +10,8 @@ from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from fastapi import Request
 from pydantic import Field
 
-from spotctl_sandbox.api import metrics, roles
+from spotctl_sandbox.api import roles
+from spotctl_sandbox.api.atomic import atomic
 from spotctl_sandbox.api.docs import responses
 from spotctl_sandbox.api.errors import ApiError
 from spotctl_sandbox.api.routing import Body, text
@@ -18,7 +19,8 @@ from spotctl_sandbox.api.routing import router as make_router
 from spotctl_sandbox.api.security import Account, Res, audit_event
 from spotctl_sandbox.common import tokens
 from spotctl_sandbox.common.audit import AuditEvent
-from spotctl_sandbox.events import Topic
+from spotctl_sandbox.db.unit import connection
+from spotctl_sandbox.events import Topic, outbox
 
 router = make_router("/api/auth", tags=["auth"])
 
@@ -37,22 +39,22 @@ class Login(Body):
 
 
 @router.post("/register", status_code=201, responses=responses(409))
-async def register(body: Register, res: Res) -> dict[str, Any]:
+@atomic
+async def register(body: Register, res: Res, request: Request) -> dict[str, Any]:
+    """The users row and its user_registered event (outbox) commit together."""
     password_hash = await asyncio.to_thread(res.hasher.hash, body.password)
     email = body.email.lower()
-    try:  # the event is published inside the transaction: no user without its user_registered event
-        async with res.pool.connection() as conn, conn.transaction():
+    try:
+        async with connection(res.pool) as conn:
             cur = await conn.execute(
                 "INSERT INTO users (email, name, password_hash) VALUES (%s, %s, %s) RETURNING id",
                 (email, body.name, password_hash))
             row = await cur.fetchone()
-            assert row is not None
-            user_id = str(row[0])
-            event = await res.kafka.send(Topic.USER_REGISTERED, {"user_id": user_id, "email": email},
-                                         key=user_id)
     except psycopg.errors.UniqueViolation as exc:
         raise ApiError(409, f"email {email} is already registered") from exc
-    metrics.EVENTS.labels(event.topic).inc()
+    assert row is not None
+    user_id = str(row[0])
+    outbox.emit(outbox.kafka_event(Topic.USER_REGISTERED, {"user_id": user_id, "email": email}, key=user_id))
     return {"id": user_id, "email": email, "name": body.name}
 
 

@@ -1,9 +1,11 @@
 """Flow 4, playlists: create, edit, share, delete — each through `PlaylistService` (the same rules
 the hub's collaborative editing uses; spotctl_sandbox.playlists.access says who may do what).
 
-Create = repository insert (MongoDB or the PostgreSQL JSONB fallback) -> invalidate
-`playlists:user:<id>` -> Kafka `playlist_created`. A library listing is cached per user for 5
-minutes; every change invalidates the listing of each member it touches.
+Create = repository insert (MongoDB or the PostgreSQL JSONB fallback) + Kafka `playlist_created`
+through the outbox, in one transaction -> invalidate `playlists:user:<id>`. Every write route is
+@atomic: with the PostgreSQL back-end its change, its event and (with an Idempotency-Key) its answer
+commit together. A library listing is cached per user for 5 minutes; every change invalidates the
+listing of each member it touches, once it is stored.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from fastapi import Path, Query, Request
 from pydantic import Field
 
 from spotctl_sandbox.api import metrics
+from spotctl_sandbox.api.atomic import after_commit, atomic
 from spotctl_sandbox.api.docs import OPTIONAL_AUTH
 from spotctl_sandbox.api.resources import Resources
 from spotctl_sandbox.api.routing import Body, text
@@ -22,7 +25,7 @@ from spotctl_sandbox.api.routing import router as make_router
 from spotctl_sandbox.api.security import Account, MaybeUser, Res, User, audit_event
 from spotctl_sandbox.common.audit import AuditEvent
 from spotctl_sandbox.common.tokens import Claims
-from spotctl_sandbox.events import Topic
+from spotctl_sandbox.events import Topic, outbox
 from spotctl_sandbox.playlists import (
     Action,
     Actor,
@@ -102,25 +105,31 @@ def view(p: Playlist, user_id: str | None, backend: str) -> dict[str, Any]:
     return doc
 
 
-async def forget_lists(res: Resources, *user_ids: str) -> None:
-    if user_ids:
-        await res.redis.delete(*(list_key(u) for u in set(user_ids)))
+def forget_lists(res: Resources, *user_ids: str) -> None:
+    """Drop these users' cached libraries once the change is stored (before, a concurrent read could
+    cache the old state again for 5 minutes)."""
+
+    async def forget() -> None:
+        if user_ids:
+            await res.redis.delete(*(list_key(u) for u in set(user_ids)))
+
+    after_commit(forget)
 
 
-async def _changed(res: Resources, p: Playlist, user: Claims, *also: str) -> dict[str, Any]:
-    await forget_lists(res, *p.members(), *also)
+def _changed(res: Resources, p: Playlist, user: Claims, *also: str) -> dict[str, Any]:
+    forget_lists(res, *p.members(), *also)
     return view(p, user.user_id, res.playlists.backend)
 
 
 @router.post("", status_code=201)
+@atomic
 async def create(body: NewPlaylist, user: User, res: Res, request: Request) -> dict[str, Any]:
     playlist = await service(request, res).create(Actor.of(user), body.name, body.description, body.song_ids,
                                                   body.visibility)
-    await forget_lists(res, user.user_id)
-    event = await res.kafka.send(Topic.PLAYLIST_CREATED, {
+    forget_lists(res, user.user_id)
+    outbox.emit(outbox.kafka_event(Topic.PLAYLIST_CREATED, {
         "user_id": user.user_id, "playlist_id": playlist.id, "name": playlist.name,
-        "song_count": len(playlist.song_ids)}, key=user.user_id)
-    metrics.EVENTS.labels(event.topic).inc()
+        "song_count": len(playlist.song_ids)}, key=user.user_id))
     return view(playlist, user.user_id, res.playlists.backend)
 
 
@@ -146,6 +155,7 @@ async def one(playlist_id: PlaylistId, user: MaybeUser, res: Res, request: Reque
 
 
 @router.patch("/{playlist_id}", summary="Edit (owner, collaborators); visibility: owner only")
+@atomic
 async def change(playlist_id: PlaylistId, body: PlaylistChange, user: User, res: Res,
                  request: Request) -> dict[str, Any]:
     svc, actor = service(request, res), Actor.of(user)
@@ -155,64 +165,73 @@ async def change(playlist_id: PlaylistId, body: PlaylistChange, user: User, res:
             body.visibility is None:
         playlist = await svc.edit(actor, playlist_id, name=body.name, description=body.description,
                                   song_ids=body.song_ids)
-    return await _changed(res, playlist, user)
+    return _changed(res, playlist, user)
 
 
 @router.post("/{playlist_id}/songs", summary="Append a song (owner, collaborators)")
+@atomic
 async def add_song(playlist_id: PlaylistId, body: AddSong, user: User, res: Res, request: Request) -> dict[str, Any]:
     playlist = await service(request, res).add_songs(Actor.of(user), playlist_id, [body.song_id])
-    return await _changed(res, playlist, user)
+    return _changed(res, playlist, user)
 
 
 @router.delete("/{playlist_id}", status_code=204, summary="Delete (owner, or an admin)")
+@atomic
 async def delete(playlist_id: PlaylistId, user: User, res: Res, request: Request) -> None:
     playlist = await service(request, res).delete(Actor.of(user), playlist_id)
-    await forget_lists(res, *playlist.members())
+    forget_lists(res, *playlist.members())
 
 
 @router.post("/{playlist_id}/invites", summary="Invite a user to collaborate (owner)")
+@atomic
 async def invite(playlist_id: PlaylistId, body: NewInvite, user: User, res: Res, request: Request) -> dict[str, Any]:
     playlist = await service(request, res).invite(Actor.of(user), playlist_id, body.user_id)
-    return await _changed(res, playlist, user)
+    return _changed(res, playlist, user)
 
 
 @router.post("/{playlist_id}/accept", summary="Accept your invite: you become a collaborator")
+@atomic
 async def accept(playlist_id: PlaylistId, user: User, res: Res, request: Request) -> dict[str, Any]:
     playlist = await service(request, res).accept(Actor.of(user), playlist_id)
-    return await _changed(res, playlist, user)
+    return _changed(res, playlist, user)
 
 
 @router.post("/{playlist_id}/leave", summary="Leave a playlist you collaborate on, or decline an invite")
+@atomic
 async def leave(playlist_id: PlaylistId, user: User, res: Res, request: Request) -> dict[str, Any]:
     playlist = await service(request, res).leave(Actor.of(user), playlist_id)
-    await forget_lists(res, *playlist.members(), user.user_id)
+    forget_lists(res, *playlist.members(), user.user_id)
     return {"playlist_id": playlist_id, "left": True}
 
 
 @router.delete("/{playlist_id}/members/{user_id}", summary="Remove a collaborator or withdraw an invite (owner)")
+@atomic
 async def remove_member(playlist_id: PlaylistId, user_id: UserId, user: User, res: Res,
                         request: Request) -> dict[str, Any]:
     playlist = await service(request, res).remove_member(Actor.of(user), playlist_id, user_id)
-    return await _changed(res, playlist, user, user_id)
+    return _changed(res, playlist, user, user_id)
 
 
 @router.post("/{playlist_id}/link", status_code=201,
              summary="A new share link (owner): its holders may read the playlist and join it")
+@atomic
 async def create_link(playlist_id: PlaylistId, user: User, res: Res, request: Request) -> dict[str, Any]:
     playlist, token = await service(request, res).create_link(Actor.of(user), playlist_id)
     assert playlist.link is not None
-    await forget_lists(res, user.user_id)  # the owner's library shows the link's expiry
+    forget_lists(res, user.user_id)  # the owner's library shows the link's expiry
     return {"playlist_id": playlist.id, "link": token, "path": f"/api/playlists/{playlist.id}?link={token}",
             "expires_at": playlist.link.expires_at.isoformat()}
 
 
 @router.delete("/{playlist_id}/link", status_code=204, summary="Revoke the share link (owner)")
+@atomic
 async def revoke_link(playlist_id: PlaylistId, user: User, res: Res, request: Request) -> None:
     await service(request, res).revoke_link(Actor.of(user), playlist_id)
-    await forget_lists(res, user.user_id)
+    forget_lists(res, user.user_id)
 
 
 @router.post("/{playlist_id}/join", summary="Join as a collaborator with a share link")
+@atomic
 async def join(playlist_id: PlaylistId, body: Join, user: User, res: Res, request: Request) -> dict[str, Any]:
     playlist = await service(request, res).join(Actor.of(user), playlist_id, body.link)
-    return await _changed(res, playlist, user)
+    return _changed(res, playlist, user)

@@ -1,9 +1,11 @@
-"""The API's RabbitMQ side: release notifications (fanout, confirms) and recommendation RPC.
+"""The API's RabbitMQ side: publishing with confirms (the outbox relay's release notifications) and
+the recommendation RPC.
 
 One robust connection, opened on first use with a short tenacity backoff, so the API starts while
-RabbitMQ is still booting and recovers by itself when it comes back; for a second after a failed
-connect, callers fail at once rather than queue behind the next attempt. Messages are published
-`mandatory`: a message no queue would take is refused (503) instead of silently dropped.
+RabbitMQ is still booting and recovers by itself when it comes back (reconnecting every half
+second); for a second after a failed connect, callers fail at once rather than queue behind the
+next attempt. Messages are published `mandatory`: a message no queue would take is refused
+instead of silently dropped, and every wait is bounded.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, w
 from spotctl_sandbox.api.errors import DependencyDown, describe
 from spotctl_sandbox.common.jsonsafe import loads_safe
 from spotctl_sandbox.events.rabbit import (
-    NOTIFICATIONS_EXCHANGE,
     RECOMMENDATIONS_EXCHANGE,
     declare_exchanges,
     recommendation_routing_key,
@@ -30,6 +31,9 @@ from spotctl_sandbox.events.rabbit import (
 
 WORKER = "recommendation-worker"
 RETRY_INTERVAL_S = 1.0
+# aio-pika's default is 5 s between reconnect attempts: after a broker restart (~8 s to boot here)
+# releases waited ~15 s. Attempts are one TCP connect each, cheap enough every half second.
+RECONNECT_INTERVAL_S = 0.5
 
 
 class RabbitClient:
@@ -50,7 +54,8 @@ class RabbitClient:
             raise DependencyDown("rabbitmq", self._failure[1])
 
     async def _connect_once(self) -> None:
-        conn = await aio_pika.connect_robust(self.amqp_url, timeout=self.connect_budget_s)
+        conn = await aio_pika.connect_robust(self.amqp_url, timeout=self.connect_budget_s,
+                                             reconnect_interval=RECONNECT_INTERVAL_S)
         try:
             channel = await conn.channel(publisher_confirms=True, on_return_raises=True)
             exchanges = await declare_exchanges(channel)
@@ -92,23 +97,21 @@ class RabbitClient:
         if not self.connected():
             raise DependencyDown("rabbitmq", "connection is closed (reconnecting)")
 
-    async def publish_release(self, song_id: int, artist_id: int, title: str, artist: str) -> dict[str, Any]:
-        """Fanout a release notification; returns only once the broker confirmed it."""
+    async def publish(self, exchange: str, body: dict[str, Any], message_id: str, routing_key: str = "") -> None:
+        """Publish a persistent JSON message and return once the broker confirmed it, within
+        `connect_budget_s` (else DependencyDown); `mandatory`: a message no queue takes is refused."""
         await self._ready()
-        body = {"type": "release", "song_id": song_id, "artist_id": artist_id, "title": title,
-                "artist": artist, "ts": time.time()}
         message = aio_pika.Message(json.dumps(body).encode(), content_type="application/json",
-                                   delivery_mode=aio_pika.DeliveryMode.PERSISTENT, message_id=uuid.uuid4().hex)
+                                   delivery_mode=aio_pika.DeliveryMode.PERSISTENT, message_id=message_id)
         try:
             await asyncio.wait_for(
-                self._exchanges[NOTIFICATIONS_EXCHANGE].publish(message, routing_key="", mandatory=True),
+                self._exchanges[exchange].publish(message, routing_key=routing_key, mandatory=True),
                 self.connect_budget_s)
         except DeliveryError as exc:
-            raise DependencyDown("rabbitmq", f"no queue is bound to exchange '{NOTIFICATIONS_EXCHANGE}' "
+            raise DependencyDown("rabbitmq", f"no queue is bound to exchange '{exchange}' "
                                              "(is the workers service running?)") from exc
         except TimeoutError as exc:
-            raise DependencyDown("rabbitmq", "publish was not confirmed in time") from exc
-        return body
+            raise DependencyDown("rabbitmq", f"publish was not confirmed within {self.connect_budget_s:g} s") from exc
 
     async def request_recommendations(self, user_id: str) -> dict[str, Any]:
         """Direct-exchange request with reply_to + correlation_id; waits up to rpc_timeout_s."""

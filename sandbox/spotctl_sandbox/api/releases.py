@@ -1,18 +1,21 @@
-"""Flow 3 (API side), a release: insert the song in PostgreSQL and fan out a `release` message on
-the `notifications` exchange with publisher confirms. The publish happens inside the transaction:
-if RabbitMQ does not confirm, the song is not committed and the client gets a 503 naming it.
+"""Flow 3 (API side), a release: insert the song in PostgreSQL and, in the same transaction, its
+`release` message for the `notifications` fanout in the outbox; the relay publishes it (persistent,
+confirmed, mandatory) at once, or when RabbitMQ is back. A release is never stored without its
+notification, nor notified without being stored, whatever is down; the message id is the outbox's.
 
 Only the artist's owner (`artists.owner_user_id`) or an admin may release: followers are notified,
 so a release in someone else's name is refused (403, audited); an admin's is audited too."""
 
 from __future__ import annotations
 
+import time
 import zlib
 from typing import Any
 
 from fastapi import Request
 from pydantic import Field
 
+from spotctl_sandbox.api.atomic import after_commit, atomic
 from spotctl_sandbox.api.errors import ApiError
 from spotctl_sandbox.api.routing import Body, text
 from spotctl_sandbox.api.routing import router as make_router
@@ -20,6 +23,8 @@ from spotctl_sandbox.api.security import Res, User, audit_event, deny
 from spotctl_sandbox.api.songcache import SONG_COLUMNS, row_to_song
 from spotctl_sandbox.common.audit import AuditEvent
 from spotctl_sandbox.common.tokens import Role
+from spotctl_sandbox.db.unit import connection
+from spotctl_sandbox.events import NOTIFICATIONS_EXCHANGE, outbox
 
 router = make_router("/api", tags=["releases"], errors=(401, 403, 404))
 
@@ -31,9 +36,10 @@ class Release(Body):
 
 
 @router.post("/releases", status_code=201, summary="Release a song (the artist's owner, or an admin)")
+@atomic
 async def release(body: Release, user: User, res: Res, request: Request) -> dict[str, Any]:
     audio = res.media[zlib.crc32(body.title.encode()) % len(res.media)]
-    async with res.pool.connection() as conn, conn.transaction():
+    async with connection(res.pool) as conn:
         cur = await conn.execute(
             "SELECT a.name, al.title, a.owner_user_id FROM artists a "
             "LEFT JOIN albums al ON al.id = %s AND al.artist_id = a.id WHERE a.id = %s",
@@ -55,10 +61,15 @@ async def release(body: Release, user: User, res: Res, request: Request) -> dict
         row = await cur.fetchone()
         assert row is not None
         song = row_to_song(row)
-        message = await res.rabbit.publish_release(song["id"], body.artist_id, body.title, artist)
+        message = outbox.rabbit_message(NOTIFICATIONS_EXCHANGE, {
+            "type": "release", "song_id": song["id"], "artist_id": body.artist_id, "title": body.title,
+            "artist": artist, "ts": time.time()})
+        outbox.emit(message)
     if not owns:
-        await audit_event(request, res, AuditEvent.ADMIN, user.user_id, f"released song {song['id']} for artist "
-                          f"{body.artist_id}", target=f"artist:{body.artist_id}")
+        after_commit(lambda: audit_event(request, res, AuditEvent.ADMIN, user.user_id,
+                                         f"released song {song['id']} for artist {body.artist_id}",
+                                         target=f"artist:{body.artist_id}"))
     song.pop("audio_path")
-    return {"song": song, "notification": {"exchange": "notifications", "confirmed": True, "body": message},
+    return {"song": song, "notification": {"exchange": NOTIFICATIONS_EXCHANGE, "message_id": message.id,
+                                           "body": message.payload},
             "released_by": user.user_id}

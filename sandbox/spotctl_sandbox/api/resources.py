@@ -2,7 +2,10 @@
 
 Nothing here blocks start-up on a dependency: the PostgreSQL pool opens in the background, the
 schema is applied by a task that retries with backoff until PostgreSQL answers, and the Kafka and
-RabbitMQ clients connect on first use.
+RabbitMQ clients connect on first use. Every call to a store or broker is bounded by
+API_DEPENDENCY_TIMEOUT_S (1.5 s): Redis socket and connect timeouts with no retry of a timeout,
+PostgreSQL through bounded connections (spotctl_sandbox.db.bounded), Kafka and RabbitMQ by their
+clients' own bounds. Writes publish through the outbox relay, started here.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from spotctl_sandbox import contract
@@ -26,8 +30,11 @@ from spotctl_sandbox.api import roles
 from spotctl_sandbox.api.config import ApiConfig
 from spotctl_sandbox.api.rabbit import RabbitClient
 from spotctl_sandbox.api.ratelimit import RateLimits
+from spotctl_sandbox.api.relay import Relay, Sink
 from spotctl_sandbox.db import amigrate
+from spotctl_sandbox.db.bounded import open_pool
 from spotctl_sandbox.events.kafka import EventProducer
+from spotctl_sandbox.events.outbox import Channel, Message
 from spotctl_sandbox.playlists import PlaylistRepository, PostgresDirectory, open_repository
 from spotctl_sandbox.seed.audio import AudioFile, ensure_audio
 
@@ -42,7 +49,7 @@ JOB_OPTIONS = contract.job_options()
 class Resources:
     config: ApiConfig
     redis: Redis
-    pool: AsyncConnectionPool
+    pool: AsyncConnectionPool[Any]
     kafka: EventProducer
     rabbit: RabbitClient
     limits: RateLimits
@@ -52,6 +59,7 @@ class Resources:
     hasher: PasswordHasher = field(default_factory=PasswordHasher)
     schema_ready: asyncio.Event = field(default_factory=asyncio.Event)
     directory: PostgresDirectory | None = None
+    relay: Relay = field(init=False)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     def queue(self, name: str) -> Queue:
@@ -59,9 +67,21 @@ class Resources:
             self.queues[name] = Queue(name, {"connection": self.redis})
         return self.queues[name]
 
-    async def enqueue(self, queue: str, job_name: str, data: dict[str, Any]) -> str:
-        job = await self.queue(queue).add(job_name, data, JOB_OPTIONS)
-        return str(job.id)
+    def sinks(self) -> dict[Channel, Sink]:
+        """Where the outbox relay publishes each channel's messages."""
+
+        async def kafka(messages: list[Message]) -> None:
+            await self.kafka.send_many([(m.target, m.payload, m.routing) for m in messages])
+
+        async def rabbitmq(messages: list[Message]) -> None:
+            for m in messages:
+                await self.rabbit.publish(m.target, m.payload, m.id, m.routing or "")
+
+        async def bullmq(messages: list[Message]) -> None:
+            for m in messages:
+                await self.queue(m.target).add(m.name or "", m.payload, {**m.options, "jobId": m.id})
+
+        return {Channel.KAFKA: kafka, Channel.RABBITMQ: rabbitmq, Channel.BULLMQ: bullmq}
 
     async def _migrate_until_done(self) -> None:
         async for attempt in AsyncRetrying(wait=wait_exponential(multiplier=0.2, max=2),
@@ -75,6 +95,10 @@ class Resources:
                                                  self.config.admin_password)
         self.schema_ready.set()
         log.info("database schema is up to date")
+
+    async def _relay_when_ready(self) -> None:
+        await self.schema_ready.wait()  # the outbox table comes with the schema
+        await self.relay.run()
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -90,23 +114,24 @@ class Resources:
 async def open_resources(config: ApiConfig) -> Resources:
     s = config.settings
     timeout = config.dependency_timeout_s
-    redis = Redis.from_url(s.redis_url, decode_responses=True, socket_connect_timeout=1,
+    # one retry, for a connection that died with a restarted Redis; a timeout is not retried (a
+    # frozen Redis would cost three timeouts per call)
+    redis = Redis.from_url(s.redis_url, decode_responses=True, socket_connect_timeout=timeout,
                            socket_timeout=timeout, health_check_interval=10,
-                           retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2))
-    # reconnect_timeout: psycopg_pool's backoff doubles up to this bound (default 5 min, so a long
-    # outage could leave minutes between attempts); after it the pool reconnects on demand instead
-    pool = AsyncConnectionPool(s.database_url, min_size=2, max_size=10, timeout=timeout, open=False,
-                               kwargs={"autocommit": True, "connect_timeout": 2},
-                               check=AsyncConnectionPool.check_connection, reconnect_timeout=10)
+                           retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 1,
+                                       supported_errors=(RedisConnectionError,)))
+    pool = open_pool(s.database_url, answer_within_s=timeout, min_size=2, max_size=10, name="api")
     await pool.open(wait=False)
     res = Resources(
         config=config, redis=redis, pool=pool,
         kafka=EventProducer(s.kafka_bootstrap_servers, client_id="spotctl-api", timeout_s=timeout),
         rabbit=RabbitClient(s.amqp_url, connect_budget_s=timeout, rpc_timeout_s=config.rpc_timeout_s),
-        limits=RateLimits(s.redis_url, config.rate_limit_ip, config.rate_limit_user),
+        limits=RateLimits(s.redis_url, config.rate_limit_ip, config.rate_limit_user, timeout_s=timeout),
         playlists=await open_repository(s.mongo_url, pool),
         media=await asyncio.to_thread(ensure_audio, s.media_dir),
         directory=PostgresDirectory(pool),
     )
+    res.relay = Relay(pool, res.sinks())
     res._tasks.append(asyncio.create_task(res._migrate_until_done(), name="migrate"))
+    res._tasks.append(asyncio.create_task(res._relay_when_ready(), name="outbox-relay"))
     return res

@@ -1,5 +1,6 @@
 """Flow 5, search: Redis `search:<sha1>` (5 min) -> PostgreSQL full-text over title/artist/album ->
-Kafka `search_performed` (also for cached answers: the analytics want every query)."""
+Kafka `search_performed` through the outbox (also for cached answers: the analytics want every
+query, and a Kafka outage must not lose them)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,16 @@ import hashlib
 import json
 from typing import Annotated, Any
 
-from fastapi import Query
+from fastapi import Query, Request
 
 from spotctl_sandbox.api import metrics
+from spotctl_sandbox.api.atomic import atomic
 from spotctl_sandbox.api.docs import OPTIONAL_AUTH
 from spotctl_sandbox.api.errors import ApiError
 from spotctl_sandbox.api.routing import NO_NUL
 from spotctl_sandbox.api.routing import router as make_router
 from spotctl_sandbox.api.security import MaybeUser, Res
-from spotctl_sandbox.events import Topic
+from spotctl_sandbox.events import Topic, outbox
 
 router = make_router("/api", tags=["search"], errors=(401,))
 
@@ -38,7 +40,8 @@ def search_key(query: str, limit: int) -> str:
 
 
 @router.get("/search", openapi_extra=OPTIONAL_AUTH)
-async def search(res: Res, user: MaybeUser,
+@atomic
+async def search(res: Res, user: MaybeUser, request: Request,
                  q: Annotated[str, Query(min_length=1, max_length=200, pattern=NO_NUL, description="words to find")],
                  limit: Annotated[int, Query(ge=1, le=100)] = 20) -> dict[str, Any]:
     query = normalise(q)
@@ -57,9 +60,8 @@ async def search(res: Res, user: MaybeUser,
         for r in results:
             r["rank"] = round(float(r["rank"]), 6)
         await res.redis.set(key, json.dumps(results), ex=SEARCH_TTL_S)
-    event = await res.kafka.send(Topic.SEARCH_PERFORMED, {
+    outbox.emit(outbox.kafka_event(Topic.SEARCH_PERFORMED, {
         "user_id": user.user_id if user else None, "query": query, "results": len(results),
-        "cached": cached is not None}, key=user.user_id if user else None)
-    metrics.EVENTS.labels(event.topic).inc()
+        "cached": cached is not None}, key=user.user_id if user else None))
     return {"query": query, "cached": cached is not None, "count": len(results), "cache_key": key,
             "results": results}

@@ -8,12 +8,14 @@ import json
 from typing import Annotated, Any, cast
 
 import psycopg.errors
-from fastapi import Path, Query
+from fastapi import Path, Query, Request
 
+from spotctl_sandbox.api.atomic import atomic
 from spotctl_sandbox.api.docs import responses
 from spotctl_sandbox.api.errors import ApiError
 from spotctl_sandbox.api.routing import router as make_router
 from spotctl_sandbox.api.security import Account, Res, User
+from spotctl_sandbox.db.unit import connection
 
 router = make_router("/api", tags=["social"], errors=(401, 403))
 
@@ -25,9 +27,10 @@ def recent_key(user_id: str) -> str:
 
 
 @router.post("/artists/{artist_id}/follow", responses=responses(404))
-async def follow(artist_id: ArtistId, user: User, res: Res) -> dict[str, Any]:
+@atomic
+async def follow(artist_id: ArtistId, user: User, res: Res, request: Request) -> dict[str, Any]:
     try:
-        async with res.pool.connection() as conn:
+        async with connection(res.pool) as conn:
             await conn.execute("INSERT INTO follows (user_id, artist_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
                                (int(user.user_id), artist_id))
     except psycopg.errors.ForeignKeyViolation as exc:
@@ -38,8 +41,9 @@ async def follow(artist_id: ArtistId, user: User, res: Res) -> dict[str, Any]:
 
 
 @router.delete("/artists/{artist_id}/follow")
-async def unfollow(artist_id: ArtistId, user: User, res: Res) -> dict[str, Any]:
-    async with res.pool.connection() as conn:
+@atomic
+async def unfollow(artist_id: ArtistId, user: User, res: Res, request: Request) -> dict[str, Any]:
+    async with connection(res.pool) as conn:
         await conn.execute("DELETE FROM follows WHERE user_id = %s AND artist_id = %s",
                            (int(user.user_id), artist_id))
     return {"artist_id": artist_id, "following": False}

@@ -1,8 +1,10 @@
 """Songs: metadata (cache-aside), flow 1 "play", and the trending leaderboard.
 
-Play = JWT check -> cached metadata -> signed stream URL -> Kafka `song_played` (acknowledged) ->
-BullMQ `update_recently_played` -> `trending:songs` +1. The response carries the Kafka offset and
-the job id, so a client (or test) can follow the event into each store.
+Play = JWT check -> cached metadata -> signed stream URL -> Kafka `song_played` and the BullMQ
+`update_recently_played` job, both through the outbox (stored in one transaction, published by the
+relay at once, or when the broker is back) -> `trending:songs` +1 once stored. The response carries
+the event id and the job id, so a client (or test) can follow the play into each store; with an
+Idempotency-Key a retried play is the same play, not a second one.
 """
 
 from __future__ import annotations
@@ -13,13 +15,15 @@ from typing import Annotated, Any, cast
 from fastapi import Path, Query, Request
 
 from spotctl_sandbox import contract
-from spotctl_sandbox.api import metrics, signing
+from spotctl_sandbox.api import signing
+from spotctl_sandbox.api.atomic import after_commit, atomic
 from spotctl_sandbox.api.docs import responses
 from spotctl_sandbox.api.errors import ApiError
+from spotctl_sandbox.api.resources import JOB_OPTIONS
 from spotctl_sandbox.api.routing import router as make_router
 from spotctl_sandbox.api.security import Res, User
 from spotctl_sandbox.api.songcache import get_song, public
-from spotctl_sandbox.events import Topic
+from spotctl_sandbox.events import Topic, outbox
 
 router = make_router("/api", tags=["songs"])
 
@@ -43,25 +47,25 @@ async def song_metadata(song_id: SongId, res: Res) -> dict[str, Any]:
 @router.post("/songs/{song_id}/play", responses=responses(401, 403, 404))
 @router.get("/songs/{song_id}/stream", summary="Flow 1 as the seed spells it (same as POST .../play)",
             responses=responses(401, 403, 404))
+@atomic
 async def play(song_id: SongId, user: User, res: Res, request: Request) -> dict[str, Any]:
     song, cached = await require_song(res, song_id)
     expires = int(time.time()) + res.config.stream_link_ttl_s
     path = signing.sign(res.config.settings.jwt_secret, song_id, expires)
     now = time.time()
-    event = await res.kafka.send(Topic.SONG_PLAYED, {"user_id": user.user_id, "song_id": song_id, "ts": now},
-                                 key=user.user_id)
-    metrics.EVENTS.labels(event.topic).inc()
-    queue, job = contract.Q_RECENTLY_PLAYED, contract.JOB_UPDATE_RECENTLY_PLAYED
-    job_id = await res.enqueue(queue, job, {"user_id": user.user_id, "song_id": song_id, "ts": now})
-    metrics.JOBS.labels(queue, job).inc()
-    await res.redis.zincrby(TRENDING_KEY, 1, str(song_id))
+    event = outbox.kafka_event(Topic.SONG_PLAYED, {"user_id": user.user_id, "song_id": song_id, "ts": now},
+                               key=user.user_id)
+    queue, name = contract.Q_RECENTLY_PLAYED, contract.JOB_UPDATE_RECENTLY_PLAYED
+    job = outbox.job(queue, name, {"user_id": user.user_id, "song_id": song_id, "ts": now}, JOB_OPTIONS)
+    outbox.emit(event, job)
+    after_commit(lambda: res.redis.zincrby(TRENDING_KEY, 1, str(song_id)))
     return {
         "song": {**public(song), "cached": cached},
         "stream_path": path,
         "stream_url": str(request.base_url).rstrip("/") + path,
         "expires_at": expires,
-        "event": {"topic": event.topic, "partition": event.partition, "offset": event.offset},
-        "job": {"queue": queue, "name": job, "id": job_id},
+        "event": {"topic": event.target, "event_id": event.id},
+        "job": {"queue": queue, "name": name, "id": job.id},
     }
 
 

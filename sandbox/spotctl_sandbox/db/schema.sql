@@ -20,6 +20,10 @@
 --   user_roles         (user_id, role) primary key, granted_by, granted_at      API admin routes /
 --                      the bootstrap admin (ADMIN_EMAIL); read at login into the token's `roles`
 --   artists.owner_user_id  the user who may release for the artist (NULL: only admins may)
+--   outbox             a write's events, stored in the write's transaction; the API's relay
+--                      publishes them to Kafka / RabbitMQ / BullMQ and deletes them (issue 15)
+--   idempotency_keys   (scope, key) -> the answer a write gave, kept 24 h: a retry with the same
+--                      Idempotency-Key gets that answer back instead of writing twice (issue 15)
 --
 -- Changes to existing tables are written as ALTER ... IF NOT EXISTS below the CREATE TABLE, so a
 -- database made by an older version is brought up to date by the same idempotent script.
@@ -114,3 +118,29 @@ ALTER TABLE user_roles ADD CONSTRAINT user_roles_role_check
     CHECK (role IN ('user', 'artist', 'admin', 'ops', 'analyst', 'viewer'));
 ALTER TABLE artists ADD COLUMN IF NOT EXISTS owner_user_id bigint REFERENCES users (id) ON DELETE SET NULL;
 CREATE INDEX IF NOT EXISTS artists_owner_idx ON artists (owner_user_id);
+
+-- the transactional outbox and idempotency keys (issue 15)
+CREATE TABLE IF NOT EXISTS outbox (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    message_id  text NOT NULL UNIQUE,
+    channel     text NOT NULL CHECK (channel IN ('kafka', 'rabbitmq', 'bullmq')),
+    target      text NOT NULL,
+    name        text,
+    routing     text,
+    payload     jsonb NOT NULL,
+    options     jsonb NOT NULL DEFAULT '{}',
+    attempts    integer NOT NULL DEFAULT 0,
+    last_error  text,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    scope       text NOT NULL,
+    key         text NOT NULL,
+    fingerprint text NOT NULL,
+    status      integer NOT NULL,
+    body        text NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (scope, key)
+);
+CREATE INDEX IF NOT EXISTS idempotency_keys_created_idx ON idempotency_keys (created_at);

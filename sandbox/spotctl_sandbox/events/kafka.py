@@ -80,6 +80,23 @@ class EventProducer:
             raise KafkaError(f"Kafka did not acknowledge within {self.timeout_s:g} s") from exc
         return PublishedEvent(topic=meta.topic, partition=meta.partition, offset=meta.offset)
 
+    async def send_many(self, records: list[tuple[str, dict[str, Any], str | None]]) -> list[PublishedEvent]:
+        """Publish (topic, payload, key) records together and wait, `timeout_s` in all, until the broker
+        has every one (raises KafkaError otherwise: then some may have landed, so callers that retry
+        must let consumers de-duplicate on `event_id`)."""
+        producer = await self._started()
+
+        async def all_sent() -> list[PublishedEvent]:
+            futures = [await producer.send(topic, event_value(payload), key=key.encode() if key else None)
+                       for topic, payload, key in records]
+            metas = await asyncio.gather(*futures)
+            return [PublishedEvent(topic=m.topic, partition=m.partition, offset=m.offset) for m in metas]
+
+        try:
+            return await asyncio.wait_for(all_sent(), self.timeout_s)
+        except TimeoutError as exc:
+            raise KafkaError(f"Kafka did not acknowledge within {self.timeout_s:g} s") from exc
+
     async def ping(self, timeout_s: float | None = None) -> None:
         """Raise unless the broker answers a metadata request (used by health checks)."""
         producer = await self._started(timeout_s)

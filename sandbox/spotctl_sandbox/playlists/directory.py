@@ -7,6 +7,8 @@ from collections.abc import Iterable
 
 from psycopg_pool import AsyncConnectionPool
 
+from spotctl_sandbox.db.unit import connection
+
 MAX_ID = 2**63 - 1
 
 
@@ -19,7 +21,7 @@ class PostgresDirectory:
         ids = [int(u) for u in wanted if u.isascii() and u.isdigit() and 0 < int(u) <= MAX_ID]
         found: set[str] = set()
         if ids:
-            async with self.pool.connection() as conn:
+            async with connection(self.pool) as conn:
                 cur = await conn.execute("SELECT id FROM users WHERE id = ANY(%s)", (ids,))
                 found = {str(r[0]) for r in await cur.fetchall()}
         return sorted(wanted - found)
@@ -29,7 +31,7 @@ class PostgresDirectory:
         ids = [s for s in wanted if 0 < s <= MAX_ID]
         found: set[int] = set()
         if ids:
-            async with self.pool.connection() as conn:
+            async with connection(self.pool) as conn:
                 cur = await conn.execute("SELECT id FROM songs WHERE id = ANY(%s)", (ids,))
                 found = {r[0] for r in await cur.fetchall()}
         return sorted(wanted - found)
