@@ -69,10 +69,10 @@ class Report:
             ttr = "NOT RECOVERED" if p.seconds_to_recover is None else f"{p.seconds_to_recover:.1f}"
             what = f"pause {self.pause_s:g}s" if p.fault == "pause" else "kill -9"
             lines.append(f"| {what} | {p.target} | {ttr} | {acks} |")
-        lines += ["", "| operation | acknowledged | refused | lost | duplicated | phantom |",
-                  "|---|---|---|---|---|---|"]
-        lines += [f"| {v.kind} | {v.acked} | {v.refused} | {len(v.lost)} | {len(v.duplicated)} | {len(v.phantom)} |"
-                  for v in self.verdicts]
+        lines += ["", "| operation | acknowledged | failed attempts (retried) | given up | lost | duplicated "
+                  "| phantom |", "|---|---|---|---|---|---|---|"]
+        lines += [f"| {v.kind} | {v.acked} | {v.failed_attempts} | {v.given_up} | {len(v.lost)} | "
+                  f"{len(v.duplicated)} | {len(v.phantom)} |" for v in self.verdicts]
         return "\n".join(lines)
 
 
@@ -127,15 +127,16 @@ async def set_up(urls: dict[str, str], users: int = 20) -> tuple[list[Account], 
 
     secret = os.environ.get("JWT_SECRET", "dev-only-jwt-secret-change-me-in-production")
     run = uuid.uuid4().hex[:8]
-    accounts = []
     redis = Redis.from_url(urls["REDIS_URL"])
     async with httpx.AsyncClient(base_url=urls["API_URL"], timeout=30) as http:
-        for i in range(users):
+        async def register(i: int) -> Account:
             resp = await http.post("/api/auth/register", json={"email": f"rel-{run}-{i}@example.com",
                                                                "name": f"rel {i}", "password": "reliable-pw"})
             resp.raise_for_status()
             user_id = resp.json()["id"]
-            accounts.append(Account(user_id, await tokens.issue(redis, secret, user_id, f"rel {i}")))
+            return Account(user_id, await tokens.issue(redis, secret, user_id, f"rel {i}"))
+
+        accounts = list(await asyncio.gather(*(register(i) for i in range(users))))
     await redis.aclose()
     with psycopg.connect(urls["DATABASE_URL"], autocommit=True) as conn:
         artist = conn.execute(  # owned by the account that releases for it (only owners and admins may)

@@ -3,7 +3,12 @@
 Four kinds, each at a few operations a second: plays (flow 1, judged by `recent:<user>`), playlists
 (flow 4, by row), releases (flow 3, by song row) and hub chat messages (by `hub_messages` row).
 Every name or text is unique, so the stores can be compared with what the client was told:
-lost (acknowledged, not stored), duplicated (stored twice), phantom (refused or timed out, yet stored).
+lost (acknowledged, not stored), duplicated (stored twice), phantom (given up on, yet stored).
+
+The API operations behave like a careful client: each carries an `Idempotency-Key` and is retried
+with the same key after a 5xx, a timeout or a dropped connection (every PACE_S, for up to
+RETRY_FOR_S), so a first attempt that was stored although its answer never arrived is found by the
+retry instead of being written twice. A definite refusal (a 4xx) ends the operation.
 """
 
 from __future__ import annotations
@@ -23,32 +28,48 @@ from spotctl_sandbox.hub.client import HubClient, HubError
 KINDS = ("play", "playlist", "release", "chat")
 CLIENT_TIMEOUT_S = 3.0
 PACE_S = 0.25
+RETRY_FOR_S = 90.0  # then the operation is given up (a fault the campaign's recovery budget tolerates)
+RETRIABLE = frozenset({408, 425, 429})  # 4xx answers that are not a verdict on the operation
 
 
 @dataclass
 class Op:
     kind: str
     key: str  # what identifies it in the store: "user:song" for a play, the name/title/text otherwise
-    at: float
-    ok: bool
-    error: str = ""
+    started: float
+    attempts: int = 0
+    acked_at: float | None = None  # when an attempt was acknowledged
+    gave_up: bool = False  # refused for good, or retried for RETRY_FOR_S in vain
+    errors: list[str] = field(default_factory=list)  # what each failed attempt was told
+
+    def failed(self, error: str) -> None:
+        self.errors.append(error)
+
+    def ack(self) -> None:
+        self.acked_at = time.time()
 
 
 @dataclass
 class Ledger:
     ops: list[Op] = field(default_factory=list)
 
-    def add(self, kind: str, key: str, ok: bool, error: str = "") -> None:
-        self.ops.append(Op(kind, key, time.time(), ok, error))
+    def start(self, kind: str, key: str) -> Op:
+        op = Op(kind, key, time.time())
+        self.ops.append(op)
+        return op
 
     def acked(self, kind: str) -> list[Op]:
-        return [o for o in self.ops if o.kind == kind and o.ok]
+        return [o for o in self.ops if o.kind == kind and o.acked_at is not None]
 
-    def refused(self, kind: str) -> list[Op]:
-        return [o for o in self.ops if o.kind == kind and not o.ok]
+    def given_up(self, kind: str) -> list[Op]:
+        return [o for o in self.ops if o.kind == kind and o.acked_at is None and o.gave_up]
+
+    def failed_attempts(self, kind: str) -> int:
+        return sum(len(o.errors) for o in self.ops if o.kind == kind)
 
     def first_ack_after(self, kind: str, t: float) -> float | None:
-        return next((o.at for o in self.ops if o.kind == kind and o.ok and o.at >= t), None)
+        return min((o.acked_at for o in self.ops if o.kind == kind and o.acked_at is not None
+                    and o.acked_at >= t), default=None)
 
 
 @dataclass
@@ -91,12 +112,27 @@ class Driver:
 
     async def _post(self, http: httpx.AsyncClient, kind: str, key: str, path: str, account: Account,
                     body: dict[str, Any] | None = None) -> None:
-        try:
-            resp = await http.post(path, json=body, headers=self._headers(account))
-            self.ledger.add(kind, key, resp.status_code < 300, "" if resp.status_code < 300 else
-                            f"{resp.status_code} {resp.text[:120]}")
-        except httpx.HTTPError as exc:
-            self.ledger.add(kind, key, False, f"{type(exc).__name__}")
+        """One operation: attempts with the same Idempotency-Key until one is acknowledged or refused."""
+        op = self.ledger.start(kind, key)
+        headers = {**self._headers(account), "Idempotency-Key": str(uuid.uuid4())}
+        while True:
+            op.attempts += 1
+            try:
+                resp = await http.post(path, json=body, headers=headers)
+            except httpx.HTTPError as exc:
+                op.failed(type(exc).__name__)
+            else:
+                if resp.status_code < 300:
+                    op.ack()
+                    return
+                op.failed(f"{resp.status_code} {resp.text[:120]}")
+                if resp.status_code < 500 and resp.status_code not in RETRIABLE:
+                    op.gave_up = True
+                    return
+            if time.time() - op.started > RETRY_FOR_S:
+                op.gave_up = True
+                return
+            await asyncio.sleep(PACE_S)
 
     async def _play(self, http: httpx.AsyncClient) -> None:
         account, song = next(self._plays)
@@ -120,12 +156,15 @@ class Driver:
                 client = await self._hub_client()
                 continue
             text = f"rel-{self.run_id}-{uuid.uuid4().hex[:10]}"
+            op = self.ledger.start("chat", text)
+            op.attempts = 1
             try:
                 await client.request("chat_message", {"channel_id": self.channel_id, "text": text},
                                      timeout=CLIENT_TIMEOUT_S)
-                self.ledger.add("chat", text, True)
+                op.ack()
             except Exception as exc:  # refused, timed out, connection gone: not acknowledged either way
-                self.ledger.add("chat", text, False, f"{type(exc).__name__}: {str(exc)[:100]}")
+                op.failed(f"{type(exc).__name__}: {str(exc)[:100]}")
+                op.gave_up = True
                 if not isinstance(exc, HubError) or exc.code in ("closed", "unreachable"):
                     await _quietly_close(client)
                     client = None
@@ -157,17 +196,19 @@ async def _quietly_close(client: HubClient) -> None:
 class Verdict:
     kind: str
     acked: int
-    refused: int
+    failed_attempts: int  # answered with an error or not at all, then retried
+    given_up: int
     lost: list[str]
     duplicated: list[str]
     phantom: list[str]
 
 
 def judge(ledger: Ledger, kind: str, stored: Counter[str]) -> Verdict:
-    """Compare what the client was told with what is stored (`stored`: key -> copies)."""
-    acked, refused = ledger.acked(kind), ledger.refused(kind)
+    """Compare what the client was told in the end with what is stored (`stored`: key -> copies)."""
+    acked, given_up = ledger.acked(kind), ledger.given_up(kind)
     acked_keys = {o.key for o in acked}
-    return Verdict(kind=kind, acked=len(acked), refused=len(refused),
+    return Verdict(kind=kind, acked=len(acked), failed_attempts=ledger.failed_attempts(kind),
+                   given_up=len(given_up),
                    lost=sorted(k for k in acked_keys if stored[k] == 0),
                    duplicated=sorted(k for k, n in stored.items() if n > 1),
-                   phantom=sorted(({o.key for o in refused} - acked_keys) & {k for k, n in stored.items() if n}))
+                   phantom=sorted(({o.key for o in given_up} - acked_keys) & {k for k, n in stored.items() if n}))
