@@ -198,13 +198,16 @@ async def campaign(stack: Stack, pause_s: float, targets: tuple[str, ...] = TARG
 
 
 async def recover(stack: Stack, driver: Driver, phase: Phase) -> None:
-    """Wait (bounded) until every kind is acknowledged after the fault ended and health is green."""
+    """Wait (bounded) until every kind is acknowledged after the fault ended and health is green
+    (recovered: the later of the two; health is asked every half second once every kind is back)."""
     deadline = time.time() + RECOVERY_BUDGET_S
     while time.time() < deadline:
         phase.first_ack = {k: driver.ledger.first_ack_after(k, phase.ended) for k in KINDS}
-        if all(phase.first_ack.values()) and await asyncio.to_thread(stack.healthy):
-            phase.recovered = max(t for t in phase.first_ack.values() if t)
-            return
+        if all(phase.first_ack.values()):
+            asked = time.time()
+            if await asyncio.to_thread(stack.healthy):
+                phase.recovered = max(*(t for t in phase.first_ack.values() if t), asked)
+                return
         await asyncio.sleep(0.5)
 
 
