@@ -78,8 +78,10 @@ class Resources:
                 await self.rabbit.publish(m.target, m.payload, m.id, m.routing or "")
 
         async def bullmq(messages: list[Message]) -> None:
-            for m in messages:
-                await self.queue(m.target).add(m.name or "", m.payload, {**m.options, "jobId": m.id})
+            for queue in dict.fromkeys(m.target for m in messages):  # one pipelined addBulk per queue
+                await self.queue(queue).addBulk([{"name": m.name or "", "data": m.payload,
+                                                  "opts": {**m.options, "jobId": m.id}}
+                                                 for m in messages if m.target == queue])
 
         return {Channel.KAFKA: kafka, Channel.RABBITMQ: rabbitmq, Channel.BULLMQ: bullmq}
 
