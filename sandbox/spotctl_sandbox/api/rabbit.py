@@ -125,8 +125,12 @@ class RabbitClient:
             correlation_id=correlation_id, reply_to=self._reply_queue.name,
             expiration=self.rpc_timeout_s)  # a request nobody took in time dies instead of piling up
         try:
-            await self._exchanges[RECOMMENDATIONS_EXCHANGE].publish(
-                message, routing_key=recommendation_routing_key(user_id), mandatory=True)
+            try:
+                await asyncio.wait_for(self._exchanges[RECOMMENDATIONS_EXCHANGE].publish(
+                    message, routing_key=recommendation_routing_key(user_id), mandatory=True), self.connect_budget_s)
+            except TimeoutError as exc:  # a frozen broker: the confirm never comes
+                raise DependencyDown("rabbitmq", f"publish was not confirmed within {self.connect_budget_s:g} s") \
+                    from exc
             return await asyncio.wait_for(future, self.rpc_timeout_s)
         except DeliveryError as exc:
             raise DependencyDown(WORKER, f"no queue is bound to exchange '{RECOMMENDATIONS_EXCHANGE}' "

@@ -14,8 +14,8 @@ class MongoPlaylists:
     backend = Backend.MONGODB
 
     def __init__(self, url: str, *, timeout_ms: int = 2000) -> None:
-        self.client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-            url, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms)
+        self.client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(  # every wait bounded (issue 15)
+            url, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms, socketTimeoutMS=timeout_ms)
         db = self.client.get_default_database(default="spotify")
         self.collection = db["playlists"]
 
