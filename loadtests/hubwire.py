@@ -10,14 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from spotctl_sandbox.realtime.protocol import request as envelope
+
 from .wire import Decoded, Kind
-
-
-def envelope(kind: str, content: dict[str, Any], request_id: str | None = None) -> str:
-    frame: dict[str, Any] = {"type": kind, "content": content}
-    if request_id is not None:
-        frame["id"] = request_id
-    return json.dumps(frame, separators=(",", ":"))
 
 
 class HubAdapter:

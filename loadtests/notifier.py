@@ -15,7 +15,7 @@ import signal
 import time
 from collections import Counter
 
-from spotctl_sandbox.hub.publish import publish_notification
+from spotctl_sandbox.realtime.publish import publish_notification
 
 from .config import RunConfig
 

@@ -33,7 +33,7 @@ def test_the_cli_lists_the_contracts_queues_and_dead_letter_names() -> None:
 @pytest.mark.stack
 async def test_a_hub_notification_job_keeps_bounded_history(stack: Any) -> None:
     """The hub's push jobs used to keep every failure forever (no removeOnFail)."""
-    from spotctl_sandbox.hub import publish
+    from spotctl_sandbox.realtime import publish
 
     redis = aioredis.from_url(stack.env["REDIS_URL"])
     ns, user = "contract" + uuid.uuid4().hex[:8], "u1"

@@ -20,7 +20,7 @@ import redis.asyncio as aioredis
 from prometheus_client.parser import text_string_to_metric_families
 
 from spotctl_sandbox.common import tokens
-from spotctl_sandbox.hub.client import HubClient
+from spotctl_sandbox.realtime.client import HubClient
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent

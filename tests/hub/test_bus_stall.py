@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from spotctl_sandbox.hub.client import HubClient, HubError
+from spotctl_sandbox.realtime.client import HubClient, HubError
 
 from .conftest import Hub, HubProcess, token
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from spotctl_sandbox.hub.client import HubError
+from spotctl_sandbox.realtime.client import HubError
 
 from .conftest import UserFactory, next_of
 

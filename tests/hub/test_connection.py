@@ -17,7 +17,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from spotctl_sandbox.common import tokens
 from spotctl_sandbox.hub import audit
-from spotctl_sandbox.hub.client import HubError
+from spotctl_sandbox.realtime.client import HubError
 
 from .conftest import Hub, UserFactory, next_of, token
 

@@ -7,21 +7,22 @@ import random
 
 import pytest
 
-from spotctl_sandbox.hub import templates
-from spotctl_sandbox.hub.client import backoff_delay
+from spotctl_sandbox.hub.connection import INBOUND
 from spotctl_sandbox.hub.core.batching import Batcher
 from spotctl_sandbox.hub.core.listening import Action, PlaybackState
+from spotctl_sandbox.hub.core.outbox import PriorityOutbox
 from spotctl_sandbox.hub.core.playlist_diff import inverse_ops, summarize
 from spotctl_sandbox.hub.core.presence import Presence, member, over_cap, status
-from spotctl_sandbox.hub.core.priority import Priority, PriorityOutbox, pending_score
 from spotctl_sandbox.hub.core.ratelimit import ConnectionLimiter, Verdict
-from spotctl_sandbox.hub.core.routing import Channel, Preferences, route
-from spotctl_sandbox.hub.protocol import envelope
-from spotctl_sandbox.hub.protocol.envelope import ErrorCode, ProtocolError
+from spotctl_sandbox.realtime import protocol, templates
+from spotctl_sandbox.realtime.client import backoff_delay
+from spotctl_sandbox.realtime.priority import Priority, pending_score
+from spotctl_sandbox.realtime.protocol import ErrorCode, ProtocolError
+from spotctl_sandbox.realtime.routing import Channel, Preferences, route
 
 
 def test_a_valid_frame_parses() -> None:
-    msg = envelope.parse(json.dumps({"type": "join", "content": {"room": "lobby"}, "id": 7}))
+    msg = INBOUND.parse(json.dumps({"type": "join", "content": {"room": "lobby"}, "id": 7}))
     assert (msg.type, msg.content, msg.request_id) == ("join", {"room": "lobby"}, "7")
 
 
@@ -37,13 +38,13 @@ def test_a_valid_frame_parses() -> None:
 ])
 def test_bad_frames_name_the_problem(raw: str, code: str, says: str) -> None:
     with pytest.raises(ProtocolError) as err:
-        envelope.parse(raw)
+        INBOUND.parse(raw)
     assert err.value.code == code and says in err.value.message
 
 
 def test_published_body_gets_its_id_without_reencoding() -> None:
-    body = json.dumps(envelope.body("x", {"a": 1}, topic="room:r"))
-    frame = json.loads(envelope.with_id("5-0", body))
+    body = json.dumps(protocol.body("x", {"a": 1}, topic="room:r"))
+    frame = json.loads(protocol.with_id("5-0", body))
     assert frame["id"] == "5-0" and frame["content"] == {"a": 1} and frame["timestamp"].endswith("Z")
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import pytest
 import redis.asyncio as aioredis
 
-from spotctl_sandbox.hub.publish import publish_notification
+from spotctl_sandbox.realtime.publish import publish_notification
 
 from .conftest import Hub, HubProcess, UserFactory, next_of, token
 

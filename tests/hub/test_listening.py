@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from spotctl_sandbox.hub.client import HubError
+from spotctl_sandbox.realtime.client import HubError
 
 from .conftest import UserFactory, next_of
 

@@ -9,11 +9,10 @@ from typing import Any, cast
 import pytest
 import redis.asyncio as aioredis
 
-from spotctl_sandbox.common.settings import Settings
-from spotctl_sandbox.hub import keys
-from spotctl_sandbox.hub.config import HubConfig
+from spotctl_sandbox.hub.conn import Conn
 from spotctl_sandbox.hub.core.ratelimit import ConnectionLimiter
-from spotctl_sandbox.hub.hub import REFRESH_BATCH, Conn, Hub
+from spotctl_sandbox.hub.presence import REFRESH_BATCH, PresenceStore
+from spotctl_sandbox.realtime import keys
 
 pytestmark = pytest.mark.stack
 
@@ -24,20 +23,19 @@ class Idle:
 
 async def test_a_refresh_brings_every_local_connection_back_online(
         redis: aioredis.Redis, ns: str, cleanup: None) -> None:
-    hub = Hub(HubConfig(settings=Settings()), redis, worker=0)
+    presence = PresenceStore(redis, stale_after_s=90.0)
     users = [f"u{i}" for i in range(2 * REFRESH_BATCH + 7)]  # more than one script call
-    long_ago = time.time() - 10 * hub.stale_after_s
+    long_ago = time.time() - 10 * presence.stale_after_s
+    conns = [Conn(id=f"c-{uid}", ns=ns, user_id=uid, name=uid, ws=cast(Any, Idle()),
+                  limiter=ConnectionLimiter.create(1, 1), connected_ms=0.0) for uid in users]
     async with redis.pipeline(transaction=False) as pipe:
-        for uid in users:
-            conn = Conn(id=f"c-{uid}", ns=ns, user_id=uid, name=uid, ws=cast(Any, Idle()),
-                        limiter=ConnectionLimiter.create(1, 1), connected_ms=0.0)
-            hub.conns[conn.id] = conn
-            pipe.zadd(keys.conns(ns, uid), {conn.member: long_ago})
+        for conn in conns:
+            pipe.zadd(keys.conns(ns, conn.user_id), {conn.member: long_ago})
         await pipe.execute()
-    assert set((await hub.presence_of(ns, users)).values()) == {"offline"}
+    assert set((await presence.statuses(ns, users)).values()) == {"offline"}
 
-    await hub._refresh_liveness()
+    await presence.refresh(conns)
 
-    assert set((await hub.presence_of(ns, users)).values()) == {"online"}
+    assert set((await presence.statuses(ns, users)).values()) == {"online"}
     ttls = {await redis.ttl(keys.conns(ns, uid)) for uid in (users[0], users[-1])}
-    assert all(0 < ttl <= 2 * hub.stale_after_s for ttl in ttls)
+    assert all(0 < ttl <= 2 * presence.stale_after_s for ttl in ttls)

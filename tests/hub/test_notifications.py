@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import redis.asyncio as aioredis
 
-from spotctl_sandbox.hub.client import HubClient
-from spotctl_sandbox.hub.publish import notification_status, publish_notification
+from spotctl_sandbox.realtime.client import HubClient
+from spotctl_sandbox.realtime.publish import notification_status, publish_notification
 
 from .conftest import Hub, UserFactory, next_of, token, until
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pycrdt import Array, Doc
 
-from spotctl_sandbox.hub.client import HubClient, HubError
+from spotctl_sandbox.realtime.client import HubClient, HubError
 
 from .conftest import UserFactory, next_of
 

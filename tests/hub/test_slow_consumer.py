@@ -12,9 +12,10 @@ import pytest
 import redis.asyncio as aioredis
 from websockets.asyncio.client import connect
 
-from spotctl_sandbox.hub import bus
-from spotctl_sandbox.hub.client import HubClient
-from spotctl_sandbox.hub.core.priority import Priority
+from spotctl_sandbox.realtime import bus
+from spotctl_sandbox.realtime.client import HubClient
+from spotctl_sandbox.realtime.priority import Priority
+from spotctl_sandbox.realtime.topics import Topic
 
 from .conftest import Hub, HubProcess, metric_totals, next_of, token, until
 
@@ -46,8 +47,8 @@ async def test_a_slow_reader_is_shed_then_closed_while_a_fast_reader_gets_everyt
     for wave in range(NORMAL_WAVES + HIGH_WAVES):  # pauses longer than the grace period
         priority = Priority.NORMAL if wave < NORMAL_WAVES else Priority.HIGH  # HIGH is never shed
         for seq in range(wave * PER_WAVE, (wave + 1) * PER_WAVE):
-            await bus.publish(redis, ns, "room:flood", "room_message", {"room": "flood", "seq": seq, "data": PAYLOAD},
-                              priority=int(priority))
+            await bus.publish(redis, ns, Topic.room("flood"), "room_message",
+                              {"room": "flood", "seq": seq, "data": PAYLOAD}, priority=int(priority))
         got += [(await next_of(fast, "room_message", timeout=20))["content"]["seq"] for _ in range(PER_WAVE)]
         await asyncio.sleep(0.3)
     assert got == list(range((NORMAL_WAVES + HIGH_WAVES) * PER_WAVE))

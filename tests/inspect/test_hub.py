@@ -11,7 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from spotctl_sandbox.common import tokens
-from spotctl_sandbox.hub.client import HubClient
+from spotctl_sandbox.realtime.client import HubClient
 
 pytestmark = [pytest.mark.stack,
               pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")]

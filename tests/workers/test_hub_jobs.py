@@ -9,7 +9,7 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from spotctl_sandbox.hub.publish import publish_notification
+from spotctl_sandbox.realtime.publish import publish_notification
 from tests.workers.conftest import Catalogue, eventually
 
 pytestmark = pytest.mark.stack

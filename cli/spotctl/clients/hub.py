@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import redis.asyncio as aredis
 
     from spotctl.endpoints import Endpoints
-    from spotctl_sandbox.hub.client import HubClient
+    from spotctl_sandbox.realtime.client import HubClient
 
 T = TypeVar("T")
 
@@ -45,7 +45,7 @@ def run(work: Awaitable[T]) -> T:
 
 
 async def _mapped(work: Awaitable[T]) -> T:
-    from spotctl_sandbox.hub.client import HubError
+    from spotctl_sandbox.realtime.client import HubError
 
     try:
         return await work
@@ -62,7 +62,7 @@ async def session(ep: Endpoints, user: str, token: str | None, ns: str,
     from websockets.exceptions import InvalidHandshake
 
     from spotctl_sandbox.common import tokens
-    from spotctl_sandbox.hub.client import HubClient
+    from spotctl_sandbox.realtime.client import HubClient
 
     url = require("HUB_URL", ep.hub_url)
     redis: aredis.Redis = aredis.Redis.from_url(require("REDIS_URL", ep.redis_url), socket_connect_timeout=2)
@@ -145,7 +145,7 @@ async def notify_async(redis_url: str, user_id: str, *, title: str, body: str, p
     import redis.asyncio as aredis
     import redis.exceptions as rex
 
-    from spotctl_sandbox.hub import publish
+    from spotctl_sandbox.realtime import publish
 
     target = require("REDIS_URL", redis_url)
     client: aredis.Redis = aredis.Redis.from_url(target, socket_connect_timeout=2)
@@ -178,7 +178,8 @@ def topics(redis_url: str, database_url: str, ns: str, limit: int = 200) -> list
     from spotctl.clients.postgres import PgClient
     from spotctl.clients.redis import RedisClient
     from spotctl.inspect.values import decode
-    from spotctl_sandbox.hub import keys
+    from spotctl_sandbox.realtime import keys
+    from spotctl_sandbox.realtime.topics import Kind, Topic
 
     rows: list[dict[str, Any]] = []
     with PgClient(database_url) as pg:
@@ -186,25 +187,27 @@ def topics(redis_url: str, database_url: str, ns: str, limit: int = 200) -> list
             found = pg.rows(CHANNELS_SQL, (ns, limit))
         except SpotctlError:  # no hub tables yet: the hub has not started against this database
             found = []
-    rows += [{"topic": f"chat:{c['id']}", "kind": c["kind"], "name": c["name"], "members": int(c["members"]),
+    rows += [{"topic": str(Topic.chat(c["id"])), "kind": c["kind"], "name": c["name"], "members": int(c["members"]),
               "workers": None, "created_by": c["created_by"]} for c in found]
     with RedisClient(redis_url, timeout=5) as r, r.calls():
-        prefix = keys.channel(ns, "")
-        live = sorted(decode(c) or "" for c in r.redis.pubsub_channels(f"{prefix}*"))[:limit]
+        pattern = keys.channel_pattern(ns)
+        live = sorted(decode(c) or "" for c in r.redis.pubsub_channels(pattern))[:limit]
         counts = {decode(k): int(v) for k, v in r.redis.pubsub_numsub(*live)} if live else {}
     for channel in live:
-        topic = channel[len(prefix):]
-        if topic.startswith("user:"):
+        try:
+            _, topic = keys.parse_channel(channel)
+        except ValueError:  # not a topic channel the hub made
+            continue
+        if topic.kind is Kind.USER:
             continue
         subscribed = counts.get(channel, 0)
         for row in rows:
-            if row["topic"] == topic:
+            if row["topic"] == str(topic):
                 row["workers"] = subscribed
                 break
         else:
-            kind, _, name = topic.partition(":")
-            rows.append({"topic": topic, "kind": kind, "name": name, "members": None, "workers": subscribed,
-                         "created_by": None})
+            rows.append({"topic": str(topic), "kind": topic.kind.value, "name": topic.key, "members": None,
+                         "workers": subscribed, "created_by": None})
     return rows
 
 

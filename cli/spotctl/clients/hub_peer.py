@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from pycrdt import Array, Doc
 
     from spotctl.endpoints import Endpoints
-    from spotctl_sandbox.hub.client import HubClient
+    from spotctl_sandbox.realtime.client import HubClient
 
 Frame = dict[str, Any]
 PLAYLIST_FIELD = "tracks"  # the array the hub's playlist documents hold
@@ -46,7 +46,7 @@ class Peer:
         return self.client.user_id
 
     async def _read(self) -> None:
-        from spotctl_sandbox.hub.client import HubError
+        from spotctl_sandbox.realtime.client import HubError
 
         while True:
             try:

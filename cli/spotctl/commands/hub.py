@@ -21,7 +21,7 @@ from spotctl.output import OutputFormat, OutputOpt, emit, info, warn
 if TYPE_CHECKING:
     from spotctl.endpoints import Endpoints
     from spotctl.inspect.hub_view import Target
-    from spotctl_sandbox.hub.client import HubClient
+    from spotctl_sandbox.realtime.client import HubClient
 
 UrlOpt = Annotated[str | None, typer.Option("--url", help="Hub WebSocket URL (default: $HUB_URL, then the "
                                            "stack).", show_default=False)]
@@ -286,7 +286,7 @@ async def _handle(chat: _Chat, line: str) -> bool:
     from spotctl.errors import UsageError
     from spotctl.inspect.hub_view import Target, parse_command
     from spotctl.inspect.values import parse_json_object
-    from spotctl_sandbox.hub.client import HubError
+    from spotctl_sandbox.realtime.client import HubError
 
     word, rest = parse_command(line)
     client, target = chat.client, chat.target
@@ -317,7 +317,7 @@ async def _handle(chat: _Chat, line: str) -> bool:
 
 
 async def _print_frames(client: HubClient, chat: _Chat) -> None:
-    from spotctl_sandbox.hub.client import HubError
+    from spotctl_sandbox.realtime.client import HubError
 
     while True:
         try:

@@ -83,7 +83,7 @@ async def _welcome(welcome: Any) -> Any:
 
 
 async def _outcome(op: Op, send: Send) -> dict[str, Any]:
-    from spotctl_sandbox.hub.client import HubError
+    from spotctl_sandbox.realtime.client import HubError
 
     try:
         return {"as": op.get("as") or op.get("notify"), "op": describe_op(op), "reply": await send(), "error": None}

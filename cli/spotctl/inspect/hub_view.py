@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from spotctl.errors import UsageError
 from spotctl.inspect.values import maybe_json
+from spotctl_sandbox.realtime.topics import Kind, Topic
 
-ROOM_NAME = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")  # the hub's ID schema
 CHANNEL_NAME_MAX = 100  # the hub's channel_create schema
 
 
 @dataclass(frozen=True)
 class Target:
     """Where a message goes: a room (`lobby`, `room:lobby`), a chat channel by id (`chat:12`) or by
-    name (`#general`: found among the channels the user may see, or created, when joined)."""
+    name (`#general`: found among the channels the user may see, or created, when joined).
+
+    Topics are parsed by the hub's own topic type, so the CLI accepts exactly what the hub does.
+    """
 
     room: str | None = None
     channel_id: int | None = None
@@ -32,21 +34,19 @@ class Target:
             if not 0 < len(name) <= CHANNEL_NAME_MAX:
                 raise UsageError(f"{text!r}: a channel name is 1 to {CHANNEL_NAME_MAX} characters after '#'")
             return cls(channel_name=name)
-        if text.startswith("chat:"):
-            try:
-                return cls(channel_id=int(text[5:]))
-            except ValueError:
-                raise UsageError(f"{text!r}: a chat channel is chat:<number>, e.g. chat:12") from None
-        name = text[5:] if text.startswith("room:") else text
-        if not ROOM_NAME.match(name):
-            raise UsageError(f"{text!r} is not a room name (letters, digits and _.:@- only)")
-        return cls(room=name)
+        try:
+            topic = Topic.parse(text) if text.startswith(("chat:", "room:")) else Topic.room(text).check()
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        if topic.kind is Kind.CHAT:
+            return cls(channel_id=topic.chat_id)
+        return cls(room=topic.key)
 
     @property
     def topic(self) -> str:
         if self.room is not None:
-            return f"room:{self.room}"
-        return f"chat:{self.channel_id}" if self.channel_id is not None else f"#{self.channel_name}"
+            return str(Topic.room(self.room))
+        return str(Topic.chat(self.channel_id)) if self.channel_id is not None else f"#{self.channel_name}"
 
     @property
     def label(self) -> str:

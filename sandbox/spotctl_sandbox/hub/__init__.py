@@ -2,5 +2,6 @@
 
 `python -m spotctl_sandbox.hub` runs a supervisor with HUB_WORKERS worker processes sharing one port
 (SO_REUSEPORT); workers fan messages out to each other through Redis. Pure decision logic lives in
-`core/` and `protocol/`; sockets, Redis and PostgreSQL live in the modules around them.
+`core/`; sockets, Redis and PostgreSQL live in the modules around them; `features/` declare the client
+messages. What clients and publishers share with the hub is `spotctl_sandbox.realtime`.
 """

@@ -12,7 +12,6 @@ import asyncio
 import logging
 import time
 import uuid
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
@@ -22,21 +21,24 @@ from redis.exceptions import RedisError
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from ..common import tokens
-from . import audit, bus, keys, metrics
+from spotctl_sandbox.common import tokens
+from spotctl_sandbox.realtime import keys, protocol
+from spotctl_sandbox.realtime.protocol import CloseCode, ErrorCode, ProtocolError
+from spotctl_sandbox.realtime.topics import Kind, Topic
+
+from . import audit, metrics
+from .conn import Conn, HubConnection
+from .core.inbound import Inbound, Incoming
 from .core.presence import Presence
 from .core.ratelimit import ConnectionLimiter, Verdict
-from .features import chat, listening, playlists, system
-from .features.context import Context, Handler
-from .hub import CLOSE_POLICY, CLOSE_TRY_AGAIN, Conn, Hub
-from .protocol import envelope
-from .protocol.envelope import ErrorCode, Incoming, ProtocolError
+from .features import MESSAGES, chat
+from .features.context import Context
+from .node import Hub
 from .store import Database
 
 log = logging.getLogger("spotctl_sandbox.hub")
 
-HANDLERS: dict[str, Handler] = {**system.HANDLERS, **chat.HANDLERS, **listening.HANDLERS,
-                                **playlists.HANDLERS}
+INBOUND = Inbound({kind: message.schema for kind, message in MESSAGES.items()})
 
 
 class Server:
@@ -47,6 +49,7 @@ class Server:
         self.user_limit = parse_limit(hub.cfg.user_rate)
 
     async def handle(self, ws: ServerConnection) -> None:
+        assert isinstance(ws, HubConnection)  # serve(create_connection=HubConnection)
         query = parse_qs(urlsplit(ws.request.path if ws.request else "").query)
         ns = query.get("ns", [keys.DEFAULT_NAMESPACE])[0]
         try:
@@ -60,14 +63,14 @@ class Server:
         cfg = self.hub.cfg
         conn = Conn(id=uuid.uuid4().hex[:16], ns=ns, user_id=claims.user_id, name=claims.name, ws=ws,
                     limiter=ConnectionLimiter.create(cfg.conn_rate, cfg.conn_burst, cfg.max_strikes),
-                    connected_ms=envelope.now_ms(), resume_from=_resume_id(query))
+                    connected_ms=protocol.now_ms(), resume_from=_resume_id(query))
         try:
             await self.hub.register(conn)
-            conn.send(envelope.frame("welcome", {
+            conn.send(protocol.frame("welcome", {
                 "conn_id": conn.id, "user_id": conn.user_id, "name": conn.name, "namespace": ns,
                 "worker": self.hub.worker, "heartbeat_interval": cfg.settings.ws_heartbeat_interval,
                 "max_frame_bytes": cfg.max_frame_bytes, "resumed_from": conn.resume_from}))
-            await self.hub.replay(conn, keys.user_topic(conn.user_id))
+            await self.hub.replay(conn, Topic.user(conn.user_id))
             await self.hub.deliver_pending(conn)
             async for raw in ws:
                 await self._on_frame(conn, raw)
@@ -76,28 +79,26 @@ class Server:
         except RedisError as exc:  # no bus while registering: tell the client to come back later
             log.warning("Redis failed registering connection %s: %s", conn.id, exc)
             self._error(conn, ErrorCode.UNAVAILABLE, "the hub lost its message bus: reconnect later")
-            conn.close_soon(CLOSE_TRY_AGAIN, "message bus unavailable: reconnect later")
+            conn.close_soon(CloseCode.TRY_AGAIN, "message bus unavailable: reconnect later")
         finally:
             await self._cleanup(conn)
 
     async def _cleanup(self, conn: Conn) -> None:
         """Forget the connection; announce 'offline' in its chat channels if it was the user's last."""
-        chats = [t for t in conn.topics if t.startswith("chat:")]
+        chats = [t for t in conn.topics if t.kind is Kind.CHAT]
         try:
             await self.hub.unregister(conn)
-            if chats and await self.hub.user_presence(conn.ns, conn.user_id) is Presence.OFFLINE:
-                for topic in chats:
-                    await bus.publish(self.hub.redis, conn.ns, topic, "presence", {
-                        "channel_id": int(topic[5:]), "user_id": conn.user_id, "status": "offline"})
+            if chats and await self.hub.presence.of(conn.ns, conn.user_id) is Presence.OFFLINE:
+                await chat.announce(self.hub, conn, Presence.OFFLINE, chats)
         except RedisError as exc:
             log.warning("cleanup of connection %s incomplete: %s", conn.id, exc)
 
-    async def _authenticate(self, ws: ServerConnection, ns: str, token: str | None) -> Any:
+    async def _authenticate(self, ws: ServerConnection, ns: str, token: str | None) -> tokens.Claims | None:
         peer = _peer(ws)
         if token is None:
             try:
                 raw = await asyncio.wait_for(ws.recv(), self.hub.cfg.auth_timeout_s)
-                first = envelope.parse(raw)
+                first = INBOUND.parse(raw)
                 if first.type != "auth":
                     raise ProtocolError(ErrorCode.UNAUTHORIZED, "first frame must be 'auth' (or pass ?token=)")
                 token = first.content["token"]
@@ -125,15 +126,16 @@ class Server:
         except RedisError as exc:  # the session store did not answer: not the client's fault
             log.warning("Redis failed while authenticating %s: %s", peer, exc)
             await self._reject(ws, ErrorCode.UNAVAILABLE, "the hub could not check the session: reconnect later",
-                               close_code=CLOSE_TRY_AGAIN)
+                               close_code=CloseCode.TRY_AGAIN)
             return None
 
-    async def _reject(self, ws: ServerConnection, code: str, message: str, close_code: int = CLOSE_POLICY) -> None:
+    async def _reject(self, ws: ServerConnection, code: str, message: str,
+                      close_code: int = CloseCode.POLICY) -> None:
         if code == ErrorCode.UNAUTHORIZED:
             metrics.AUTH_FAILURES.labels(metrics.WORKER).inc()
         metrics.error(code).inc()
         try:
-            await ws.send(envelope.error_frame(code, message))
+            await ws.send(protocol.error_frame(code, message))
             await ws.close(close_code, f"{code}: {message}"[:120])
         except ConnectionClosed:
             pass
@@ -146,7 +148,7 @@ class Server:
         storm)."""
         msg: Incoming | ProtocolError
         try:
-            msg = envelope.parse(raw)
+            msg = INBOUND.parse(raw)
         except ProtocolError as exc:
             msg = exc
         request_id = msg.request_id if isinstance(msg, Incoming) else msg.reply_to
@@ -156,12 +158,10 @@ class Server:
             if isinstance(msg, ProtocolError):
                 raise msg
             metrics.msg_in(msg.type).inc()
-            handler = HANDLERS.get(msg.type)
-            if handler is None:  # 'auth' after authentication
-                raise ProtocolError(ErrorCode.BAD_ENVELOPE, f"{msg.type!r} is not accepted now", request_id)
-            result = await handler(Context(self.hub, conn, self.db), msg.content)
+            message = MESSAGES[msg.type]
+            result = await message.handler(Context(self.hub, conn, self.db), msg.content)
             if result is not None:
-                conn.send(envelope.frame(f"{msg.type}_result", result, reply_to=request_id))
+                conn.send(protocol.frame(message.reply, result, reply_to=request_id))
         except ProtocolError as exc:
             self._error(conn, exc.code, exc.message, exc.reply_to or request_id)
         except RedisError as exc:
@@ -169,7 +169,7 @@ class Server:
             self._error(conn, ErrorCode.UNAVAILABLE, "the hub's message bus did not answer: retry", request_id)
         except Exception:
             log.exception("handler failed")
-            self._error(conn, "internal", "internal error while handling this message", request_id)
+            self._error(conn, ErrorCode.INTERNAL, "internal error while handling this message", request_id)
 
     async def _allowed(self, conn: Conn, request_id: str | None) -> bool:
         """The per-connection bucket (local), then the per-user limit (Redis, across workers)."""
@@ -183,12 +183,12 @@ class Server:
             return True
         self._error(conn, ErrorCode.RATE_LIMITED, "too many messages: slow down", request_id)
         if verdict is Verdict.CLOSE:
-            conn.close_soon(CLOSE_POLICY, "rate limit abuse")
+            conn.close_soon(CloseCode.POLICY, "rate limit abuse")
         return False
 
     def _error(self, conn: Conn, code: str, message: str, reply_to: str | None = None) -> None:
         metrics.error(code).inc()
-        conn.send(envelope.error_frame(code, message, reply_to))
+        conn.send(protocol.error_frame(code, message, reply_to))
 
 
 def token_namespaces(token: str) -> set[str] | None:

@@ -1,32 +1,19 @@
-"""The I/O edge of the hub's keepalive: a connection that notes when its peer last said anything,
-and the visit the ping wheel (`core.keepalive`) makes to each connection once per heartbeat interval.
+"""The I/O edge of the hub's keepalive: the visit the ping wheel (`core.keepalive`) makes to each
+connection once per heartbeat interval.
 
-Any frame from the peer counts as a sign of life, not only the pong: a busy client is alive.
+Any frame from the peer counts as a sign of life, not only the pong (`HubConnection.heard`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from websockets.asyncio.server import ServerConnection
 from websockets.frames import Frame, Opcode
-from websockets.protocol import Event, State
+from websockets.protocol import State
 
-if TYPE_CHECKING:
-    from .hub import Conn
+from spotctl_sandbox.realtime.protocol import CloseCode
 
-CLOSE_KEEPALIVE = 1011  # what websockets' own keepalive sends: "keepalive ping timeout"
+from .conn import Conn
+
 PING = Frame(Opcode.PING, b"hub").serialize(mask=False, extensions=[])
-
-
-class HubConnection(ServerConnection):
-    """websockets' server connection with `heard`: set by every frame the peer sends."""
-
-    heard = True
-
-    def process_event(self, event: Event) -> None:
-        super().process_event(event)
-        self.heard = True
 
 
 def visit(conn: Conn) -> bool:
@@ -34,10 +21,10 @@ def visit(conn: Conn) -> bool:
     ws = conn.ws
     if conn.closing or ws.protocol.state is not State.OPEN:
         return True
-    if conn.pinged and not getattr(ws, "heard", True):
-        conn.drop(CLOSE_KEEPALIVE, "keepalive ping timeout")
+    if conn.pinged and not ws.heard:
+        conn.drop(CloseCode.INTERNAL, "keepalive ping timeout")  # what websockets' own keepalive sends
         return False
-    ws.heard = False  # type: ignore[attr-defined]
+    ws.heard = False
     conn.pinged = True
     conn.write(PING)
     return True

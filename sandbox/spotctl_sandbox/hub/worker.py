@@ -24,9 +24,9 @@ from websockets.http11 import Request, Response
 from ..common.env import Env
 from . import metrics
 from .config import HubConfig
+from .conn import HubConnection
 from .connection import Server
-from .hub import Hub
-from .keepalive import HubConnection
+from .node import Hub
 from .store import Database
 
 log = logging.getLogger("spotctl_sandbox.hub")

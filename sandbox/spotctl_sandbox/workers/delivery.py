@@ -70,7 +70,7 @@ async def _mark_hub_channel(deps: Deps, data: dict[str, Any], channel: str) -> N
     nid, ns = data.get("notification_id"), data.get("namespace")
     if not (isinstance(nid, str) and isinstance(ns, str)):
         return
-    from spotctl_sandbox.hub import keys
+    from spotctl_sandbox.realtime import keys
 
     await deps.redis.hset(keys.notification(ns, nid), f"channel:{channel}", "delivered")
 

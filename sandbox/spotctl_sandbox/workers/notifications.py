@@ -77,9 +77,9 @@ def release_jobs(release: Release, title: str, artist: str,
 async def _notify_live(deps: Deps, release: Release, title: str, artist: str, user_ids: list[str]) -> int:
     """Real-time notification through the hub; a Redis guard makes redelivery a no-op per follower."""
     try:
-        from spotctl_sandbox.hub.publish import publish_notification
+        from spotctl_sandbox.realtime.publish import publish_notification
     except ImportError:
-        log.info("delivery: hub.publish not available; skipping real-time notifications")
+        log.info("delivery: realtime.publish not available; skipping real-time notifications")
         return 0
 
     async def notify(user_id: str) -> bool:

@@ -7,18 +7,92 @@ admit members (a member invites). Sending, typing and receipts need a joined (su
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Literal, NotRequired, TypedDict
 
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from .. import bus, keys
-from ..protocol.envelope import ErrorCode, ProtocolError
-from .context import Context, Handler
+from spotctl_sandbox.realtime.protocol import ErrorCode, ProtocolError
+from spotctl_sandbox.realtime.topics import Kind, Topic
+
+from ..conn import Conn
+from ..node import Hub
+from .context import Context
+from .feature import EMPTY, ID, INT_ID, TEXT, Empty, Feature, Reply, obj
+
+feature = Feature("chat", pushes={
+    "chat_message": "a message in a channel you joined (the sender gets it too)",
+    "channel_invited": "you were added to a channel (on your user topic)",
+    "typing": "someone else is typing in a joined channel (never your own)",
+    "read_receipt": "someone else read up to a message (never your own)",
+    "presence": "a member of a joined channel went online, away or offline (not your own join)",
+})
+
+ATTACHMENT = obj({"id": ID, "name": {"type": "string", "minLength": 1, "maxLength": 255},
+                  "size": {"type": "integer", "minimum": 0}, "type": {"type": "string", "maxLength": 127}})
 
 
-def topic(channel_id: int) -> str:
-    return f"chat:{channel_id}"
+class ChannelCreate(TypedDict):
+    kind: Literal["public", "private", "direct"]
+    name: NotRequired[str]
+    members: NotRequired[list[str]]
+
+
+class ChannelRef(TypedDict):
+    channel_id: int
+
+
+class ChannelInvite(TypedDict):
+    channel_id: int
+    user_id: str
+
+
+class Attachment(TypedDict):
+    id: str
+    name: str
+    size: int
+    type: str
+
+
+class ChatMessage(TypedDict):
+    channel_id: int
+    text: str
+    attachments: NotRequired[list[Attachment]]
+
+
+class History(TypedDict):
+    channel_id: int
+    before_id: NotRequired[int]
+    limit: NotRequired[int]
+
+
+class Search(TypedDict):
+    query: str
+    channel_id: NotRequired[int]
+    limit: NotRequired[int]
+
+
+class Typing(TypedDict):
+    channel_id: int
+    typing: bool
+
+
+class ReadReceipt(TypedDict):
+    channel_id: int
+    message_id: int
+
+
+def topic(channel_id: int) -> Topic:
+    return Topic.chat(channel_id)
+
+
+async def announce(hub: Hub, conn: Conn, status: str, topics: Iterable[Topic] | None = None) -> None:
+    """Tell every chat channel this connection follows (or followed: `topics`) that its user is now
+    `status` (batched per connection, never per member)."""
+    for joined in [t for t in (conn.topics if topics is None else topics) if t.kind is Kind.CHAT]:
+        await hub.publish(conn.ns, joined, "presence",
+                          {"channel_id": joined.chat_id, "user_id": conn.user_id, "status": status})
 
 
 def _channel_json(row: dict[str, Any]) -> dict[str, Any]:
@@ -44,11 +118,14 @@ async def _readable(ctx: Context, channel_id: int) -> dict[str, Any]:
 
 
 def _joined(ctx: Context, channel_id: int) -> None:
-    if topic(channel_id) not in ctx.conn.topics:
+    if not ctx.joined(topic(channel_id)):
         raise ProtocolError(ErrorCode.FORBIDDEN, f"join channel {channel_id} first (channel_join)")
 
 
-async def channel_create(ctx: Context, content: dict[str, Any]) -> Any:
+@feature.message("channel_create", obj({"kind": {"enum": ["public", "private", "direct"]}},
+                                       {"name": {"type": "string", "minLength": 1, "maxLength": 100},
+                                        "members": {"type": "array", "items": ID, "maxItems": 500}}))
+async def channel_create(ctx: Context, content: ChannelCreate) -> Reply:
     me, kind = ctx.conn.user_id, content["kind"]
     others = sorted(set(content.get("members", [])) - {me})
     direct_key = None
@@ -69,13 +146,13 @@ async def channel_create(ctx: Context, content: dict[str, Any]) -> Any:
                               [(row["id"], me, "owner")] + [(row["id"], u, "member") for u in others])
     channel = _channel_json(row)
     for user in others:
-        await bus.publish(ctx.redis, ctx.conn.ns, keys.user_topic(user), "channel_invited",
-                          {"channel": channel, "by": me}, durable=True)
+        await ctx.publish(Topic.user(user), "channel_invited", {"channel": channel, "by": me}, durable=True)
     await ctx.hub.subscribe(ctx.conn, topic(row["id"]))
     return {"channel": channel, "members": [me, *others]}
 
 
-async def channel_join(ctx: Context, content: dict[str, Any]) -> Any:
+@feature.message("channel_join", obj({"channel_id": INT_ID}))
+async def channel_join(ctx: Context, content: ChannelRef) -> Reply:
     cid = content["channel_id"]
     row = await _readable(ctx, cid)
     if not row["is_member"]:
@@ -83,12 +160,13 @@ async def channel_join(ctx: Context, content: dict[str, Any]) -> Any:
             await db.execute("INSERT INTO hub_members (channel_id, user_id) VALUES (%s, %s) "
                              "ON CONFLICT DO NOTHING", (cid, ctx.conn.user_id))
     replayed = await ctx.hub.subscribe(ctx.conn, topic(cid))
-    await bus.publish(ctx.redis, ctx.conn.ns, topic(cid), "presence",
-                      {"channel_id": cid, "user_id": ctx.conn.user_id, "status": "online"}, origin=ctx.conn.id)
+    await ctx.publish(topic(cid), "presence",
+                      {"channel_id": cid, "user_id": ctx.conn.user_id, "status": "online"}, echo=False)
     return {"channel": _channel_json(row), "replayed": replayed}
 
 
-async def channel_leave(ctx: Context, content: dict[str, Any]) -> Any:
+@feature.message("channel_leave", obj({"channel_id": INT_ID}))
+async def channel_leave(ctx: Context, content: ChannelRef) -> Reply:
     cid = content["channel_id"]
     await _channel(ctx, cid)
     async with ctx.database().pool.connection() as db:
@@ -97,7 +175,8 @@ async def channel_leave(ctx: Context, content: dict[str, Any]) -> Any:
     return {"channel_id": cid}
 
 
-async def channel_invite(ctx: Context, content: dict[str, Any]) -> Any:
+@feature.message("channel_invite", obj({"channel_id": INT_ID, "user_id": ID}))
+async def channel_invite(ctx: Context, content: ChannelInvite) -> Reply:
     cid, user = content["channel_id"], content["user_id"]
     row = await _channel(ctx, cid)
     if not row["is_member"]:
@@ -107,12 +186,13 @@ async def channel_invite(ctx: Context, content: dict[str, Any]) -> Any:
     async with ctx.database().pool.connection() as db:
         await db.execute("INSERT INTO hub_members (channel_id, user_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
                          (cid, user))
-    await bus.publish(ctx.redis, ctx.conn.ns, keys.user_topic(user), "channel_invited",
+    await ctx.publish(Topic.user(user), "channel_invited",
                       {"channel": _channel_json(row), "by": ctx.conn.user_id}, durable=True)
     return {"channel_id": cid, "user_id": user}
 
 
-async def channel_list(ctx: Context, content: dict[str, Any]) -> Any:
+@feature.message("channel_list", EMPTY)
+async def channel_list(ctx: Context, content: Empty) -> Reply:
     async with ctx.database().pool.connection() as db, db.cursor(row_factory=dict_row) as cur:
         await cur.execute("SELECT c.*, m.user_id IS NOT NULL AS is_member FROM hub_channels c "
                           "LEFT JOIN hub_members m ON m.channel_id = c.id AND m.user_id = %s "
@@ -122,7 +202,9 @@ async def channel_list(ctx: Context, content: dict[str, Any]) -> Any:
     return {"channels": [_channel_json(r) | {"member": r["is_member"]} for r in rows]}
 
 
-async def chat_message(ctx: Context, content: dict[str, Any]) -> Any:
+@feature.message("chat_message", obj({"channel_id": INT_ID, "text": TEXT},
+                                     {"attachments": {"type": "array", "items": ATTACHMENT, "maxItems": 10}}))
+async def chat_message(ctx: Context, content: ChatMessage) -> Reply:
     cid = content["channel_id"]
     _joined(ctx, cid)
     attachments = content.get("attachments", [])
@@ -134,11 +216,13 @@ async def chat_message(ctx: Context, content: dict[str, Any]) -> Any:
     assert row is not None
     message = {"message_id": row["id"], "channel_id": cid, "user_id": ctx.conn.user_id, "name": ctx.conn.name,
                "text": content["text"], "attachments": attachments, "created_at": row["created_at"].isoformat()}
-    frame_id = await bus.publish(ctx.redis, ctx.conn.ns, topic(cid), "chat_message", message, durable=True)
+    frame_id = await ctx.publish(topic(cid), "chat_message", message, durable=True)
     return {"message_id": row["id"], "frame_id": frame_id}
 
 
-async def history(ctx: Context, content: dict[str, Any]) -> Any:
+@feature.message("history", obj({"channel_id": INT_ID},
+                                {"before_id": INT_ID, "limit": {"type": "integer", "minimum": 1, "maximum": 200}}))
+async def history(ctx: Context, content: History) -> Reply:
     """Newest first; pass `next_before_id` back as `before_id` for the previous page."""
     cid, limit = content["channel_id"], content.get("limit", 50)
     await _readable(ctx, cid)
@@ -157,7 +241,9 @@ def _message_json(cid: int, r: dict[str, Any]) -> dict[str, Any]:
             "attachments": r["attachments"], "created_at": r["created_at"].isoformat()}
 
 
-async def search(ctx: Context, content: dict[str, Any]) -> Any:
+@feature.message("search", obj({"query": {"type": "string", "minLength": 1, "maxLength": 200}},
+                               {"channel_id": INT_ID, "limit": {"type": "integer", "minimum": 1, "maximum": 100}}))
+async def search(ctx: Context, content: Search) -> Reply:
     """Full-text search (PostgreSQL websearch syntax) over channels the user may read."""
     args: list[Any] = [ctx.conn.user_id, ctx.conn.ns, content["query"]]
     only = ""
@@ -175,40 +261,36 @@ async def search(ctx: Context, content: dict[str, Any]) -> Any:
     return {"query": content["query"], "messages": [_message_json(r["channel_id"], r) for r in rows]}
 
 
-async def typing(ctx: Context, content: dict[str, Any]) -> Any:
+@feature.message("typing", obj({"channel_id": INT_ID, "typing": {"type": "boolean"}}))
+async def typing(ctx: Context, content: Typing) -> Reply:
     cid = content["channel_id"]
     _joined(ctx, cid)
-    await bus.publish(ctx.redis, ctx.conn.ns, topic(cid), "typing",
+    await ctx.publish(topic(cid), "typing",
                       {"channel_id": cid, "user_id": ctx.conn.user_id, "typing": content["typing"]},
-                      origin=ctx.conn.id, priority=0)
+                      echo=False, priority=0)
+    return None
 
 
-async def read_receipt(ctx: Context, content: dict[str, Any]) -> Any:
+@feature.message("read_receipt", obj({"channel_id": INT_ID, "message_id": INT_ID}))
+async def read_receipt(ctx: Context, content: ReadReceipt) -> Reply:
     cid, mid = content["channel_id"], content["message_id"]
     _joined(ctx, cid)
     async with ctx.database().pool.connection() as db:
         await db.execute("UPDATE hub_members SET last_read_id = GREATEST(last_read_id, %s) "
                          "WHERE channel_id = %s AND user_id = %s", (mid, cid, ctx.conn.user_id))
-    await bus.publish(ctx.redis, ctx.conn.ns, topic(cid), "read_receipt",
-                      {"channel_id": cid, "user_id": ctx.conn.user_id, "message_id": mid}, origin=ctx.conn.id)
+    await ctx.publish(topic(cid), "read_receipt",
+                      {"channel_id": cid, "user_id": ctx.conn.user_id, "message_id": mid}, echo=False)
     return {"channel_id": cid, "message_id": mid}
 
 
-async def channel_presence(ctx: Context, content: dict[str, Any]) -> Any:
+@feature.message("channel_presence", obj({"channel_id": INT_ID}))
+async def channel_presence(ctx: Context, content: ChannelRef) -> Reply:
     cid = content["channel_id"]
     await _readable(ctx, cid)
     async with ctx.database().pool.connection() as db, db.cursor() as cur:
         await cur.execute("SELECT user_id, last_read_id FROM hub_members WHERE channel_id = %s "
                           "ORDER BY user_id LIMIT 1000", (cid,))
         rows = await cur.fetchall()
-    statuses = await ctx.hub.presence_of(ctx.conn.ns, [r[0] for r in rows])
+    statuses = await ctx.hub.presence.statuses(ctx.conn.ns, [r[0] for r in rows])
     return {"channel_id": cid, "members": [{"user_id": u, "status": statuses[u], "last_read_id": last}
                                            for u, last in rows]}
-
-
-HANDLERS: dict[str, Handler] = {
-    "channel_create": channel_create, "channel_join": channel_join, "channel_leave": channel_leave,
-    "channel_invite": channel_invite, "channel_list": channel_list, "chat_message": chat_message,
-    "history": history, "search": search, "typing": typing, "read_receipt": read_receipt,
-    "channel_presence": channel_presence,
-}

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
-from ..hub import Conn, Hub
-from ..protocol.envelope import ErrorCode, ProtocolError
+import redis.asyncio as aioredis
+
+from spotctl_sandbox.realtime.protocol import ErrorCode, ProtocolError
+from spotctl_sandbox.realtime.topics import Topic
+
+from ..conn import Conn
+from ..node import Hub
 from ..store import Database
 
 
@@ -18,7 +21,7 @@ class Context:
     db: Database | None
 
     @property
-    def redis(self) -> Any:
+    def redis(self) -> aioredis.Redis:
         return self.hub.redis
 
     def database(self) -> Database:
@@ -26,5 +29,11 @@ class Context:
             raise ProtocolError(ErrorCode.UNAVAILABLE, "this feature needs PostgreSQL, which is not reachable")
         return self.db
 
+    async def publish(self, topic: Topic, kind: str, content: object, *, durable: bool = False,
+                      priority: int | None = None, echo: bool = True) -> str:
+        """Publish in the sender's namespace; `echo=False` leaves the sending connection out."""
+        return await self.hub.publish(self.conn.ns, topic, kind, content, durable=durable, priority=priority,
+                                      origin=None if echo else self.conn.id)
 
-Handler = Callable[[Context, dict[str, Any]], Awaitable[Any]]
+    def joined(self, topic: Topic) -> bool:
+        return topic in self.conn.topics

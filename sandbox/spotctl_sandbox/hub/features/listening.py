@@ -9,22 +9,57 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import Any, Literal, NotRequired, TypedDict
 
 from redis.exceptions import WatchError
 
-from .. import bus, keys
+from spotctl_sandbox.realtime import bus, keys, protocol
+from spotctl_sandbox.realtime.priority import Priority
+from spotctl_sandbox.realtime.protocol import ErrorCode, ProtocolError
+from spotctl_sandbox.realtime.topics import Topic
+
 from ..core.listening import Action, PlaybackState
-from ..core.priority import Priority
-from ..protocol import envelope
-from ..protocol.envelope import ErrorCode, ProtocolError
-from .context import Context, Handler
+from .context import Context
+from .feature import ID, Feature, Reply, obj
 
 SESSION_TTL_S = 12 * 3600
 
+feature = Feature("listening", pushes={
+    "session_state": "the host changed playback: the whole snapshot (priority HIGH)",
+    "session_member": "someone else joined or left the session",
+    "session_queue": "the shared queue changed (the editor gets it too)",
+})
 
-def topic(session_id: str) -> str:
-    return f"ls:{session_id}"
+
+class SessionCreate(TypedDict):
+    track_id: NotRequired[str]
+    queue: NotRequired[list[str]]
+
+
+class SessionRef(TypedDict):
+    session_id: str
+
+
+class SessionControl(TypedDict):
+    session_id: str
+    action: Literal["play", "pause", "seek", "skip", "volume"]
+    position_ms: NotRequired[float]
+    volume: NotRequired[float]
+    track_id: NotRequired[str]
+
+
+class QueueAdd(TypedDict):
+    session_id: str
+    track_id: str
+
+
+class QueueRemove(TypedDict):
+    session_id: str
+    item_id: str
+
+
+def topic(session_id: str) -> Topic:
+    return Topic.session(session_id)
 
 
 async def _meta(ctx: Context, sid: str) -> dict[str, str]:
@@ -45,17 +80,18 @@ async def _queue(ctx: Context, sid: str) -> list[dict[str, Any]]:
 
 def _snapshot(sid: str, host: str, state: PlaybackState, queue: list[dict[str, Any]],
               action: str | None = None) -> dict[str, Any]:
-    now = envelope.now_ms()
+    now = protocol.now_ms()
     return {"session_id": sid, "host": host, "action": action, "track_id": state.track_id,
             "playing": state.playing, "position_ms": state.position_ms, "updated_ms": state.updated_ms,
             "volume": state.volume, "version": state.version, "server_time": now,
             "position_now_ms": state.position_at(now), "queue": queue}
 
 
-async def session_create(ctx: Context, content: dict[str, Any]) -> Any:
+@feature.message("session_create", obj({}, {"track_id": ID, "queue": {"type": "array", "items": ID, "maxItems": 500}}))
+async def session_create(ctx: Context, content: SessionCreate) -> Reply:
     sid = uuid.uuid4().hex[:12]
     key = keys.listening(ctx.conn.ns, sid)
-    state = PlaybackState(track_id=content.get("track_id"), updated_ms=envelope.now_ms())
+    state = PlaybackState(track_id=content.get("track_id"), updated_ms=protocol.now_ms())
     await ctx.redis.hset(key, mapping={"host": ctx.conn.user_id, "state": state.to_json()})
     await ctx.redis.expire(key, SESSION_TTL_S)
     for track in content.get("queue", []):
@@ -64,25 +100,31 @@ async def session_create(ctx: Context, content: dict[str, Any]) -> Any:
     return _snapshot(sid, ctx.conn.user_id, state, await _queue(ctx, sid))
 
 
-async def session_join(ctx: Context, content: dict[str, Any]) -> Any:
+@feature.message("session_join", obj({"session_id": ID}))
+async def session_join(ctx: Context, content: SessionRef) -> Reply:
     """Anyone holding the (unguessable) session id may listen along; only the host controls."""
     sid = content["session_id"]
     meta = await _meta(ctx, sid)
     await ctx.hub.subscribe(ctx.conn, topic(sid))
-    await bus.publish(ctx.redis, ctx.conn.ns, topic(sid), "session_member",
-                      {"session_id": sid, "user_id": ctx.conn.user_id, "joined": True}, origin=ctx.conn.id)
+    await ctx.publish(topic(sid), "session_member",
+                      {"session_id": sid, "user_id": ctx.conn.user_id, "joined": True}, echo=False)
     return _snapshot(sid, meta["host"], PlaybackState.from_json(meta["state"]), await _queue(ctx, sid))
 
 
-async def session_leave(ctx: Context, content: dict[str, Any]) -> Any:
+@feature.message("session_leave", obj({"session_id": ID}))
+async def session_leave(ctx: Context, content: SessionRef) -> Reply:
     sid = content["session_id"]
     await ctx.hub.unsubscribe(ctx.conn, topic(sid))
-    await bus.publish(ctx.redis, ctx.conn.ns, topic(sid), "session_member",
+    await ctx.publish(topic(sid), "session_member",
                       {"session_id": sid, "user_id": ctx.conn.user_id, "joined": False})
     return {"session_id": sid}
 
 
-async def session_control(ctx: Context, content: dict[str, Any]) -> Any:
+@feature.message("session_control", obj(
+    {"session_id": ID, "action": {"enum": ["play", "pause", "seek", "skip", "volume"]}},
+    {"position_ms": {"type": "number", "minimum": 0}, "volume": {"type": "number", "minimum": 0, "maximum": 1},
+     "track_id": ID}))
+async def session_control(ctx: Context, content: SessionControl) -> Reply:
     sid, action = content["session_id"], Action(content["action"])
     key = keys.listening(ctx.conn.ns, sid)
     meta = await _meta(ctx, sid)
@@ -97,7 +139,7 @@ async def session_control(ctx: Context, content: dict[str, Any]) -> Any:
                 await pipe.watch(key)
                 state = PlaybackState.from_json(await pipe.hget(key, "state"))
                 try:
-                    new = state.apply(action, envelope.now_ms(), position_ms=content.get("position_ms"),
+                    new = state.apply(action, protocol.now_ms(), position_ms=content.get("position_ms"),
                                       volume=content.get("volume"), track_id=track_id)
                 except ValueError as exc:
                     raise ProtocolError(ErrorCode.INVALID_CONTENT, f"{action.value}: {exc}") from None
@@ -109,7 +151,7 @@ async def session_control(ctx: Context, content: dict[str, Any]) -> Any:
             except WatchError:
                 continue
     snapshot = _snapshot(sid, meta["host"], new, await _queue(ctx, sid), action.value)
-    await bus.publish(ctx.redis, ctx.conn.ns, topic(sid), "session_state", snapshot, priority=int(Priority.HIGH))
+    await ctx.publish(topic(sid), "session_state", snapshot, priority=int(Priority.HIGH))
     return {"session_id": sid, "version": new.version}
 
 
@@ -137,19 +179,21 @@ async def _pop_next(ctx: Context, sid: str) -> str | None:
     return json.loads(raw)["track_id"] if raw else None
 
 
-async def queue_add(ctx: Context, content: dict[str, Any]) -> Any:
+@feature.message("queue_add", obj({"session_id": ID, "track_id": ID}))
+async def queue_add(ctx: Context, content: QueueAdd) -> Reply:
     sid = content["session_id"]
     await _meta(ctx, sid)
-    if topic(sid) not in ctx.conn.topics:
+    if not ctx.joined(topic(sid)):
         raise ProtocolError(ErrorCode.FORBIDDEN, "join the session before editing its queue")
     item = await _add(ctx, sid, content["track_id"])
     await _publish_queue(ctx, sid, {"added": item})
     return item
 
 
-async def queue_remove(ctx: Context, content: dict[str, Any]) -> Any:
+@feature.message("queue_remove", obj({"session_id": ID, "item_id": ID}))
+async def queue_remove(ctx: Context, content: QueueRemove) -> Reply:
     sid, item_id = content["session_id"], content["item_id"]
-    if topic(sid) not in ctx.conn.topics:
+    if not ctx.joined(topic(sid)):
         raise ProtocolError(ErrorCode.FORBIDDEN, "join the session before editing its queue")
     qkey = keys.listening_queue(ctx.conn.ns, sid)
     if not await ctx.redis.zrem(qkey + ":order", item_id):
@@ -160,11 +204,5 @@ async def queue_remove(ctx: Context, content: dict[str, Any]) -> Any:
 
 
 async def _publish_queue(ctx: Context, sid: str, change: dict[str, Any]) -> None:
-    await bus.publish(ctx.redis, ctx.conn.ns, topic(sid), "session_queue",
+    await ctx.publish(topic(sid), "session_queue",
                       {"session_id": sid, "by": ctx.conn.user_id, **change, "queue": await _queue(ctx, sid)})
-
-
-HANDLERS: dict[str, Handler] = {
-    "session_create": session_create, "session_join": session_join, "session_leave": session_leave,
-    "session_control": session_control, "queue_add": queue_add, "queue_remove": queue_remove,
-}

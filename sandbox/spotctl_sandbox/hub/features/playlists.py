@@ -12,18 +12,41 @@ import base64
 import binascii
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
+from psycopg import AsyncCursor
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from pycrdt import Array, Doc
 
-from .. import bus, keys
+from spotctl_sandbox.realtime import bus, keys
+from spotctl_sandbox.realtime.protocol import ErrorCode, ProtocolError
+from spotctl_sandbox.realtime.topics import Topic
+
 from ..core.playlist_diff import inverse_ops, summarize
-from ..protocol.envelope import ErrorCode, ProtocolError
-from .context import Context, Handler
+from .context import Context
+from .feature import ID, Feature, Reply, obj
 
 EDITOR_TTL_S = 120
+
+feature = Feature("playlists", pushes={
+    "playlist_update": "someone else's edit, merged (never your own)",
+    "playlist_presence": "someone opened or closed the playlist for editing",
+})
+
+
+class PlaylistRef(TypedDict):
+    playlist_id: str
+
+
+class PlaylistUpdate(TypedDict):
+    playlist_id: str
+    update: str
+
+
+class PlaylistHistory(TypedDict):
+    playlist_id: str
+    limit: NotRequired[int]
 
 
 @dataclass
@@ -43,11 +66,11 @@ _DOCS: dict[tuple[str, str], OpenDoc] = {}  # least recently used first
 MAX_OPEN_DOCS = 256  # a dropped doc is rebuilt from the log on its next use
 
 
-def topic(playlist_id: str) -> str:
-    return f"pl:{playlist_id}"
+def topic(playlist_id: str) -> Topic:
+    return Topic.playlist(playlist_id)
 
 
-async def _catch_up(ctx: Context, pid: str, cur: Any) -> OpenDoc:
+async def _catch_up(ctx: Context, pid: str, cur: AsyncCursor[dict[str, Any]]) -> OpenDoc:
     key = (ctx.conn.ns, pid)
     od = _DOCS.pop(key, None) or OpenDoc()
     _DOCS[key] = od
@@ -77,11 +100,12 @@ async def _editors_changed(ctx: Context, pid: str, joined: bool) -> None:
         await ctx.redis.expire(key, EDITOR_TTL_S * 2)
     else:
         await ctx.redis.zrem(key, ctx.conn.user_id)
-    await bus.publish(ctx.redis, ctx.conn.ns, topic(pid), "playlist_presence",
+    await ctx.publish(topic(pid), "playlist_presence",
                       {"playlist_id": pid, "user_id": ctx.conn.user_id, "editing": joined})
 
 
-async def playlist_open(ctx: Context, content: dict[str, Any]) -> Any:
+@feature.message("playlist_open", obj({"playlist_id": ID}))
+async def playlist_open(ctx: Context, content: PlaylistRef) -> Reply:
     """Start editing: the full document (as one Yjs update) plus who else is editing."""
     pid = content["playlist_id"]
     ctx.database()
@@ -90,7 +114,8 @@ async def playlist_open(ctx: Context, content: dict[str, Any]) -> Any:
     return await _state(ctx, pid)
 
 
-async def playlist_close(ctx: Context, content: dict[str, Any]) -> Any:
+@feature.message("playlist_close", obj({"playlist_id": ID}))
+async def playlist_close(ctx: Context, content: PlaylistRef) -> Reply:
     pid = content["playlist_id"]
     await ctx.hub.unsubscribe(ctx.conn, topic(pid))
     await _editors_changed(ctx, pid, False)
@@ -118,14 +143,15 @@ async def _commit(ctx: Context, pid: str, update: bytes, label: str) -> dict[str
     await ctx.redis.zadd(keys.editors(ctx.conn.ns, pid), {ctx.conn.user_id: time.time()})
     change = {"playlist_id": pid, "version": row["id"], "user_id": ctx.conn.user_id, "summary": summary,
               "update": base64.b64encode(update).decode(), "tracks": tracks}
-    await bus.publish(ctx.redis, ctx.conn.ns, topic(pid), "playlist_update", change, durable=True,
-                      origin=ctx.conn.id)
+    await ctx.publish(topic(pid), "playlist_update", change, durable=True, echo=False)
     return {"playlist_id": pid, "version": row["id"], "summary": summary, "tracks": tracks}
 
 
-async def playlist_update(ctx: Context, content: dict[str, Any]) -> Any:
+@feature.message("playlist_update", obj({"playlist_id": ID,
+                                         "update": {"type": "string", "minLength": 1, "maxLength": 65536}}))
+async def playlist_update(ctx: Context, content: PlaylistUpdate) -> Reply:
     pid = content["playlist_id"]
-    if topic(pid) not in ctx.conn.topics:
+    if not ctx.joined(topic(pid)):
         raise ProtocolError(ErrorCode.FORBIDDEN, "open the playlist (playlist_open) before editing it")
     try:
         update = base64.b64decode(content["update"], validate=True)
@@ -134,10 +160,11 @@ async def playlist_update(ctx: Context, content: dict[str, Any]) -> Any:
     return await _commit(ctx, pid, update, "edit")
 
 
-async def playlist_undo(ctx: Context, content: dict[str, Any]) -> Any:
+@feature.message("playlist_undo", obj({"playlist_id": ID}))
+async def playlist_undo(ctx: Context, content: PlaylistRef) -> Reply:
     """Undo the caller's latest edit that is not already undone, as a new (logged) edit."""
     pid = content["playlist_id"]
-    if topic(pid) not in ctx.conn.topics:
+    if not ctx.joined(topic(pid)):
         raise ProtocolError(ErrorCode.FORBIDDEN, "open the playlist (playlist_open) before editing it")
     async with ctx.database().pool.connection() as db, db.cursor(row_factory=dict_row) as cur:
         await cur.execute("SELECT id, summary FROM hub_playlist_updates WHERE ns = %s AND playlist_id = %s "
@@ -169,7 +196,9 @@ async def playlist_undo(ctx: Context, content: dict[str, Any]) -> Any:
     return result | {"undid": target["id"]}
 
 
-async def playlist_history(ctx: Context, content: dict[str, Any]) -> Any:
+@feature.message("playlist_history", obj({"playlist_id": ID},
+                                          {"limit": {"type": "integer", "minimum": 1, "maximum": 200}}))
+async def playlist_history(ctx: Context, content: PlaylistHistory) -> Reply:
     pid = content["playlist_id"]
     async with ctx.database().pool.connection() as db, db.cursor(row_factory=dict_row) as cur:
         await cur.execute("SELECT id, user_id, summary, created_at FROM hub_playlist_updates "
@@ -179,9 +208,3 @@ async def playlist_history(ctx: Context, content: dict[str, Any]) -> Any:
     return {"playlist_id": pid, "versions": [{"version": r["id"], "user_id": r["user_id"],
                                               "summary": r["summary"], "at": r["created_at"].isoformat()}
                                              for r in rows]}
-
-
-HANDLERS: dict[str, Handler] = {
-    "playlist_open": playlist_open, "playlist_close": playlist_close, "playlist_update": playlist_update,
-    "playlist_undo": playlist_undo, "playlist_history": playlist_history,
-}

@@ -1,91 +1,54 @@
-"""Connection-level messages: ping, clock sync, presence, ephemeral rooms, notification tracking."""
+"""Connection-level messages: authentication, ping, clock sync and the user's own presence."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Literal, TypedDict
 
-from .. import bus, keys, publish
-from ..core.priority import Priority
-from ..protocol import envelope
-from ..protocol.envelope import ErrorCode, ProtocolError
-from .context import Context, Handler
+from spotctl_sandbox.realtime import protocol
+from spotctl_sandbox.realtime.protocol import ErrorCode, ProtocolError
+
+from . import chat
+from .context import Context
+from .feature import EMPTY, Empty, Feature, Reply, obj
+
+feature = Feature("system", pushes={
+    "welcome": "the first frame of every connection",
+    "error": "a frame was refused; `reply_to` names it when it had an `id`",
+    "reconnect": "the server is shutting down: reconnect after `retry_after_ms`",
+})
 
 
-async def ping(ctx: Context, content: dict[str, Any]) -> Any:
-    ctx.conn.send(envelope.frame("pong", {}))
+class Auth(TypedDict):
+    token: str
 
 
-async def time_sync(ctx: Context, content: dict[str, Any]) -> Any:
+class TimeSync(TypedDict):
+    client_time: float
+
+
+class PresenceUpdate(TypedDict):
+    status: Literal["online", "away"]
+
+
+@feature.message("auth", obj({"token": {"type": "string", "minLength": 1, "maxLength": 4096}}))
+async def auth(ctx: Context, content: Auth) -> Reply:
+    """Only ever the first frame; the connection reads it before any handler runs."""
+    raise ProtocolError(ErrorCode.BAD_ENVELOPE, "'auth' is not accepted now: this connection is authenticated")
+
+
+@feature.message("ping", EMPTY, reply="pong")
+async def ping(ctx: Context, content: Empty) -> Reply:
+    return {}
+
+
+@feature.message("time_sync", obj({"client_time": {"type": "number"}}))
+async def time_sync(ctx: Context, content: TimeSync) -> Reply:
     """NTP-style: the client computes offset = server_time - (t0 + t1) / 2 from its send/receive times."""
-    return {"client_time": content["client_time"], "server_time": envelope.now_ms()}
+    return {"client_time": content["client_time"], "server_time": protocol.now_ms()}
 
 
-async def presence(ctx: Context, content: dict[str, Any]) -> Any:
-    key = keys.away(ctx.conn.ns, ctx.conn.user_id)
-    if content["status"] == "away":
-        await ctx.redis.set(key, "1", ex=int(ctx.hub.stale_after_s * 2))
-    else:
-        await ctx.redis.delete(key)
-    await announce_presence(ctx, content["status"])
+@feature.message("presence", obj({"status": {"enum": ["online", "away"]}}))
+async def presence(ctx: Context, content: PresenceUpdate) -> Reply:
+    await ctx.hub.presence.set_away(ctx.conn.ns, ctx.conn.user_id, content["status"] == "away")
+    await chat.announce(ctx.hub, ctx.conn, content["status"])
     return {"status": content["status"]}
-
-
-async def announce_presence(ctx: Context, status: str) -> None:
-    """Tell every chat channel this connection follows (batched per connection, never per member)."""
-    for topic in [t for t in ctx.conn.topics if t.startswith("chat:")]:
-        await bus.publish(ctx.redis, ctx.conn.ns, topic, "presence",
-                          {"channel_id": int(topic[5:]), "user_id": ctx.conn.user_id, "status": status})
-
-
-async def join(ctx: Context, content: dict[str, Any]) -> Any:
-    replayed = await ctx.hub.subscribe(ctx.conn, f"room:{content['room']}")
-    return {"room": content["room"], "replayed": replayed}
-
-
-async def leave(ctx: Context, content: dict[str, Any]) -> Any:
-    await ctx.hub.unsubscribe(ctx.conn, f"room:{content['room']}")
-    return {"room": content["room"]}
-
-
-async def room_message(ctx: Context, content: dict[str, Any]) -> Any:
-    """Fan-out to everyone in the room on every worker (the sender too, as its delivery receipt)."""
-    topic = f"room:{content['room']}"
-    if topic not in ctx.conn.topics:
-        raise ProtocolError(ErrorCode.FORBIDDEN, f"join room {content['room']!r} before sending to it")
-    level = Priority.parse(content.get("priority", "NORMAL"))
-    mid = await bus.publish(ctx.redis, ctx.conn.ns, topic, "room_message",
-                            {"room": content["room"], "from": ctx.conn.user_id, "data": content["data"]},
-                            durable=True, priority=int(level))
-    return {"room": content["room"], "message_id": mid}
-
-
-async def notification_read(ctx: Context, content: dict[str, Any]) -> Any:
-    if not await publish.mark_read(ctx.redis, ctx.conn.ns, ctx.conn.user_id, content["id"]):
-        raise ProtocolError(ErrorCode.NOT_FOUND, f"no notification {content['id']!r} for you")
-    return {"id": content["id"], "status": "read"}
-
-
-async def notification_status(ctx: Context, content: dict[str, Any]) -> Any:
-    record = await publish.notification_status(ctx.redis, content["id"], ctx.conn.ns)
-    if record is None or record.get("user_id") != ctx.conn.user_id:
-        raise ProtocolError(ErrorCode.NOT_FOUND, f"no notification {content['id']!r} for you")
-    return record
-
-
-async def preferences(ctx: Context, content: dict[str, Any]) -> Any:
-    key = keys.prefs(ctx.conn.ns, ctx.conn.user_id)
-    update = {}
-    if "channels" in content:
-        update["channels"] = ",".join(content["channels"])
-    if "locale" in content:
-        update["locale"] = content["locale"]
-    if update:
-        await ctx.redis.hset(key, mapping=update)
-    return {bus.text_of(k): bus.text_of(v) for k, v in (await ctx.redis.hgetall(key)).items()}
-
-
-HANDLERS: dict[str, Handler] = {
-    "ping": ping, "time_sync": time_sync, "presence": presence, "join": join, "leave": leave,
-    "room_message": room_message, "notification_read": notification_read,
-    "notification_status": notification_status, "preferences": preferences,
-}

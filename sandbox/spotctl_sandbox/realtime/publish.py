@@ -9,55 +9,58 @@ jobs (`push`, `email`) the backend workers deliver to the local sinks.
 
 from __future__ import annotations
 
-import json
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
+import redis.asyncio as aioredis
+from redis.typing import EncodableT, FieldT
+
 from .. import contract
-from . import bus, keys, templates
-from .core.priority import Priority, pending_score
-from .core.routing import Channel, Preferences, route
-from .protocol import envelope
+from . import bus, keys, protocol, templates
+from .priority import Priority, pending_score
+from .routing import Channel, Preferences, route
+from .topics import Topic
 
 NOTIFICATION_TTL_S = 7 * 24 * 3600
 
 
-def _decode(raw: dict[Any, Any]) -> dict[str, str]:
-    def text(v: Any) -> str:
-        return v.decode() if isinstance(v, bytes) else str(v)
-
-    return {text(k): text(v) for k, v in raw.items()}
+def _decode(raw: Mapping[Any, Any]) -> dict[str, str]:
+    return {bus.text_of(k): bus.text_of(v) for k, v in raw.items()}
 
 
-async def publish_notification(redis: Any, user_id: str, *, title: str, body: str, priority: str = "NORMAL",
-                               kind: str = "generic", data: dict[str, Any] | None = None,
+async def publish_notification(redis: aioredis.Redis, user_id: str, *, title: str, body: str,
+                               priority: str = "NORMAL", kind: str = "generic", data: dict[str, Any] | None = None,
                                namespace: str = keys.DEFAULT_NAMESPACE) -> str:
     """Send a notification to `user_id`; returns its id (query it with `notification_status`).
 
-    Raises ValueError for an unknown priority or a bad namespace.
+    Raises ValueError for an unknown priority, a bad namespace, or `data` a client could not decode
+    (NaN, Infinity, ...: the error names the field).
     """
     ns = keys.check_namespace(namespace)
     level = Priority.parse(priority)
+    protocol.check_sendable(data or {}, "data")
+    protocol.check_sendable({"title": title, "body": body}, "notification")
     prefs = Preferences.from_redis(_decode(await redis.hgetall(keys.prefs(ns, user_id))))
     channels = route(level, prefs)
     title, text = templates.render(kind, prefs.locale, title, body, data)
     nid = "n_" + uuid.uuid4().hex
-    created = envelope.now_ms()
-    topic = keys.user_topic(str(user_id))
+    created = protocol.now_ms()
+    topic = Topic.user(str(user_id))
     content = {"id": nid, "title": title, "content": text, "priority": level.name, "level": int(level),
                "kind": kind, "locale": prefs.locale, "data": data or {}}
-    body_json = json.dumps(envelope.body("notification", content, topic=topic, priority=int(level),
-                                         server_time=created), separators=(",", ":"))
-    record = {"id": nid, "user_id": str(user_id), "status": "sent", "priority": level.name, "kind": kind,
-              "channels": ",".join(sorted(c.value for c in channels)), "created_at": str(created),
-              "body": body_json}
+    body_json = protocol.dumps(protocol.body("notification", content, topic=str(topic), priority=int(level),
+                                             server_time=created))
+    record: dict[FieldT, EncodableT] = {
+        "id": nid, "user_id": str(user_id), "status": "sent", "priority": level.name, "kind": kind,
+        "channels": ",".join(sorted(c.value for c in channels)), "created_at": str(created), "body": body_json}
     async with redis.pipeline(transaction=True) as pipe:
         pipe.hset(keys.notification(ns, nid), mapping=record)
         pipe.expire(keys.notification(ns, nid), NOTIFICATION_TTL_S)
         if Channel.WEBSOCKET in channels:
             pipe.zadd(keys.pending(ns, str(user_id)), {nid: pending_score(level, created)})
             pipe.expire(keys.pending(ns, str(user_id)), NOTIFICATION_TTL_S)
-            pipe.publish(keys.channel(ns, topic), f"{nid} {body_json}")
+            pipe.publish(keys.channel(ns, topic), protocol.bus_payload(nid, body_json))
         await pipe.execute()
     external = sorted(c.value for c in channels if c is not Channel.WEBSOCKET)
     if external:
@@ -65,7 +68,7 @@ async def publish_notification(redis: Any, user_id: str, *, title: str, body: st
     return nid
 
 
-async def _enqueue_external(redis: Any, ns: str, user_id: str, nid: str, channels: list[str],
+async def _enqueue_external(redis: aioredis.Redis, ns: str, user_id: str, nid: str, channels: list[str],
                             content: dict[str, Any]) -> None:
     """One BullMQ job per channel: `email` for email, `push` for push and SMS (the push sink)."""
     from bullmq import Queue
@@ -81,7 +84,7 @@ async def _enqueue_external(redis: Any, ns: str, user_id: str, nid: str, channel
         await redis.hset(keys.notification(ns, nid), f"channel:{channel}", "queued")
 
 
-async def notification_status(redis: Any, notification_id: str,
+async def notification_status(redis: aioredis.Redis, notification_id: str,
                               namespace: str = keys.DEFAULT_NAMESPACE) -> dict[str, str] | None:
     """Delivery tracking of one notification (status sent|delivered|read plus timestamps), or None."""
     raw = _decode(await redis.hgetall(keys.notification(keys.check_namespace(namespace), notification_id)))
@@ -89,11 +92,11 @@ async def notification_status(redis: Any, notification_id: str,
     return raw or None
 
 
-async def mark_delivered(redis: Any, ns: str, user_id: str, nids: list[str]) -> None:
+async def mark_delivered(redis: aioredis.Redis, ns: str, user_id: str, nids: list[str]) -> None:
     """Called by the hub once a notification is written to one of the user's sockets."""
     if not nids:
         return
-    now = str(envelope.now_ms())
+    now = str(protocol.now_ms())
     async with redis.pipeline(transaction=False) as pipe:
         pipe.zrem(keys.pending(ns, user_id), *nids)
         for nid in nids:
@@ -101,14 +104,14 @@ async def mark_delivered(redis: Any, ns: str, user_id: str, nids: list[str]) -> 
         await pipe.execute()
 
 
-async def mark_read(redis: Any, ns: str, user_id: str, nid: str) -> bool:
+async def mark_read(redis: aioredis.Redis, ns: str, user_id: str, nid: str) -> bool:
     """The user read it; False if the notification is unknown or belongs to someone else."""
     key = keys.notification(ns, nid)
     owner = await redis.hget(key, "user_id")
-    if owner is None or (owner.decode() if isinstance(owner, bytes) else owner) != user_id:
+    if owner is None or bus.text_of(owner) != user_id:
         return False
     await redis.zrem(keys.pending(ns, user_id), nid)
-    await redis.eval(_MARK, 1, key, "read", "read_at", str(envelope.now_ms()))
+    await redis.eval(_MARK, 1, key, "read", "read_at", str(protocol.now_ms()))
     return True
 
 
@@ -123,10 +126,9 @@ return 1
 """
 
 
-async def pending_bodies(redis: Any, ns: str, user_id: str, limit: int = 200) -> list[tuple[str, str]]:
+async def pending_bodies(redis: aioredis.Redis, ns: str, user_id: str, limit: int = 200) -> list[tuple[str, str]]:
     """(id, body json) of the user's undelivered notifications, highest priority first."""
-    nids = [n.decode() if isinstance(n, bytes) else n
-            for n in await redis.zrange(keys.pending(ns, user_id), 0, limit - 1)]
+    nids = [bus.text_of(n) for n in await redis.zrange(keys.pending(ns, user_id), 0, limit - 1)]
     if not nids:
         return []
     async with redis.pipeline(transaction=False) as pipe:
@@ -137,5 +139,3 @@ async def pending_bodies(redis: Any, ns: str, user_id: str, limit: int = 200) ->
     if stale:
         await redis.zrem(keys.pending(ns, user_id), *stale)
     return [(nid, bus.text_of(b)) for nid, b in zip(nids, bodies, strict=True) if b is not None]
-
-

@@ -1,12 +1,14 @@
 """Redis key and pub/sub channel names, all scoped by namespace (tenant) so tenants never meet.
 
-Topics are strings such as `user:42`, `room:lobby`, `chat:7`, `ls:<session>`, `pl:<playlist>`; each
-has a pub/sub channel and, when durable, a stream that backs resume-from-last-id.
+Each topic (see `topics.py`) has a pub/sub channel and, when durable, a stream that backs
+resume-from-last-id. The hub, the workers, the CLI and the load tests name keys only through here.
 """
 
 from __future__ import annotations
 
 import re
+
+from .topics import Topic
 
 NAMESPACE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 DEFAULT_NAMESPACE = "default"
@@ -21,22 +23,25 @@ def check_namespace(ns: str) -> str:
     return ns
 
 
-def channel(ns: str, topic: str) -> str:
+def channel(ns: str, topic: Topic) -> str:
     return f"hub:{ns}:t:{topic}"
 
 
-def stream(ns: str, topic: str) -> str:
+def channel_pattern(ns: str) -> str:
+    """A PSUBSCRIBE / PUBSUB CHANNELS pattern matching every topic channel of a namespace."""
+    return f"hub:{ns}:t:*"
+
+
+def stream(ns: str, topic: Topic) -> str:
     return f"hub:{ns}:s:{topic}"
 
 
-def topic_of(channel_name: str) -> tuple[str, str]:
-    """Inverse of channel(): (namespace, topic)."""
-    _, ns, _, topic = channel_name.split(":", 3)
-    return ns, topic
-
-
-def user_topic(user_id: str) -> str:
-    return f"user:{user_id}"
+def parse_channel(channel_name: str) -> tuple[str, Topic]:
+    """Inverse of channel(): (namespace, topic); ValueError for a name channel() did not make."""
+    prefix, ns, t, topic = (channel_name.split(":", 3) + ["", "", ""])[:4]
+    if prefix != "hub" or t != "t":
+        raise ValueError(f"{channel_name!r} is not a hub topic channel")
+    return ns, Topic.parse(topic)
 
 
 def conns(ns: str, user_id: str) -> str:

@@ -27,7 +27,7 @@ from urllib.parse import urlencode
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from . import keys
+from . import keys, protocol
 
 RESUBSCRIBE = {"join": "leave", "channel_join": "channel_leave", "session_join": "session_leave",
                "playlist_open": "playlist_close"}
@@ -152,15 +152,13 @@ class HubClient:
             self._subscriptions.pop((undo, json.dumps(content, sort_keys=True)), None)
 
     async def _send(self, kind: str, content: dict[str, Any], request_id: str | None) -> None:
-        frame: dict[str, Any] = {"type": kind, "content": content}
-        if request_id is not None:
-            frame["id"] = request_id
+        frame = protocol.request(kind, content, request_id)
         for _ in range(2):
             ws = self._ws
             if ws is None:
                 raise HubError("closed", "not connected")
             try:
-                await ws.send(json.dumps(frame))
+                await ws.send(frame)
                 return
             except ConnectionClosed:
                 await asyncio.sleep(0.05)  # the reader is reconnecting; try once more

@@ -1,0 +1,88 @@
+"""One client connection as the hub sees it: who it is, what it follows, and how frames reach it.
+
+Frames are written straight to the socket's transport, pre-serialized and never fragmented, so
+fan-out costs one `transport.write` per connection per burst and writes cannot interleave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from websockets.asyncio.server import ServerConnection
+from websockets.protocol import Event, State
+
+from spotctl_sandbox.realtime.topics import Topic
+
+from .core.fanout import encode_text
+from .core.presence import member
+from .core.ratelimit import ConnectionLimiter
+
+DROP_AFTER_S = 2.0  # a slow consumer's close handshake gets this long before the socket is aborted
+
+
+class HubConnection(ServerConnection):
+    """websockets' server connection with `heard`: set by every frame the peer sends.
+
+    Any frame counts as a sign of life, not only the pong: a busy client is alive (keepalive.py).
+    """
+
+    heard = True
+
+    def process_event(self, event: Event) -> None:
+        super().process_event(event)
+        self.heard = True
+
+
+@dataclass(eq=False, slots=True)
+class Conn:
+    id: str
+    ns: str
+    user_id: str
+    name: str
+    ws: HubConnection
+    limiter: ConnectionLimiter
+    connected_ms: float
+    resume_from: str | None = None
+    topics: set[Topic] = field(default_factory=set)
+    closing: bool = False
+    pinged: bool = False  # a keepalive ping went out: the next visit expects to have heard from the peer
+    backlogged_since: float = 0.0  # monotonic time its send buffer was first seen over the soft limit
+    transport: asyncio.Transport = field(init=False)  # the socket's, cached: fan-out reads it per frame
+
+    def __post_init__(self) -> None:
+        self.transport = self.ws.transport
+
+    @property
+    def member(self) -> str:
+        return member(self.connected_ms, self.id)
+
+    def buffered(self) -> int:
+        """Bytes written but not yet taken by the kernel: how far behind the reader is."""
+        return self.transport.get_write_buffer_size()
+
+    def send(self, text: str) -> None:
+        """Write without awaiting; dropped if the connection is already closing."""
+        self.write(encode_text(text))
+
+    def write(self, frame: bytes) -> bool:
+        """Write one whole serialized frame; frames are never fragmented, so writes cannot interleave."""
+        if self.closing or self.ws.protocol.state is not State.OPEN:
+            return False
+        self.transport.write(frame)
+        return True
+
+    def close_soon(self, code: int, reason: str) -> None:
+        if not self.closing:
+            self.closing = True
+            asyncio.get_running_loop().create_task(self.ws.close(code, reason[:120]))
+
+    def drop(self, code: int, reason: str) -> None:
+        """Close a peer that does not read: websockets drains the send buffer before its close frame,
+        which never happens here, so the socket is aborted if it is still open after a short wait."""
+        self.close_soon(code, reason)
+        asyncio.get_running_loop().call_later(DROP_AFTER_S, self._abort)
+
+    def _abort(self) -> None:
+        if self.ws.protocol.state is not State.CLOSED:
+            self.transport.abort()

@@ -1,0 +1,140 @@
+"""Fan-out of one burst of published frames, decided without sockets: `plan(burst, targets, now)`.
+
+Frames from the bus are drained in bursts, ordered by priority, serialized once into a WebSocket
+frame (server frames are unmasked, so the bytes are the same for everyone) and queued per subscriber,
+so each connection gets the whole burst in one write. A subscriber whose send buffer has stayed over
+the soft limit for the grace period (it is not draining: a burst alone does not count) loses LOW and
+NORMAL frames, and one over the hard limit is closed, so a slow reader never holds memory or starves
+pings. Pure, like websockets' protocol core: frames and subscribers in, a `Plan` out; the hub writes,
+closes and counts. The only state is each subscriber's backlog mark, which the plan keeps.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
+
+from websockets.frames import Frame, Opcode
+
+from spotctl_sandbox.realtime import protocol
+from spotctl_sandbox.realtime.priority import Priority
+
+from .outbox import PriorityOutbox
+
+KICK = "_kick"  # a control frame on a user's topic: close that user's connection `conn_id`
+NOTIFICATION = "notification"
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """One frame as it came off the bus, its envelope read once."""
+
+    channel: str
+    frame_id: str
+    body_json: str
+    kind: str
+    priority: Priority
+    origin: str | None
+    server_time: float
+    content: Any
+
+    @classmethod
+    def decode(cls, channel: str, payload: bytes | str) -> Published:
+        frame_id, body_json = protocol.split_payload(payload)
+        meta = json.loads(body_json)
+        return cls(channel, frame_id, body_json, meta["type"], Priority(int(meta.get("priority", Priority.NORMAL))),
+                   meta.get("origin"), float(meta["server_time"]), meta["content"])
+
+
+class Subscriber(Protocol):
+    """What the plan needs to know of a connection."""
+
+    id: str
+    closing: bool
+    backlogged_since: float  # when its buffer was first seen over the soft limit (0: it is not)
+
+    def buffered(self) -> int: ...
+
+
+S = TypeVar("S", bound=Subscriber)
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    soft: int  # bytes buffered above which a reader counts as backlogged
+    hard: int  # bytes buffered above which it is closed
+    grace_s: float  # backlogged this long: LOW/NORMAL frames are shed
+
+
+@dataclass(slots=True)
+class Plan(Generic[S]):
+    writes: dict[S, list[bytes]] = field(default_factory=dict)  # in order; one write each
+    closes: list[S] = field(default_factory=list)  # slow consumers over the hard limit
+    kicks: list[tuple[S, str]] = field(default_factory=list)  # (connection, reason): over the user's cap
+    shed: int = 0  # frames not sent to slow consumers
+    batched: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # LOW notifications to batch
+    fanned: list[tuple[Published, int]] = field(default_factory=list)  # frames written, to how many
+
+
+def encode_text(text: str) -> bytes:
+    """One unmasked, uncompressed text frame (compression is off, so there are no extensions)."""
+    return Frame(Opcode.TEXT, text.encode()).serialize(mask=False, extensions=[])
+
+
+def admit(sub: Subscriber, buffered: int, priority: Priority, now: float, limits: Limits) -> bool | None:
+    """For a subscriber `buffered` bytes behind (over the soft limit): True send, False shed, None close."""
+    if buffered > limits.hard:
+        return None
+    if not sub.backlogged_since:
+        sub.backlogged_since = now
+    return priority >= Priority.HIGH or now - sub.backlogged_since < limits.grace_s
+
+
+def plan(burst: Iterable[Published], targets: Mapping[str, Iterable[S]], now: float, limits: Limits) -> Plan[S]:
+    """Who gets what of `burst`: highest priority first, FIFO within a priority, the sender's own
+    client events left out (`origin`), a LOW notification set aside for batching."""
+    outbox: PriorityOutbox[Published] = PriorityOutbox()
+    for pub in burst:
+        outbox.push(pub.priority, pub)
+    out: Plan[S] = Plan()
+    writes, soft = out.writes, limits.soft
+    closed: set[S] = set()
+    for pub in outbox.drain():
+        subs = targets.get(pub.channel)
+        if not subs:
+            continue
+        if pub.kind == KICK:
+            out.kicks.extend((s, pub.content["reason"]) for s in subs if s.id == pub.content["conn_id"])
+            continue
+        if pub.kind == NOTIFICATION and pub.priority is Priority.LOW:
+            out.batched.append((pub.channel, {"id": pub.frame_id, **pub.content}))
+            continue
+        data = encode_text(protocol.with_id(pub.frame_id, pub.body_json))
+        origin, ready = pub.origin, 0
+        for sub in subs:  # the hot loop: one pass per recipient, keep it lean
+            if sub.closing or sub.id == origin:
+                continue
+            buffered = sub.buffered()
+            if buffered > soft:
+                if sub in closed:
+                    continue
+                verdict = admit(sub, buffered, pub.priority, now, limits)
+                if verdict is None:
+                    closed.add(sub)
+                    out.closes.append(sub)
+                    continue
+                if not verdict:
+                    out.shed += 1
+                    continue
+            elif sub.backlogged_since:
+                sub.backlogged_since = 0.0
+            pending = writes.get(sub)
+            if pending is None:
+                writes[sub] = [data]
+            else:
+                pending.append(data)
+            ready += 1
+        out.fanned.append((pub, ready))
+    return out

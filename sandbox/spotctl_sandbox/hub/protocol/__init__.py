@@ -1,1 +1,0 @@
-"""The wire protocol: frame parsing, schema validation and frame building (no I/O)."""
