@@ -67,6 +67,18 @@ async def test_low_priority_notifications_arrive_as_one_batch(
     assert [n["id"] for n in batch["content"]["notifications"]] == ids
 
 
+async def test_a_full_batch_leaves_at_once_and_loses_nothing(
+        user: UserFactory, redis: aioredis.Redis, ns: str) -> None:
+    ivy = await user("ivy")
+    await ivy.request("time_sync", {"client_time": 0})
+    ids = [await publish_notification(redis, ivy.user_id, title=f"low {i}", body="b", priority="LOW",
+                                      namespace=ns) for i in range(130)]
+    first = await next_of(ivy, "notification_batch", timeout=10)
+    second = await next_of(ivy, "notification_batch", timeout=10)
+    got = [n["id"] for frame in (first, second) for n in frame["content"]["notifications"]]
+    assert len(first["content"]["notifications"]) == 100 and got == ids
+
+
 async def test_preferences_route_and_localise(user: UserFactory, redis: aioredis.Redis, ns: str) -> None:
     hans = await user("hans")
     await hans.request("preferences", {"channels": ["websocket", "email"], "locale": "de"})
