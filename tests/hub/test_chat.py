@@ -22,7 +22,17 @@ async def test_public_channel_messages_are_delivered_and_persisted(user: UserFac
     frame = await next_of(ben, "chat_message")
     assert frame["content"]["message_id"] == sent["message_id"] and frame["content"]["attachments"] == [attachment]
     page = await ben.request("history", {"channel_id": channel["id"]})
-    assert [m["text"] for m in page["messages"]] == ["hello ben"]
+    assert page["messages"] == [frame["content"]]  # a stored message looks like the live one, name included
+    assert page["messages"][0]["name"] == "ann"
+
+
+async def test_leaving_a_channel_you_are_not_in_is_an_error(user: UserFactory) -> None:
+    ann, eve = await user("ann"), await user("eve")
+    cid = (await ann.request("channel_create", {"kind": "public"}))["channel"]["id"]
+    with pytest.raises(HubError) as err:
+        await eve.request("channel_leave", {"channel_id": cid})
+    assert err.value.code == "forbidden" and "not a member" in err.value.message
+    assert await ann.request("channel_leave", {"channel_id": cid}) == {"channel_id": cid}
 
 
 async def test_history_pages_backwards_and_search_finds_words(user: UserFactory) -> None:

@@ -95,11 +95,15 @@ async def test_flooding_gets_rate_limited_then_closed(hub: Hub, redis: aioredis.
         await ws.recv()
         for _ in range(150):
             await ws.send('{"type":"ping"}')
-        kinds = []
+        limited = []
         with pytest.raises(ConnectionClosed):
             while True:
-                kinds.append(json.loads(await asyncio.wait_for(ws.recv(), 5))["content"].get("code"))
-    assert "rate_limited" in kinds and ws.close_code == 1008
+                frame = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                if frame["type"] == "error":
+                    limited.append(frame["content"])
+    assert limited and {e["code"] for e in limited} == {"rate_limited"}
+    assert all(e["retry_after_ms"] >= 1 for e in limited) and limited[-1]["retry_after_ms"] >= 1000
+    assert ws.close_code == 1013 and "come back in" in (ws.close_reason or "")  # may retry, after a delay
 
 
 async def test_the_oldest_connection_is_closed_over_the_per_user_cap(hub: Hub, redis: aioredis.Redis,
@@ -142,6 +146,18 @@ async def test_health_and_metrics_are_served(hub: Hub, user: UserFactory) -> Non
     assert "hub_delivery_latency_seconds_bucket" in text
     with pytest.raises(urllib.error.HTTPError):
         urllib.request.urlopen(hub.metrics_url + "/nope", timeout=5)
+
+
+async def test_ping_is_answered_with_a_pong_that_says_to_what(user: UserFactory) -> None:
+    alice = await user("alice")
+    assert await alice.request("ping", {}, timeout=5) == {}  # request() waits for the reply_to
+
+
+async def test_a_resume_id_beyond_redis_range_is_ignored_not_a_bus_failure(hub: Hub, redis: aioredis.Redis) -> None:
+    tok = await token(redis, hub, "resumer")
+    async with connect(f"{hub.url}?token={tok}&last_id=99999999999999999999999-0") as ws:
+        welcome = json.loads(await ws.recv())
+    assert welcome["type"] == "welcome" and welcome["content"]["resumed_from"] is None
 
 
 async def test_a_token_limited_to_a_tenant_only_opens_that_namespace(hub: Hub, redis: aioredis.Redis,

@@ -20,11 +20,15 @@ LIMITS = Limits(soft=1000, hard=10_000, grace_s=1.0)
 @dataclass(eq=False)
 class Sub:
     id: str
-    behind: int = 0
+    behind: int = 0  # bytes its reader has not taken yet
     closing: bool = False
     backlogged_since: float = 0.0
 
-    def buffered(self) -> int:
+    @property
+    def transport(self) -> Sub:
+        return self
+
+    def get_write_buffer_size(self) -> int:
         return self.behind
 
 

@@ -57,10 +57,6 @@ class Conn:
     def member(self) -> str:
         return member(self.connected_ms, self.id)
 
-    def buffered(self) -> int:
-        """Bytes written but not yet taken by the kernel: how far behind the reader is."""
-        return self.transport.get_write_buffer_size()
-
     def send(self, text: str) -> None:
         """Write without awaiting; dropped if the connection is already closing."""
         self.write(encode_text(text))

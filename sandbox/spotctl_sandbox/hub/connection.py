@@ -1,32 +1,29 @@
 """One WebSocket connection from handshake to close: authenticate, register, read, dispatch.
 
-Authentication takes the API's JWT from the `token` query parameter or from a first `auth` frame;
-failures are audited and answered with an error frame and close code 1008. Every later frame is
-rate-limited, schema-checked and handed to its feature's handler; recoverable problems produce an
-error frame and the connection stays open.
+Authentication (auth.py) takes the API's JWT from the `token` query parameter or from a first
+`auth` frame. Every later frame is rate-limited, schema-checked and handed to its feature's handler;
+recoverable problems produce an error frame and the connection stays open.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 import uuid
 from urllib.parse import parse_qs, urlsplit
 
-import jwt
 from limits import parse as parse_limit
 from limits.aio.strategies import FixedWindowRateLimiter
 from redis.exceptions import RedisError
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from spotctl_sandbox.common import tokens
 from spotctl_sandbox.realtime import keys, protocol
 from spotctl_sandbox.realtime.protocol import CloseCode, ErrorCode, ProtocolError
 from spotctl_sandbox.realtime.topics import Kind, Topic
 
 from . import audit, metrics
+from .auth import Authenticator, display_name, reject
 from .conn import Conn, HubConnection
 from .core.inbound import Inbound, Incoming
 from .core.presence import Presence
@@ -47,6 +44,7 @@ class Server:
     def __init__(self, hub: Hub, db: Database | None, user_limiter: FixedWindowRateLimiter) -> None:
         self.hub, self.db, self.user_limiter = hub, db, user_limiter
         self.user_limit = parse_limit(hub.cfg.user_rate)
+        self.auth = Authenticator(hub, INBOUND)
 
     async def handle(self, ws: ServerConnection) -> None:
         assert isinstance(ws, HubConnection)  # serve(create_connection=HubConnection)
@@ -55,14 +53,14 @@ class Server:
         try:
             keys.check_namespace(ns)
         except ValueError as exc:
-            await self._reject(ws, ErrorCode.BAD_ENVELOPE, str(exc))
+            await reject(ws, ErrorCode.BAD_ENVELOPE, str(exc))
             return
-        claims = await self._authenticate(ws, ns, query.get("token", [None])[0])
+        claims = await self.auth.authenticate(ws, ns, query.get("token", [None])[0])
         if claims is None:
             return
         cfg = self.hub.cfg
-        conn = Conn(id=uuid.uuid4().hex[:16], ns=ns, user_id=claims.user_id, name=claims.name, ws=ws,
-                    limiter=ConnectionLimiter.create(cfg.conn_rate, cfg.conn_burst, cfg.max_strikes),
+        conn = Conn(id=uuid.uuid4().hex[:16], ns=ns, user_id=claims.user_id, name=display_name(claims.name),
+                    ws=ws, limiter=ConnectionLimiter.create(cfg.conn_rate, cfg.conn_burst, cfg.max_strikes),
                     connected_ms=protocol.now_ms(), resume_from=_resume_id(query))
         try:
             await self.hub.register(conn)
@@ -93,53 +91,6 @@ class Server:
         except RedisError as exc:
             log.warning("cleanup of connection %s incomplete: %s", conn.id, exc)
 
-    async def _authenticate(self, ws: ServerConnection, ns: str, token: str | None) -> tokens.Claims | None:
-        peer = _peer(ws)
-        if token is None:
-            try:
-                raw = await asyncio.wait_for(ws.recv(), self.hub.cfg.auth_timeout_s)
-                first = INBOUND.parse(raw)
-                if first.type != "auth":
-                    raise ProtocolError(ErrorCode.UNAUTHORIZED, "first frame must be 'auth' (or pass ?token=)")
-                token = first.content["token"]
-            except TimeoutError:
-                await audit.auth_failure(self.hub.redis, ns=ns, reason="no auth frame in time", peer=peer)
-                await self._reject(ws, ErrorCode.UNAUTHORIZED, "authenticate within "
-                                   f"{self.hub.cfg.auth_timeout_s:g} s: send an 'auth' frame")
-                return None
-            except ProtocolError as exc:
-                await audit.auth_failure(self.hub.redis, ns=ns, reason=exc.message, peer=peer)
-                await self._reject(ws, ErrorCode.UNAUTHORIZED, exc.message)
-                return None
-            except ConnectionClosed:
-                return None
-        try:
-            claims = await tokens.verify(self.hub.redis, self.hub.cfg.settings.jwt_secret, token)
-            tenants = token_namespaces(token)
-            if tenants is not None and ns not in tenants:
-                raise tokens.TokenError(f"token is not valid for namespace {ns!r}")
-            return claims
-        except tokens.TokenError as exc:
-            await audit.auth_failure(self.hub.redis, ns=ns, reason=exc.reason, peer=peer)
-            await self._reject(ws, ErrorCode.UNAUTHORIZED, exc.reason)
-            return None
-        except RedisError as exc:  # the session store did not answer: not the client's fault
-            log.warning("Redis failed while authenticating %s: %s", peer, exc)
-            await self._reject(ws, ErrorCode.UNAVAILABLE, "the hub could not check the session: reconnect later",
-                               close_code=CloseCode.TRY_AGAIN)
-            return None
-
-    async def _reject(self, ws: ServerConnection, code: str, message: str,
-                      close_code: int = CloseCode.POLICY) -> None:
-        if code == ErrorCode.UNAUTHORIZED:
-            metrics.AUTH_FAILURES.labels(metrics.WORKER).inc()
-        metrics.error(code).inc()
-        try:
-            await ws.send(protocol.error_frame(code, message))
-            await ws.close(close_code, f"{code}: {message}"[:120])
-        except ConnectionClosed:
-            pass
-
     async def _on_frame(self, conn: Conn, raw: str | bytes) -> None:
         """Rate-limit, validate and dispatch one client frame.
 
@@ -163,7 +114,10 @@ class Server:
             if result is not None:
                 conn.send(protocol.frame(message.reply, result, reply_to=request_id))
         except ProtocolError as exc:
-            self._error(conn, exc.code, exc.message, exc.reply_to or request_id)
+            self._error(conn, exc.code, exc.message, exc.reply_to or request_id, **exc.extra)
+            if exc.code == ErrorCode.FORBIDDEN and isinstance(msg, Incoming):
+                await audit.denied(self.hub.redis, ns=conn.ns, user_id=conn.user_id, kind=msg.type,
+                                   reason=exc.message)
         except RedisError as exc:
             log.warning("Redis failed on a frame of connection %s: %s", conn.id, exc)
             self._error(conn, ErrorCode.UNAVAILABLE, "the hub's message bus did not answer: retry", request_id)
@@ -172,44 +126,35 @@ class Server:
             self._error(conn, ErrorCode.INTERNAL, "internal error while handling this message", request_id)
 
     async def _allowed(self, conn: Conn, request_id: str | None) -> bool:
-        """The per-connection bucket (local), then the per-user limit (Redis, across workers)."""
-        verdict = conn.limiter.check(time.monotonic())
+        """The per-connection bucket (local), then the per-user limit (Redis, across workers).
+
+        A refused frame gets `rate_limited` with `retry_after_ms`; a client that keeps going is closed
+        with 1013 (come back later), after the same error saying when."""
+        now = time.monotonic()
+        verdict = conn.limiter.check(now)
+        retry_s = conn.limiter.bucket.wait_s()
         if verdict is Verdict.ALLOW and not await self.user_limiter.hit(self.user_limit, conn.ns, conn.user_id):
-            verdict = conn.limiter.guard.strike(time.monotonic())
+            verdict = conn.limiter.guard.strike(now)
+            stats = await self.user_limiter.get_window_stats(self.user_limit, conn.ns, conn.user_id)
+            retry_s = max(0.0, stats.reset_time - time.time())
             metrics.RATE_LIMITED.labels(metrics.WORKER, "user").inc()
         elif verdict is not Verdict.ALLOW:
             metrics.RATE_LIMITED.labels(metrics.WORKER, "connection").inc()
         if verdict is Verdict.ALLOW:
             return True
-        self._error(conn, ErrorCode.RATE_LIMITED, "too many messages: slow down", request_id)
         if verdict is Verdict.CLOSE:
-            conn.close_soon(CloseCode.POLICY, "rate limit abuse")
+            retry_s = conn.limiter.guard.cooldown_s(now)
+        self._error(conn, ErrorCode.RATE_LIMITED, "too many messages: slow down", request_id,
+                    retry_after_ms=max(1, round(retry_s * 1000)))
+        if verdict is Verdict.CLOSE:
+            conn.close_soon(CloseCode.TRY_AGAIN, f"rate limit abuse: come back in {retry_s:.0f} s")
         return False
 
-    def _error(self, conn: Conn, code: str, message: str, reply_to: str | None = None) -> None:
+    def _error(self, conn: Conn, code: str, message: str, reply_to: str | None = None, **extra: object) -> None:
         metrics.error(code).inc()
-        conn.send(protocol.error_frame(code, message, reply_to))
-
-
-def token_namespaces(token: str) -> set[str] | None:
-    """The tenants a token is limited to (its optional `ns` claim, a string or a list); None = any.
-
-    Read after `tokens.verify` checked the signature, so the payload is trusted here.
-    """
-    claim = jwt.decode(token, options={"verify_signature": False}).get("ns")
-    if claim is None:
-        return None
-    return {claim} if isinstance(claim, str) else {str(c) for c in claim}
+        conn.send(protocol.error_frame(code, message, reply_to, **extra))
 
 
 def _resume_id(query: dict[str, list[str]]) -> str | None:
     last = query.get("last_id", [None])[0]
     return last if last and keys.is_stream_id(last) else None
-
-
-def _peer(ws: ServerConnection) -> str:
-    forwarded = ws.request.headers.get("X-Forwarded-For") if ws.request else None
-    if forwarded:
-        return forwarded.split(",")[0].strip()
-    addr = ws.remote_address
-    return f"{addr[0]}:{addr[1]}" if addr else "?"

@@ -29,6 +29,8 @@ CREATE TABLE IF NOT EXISTS hub_messages (
     created_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
     tsv         TSVECTOR GENERATED ALWAYS AS (to_tsvector('simple', text)) STORED
 );
+-- the sender's display name when it sent (history items look like live chat_message frames)
+ALTER TABLE hub_messages ADD COLUMN IF NOT EXISTS name TEXT NOT NULL DEFAULT '';
 CREATE INDEX IF NOT EXISTS hub_messages_channel ON hub_messages (channel_id, id DESC);
 CREATE INDEX IF NOT EXISTS hub_messages_tsv ON hub_messages USING GIN (tsv);
 

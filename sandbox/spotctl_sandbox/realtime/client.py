@@ -9,7 +9,8 @@
 After a drop (network, server restart, a `reconnect` notice) it reconnects after an exponentially
 growing delay with jitter, passes the last durable message id so the server replays what was missed,
 and re-sends the subscriptions it made (join, channel_join, session_join, playlist_open). It does not
-reconnect after a policy close (bad token, replaced by a newer connection, abuse): those raise.
+reconnect after a policy close (1008: bad token, replaced by a newer connection): those raise. After
+a rate-limit close (1013) it waits at least the `retry_after_ms` the hub's last `rate_limited` said.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from . import keys, protocol
 
 RESUBSCRIBE = {"join": "leave", "channel_join": "channel_leave", "session_join": "session_leave",
                "playlist_open": "playlist_close"}
-NO_RECONNECT_CODES = {1008}
+NO_RECONNECT_CODES = {code for code in protocol.CloseCode if not code.retry}
 
 
 class HubError(Exception):
@@ -165,6 +166,8 @@ class HubClient:
         raise HubError("closed", "connection lost while sending")
 
     def _accept(self, frame: dict[str, Any]) -> None:
+        if frame["type"] == "error" and frame["content"].get("code") == protocol.ErrorCode.RATE_LIMITED:
+            self._retry_after = frame["content"].get("retry_after_ms", 0) / 1000
         reply_to = frame.get("reply_to")
         if reply_to is not None and reply_to in self._replies:
             future = self._replies[reply_to]

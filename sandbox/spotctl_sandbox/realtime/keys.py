@@ -81,4 +81,5 @@ def editors(ns: str, playlist_id: str) -> str:
 
 
 def is_stream_id(frame_id: str) -> bool:
-    return bool(STREAM_ID_RE.match(frame_id))
+    """`<ms>-<seq>` as Redis makes them (each part a 64-bit unsigned integer)."""
+    return bool(STREAM_ID_RE.match(frame_id)) and all(len(p) <= 20 and int(p) < 2**64 for p in frame_id.split("-"))

@@ -126,17 +126,30 @@ def loads(raw: str | bytes) -> Any:
     """
     try:
         text = raw.decode() if isinstance(raw, bytes) else raw
-        value = _STRICT.decode(text)
-    except _Refused:
-        _locate(_MARKING.decode(text))
-        raise AssertionError("unreachable: a refused value was not found again") from None
+        try:
+            value = _STRICT.decode(text)
+        except _Refused:  # a refused number before the end: find where, if the rest is JSON at all
+            _locate(_MARKING.decode(text))
+            raise AssertionError("unreachable: a refused value was not found again") from None
     except RecursionError:
         raise ProtocolError(ErrorCode.BAD_JSON, f"frame is nested deeper than {MAX_DEPTH} levels") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProtocolError(ErrorCode.BAD_JSON, f"frame is not valid JSON: {exc}") from None
-    if text.count("{") + text.count("[") > MAX_DEPTH or _ESCAPES.search(text):
+    if text.count("{") + text.count("[") > MAX_DEPTH or _ESCAPES.search(text) or not _encodable(text):
         _locate(value)
     return value
+
+
+def _encodable(text: str) -> bool:
+    """False for a str holding a raw unpaired surrogate (only in-process callers can hand one over:
+    a WebSocket text frame is valid UTF-8)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _locate(value: Any) -> None:

@@ -48,14 +48,21 @@ class Published:
                    meta.get("origin"), float(meta["server_time"]), meta["content"])
 
 
+class Transport(Protocol):
+    def get_write_buffer_size(self) -> int:
+        """Bytes written but not yet taken by the kernel: how far behind the reader is."""
+        ...
+
+
 class Subscriber(Protocol):
-    """What the plan needs to know of a connection."""
+    """What the plan needs to know of a connection (its transport is asked, never written to)."""
 
     id: str
     closing: bool
     backlogged_since: float  # when its buffer was first seen over the soft limit (0: it is not)
 
-    def buffered(self) -> int: ...
+    @property
+    def transport(self) -> Transport: ...
 
 
 S = TypeVar("S", bound=Subscriber)
@@ -116,7 +123,7 @@ def plan(burst: Iterable[Published], targets: Mapping[str, Iterable[S]], now: fl
         for sub in subs:  # the hot loop: one pass per recipient, keep it lean
             if sub.closing or sub.id == origin:
                 continue
-            buffered = sub.buffered()
+            buffered = sub.transport.get_write_buffer_size()
             if buffered > soft:
                 if sub in closed:
                     continue

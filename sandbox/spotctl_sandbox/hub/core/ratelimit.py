@@ -32,6 +32,10 @@ class TokenBucket:
             return True
         return False
 
+    def wait_s(self, cost: float = 1.0) -> float:
+        """Seconds until `cost` tokens are there again (as of the last `take`)."""
+        return max(0.0, (cost - self.tokens) / self.rate) if self.rate > 0 else 0.0
+
 
 @dataclass(slots=True)
 class AbuseGuard:
@@ -47,6 +51,10 @@ class AbuseGuard:
             self.window_start, self.strikes = now, 0
         self.strikes += 1
         return Verdict.CLOSE if self.strikes >= self.max_strikes else Verdict.REJECT
+
+    def cooldown_s(self, now: float) -> float:
+        """How long an abuser closed now should stay away: until its strike window has passed."""
+        return max(1.0, self.window_s - (now - self.window_start))
 
 
 @dataclass(slots=True)

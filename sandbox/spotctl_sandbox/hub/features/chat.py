@@ -168,7 +168,9 @@ async def channel_join(ctx: Context, content: ChannelRef) -> Reply:
 @feature.message("channel_leave", obj({"channel_id": INT_ID}))
 async def channel_leave(ctx: Context, content: ChannelRef) -> Reply:
     cid = content["channel_id"]
-    await _channel(ctx, cid)
+    row = await _channel(ctx, cid)
+    if not row["is_member"]:
+        raise ProtocolError(ErrorCode.FORBIDDEN, f"you are not a member of channel {cid}: nothing to leave")
     async with ctx.database().pool.connection() as db:
         await db.execute("DELETE FROM hub_members WHERE channel_id = %s AND user_id = %s", (cid, ctx.conn.user_id))
     await ctx.hub.unsubscribe(ctx.conn, topic(cid))
@@ -209,9 +211,9 @@ async def chat_message(ctx: Context, content: ChatMessage) -> Reply:
     _joined(ctx, cid)
     attachments = content.get("attachments", [])
     async with ctx.database().pool.connection() as db, db.cursor(row_factory=dict_row) as cur:
-        await cur.execute("INSERT INTO hub_messages (channel_id, user_id, text, attachments) "
-                          "VALUES (%s, %s, %s, %s) RETURNING id, created_at",
-                          (cid, ctx.conn.user_id, content["text"], Jsonb(attachments)))
+        await cur.execute("INSERT INTO hub_messages (channel_id, user_id, name, text, attachments) "
+                          "VALUES (%s, %s, %s, %s, %s) RETURNING id, created_at",
+                          (cid, ctx.conn.user_id, ctx.conn.name, content["text"], Jsonb(attachments)))
         row = await cur.fetchone()
     assert row is not None
     message = {"message_id": row["id"], "channel_id": cid, "user_id": ctx.conn.user_id, "name": ctx.conn.name,
@@ -227,7 +229,7 @@ async def history(ctx: Context, content: History) -> Reply:
     cid, limit = content["channel_id"], content.get("limit", 50)
     await _readable(ctx, cid)
     async with ctx.database().pool.connection() as db, db.cursor(row_factory=dict_row) as cur:
-        await cur.execute("SELECT id, user_id, text, attachments, created_at FROM hub_messages "
+        await cur.execute("SELECT id, user_id, name, text, attachments, created_at FROM hub_messages "
                           "WHERE channel_id = %s AND id < %s ORDER BY id DESC LIMIT %s",
                           (cid, content.get("before_id", 2**62), limit))
         rows = await cur.fetchall()
@@ -237,7 +239,8 @@ async def history(ctx: Context, content: History) -> Reply:
 
 
 def _message_json(cid: int, r: dict[str, Any]) -> dict[str, Any]:
-    return {"message_id": r["id"], "channel_id": cid, "user_id": r["user_id"], "text": r["text"],
+    """A stored message in the shape of a live `chat_message` (the sender's name as it was then)."""
+    return {"message_id": r["id"], "channel_id": cid, "user_id": r["user_id"], "name": r["name"], "text": r["text"],
             "attachments": r["attachments"], "created_at": r["created_at"].isoformat()}
 
 
@@ -251,7 +254,7 @@ async def search(ctx: Context, content: Search) -> Reply:
         await _readable(ctx, content["channel_id"])
         only, args = " AND c.id = %s", [*args, content["channel_id"]]
     async with ctx.database().pool.connection() as db, db.cursor(row_factory=dict_row) as cur:
-        await cur.execute("SELECT m.id, m.channel_id, m.user_id, m.text, m.attachments, m.created_at "
+        await cur.execute("SELECT m.id, m.channel_id, m.user_id, m.name, m.text, m.attachments, m.created_at "
                           "FROM hub_messages m JOIN hub_channels c ON c.id = m.channel_id "
                           "LEFT JOIN hub_members mb ON mb.channel_id = c.id AND mb.user_id = %s "
                           "WHERE c.ns = %s AND (mb.user_id IS NOT NULL OR c.kind = 'public') "
