@@ -74,6 +74,7 @@ class Authenticator:
 
     async def _refuse(self, ws: ServerConnection, ns: str, peer: str, reason: str, *,
                       audited: str | None = None) -> None:
+        self.hub.activity.error(ns)
         await audit.auth_failure(self.hub.redis, ns=ns, reason=audited or reason, peer=peer)
         await reject(ws, ErrorCode.UNAUTHORIZED, reason)
 

@@ -26,6 +26,7 @@ class HubConfig:
     send_buffer_hard: int = 4 * 1024 * 1024  # above: close the slow consumer
     send_buffer_grace_s: float = 1.0  # over the soft limit this long (not draining): shed
     shutdown_grace_s: float = 5.0
+    activity_interval_s: float = 5.0  # hub_activity events on Kafka every this often (0: none)
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> HubConfig:
@@ -49,4 +50,5 @@ class HubConfig:
             send_buffer_hard=e.integer("HUB_SEND_BUFFER_HARD", d.send_buffer_hard, minimum=0),
             send_buffer_grace_s=e.number("HUB_SEND_BUFFER_GRACE", d.send_buffer_grace_s, minimum=0),
             shutdown_grace_s=e.number("HUB_SHUTDOWN_GRACE", d.shutdown_grace_s, minimum=0),
+            activity_interval_s=e.number("HUB_ACTIVITY_INTERVAL", d.activity_interval_s, minimum=0),
         )

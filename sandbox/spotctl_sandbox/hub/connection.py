@@ -109,6 +109,7 @@ class Server:
             if isinstance(msg, ProtocolError):
                 raise msg
             metrics.msg_in(msg.type).inc()
+            self.hub.activity.message(conn.ns, msg.type)
             message = MESSAGES[msg.type]
             result = await message.handler(Context(self.hub, conn, self.db), msg.content)
             if result is not None:
@@ -152,6 +153,7 @@ class Server:
 
     def _error(self, conn: Conn, code: str, message: str, reply_to: str | None = None, **extra: object) -> None:
         metrics.error(code).inc()
+        self.hub.activity.error(conn.ns)
         conn.send(protocol.error_frame(code, message, reply_to, **extra))
 
 

@@ -28,6 +28,7 @@ from .broker import Broker, RedisBroker
 from .config import HubConfig
 from .conn import Conn
 from .core import fanout
+from .core.activity import Activity
 from .core.batching import Batcher
 from .core.keepalive import PingWheel
 from .core.presence import conn_id_of
@@ -52,6 +53,7 @@ class Hub:
         self.draining = False
         self._tasks: list[asyncio.Task[None]] = []
         self._latency = metrics.DELIVERY.labels(metrics.WORKER)
+        self.activity = Activity(worker)  # per-tenant counts for the hub_activity events (activity.py)
 
     @property
     def conns(self) -> dict[str, Conn]:
@@ -87,6 +89,7 @@ class Hub:
         frames = await self.broker.replay(conn.ns, topic, conn.resume_from)
         for text in frames:
             conn.send(text)
+        self.activity.delivered(conn.ns, len(frames))
         return len(frames)
 
     async def unsubscribe(self, conn: Conn, topic: Topic) -> None:
@@ -105,6 +108,7 @@ class Hub:
     async def register(self, conn: Conn) -> None:
         """Count the connection for the user (closing the oldest over the cap) and subscribe its topic."""
         self.registry.add(conn)
+        self.activity.connected(conn.ns)
         metrics.CONNECTIONS.labels(metrics.WORKER).inc()
         for victim in await self.presence.arrive(conn, self.cfg.settings.max_ws_connections_per_user):
             await self.publish(conn.ns, Topic.user(conn.user_id), fanout.KICK,
@@ -118,11 +122,13 @@ class Hub:
         for nid, body_json in pending:
             conn.send(protocol.with_id(nid, body_json))
         metrics.msg_out(fanout.NOTIFICATION).inc(len(pending))
+        self.activity.delivered(conn.ns, len(pending))
         await publish.mark_delivered(self.redis, conn.ns, conn.user_id, [nid for nid, _ in pending])
         return len(pending)
 
     async def unregister(self, conn: Conn) -> None:
         if self.registry.remove(conn):
+            self.activity.disconnected(conn.ns)
             metrics.CONNECTIONS.labels(metrics.WORKER).dec()
         for topic in list(conn.topics):
             await self.unsubscribe(conn, topic)
@@ -174,6 +180,7 @@ class Hub:
             if pub.kind != BATCH:  # a batch is made here: its latency is the batching window
                 self._latency.observe(max(0.0, wall - pub.server_time / 1000))
             metrics.msg_out(pub.kind).inc(ready)
+            self.activity.delivered(keys.namespace_of(pub.channel), ready)
             if ready and pub.kind in (fanout.NOTIFICATION, BATCH):
                 ids = [pub.frame_id] if pub.kind == fanout.NOTIFICATION else [
                     n["id"] for n in pub.content["notifications"]]

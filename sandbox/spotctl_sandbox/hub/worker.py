@@ -23,6 +23,7 @@ from websockets.http11 import Request, Response
 
 from ..common.env import Env
 from . import metrics
+from .activity import ActivityReporter
 from .config import HubConfig
 from .conn import HubConnection
 from .connection import Server
@@ -54,6 +55,8 @@ async def run(cfg: HubConfig, index: int, ready_file: Path | None) -> None:
     retry_db = None if ready_db else asyncio.get_running_loop().create_task(db.keep_opening())
     hub = Hub(cfg, redis, index)
     await hub.start()
+    reporter = ActivityReporter(hub.activity, cfg.settings.kafka_bootstrap_servers, cfg.activity_interval_s)
+    reporter.start()
     limiter = FixedWindowRateLimiter(RedisStorage(_limiter_url(cfg.settings.redis_url), implementation="redispy"))
     server = Server(hub, db, limiter)
 
@@ -80,6 +83,7 @@ async def run(cfg: HubConfig, index: int, ready_file: Path | None) -> None:
         ws_server.close(close_connections=True)
         await ws_server.wait_closed()
     await hub.stop()
+    await reporter.stop()
     if retry_db is not None:
         retry_db.cancel()
     await db.close()
