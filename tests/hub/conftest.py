@@ -182,6 +182,16 @@ def extra_hubs(hub: Hub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[t
         proc.stop()
 
 
+@pytest.fixture(scope="session")
+def unlimited_hub(hub: Hub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
+    """A hub without rate limits, for tests that send hundreds of frames (its log is theirs to read)."""
+    env = {k: v for k, v in hub.env.items() if k not in ("PORT", "METRICS_PORT")}
+    proc = HubProcess(env, tmp_path_factory.mktemp("unlimited"), extra={
+        "HUB_CONN_RATE": "100000", "HUB_CONN_BURST": "100000", "HUB_USER_RATE": "100000/second"}).start()
+    yield proc
+    proc.stop()
+
+
 @pytest.fixture
 def hub_factory(hub: Hub, tmp_path: Path) -> Iterator[Callable[..., HubProcess]]:
     started: list[HubProcess] = []

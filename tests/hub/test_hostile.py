@@ -10,7 +10,7 @@ import json
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +32,9 @@ pytestmark = pytest.mark.stack
 FUZZ_FRAMES = 300  # over the socket; the pure parser takes 10,000 a run (test_protocol.py)
 
 
-@pytest.fixture(scope="module")
-def own_hub(hub: Hub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
-    """A hub of this module's own, so its log is this module's to read; limits raised for the fuzzing."""
-    env = {k: v for k, v in hub.env.items() if k not in ("PORT", "METRICS_PORT")}
-    proc = HubProcess(env, tmp_path_factory.mktemp("hostile"), extra={
-        "HUB_CONN_RATE": "10000", "HUB_CONN_BURST": "10000", "HUB_USER_RATE": "10000/second"}).start()
-    yield proc
-    proc.stop()
+@pytest.fixture
+def own_hub(unlimited_hub: HubProcess) -> HubProcess:
+    return unlimited_hub
 
 
 @pytest.fixture
