@@ -65,10 +65,12 @@ async def test_concurrent_queue_edits_are_not_lost(user: UserFactory) -> None:
 
 
 async def test_leaving_a_session_stops_its_updates(user: UserFactory) -> None:
-    host, friend = await user("host"), await user("friend")
+    host, friend, stranger = await user("host"), await user("friend"), await user("stranger")
     sid = (await host.request("session_create", {"track_id": "t1"}))["session_id"]
+    await stranger.request("session_leave", {"session_id": sid})  # never joined: nobody is told it left
     await friend.request("session_join", {"session_id": sid})
-    assert (await next_of(host, "session_member"))["content"]["joined"] is True
+    assert (await next_of(host, "session_member"))["content"] == {"session_id": sid, "user_id": friend.user_id,
+                                                                   "joined": True}
     await friend.request("session_leave", {"session_id": sid})
     assert (await next_of(host, "session_member"))["content"] == {"session_id": sid, "user_id": friend.user_id,
                                                                    "joined": False}

@@ -113,10 +113,12 @@ async def session_join(ctx: Context, content: SessionRef) -> Reply:
 
 @feature.message("session_leave", obj({"session_id": ID}))
 async def session_leave(ctx: Context, content: SessionRef) -> Reply:
+    """Stop listening; the others hear of it only from a connection that was listening."""
     sid = content["session_id"]
-    await ctx.hub.unsubscribe(ctx.conn, topic(sid))
-    await ctx.publish(topic(sid), "session_member",
-                      {"session_id": sid, "user_id": ctx.conn.user_id, "joined": False})
+    if ctx.joined(topic(sid)):
+        await ctx.hub.unsubscribe(ctx.conn, topic(sid))
+        await ctx.publish(topic(sid), "session_member",
+                          {"session_id": sid, "user_id": ctx.conn.user_id, "joined": False})
     return {"session_id": sid}
 
 

@@ -117,8 +117,9 @@ async def playlist_open(ctx: Context, content: PlaylistRef) -> Reply:
 @feature.message("playlist_close", obj({"playlist_id": ID}))
 async def playlist_close(ctx: Context, content: PlaylistRef) -> Reply:
     pid = content["playlist_id"]
-    await ctx.hub.unsubscribe(ctx.conn, topic(pid))
-    await _editors_changed(ctx, pid, False)
+    if ctx.joined(topic(pid)):  # only an editor's close tells the others
+        await ctx.hub.unsubscribe(ctx.conn, topic(pid))
+        await _editors_changed(ctx, pid, False)
     return {"playlist_id": pid}
 
 
