@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 from prometheus_client.parser import text_string_to_metric_families
 
 from spotctl_sandbox.common import tokens
-from spotctl_sandbox.hub.client import HubClient
+from spotctl_sandbox.realtime.client import HubClient
 
 from .conftest import REASON, SECRET, Cluster
 
