@@ -167,5 +167,15 @@ async def test_tokens_never_reach_the_log_or_the_audit(own_hub: HubProcess, hub:
 async def test_a_denied_action_is_audited(ws: ClientConnection, redis: aioredis.Redis, ns: str) -> None:
     await ws.send('{"type":"room_message","id":"q","content":{"room":"not-joined","data":1}}')
     assert (await reply(ws, "q"))["content"]["code"] == "forbidden"
-    entry = next(e for e in await audit.recent(redis, 50) if e.get("ns") == ns)
-    assert entry["event"] == "forbidden" and entry["type"] == "room_message" and entry["user_id"] == f"mallory-{ns}"
+    entries: list[dict[str, str]] = []
+
+    async def audited() -> bool:  # written just after the error frame went out
+        entries[:] = [e for e in await audit.recent(redis, 500) if e.get("ns") == ns]
+        return bool(entries)
+
+    deadline = time.monotonic() + 5
+    while not await audited():
+        assert time.monotonic() < deadline, "no audit entry"
+        await asyncio.sleep(0.05)
+    assert entries[0]["event"] == "forbidden" and entries[0]["type"] == "room_message"
+    assert entries[0]["user_id"] == f"mallory-{ns}"
