@@ -45,8 +45,9 @@ class HubError(Exception):
 
 def backoff_delay(attempt: int, initial: float, maximum: float, rng: random.Random | None = None) -> float:
     """Equal jitter: half the exponential step is fixed, half random, so a crowd spreads out."""
-    step = min(maximum, initial * 2 ** attempt)
-    return step / 2 + (rng or random).uniform(0, step / 2)
+    step = min(maximum, initial * 2.0 ** attempt)
+    jitter = rng.uniform(0, step / 2) if rng is not None else random.uniform(0, step / 2)
+    return step / 2 + jitter
 
 
 class HubClient:
