@@ -1,5 +1,5 @@
-"""The hub's audit log: refused authentications and authorization denials (and any admin action),
-in a capped Redis stream `hub:audit` (queryable: `recent`) plus a log line.
+"""The hub's audit log: refused authentications and authorization denials, in a capped Redis stream
+`hub:audit` (queryable: `recent`) plus a log line. (The hub has no admin-only action to record.)
 
 Entries carry reasons, user ids and peers, never tokens. Writing one never fails the caller.
 """
@@ -38,11 +38,6 @@ async def auth_failure(redis: aioredis.Redis, *, ns: str, reason: str, peer: str
 async def denied(redis: aioredis.Redis, *, ns: str, user_id: str, kind: str, reason: str) -> None:
     """An authenticated user asked for something it may not do (a `forbidden` answer)."""
     await record(redis, "forbidden", ns=ns, user_id=user_id, type=kind, reason=reason)
-
-
-async def admin_action(redis: aioredis.Redis, *, ns: str, user_id: str, kind: str, target: str) -> None:
-    """An action taken with an elevated role (admin, owner acting on others' access)."""
-    await record(redis, "admin_action", ns=ns, user_id=user_id, type=kind, target=target)
 
 
 async def recent(redis: aioredis.Redis, count: int = 100) -> list[dict[str, str]]:
