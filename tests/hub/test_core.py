@@ -35,6 +35,7 @@ def test_a_valid_frame_parses() -> None:
     ('{"type": "chat_message", "content": {"channel_id": "x", "text": "hi"}}', ErrorCode.INVALID_CONTENT,
      "content['channel_id']"),
     ('{"type": "ping", "content": {"extra": 1}}', ErrorCode.INVALID_CONTENT, "Additional properties"),
+    ('{"type": "ping", "id": true}', ErrorCode.BAD_ENVELOPE, "'id' must be a string or an integer"),
 ])
 def test_bad_frames_name_the_problem(raw: str, code: str, says: str) -> None:
     with pytest.raises(ProtocolError) as err:
