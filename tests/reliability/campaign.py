@@ -123,7 +123,7 @@ async def set_up(urls: dict[str, str], users: int = 20) -> tuple[list[Account], 
     from redis.asyncio import Redis
 
     from spotctl_sandbox.common import tokens
-    from spotctl_sandbox.hub.client import HubClient
+    from spotctl_sandbox.realtime.client import HubClient
 
     secret = os.environ.get("JWT_SECRET", "dev-only-jwt-secret-change-me-in-production")
     run = uuid.uuid4().hex[:8]

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from spotctl_sandbox.hub.client import HubClient, HubError
+from spotctl_sandbox.realtime.client import HubClient, HubError
 
 KINDS = ("play", "playlist", "release", "chat")
 CLIENT_TIMEOUT_S = 3.0
