@@ -18,8 +18,11 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 from prometheus_client.parser import text_string_to_metric_families
+from psycopg_pool import AsyncConnectionPool
 
 from spotctl_sandbox.common import tokens
+from spotctl_sandbox.db import amigrate
+from spotctl_sandbox.playlists import PlaylistService, PostgresDirectory, open_repository
 from spotctl_sandbox.realtime.client import HubClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,10 +80,11 @@ async def user(hub: Hub, redis: aioredis.Redis, ns: str, cleanup: None) -> Async
     clients: list[HubClient] = []
     suffix = uuid.uuid4().hex[:6]
 
-    async def make(name: str, *, url: str | None = None, namespace: str | None = None,
-                   **kwargs: Any) -> HubClient:
-        client = HubClient(url or hub.url, await token(redis, hub, f"{name}-{suffix}", name),
-                           namespace=namespace or ns, **kwargs)
+    async def make(name: str, *, url: str | None = None, namespace: str | None = None, user_id: str | None = None,
+                   roles: tuple[str, ...] = ("user",), **kwargs: Any) -> HubClient:
+        """`user_id`: act as this account (an API user: see `accounts`) instead of a fresh hub-only id."""
+        tok = await tokens.issue(redis, hub.env["JWT_SECRET"], user_id or f"{name}-{suffix}", name, roles=roles)
+        client = HubClient(url or hub.url, tok, namespace=namespace or ns, **kwargs)
         await client.connect()
         clients.append(client)
         return client
@@ -88,6 +92,61 @@ async def user(hub: Hub, redis: aioredis.Redis, ns: str, cleanup: None) -> Async
     yield make
     for client in clients:
         await client.close()
+
+
+@pytest.fixture(scope="session")
+async def database(hub: Hub) -> AsyncIterator[AsyncConnectionPool]:
+    """The stack's PostgreSQL (the hub applied the shared schema at start: users, songs, playlists)."""
+    pool = AsyncConnectionPool(hub.env["DATABASE_URL"], min_size=1, max_size=4, open=False,
+                               kwargs={"autocommit": True})
+    await pool.open()
+    async with pool.connection() as conn:
+        await amigrate(conn)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+async def accounts(database: AsyncConnectionPool) -> Callable[..., Awaitable[list[str]]]:
+    """`await accounts(3)` -> ids of new API users (the playlists' owners and collaborators are those)."""
+    async def make(count: int) -> list[str]:
+        async with database.connection() as conn:
+            ids = []
+            for _ in range(count):
+                cur = await conn.execute("INSERT INTO users (email, name, password_hash) VALUES (%s, %s, 'x') "
+                                         "RETURNING id", (f"{uuid.uuid4().hex}@hub.test", "hub test"))
+                row = await cur.fetchone()
+                assert row is not None
+                ids.append(str(row[0]))
+        return ids
+
+    return make
+
+
+@pytest.fixture(scope="session")
+async def songs(database: AsyncConnectionPool) -> list[int]:
+    """Six songs of one artist, made once per session."""
+    async with database.connection() as conn:
+        cur = await conn.execute("INSERT INTO artists (name) VALUES ('Hub Test Band') RETURNING id")
+        artist = await cur.fetchone()
+        assert artist is not None
+        ids = []
+        for i in range(6):
+            cur = await conn.execute("INSERT INTO songs (title, artist_id, artist, duration_s, audio_path) "
+                                     "VALUES (%s, %s, 'Hub Test Band', 60, 'none') RETURNING id",
+                                     (f"song {i}", artist[0]))
+            row = await cur.fetchone()
+            assert row is not None
+            ids.append(int(row[0]))
+    return ids
+
+
+@pytest.fixture
+async def playlists(hub: Hub, database: AsyncConnectionPool) -> AsyncIterator[PlaylistService]:
+    """The playlist rules on the store the hub uses (the API's), to set playlists up as the API would."""
+    repo = await open_repository(hub.env.get("MONGO_URL"), database)
+    yield PlaylistService(repo, PostgresDirectory(database))
+    await repo.close()
 
 
 async def token(redis: aioredis.Redis, hub: Hub, user_id: str, name: str = "") -> str:

@@ -3,22 +3,27 @@ another user of the same tenant, and an anonymous client — against the real hu
 
 A world per message type: a private chat channel (owner + one invited member, both joined), a room
 they joined, a listening session (host + a listener, a queue item each), a notification to the
-owner. `ok` means answered with a result (or, for a message that has no reply, no error)."""
+owner, and for the playlist messages a private playlist of the owner with the member as collaborator
+(both have it open and made an edit). The three are API accounts. `ok` means answered with a result
+(or, for a message that has no reply, no error)."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from pycrdt import Array, Doc
 from websockets.asyncio.client import connect
 
 from spotctl_sandbox.hub.features import MESSAGES
+from spotctl_sandbox.playlists import Actor, PlaylistService
 from spotctl_sandbox.realtime.client import HubClient
 from spotctl_sandbox.realtime.protocol import request
 from spotctl_sandbox.realtime.publish import publish_notification
@@ -28,6 +33,7 @@ from .conftest import Hub, HubProcess, UserFactory
 pytestmark = pytest.mark.stack
 
 ROLES = ("owner", "member", "other")
+Accounts = Callable[..., Awaitable[list[str]]]
 _ids = itertools.count()
 
 
@@ -40,6 +46,19 @@ class World:
     session: str
     items: dict[str, str]  # role -> a queue item of its own (other: one of the host's)
     notification: str
+    playlist: str = "none"
+    documents: dict[str, bytes] = field(default_factory=dict)  # role -> the playlist as its replica holds it
+    song: int = 0
+
+
+def edit(world: World, role: str) -> dict[str, Any]:
+    """A playlist update appending a song, made on the role's replica (other: on nothing)."""
+    doc: Doc[Any] = Doc()
+    if role in world.documents:
+        doc.apply_update(world.documents[role])
+    state = doc.get_state()
+    doc.get("tracks", type=Array).append(str(world.song))
+    return {"playlist_id": world.playlist, "update": base64.b64encode(doc.get_update(state)).decode()}
 
 
 Content = Callable[[World, str], dict[str, Any]]
@@ -78,11 +97,19 @@ EXPECTED: dict[str, tuple[Content, dict[str, str]]] = {
                         {"owner": OK, "member": FORBIDDEN, "other": FORBIDDEN}),  # the host only
     "queue_add": (lambda w, r: {"session_id": w.session, "track_id": r}, MEMBERS),  # listeners
     "queue_remove": (lambda w, r: {"session_id": w.session, "item_id": w.items[r]}, MEMBERS),
+    # a private playlist: owner and collaborator; anyone else is told it does not exist
+    "playlist_open": (lambda w, r: {"playlist_id": w.playlist}, {"owner": OK, "member": OK, "other": NOT_FOUND}),
+    "playlist_history": (lambda w, r: {"playlist_id": w.playlist}, {"owner": OK, "member": OK,
+                                                                    "other": NOT_FOUND}),
+    "playlist_update": (edit, MEMBERS),  # other: cannot open it, so cannot edit it
+    "playlist_undo": (lambda w, r: {"playlist_id": w.playlist}, MEMBERS),
+    "playlist_close": (lambda w, r: {"playlist_id": w.playlist}, ALL_OK),
 }
-PLAYLISTS = {"playlist_open", "playlist_close", "playlist_update", "playlist_history", "playlist_undo"}
+PLAYLISTS = {kind for kind in EXPECTED if kind.startswith("playlist_")}
 
 
-async def world(users: dict[str, HubClient], redis: aioredis.Redis, ns: str) -> World:
+async def world(users: dict[str, HubClient], redis: aioredis.Redis, ns: str, playlists: PlaylistService | None,
+                songs: list[int]) -> World:
     owner, member = users["owner"], users["member"]
     channel = (await owner.request("channel_create", {"kind": "private", "members": [member.user_id]}))["channel"]
     await member.request("channel_join", {"channel_id": channel["id"]})
@@ -95,7 +122,45 @@ async def world(users: dict[str, HubClient], redis: aioredis.Redis, ns: str) -> 
              for role in ("owner", "member")}
     items["other"] = items["owner"]
     notification = await publish_notification(redis, owner.user_id, title="t", body="b", namespace=ns)
-    return World(channel["id"], room, session, items, notification)
+    here = World(channel["id"], room, session, items, notification, song=songs[-1])
+    if playlists is not None:
+        playlist = await playlists.create(Actor(owner.user_id), "matrix")
+        await playlists.invite(Actor(owner.user_id), playlist.id, member.user_id)
+        await playlists.accept(Actor(member.user_id), playlist.id)
+        here.playlist = playlist.id
+        for role, song in (("owner", songs[0]), ("member", songs[1])):  # each opens it and adds a song
+            doc: Doc[Any] = Doc()
+            doc.apply_update(base64.b64decode((await users[role].request(
+                "playlist_open", {"playlist_id": playlist.id}))["update"]))
+            for earlier in await _pending_updates(users[role]):
+                doc.apply_update(earlier)
+            state = doc.get_state()
+            doc.get("tracks", type=Array).append(str(song))
+            await users[role].request("playlist_update", {"playlist_id": playlist.id, "update": base64.b64encode(
+                doc.get_update(state)).decode()})
+            here.documents[role] = doc.get_update()
+        here.documents["owner"] = _merged(here.documents)
+        here.documents["member"] = here.documents["owner"]
+    return here
+
+
+async def _pending_updates(client: HubClient) -> list[bytes]:
+    """Playlist updates pushed to `client` so far (the other editor's), without waiting."""
+    out = []
+    while True:
+        try:
+            frame = await client.recv(timeout=0.05)
+        except TimeoutError:
+            return out
+        if frame["type"] == "playlist_update":
+            out.append(base64.b64decode(frame["content"]["update"]))
+
+
+def _merged(documents: dict[str, bytes]) -> bytes:
+    doc: Doc[Any] = Doc()
+    for update in documents.values():
+        doc.apply_update(update)
+    return doc.get_update()
 
 
 async def outcome(client: HubClient, kind: str, content: dict[str, Any]) -> str:
@@ -116,13 +181,15 @@ async def outcome(client: HubClient, kind: str, content: dict[str, Any]) -> str:
     return OK if reply["type"] != "error" else str(reply["content"]["code"])
 
 
-async def test_every_message_type_as_owner_member_and_other_user(user: UserFactory, redis: aioredis.Redis,
-                                                                  ns: str, unlimited_hub: HubProcess) -> None:
-    assert set(EXPECTED) | PLAYLISTS == set(MESSAGES), "a message type is missing from the matrix"
-    users = {role: await user(role, url=unlimited_hub.url) for role in ROLES}
+async def test_every_message_type_as_owner_member_and_other_user(
+        user: UserFactory, redis: aioredis.Redis, ns: str, unlimited_hub: HubProcess, accounts: Accounts,
+        songs: list[int], playlists: PlaylistService) -> None:
+    assert set(EXPECTED) == set(MESSAGES), "a message type is missing from the matrix"
+    ids = dict(zip(ROLES, await accounts(len(ROLES)), strict=True))
+    users = {role: await user(role, url=unlimited_hub.url, user_id=ids[role]) for role in ROLES}
     actual: dict[str, dict[str, str]] = {}
     for kind, (content, _) in EXPECTED.items():
-        here = await world(users, redis, ns)
+        here = await world(users, redis, ns, playlists if kind in PLAYLISTS else None, songs)
         actual[kind] = {role: await outcome(users[role], kind, content(here, role)) for role in ROLES}
     wrong = {kind: (actual[kind], expected) for kind, (_, expected) in EXPECTED.items() if actual[kind] != expected}
     assert wrong == {}, "\n".join(f"{k}: got {a}, want {e}" for k, (a, e) in wrong.items())
@@ -130,8 +197,7 @@ async def test_every_message_type_as_owner_member_and_other_user(user: UserFacto
 
 @pytest.mark.parametrize("kind", sorted(MESSAGES))
 async def test_an_anonymous_client_is_refused_whatever_it_sends(hub: Hub, kind: str) -> None:
-    content = EXPECTED[kind][0] if kind in EXPECTED else (lambda w, r: {"playlist_id": "p"})
-    frame = content(World(1, "r", "s", {"anonymous": "i"}, "n"), "anonymous")
+    frame = EXPECTED[kind][0](World(1, "r", "s", {"anonymous": "i"}, "n", "p"), "anonymous")
     async with connect(hub.url) as ws:
         await ws.send(request(kind, frame if kind != "auth" else {"token": "not-a-token"}))
         refused = json.loads(await ws.recv())

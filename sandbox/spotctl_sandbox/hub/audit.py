@@ -1,47 +1,33 @@
-"""The hub's audit log: refused authentications and authorization denials, in a capped Redis stream
-`hub:audit` (queryable: `recent`) plus a log line. (The hub has no admin-only action to record.)
-
-Entries carry reasons, user ids and peers, never tokens. Writing one never fails the caller.
-"""
+"""The hub's entries in the stack's one audit log (`spotctl_sandbox.common.audit`, which admins read
+through the API's /admin/audit): refused authentications, authorization denials, and what was allowed
+only because the user is an admin. Entries carry reasons, user ids, peers and the tenant, never tokens;
+writing one never fails the caller."""
 
 from __future__ import annotations
 
-import logging
-import time
-
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
-from redis.typing import EncodableT, FieldT
 
-from spotctl_sandbox.realtime import bus, keys
+from spotctl_sandbox.common import audit
+from spotctl_sandbox.common.audit import AuditEvent
 
-log = logging.getLogger("spotctl_sandbox.hub.audit")
-AUDIT_MAXLEN = 10_000
-
-
-async def record(redis: aioredis.Redis, event: str, **fields: str) -> None:
-    """Append one entry; Redis being away costs the entry, not the caller."""
-    entry: dict[FieldT, EncodableT] = {
-        "event": event, **{k: v.encode("utf-8", "replace").decode() for k, v in fields.items()},
-        "ts": f"{time.time():.3f}"}
-    log.warning("audit %s", " ".join(f"{k!s}={v!s}" for k, v in entry.items() if k != "ts"))
-    try:
-        await redis.xadd(keys.AUDIT_STREAM, entry, maxlen=AUDIT_MAXLEN, approximate=True)
-    except (RedisError, OSError) as exc:
-        log.warning("could not write the audit stream: %s", exc)
+SERVICE = "hub"
 
 
 async def auth_failure(redis: aioredis.Redis, *, ns: str, reason: str, peer: str, user_id: str = "") -> None:
-    await record(redis, "auth_failure", ns=ns, reason=reason, peer=peer, user_id=user_id or "-")
+    await audit.record(redis, AuditEvent.AUTH_FAILURE, service=SERVICE, actor=user_id, action="connect",
+                       reason=reason, peer=peer, target=f"ns:{ns}")
 
 
 async def denied(redis: aioredis.Redis, *, ns: str, user_id: str, kind: str, reason: str) -> None:
     """An authenticated user asked for something it may not do (a `forbidden` answer)."""
-    await record(redis, "forbidden", ns=ns, user_id=user_id, type=kind, reason=reason)
+    await audit.record(redis, AuditEvent.DENIED, service=SERVICE, actor=user_id, action=kind, reason=reason,
+                       target=f"ns:{ns}")
 
 
-async def recent(redis: aioredis.Redis, count: int = 100) -> list[dict[str, str]]:
-    """Newest first."""
-    rows = await redis.xrevrange(keys.AUDIT_STREAM, count=count) or []
-    return [{bus.text_of(k): bus.text_of(v) for k, v in (fields or {}).items()} | {"id": bus.text_of(i)}
-            for i, fields in rows]
+async def admin_action(redis: aioredis.Redis, *, ns: str, user_id: str, kind: str, target: str) -> None:
+    """Something allowed only because the user holds the admin role (e.g. opening a private playlist)."""
+    await audit.record(redis, AuditEvent.ADMIN, service=SERVICE, actor=user_id, action=kind, target=target,
+                       reason=f"ns:{ns}")
+
+
+recent = audit.recent

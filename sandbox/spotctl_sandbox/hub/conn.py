@@ -44,6 +44,7 @@ class Conn:
     limiter: ConnectionLimiter
     connected_ms: float
     resume_from: str | None = None
+    admin: bool = False  # the token holds the admin role (playlists: read and delete any)
     topics: set[Topic] = field(default_factory=set)
     closing: bool = False
     pinged: bool = False  # a keepalive ping went out: the next visit expects to have heard from the peer

@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
+from spotctl_sandbox.common.tokens import Role
 from spotctl_sandbox.realtime import keys, protocol
 from spotctl_sandbox.realtime.protocol import CloseCode, ErrorCode, ProtocolError
 from spotctl_sandbox.realtime.topics import Kind, Topic
@@ -61,7 +62,8 @@ class Server:
         cfg = self.hub.cfg
         conn = Conn(id=uuid.uuid4().hex[:16], ns=ns, user_id=claims.user_id, name=display_name(claims.name),
                     ws=ws, limiter=ConnectionLimiter.create(cfg.conn_rate, cfg.conn_burst, cfg.max_strikes),
-                    connected_ms=protocol.now_ms(), resume_from=_resume_id(query))
+                    connected_ms=protocol.now_ms(), resume_from=_resume_id(query),
+                    admin=Role.ADMIN in claims.roles)
         try:
             await self.hub.register(conn)
             conn.send(protocol.frame("welcome", {
@@ -116,7 +118,7 @@ class Server:
                 conn.send(protocol.frame(message.reply, result, reply_to=request_id))
         except ProtocolError as exc:
             self._error(conn, exc.code, exc.message, exc.reply_to or request_id, **exc.extra)
-            if exc.code == ErrorCode.FORBIDDEN and isinstance(msg, Incoming):
+            if exc.code == ErrorCode.FORBIDDEN and isinstance(msg, Incoming) and not exc.audited:
                 await audit.denied(self.hub.redis, ns=conn.ns, user_id=conn.user_id, kind=msg.type,
                                    reason=exc.message)
         except RedisError as exc:

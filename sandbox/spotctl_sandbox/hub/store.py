@@ -12,18 +12,25 @@ from importlib import resources
 
 from psycopg_pool import AsyncConnectionPool
 
+from spotctl_sandbox.db import amigrate
+from spotctl_sandbox.playlists import PlaylistRepository, open_repository
+
 log = logging.getLogger("spotctl_sandbox.hub.store")
 _LOCK_ID = 0x48554221  # advisory lock so parallel workers do not race on CREATE ... IF NOT EXISTS
 
 
 class Database:
-    def __init__(self, url: str) -> None:
-        self.pool = AsyncConnectionPool(url, min_size=1, max_size=4, open=False,
+    def __init__(self, url: str, mongo_url: str | None = None) -> None:
+        # a playlist edit holds one connection (the log's lock) while the playlist store takes another
+        self.pool = AsyncConnectionPool(url, min_size=1, max_size=10, open=False,
                                         kwargs={"autocommit": True})
+        self.mongo_url = mongo_url
         self.available = False
+        self.playlists: PlaylistRepository | None = None  # the API's playlists (MongoDB or PostgreSQL JSONB)
 
     async def open(self, timeout_s: float = 5.0, *, quiet: bool = False) -> bool:
-        """Connect and apply the hub's schema; False (features disabled) if PostgreSQL is not there."""
+        """Connect, apply the hub's schema and the stack's (the API's playlists, users and songs live
+        there), find the playlists' store; False (features disabled) if PostgreSQL is not there."""
         try:
             await self.pool.open(wait=False)  # a no-op once open: the pool keeps reconnecting itself
             async with self.pool.connection(timeout=timeout_s) as conn:
@@ -32,6 +39,9 @@ class Database:
                     await conn.execute(resources.files(__package__).joinpath("schema.sql").read_text())
                 finally:
                     await conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_ID,))
+                await amigrate(conn)
+            if self.playlists is None:
+                self.playlists = await open_repository(self.mongo_url, self.pool)
             self.available = True
         except Exception as exc:
             if not quiet:
@@ -46,4 +56,6 @@ class Database:
                 log.info("PostgreSQL is back: chat and playlists are enabled")
 
     async def close(self) -> None:
+        if self.playlists is not None:
+            await self.playlists.close()
         await self.pool.close()

@@ -26,7 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from ..common.env import EnvError
+from .boot import load_config, setup_logging
 from .config import HubConfig
 
 log = logging.getLogger("spotctl_sandbox.hub.supervisor")
@@ -234,11 +234,5 @@ class Supervisor:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
-                        format="%(asctime)s hub[%(process)d] %(levelname)s %(message)s")
-    try:
-        cfg = HubConfig.from_env()
-    except EnvError as exc:
-        print(f"hub: bad configuration: {exc}", file=sys.stderr)
-        sys.exit(2)
-    sys.exit(Supervisor(cfg).run())
+    setup_logging()
+    sys.exit(Supervisor(load_config()).run())

@@ -11,7 +11,6 @@ import logging
 import os
 import signal
 import socket
-import sys
 from http import HTTPStatus
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from websockets.http11 import Request, Response
 from ..common.env import Env
 from . import metrics
 from .activity import ActivityReporter
+from .boot import load_config, setup_logging
 from .config import HubConfig
 from .conn import HubConnection
 from .connection import Server
@@ -49,7 +49,7 @@ async def run(cfg: HubConfig, index: int, ready_file: Path | None) -> None:
     # Blocking pool: under a connect storm callers wait for a connection instead of failing at once.
     redis = aioredis.Redis(connection_pool=aioredis.BlockingConnectionPool.from_url(
         cfg.settings.redis_url, max_connections=64, timeout=20))
-    db = Database(cfg.settings.database_url)
+    db = Database(cfg.settings.database_url, cfg.settings.mongo_url)
     # A short first try (a present database answers in milliseconds), then keep trying in the background.
     ready_db = await db.open(timeout_s=2.0)
     retry_db = None if ready_db else asyncio.get_running_loop().create_task(db.keep_opening())
@@ -118,12 +118,11 @@ def serve_forever(cfg: HubConfig, index: int, ready_file: Path | None) -> None:
 
 def main() -> None:
     """A single worker on its own (the supervisor normally forks them)."""
-    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
-                        format="%(asctime)s hub[%(process)d] %(levelname)s %(message)s")
+    setup_logging()
     env = Env()
+    cfg = load_config(env)
     ready = env.optional("HUB_READY_FILE")
-    serve_forever(HubConfig.from_env(env), env.integer("HUB_WORKER_INDEX", 0, minimum=0),
-                  Path(ready) if ready else None)
+    serve_forever(cfg, env.integer("HUB_WORKER_INDEX", 0, minimum=0), Path(ready) if ready else None)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ from .topics import Topic
 NAMESPACE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 DEFAULT_NAMESPACE = "default"
 CONTROL_CHANNEL = "hub:control"  # every worker subscribes; carries nothing tenant-specific
-AUDIT_STREAM = "hub:audit"
 STREAM_ID_RE = re.compile(r"^\d+-\d+$")
 
 

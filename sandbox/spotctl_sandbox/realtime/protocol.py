@@ -61,9 +61,10 @@ class ProtocolError(Exception):
     """A recoverable problem with one frame: answered with an error frame, the connection stays."""
 
     def __init__(self, code: str, message: str, reply_to: str | None = None,
-                 extra: dict[str, Any] | None = None) -> None:
+                 extra: dict[str, Any] | None = None, *, audited: bool = False) -> None:
         super().__init__(message)
         self.code, self.message, self.reply_to, self.extra = code, message, reply_to, extra or {}
+        self.audited = audited  # the refusal is in the audit log already
 
 
 class _Refused(ValueError):
