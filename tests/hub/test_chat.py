@@ -3,6 +3,8 @@ search, typing, read receipts, presence and attachments."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from spotctl_sandbox.realtime.client import HubError
@@ -22,8 +24,35 @@ async def test_public_channel_messages_are_delivered_and_persisted(user: UserFac
     frame = await next_of(ben, "chat_message")
     assert frame["content"]["message_id"] == sent["message_id"] and frame["content"]["attachments"] == [attachment]
     page = await ben.request("history", {"channel_id": channel["id"]})
-    assert page["messages"] == [frame["content"]]  # a stored message looks like the live one, name included
-    assert page["messages"][0]["name"] == "ann"
+    assert page["messages"] == [frame["content"]]  # a stored message looks like the live one, names included
+    assert page["messages"][0]["name"] == "ann" and page["messages"][0]["channel_name"] == "general"
+    found = await ben.request("search", {"query": "hello"})
+    assert found["messages"] == [frame["content"]]
+
+
+async def test_joining_by_name_finds_or_makes_one_channel(user: UserFactory) -> None:
+    ann, ben, carl, dan = await user("ann"), await user("ben"), await user("carl"), await user("dan")
+    made = await ann.request("channel_join", {"name": "general"})
+    assert made["created"] and made["channel"]["kind"] == "public" and made["channel"]["created_by"] == ann.user_id
+    found = await ben.request("channel_join", {"name": "general"})
+    assert found["channel"]["id"] == made["channel"]["id"] and not found["created"]
+    await ben.request("chat_message", {"channel_id": found["channel"]["id"], "text": "found you"})
+    assert (await next_of(ann, "chat_message"))["content"]["text"] == "found you"
+    both = await asyncio.gather(carl.request("channel_join", {"name": "party"}),
+                                dan.request("channel_join", {"name": "party"}))
+    assert both[0]["channel"]["id"] == both[1]["channel"]["id"]  # two joins by a new name: one channel
+    assert [r["created"] for r in both].count(True) == 1
+    for content in ({}, {"channel_id": made["channel"]["id"], "name": "general"}):
+        with pytest.raises(HubError, match="channel_id or name"):
+            await ann.request("channel_join", content)
+
+
+async def test_joining_by_name_never_lands_in_a_private_channel_of_others(user: UserFactory) -> None:
+    ann, eve = await user("ann"), await user("eve")
+    secret = (await ann.request("channel_create", {"kind": "private", "name": "staff"}))["channel"]
+    assert (await ann.request("channel_join", {"name": "staff"}))["channel"]["id"] == secret["id"]  # her own
+    joined = await eve.request("channel_join", {"name": "staff"})
+    assert joined["created"] and joined["channel"]["id"] != secret["id"] and joined["channel"]["kind"] == "public"
 
 
 async def test_leaving_a_channel_you_are_not_in_is_an_error(user: UserFactory) -> None:

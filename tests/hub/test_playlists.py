@@ -149,8 +149,20 @@ async def test_undo_reverts_my_last_edit_and_editors_are_visible(
     await ann.client.request("playlist_update", {"playlist_id": pid, "update": ann.edit(lambda t: t.append(x))})
     ben.receive(await next_of(ben.client, "playlist_update"))
     await ben.client.request("playlist_update", {"playlist_id": pid, "update": ben.edit(lambda t: t.append(y))})
+    ann.receive(await next_of(ann.client, "playlist_update"))
+    latest = (await ann.client.request("playlist_history", {"playlist_id": pid, "limit": 1}))["versions"][0]
+    replica = Editor(ann.client)  # ann's state before the undo, kept by a client that reads replies only
+    replica.doc.apply_update(ann.doc.get_update())
     undone = await ann.client.request("playlist_undo", {"playlist_id": pid})
     assert undone["tracks"] == [y] and undone["summary"]["label"] == "undo"
+    assert undone["summary"]["undoes"] == str(undone["undid"]) and undone["undid"] < latest["version"]  # not ben's
+    replica.doc.apply_update(base64.b64decode(undone["update"]))
+    assert list(replica.tracks) == [y]
+    for editor in (ann, ben):  # the undo is an update the hub made: the undoer gets its frame too
+        frame = await next_of(editor.client, "playlist_update")
+        assert frame["content"]["update"] == undone["update"] and frame["content"]["summary"] == undone["summary"]
+        editor.receive(frame)
+        assert list(editor.tracks) == [y]
     assert (await playlists.get(Actor(owner), pid)).song_ids == (songs[1],)
     with pytest.raises(HubError, match="nothing of yours to undo"):
         await ann.client.request("playlist_undo", {"playlist_id": pid})

@@ -29,6 +29,7 @@ feature = Feature("chat", pushes={
     "presence": "a member of a joined channel went online, away or offline (not your own join)",
 })
 
+NAME = {"type": "string", "minLength": 1, "maxLength": 100}  # a channel's name
 ATTACHMENT = obj({"id": ID, "name": {"type": "string", "minLength": 1, "maxLength": 255},
                   "size": {"type": "integer", "minimum": 0}, "type": {"type": "string", "maxLength": 127}})
 
@@ -41,6 +42,11 @@ class ChannelCreate(TypedDict):
 
 class ChannelRef(TypedDict):
     channel_id: int
+
+
+class ChannelJoin(TypedDict):
+    channel_id: NotRequired[int]
+    name: NotRequired[str]
 
 
 class ChannelInvite(TypedDict):
@@ -123,8 +129,7 @@ def _joined(ctx: Context, channel_id: int) -> None:
 
 
 @feature.message("channel_create", obj({"kind": {"enum": ["public", "private", "direct"]}},
-                                       {"name": {"type": "string", "minLength": 1, "maxLength": 100},
-                                        "members": {"type": "array", "items": ID, "maxItems": 500}}))
+                                       {"name": NAME, "members": {"type": "array", "items": ID, "maxItems": 500}}))
 async def channel_create(ctx: Context, content: ChannelCreate) -> Reply:
     me, kind = ctx.conn.user_id, content["kind"]
     others = sorted(set(content.get("members", [])) - {me})
@@ -151,9 +156,18 @@ async def channel_create(ctx: Context, content: ChannelCreate) -> Reply:
     return {"channel": channel, "members": [me, *others]}
 
 
-@feature.message("channel_join", obj({"channel_id": INT_ID}))
-async def channel_join(ctx: Context, content: ChannelRef) -> Reply:
-    cid = content["channel_id"]
+@feature.message("channel_join", obj({}, {"channel_id": INT_ID, "name": NAME}))
+async def channel_join(ctx: Context, content: ChannelJoin) -> Reply:
+    """By id, or by name: the oldest public channel of that name (else one of the user's own), made as
+    a public channel when there is none. One lock per (namespace, name) makes concurrent joins by a
+    new name land in one channel."""
+    created = False
+    if ("channel_id" in content) == ("name" in content):
+        raise ProtocolError(ErrorCode.INVALID_CONTENT, "channel_join takes channel_id or name (one of them)")
+    if "name" in content:
+        cid, created = await _named(ctx, content["name"])
+    else:
+        cid = content["channel_id"]
     row = await _readable(ctx, cid)
     if not row["is_member"]:
         async with ctx.database().pool.connection() as db:
@@ -162,7 +176,28 @@ async def channel_join(ctx: Context, content: ChannelRef) -> Reply:
     replayed = await ctx.hub.subscribe(ctx.conn, topic(cid))
     await ctx.publish(topic(cid), "presence",
                       {"channel_id": cid, "user_id": ctx.conn.user_id, "status": "online"}, echo=False)
-    return {"channel": _channel_json(row), "replayed": replayed}
+    return {"channel": _channel_json(row), "replayed": replayed, "created": created}
+
+
+async def _named(ctx: Context, name: str) -> tuple[int, bool]:
+    """The id of the channel called `name` that joining by name means, and whether it was made now."""
+    me, ns = ctx.conn.user_id, ctx.conn.ns
+    async with ctx.database().pool.connection() as db, db.transaction(), db.cursor(row_factory=dict_row) as cur:
+        await cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"chat-name/{ns}/{name}",))
+        await cur.execute("SELECT c.id FROM hub_channels c LEFT JOIN hub_members m ON m.channel_id = c.id "
+                          "AND m.user_id = %s WHERE c.ns = %s AND c.name = %s AND c.kind <> 'direct' "
+                          "AND (c.kind = 'public' OR m.user_id IS NOT NULL) "
+                          "ORDER BY c.kind <> 'public', c.id LIMIT 1", (me, ns, name))
+        found = await cur.fetchone()
+        if found is not None:
+            return int(found["id"]), False
+        await cur.execute("INSERT INTO hub_channels (ns, kind, name, created_by) VALUES (%s, 'public', %s, %s) "
+                          "RETURNING id", (ns, name, me))
+        made = await cur.fetchone()
+        assert made is not None
+        await cur.execute("INSERT INTO hub_members (channel_id, user_id, role) VALUES (%s, %s, 'owner')",
+                          (made["id"], me))
+    return int(made["id"]), True
 
 
 @feature.message("channel_leave", obj({"channel_id": INT_ID}))
@@ -212,12 +247,14 @@ async def chat_message(ctx: Context, content: ChatMessage) -> Reply:
     attachments = content.get("attachments", [])
     async with ctx.database().pool.connection() as db, db.cursor(row_factory=dict_row) as cur:
         await cur.execute("INSERT INTO hub_messages (channel_id, user_id, name, text, attachments) "
-                          "VALUES (%s, %s, %s, %s, %s) RETURNING id, created_at",
-                          (cid, ctx.conn.user_id, ctx.conn.name, content["text"], Jsonb(attachments)))
+                          "VALUES (%s, %s, %s, %s, %s) RETURNING id, created_at, "
+                          "(SELECT name FROM hub_channels WHERE id = %s) AS channel_name",
+                          (cid, ctx.conn.user_id, ctx.conn.name, content["text"], Jsonb(attachments), cid))
         row = await cur.fetchone()
     assert row is not None
-    message = {"message_id": row["id"], "channel_id": cid, "user_id": ctx.conn.user_id, "name": ctx.conn.name,
-               "text": content["text"], "attachments": attachments, "created_at": row["created_at"].isoformat()}
+    message = {"message_id": row["id"], "channel_id": cid, "channel_name": row["channel_name"],
+               "user_id": ctx.conn.user_id, "name": ctx.conn.name, "text": content["text"],
+               "attachments": attachments, "created_at": row["created_at"].isoformat()}
     frame_id = await ctx.publish(topic(cid), "chat_message", message, durable=True)
     return {"message_id": row["id"], "frame_id": frame_id}
 
@@ -227,21 +264,22 @@ async def chat_message(ctx: Context, content: ChatMessage) -> Reply:
 async def history(ctx: Context, content: History) -> Reply:
     """Newest first; pass `next_before_id` back as `before_id` for the previous page."""
     cid, limit = content["channel_id"], content.get("limit", 50)
-    await _readable(ctx, cid)
+    channel = await _readable(ctx, cid)
     async with ctx.database().pool.connection() as db, db.cursor(row_factory=dict_row) as cur:
         await cur.execute("SELECT id, user_id, name, text, attachments, created_at FROM hub_messages "
                           "WHERE channel_id = %s AND id < %s ORDER BY id DESC LIMIT %s",
                           (cid, content.get("before_id", 2**62), limit))
         rows = await cur.fetchall()
-    messages = [_message_json(cid, r) for r in rows]
+    messages = [_message_json(r | {"channel_id": cid, "channel_name": channel["name"]}) for r in rows]
     return {"channel_id": cid, "messages": messages,
             "next_before_id": rows[-1]["id"] if len(rows) == limit else None}
 
 
-def _message_json(cid: int, r: dict[str, Any]) -> dict[str, Any]:
+def _message_json(r: dict[str, Any]) -> dict[str, Any]:
     """A stored message in the shape of a live `chat_message` (the sender's name as it was then)."""
-    return {"message_id": r["id"], "channel_id": cid, "user_id": r["user_id"], "name": r["name"], "text": r["text"],
-            "attachments": r["attachments"], "created_at": r["created_at"].isoformat()}
+    return {"message_id": r["id"], "channel_id": r["channel_id"], "channel_name": r["channel_name"],
+            "user_id": r["user_id"], "name": r["name"], "text": r["text"], "attachments": r["attachments"],
+            "created_at": r["created_at"].isoformat()}
 
 
 @feature.message("search", obj({"query": {"type": "string", "minLength": 1, "maxLength": 200}},
@@ -254,14 +292,15 @@ async def search(ctx: Context, content: Search) -> Reply:
         await _readable(ctx, content["channel_id"])
         only, args = " AND c.id = %s", [*args, content["channel_id"]]
     async with ctx.database().pool.connection() as db, db.cursor(row_factory=dict_row) as cur:
-        await cur.execute("SELECT m.id, m.channel_id, m.user_id, m.name, m.text, m.attachments, m.created_at "
+        await cur.execute("SELECT m.id, m.channel_id, c.name AS channel_name, m.user_id, m.name, m.text, "
+                          "m.attachments, m.created_at "
                           "FROM hub_messages m JOIN hub_channels c ON c.id = m.channel_id "
                           "LEFT JOIN hub_members mb ON mb.channel_id = c.id AND mb.user_id = %s "
                           "WHERE c.ns = %s AND (mb.user_id IS NOT NULL OR c.kind = 'public') "
                           "AND m.tsv @@ websearch_to_tsquery('simple', %s)" + only +
                           " ORDER BY m.id DESC LIMIT %s", [*args, content.get("limit", 20)])
         rows = await cur.fetchall()
-    return {"query": content["query"], "messages": [_message_json(r["channel_id"], r) for r in rows]}
+    return {"query": content["query"], "messages": [_message_json(r) for r in rows]}
 
 
 @feature.message("typing", obj({"channel_id": INT_ID, "typing": {"type": "boolean"}}))

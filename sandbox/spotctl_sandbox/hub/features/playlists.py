@@ -219,9 +219,10 @@ async def playlist_close(ctx: Context, content: PlaylistRef) -> Reply:
     return {"playlist_id": pid}
 
 
-async def _commit(ctx: Context, pid: str, update: bytes, label: str) -> dict[str, Any]:
+async def _commit(ctx: Context, pid: str, update: bytes, label: str, undoes: int | None = None) -> dict[str, Any]:
     """Merge one update, store the merged songs into the playlist (authorized as `edit`), log it,
-    fan it out. Nothing is logged or kept when the playlist refuses the result."""
+    fan it out. Nothing is logged or kept when the playlist refuses the result. An edit is not echoed
+    to its sender (it made the update); an undo, made here, goes to every editor, the undoer too."""
     svc, key = _service(ctx), (ctx.conn.ns, pid)
     playlist = await _read(ctx, pid)
     async with ctx.database().pool.connection() as db, db.transaction(), db.cursor(row_factory=dict_row) as cur:
@@ -242,14 +243,19 @@ async def _commit(ctx: Context, pid: str, update: bytes, label: str) -> dict[str
             _DOCS.pop(key, None)  # the shared copy saw a refused update: rebuild it from the log
             raise
         summary = summarize(before, tracks) | {"label": label}
+        if undoes is not None:
+            summary["undoes"] = str(undoes)
         version = await _log(ctx, pid, cur, od, ctx.conn.user_id, update, summary)
     if synced is not None:
         await ctx.publish(topic(pid), "playlist_update", synced, durable=True, echo=False)
     await ctx.redis.zadd(keys.editors(ctx.conn.ns, pid), {ctx.conn.user_id: time.time()})
     change = {"playlist_id": pid, "version": version, "user_id": ctx.conn.user_id, "summary": summary,
               "update": base64.b64encode(update).decode(), "tracks": tracks}
-    await ctx.publish(topic(pid), "playlist_update", change, durable=True, echo=False)
+    await ctx.publish(topic(pid), "playlist_update", change, durable=True, echo=undoes is not None)
     return {"playlist_id": pid, "version": version, "summary": summary, "tracks": tracks}
+
+
+
 @feature.message("playlist_update", obj({"playlist_id": ID,
                                          "update": {"type": "string", "minLength": 1, "maxLength": 65536}}))
 async def playlist_update(ctx: Context, content: PlaylistUpdate) -> Reply:
@@ -292,11 +298,8 @@ async def playlist_undo(ctx: Context, content: PlaylistRef) -> Reply:
             else:
                 scratch.tracks.insert(index, track)
     update = scratch.doc.get_update(state)
-    result = await _commit(ctx, pid, update, "undo")
-    async with ctx.database().pool.connection() as db:
-        await db.execute("UPDATE hub_playlist_updates SET summary = summary || %s WHERE id = %s",
-                         (Jsonb({"undoes": str(target["id"])}), result["version"]))
-    return result | {"undid": target["id"]}
+    result = await _commit(ctx, pid, update, "undo", undoes=int(target["id"]))
+    return result | {"undid": target["id"], "update": base64.b64encode(update).decode()}
 
 
 @feature.message("playlist_history", obj({"playlist_id": ID},
