@@ -72,21 +72,11 @@ def test_hub_targets() -> None:
     assert hub_view.parse_command("hello") == ("say", "hello")
     named = hub_view.Target.parse("#general")
     assert named.unresolved and named.label == "#general" and not hub_view.Target.parse("lobby").unresolved
-    with pytest.raises(UsageError):
-        named.join()  # no id yet: it is looked up by name first
+    assert named.join() == ("channel_join", {"name": "general"})  # the hub finds it, or makes it
     assert named.resolved(7).join() == ("channel_join", {"channel_id": 7})
     assert named.resolved(7).message("hi") == ("chat_message", {"channel_id": 7, "text": "hi"})
     with pytest.raises(UsageError):
         hub_view.Target.parse("#")
-
-
-def test_a_channel_by_name_is_the_oldest_public_one() -> None:
-    channels = [{"id": 9, "kind": "public", "name": "general"}, {"id": 4, "kind": "private", "name": "general"},
-                {"id": 5, "kind": "public", "name": "general"}, {"id": 2, "kind": "direct", "name": "general"},
-                {"id": 1, "kind": "public", "name": "random"}]
-    assert (hub_view.pick_channel(channels, "general") or {})["id"] == 5
-    assert (hub_view.pick_channel(channels[1:2], "general") or {})["id"] == 4
-    assert hub_view.pick_channel(channels, "nope") is None
 
 
 def test_frames_read_as_chat_lines() -> None:
@@ -96,6 +86,8 @@ def test_frames_read_as_chat_lines() -> None:
                            "created_at": "2026-11-25T18:56:50.000+00:00"}}
     line = hub_view.chat_line(message, names)
     assert line.endswith("] #general Alice: hi [b]there[/b]") and line.startswith("[")
+    elsewhere = {**message, "content": {**message["content"], "channel_id": 9, "channel_name": "jazz"}}
+    assert hub_view.chat_line(elsewhere, names).endswith("] #jazz Alice: hi [b]there[/b]")  # the frame's own name
     assert hub_view.chat_line({"type": "typing", "content": {"channel_id": 8, "user_id": "bob", "typing": True}},
                               names) == "  chat:8 bob is typing…"
     assert hub_view.chat_line({"type": "presence", "content": {"channel_id": 7, "user_id": "bob",

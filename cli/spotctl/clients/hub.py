@@ -18,7 +18,6 @@ from spotctl.errors import ServiceDown, SpotctlError, UsageError
 from spotctl.inspect.hub_view import (
     Target,
     delivery_buckets,
-    pick_channel,
     quantile_ms,
     with_rates,
     worker_stats,
@@ -101,23 +100,14 @@ async def _mint(redis: aredis.Redis, ep: Endpoints, user: str) -> tuple[str, str
 
 
 async def enter(client: Requester, target: Target) -> tuple[Target, Any]:
-    """Join `target` and answer it with an id, plus the hub's reply. A channel given by name is looked
-    up among the channels the user may see (`channel_list`) and, when none has that name, created as a
-    public channel (its creator is joined at once).
-
-    The hub has no join-by-name message, so two people creating the same new name at the same moment
-    get two channels; `pick_channel` then sends everybody after them to the oldest one."""
-    if target.unresolved:
-        listing = await client.request("channel_list", {})
-        found = pick_channel(listing.get("channels", []), target.channel_name or "")
-        if found is None:
-            reply = await client.request("channel_create", {"kind": "public", "name": target.channel_name})
-            return target.resolved(int(reply["channel"]["id"])), reply
-        target = target.resolved(int(found["id"]))
+    """Join `target` and answer it with an id, plus the hub's reply. A channel given by name is joined
+    by name: the hub finds the one everybody means, or makes it (a public channel, its creator joined)."""
     reply = await client.request(*target.join())
-    name = (reply.get("channel") or {}).get("name") if isinstance(reply, dict) else None
-    if target.channel_id is not None and target.channel_name is None and name:
-        target = target.named(str(name))  # chat:12 joined: call it by its name from now on
+    channel = (reply.get("channel") or {}) if isinstance(reply, dict) else {}
+    if target.unresolved and "id" in channel:
+        target = target.resolved(int(channel["id"]))
+    if target.channel_id is not None and target.channel_name is None and channel.get("name"):
+        target = target.named(str(channel["name"]))  # chat:12 joined: call it by its name from now on
     return target, reply
 
 

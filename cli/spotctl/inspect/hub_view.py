@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -18,7 +18,7 @@ CHANNEL_NAME_MAX = 100  # the hub's channel_create schema
 @dataclass(frozen=True)
 class Target:
     """Where a message goes: a room (`lobby`, `room:lobby`), a chat channel by id (`chat:12`) or by
-    name (`#general`: found among the channels the user may see, or created, when joined).
+    name (`#general`: the hub finds it, or makes it, when it is joined by name).
 
     Topics are parsed by the hub's own topic type, so the CLI accepts exactly what the hub does.
     """
@@ -57,7 +57,7 @@ class Target:
 
     @property
     def unresolved(self) -> bool:
-        """A channel known only by its name: look it up (`pick_channel`) before joining."""
+        """A channel known only by its name: joined by name, it gets its id from the hub's answer."""
         return self.room is None and self.channel_id is None
 
     def resolved(self, channel_id: int) -> Target:
@@ -70,7 +70,7 @@ class Target:
         if self.room is not None:
             return "join", {"room": self.room}
         if self.channel_id is None:
-            raise UsageError(f"{self.label} has no id yet: look it up by name first")
+            return "channel_join", {"name": self.channel_name}
         return "channel_join", {"channel_id": self.channel_id}
 
     def leave(self) -> tuple[str, dict[str, Any]]:
@@ -86,16 +86,6 @@ class Target:
                 content["priority"] = priority
             return "room_message", content
         return "chat_message", {"channel_id": self.channel_id, "text": text}
-
-
-def pick_channel(channels: Sequence[Mapping[str, Any]], name: str) -> Mapping[str, Any] | None:
-    """The channel called `name` in a `channel_list` answer: a public one first, then the oldest.
-
-    Names are not unique on the hub (nothing stops two people making `#general`); picking the oldest
-    public one means everybody who joins by name lands in the same channel."""
-    named = [c for c in channels if c.get("name") == name and c.get("kind") != "direct"]
-    named.sort(key=lambda c: (c.get("kind") != "public", int(c.get("id", 0))))
-    return named[0] if named else None
 
 
 def clock(iso: Any) -> str:
@@ -141,7 +131,8 @@ def _where(content: Mapping[str, Any], names: Mapping[int, str]) -> str:
     channel = content.get("channel_id")
     if channel is None:
         return ""
-    return f"#{names[channel]} " if channel in names else f"chat:{channel} "
+    name = names.get(channel) or content.get("channel_name")
+    return f"#{name} " if name else f"chat:{channel} "
 
 
 def frame_line(frame: Mapping[str, Any]) -> str:
