@@ -77,18 +77,8 @@ class Peer:
         if kind == "playlist_open" and isinstance(reply, dict) and reply.get("update"):
             self._replica(str(reply["playlist_id"]), reply["update"])
         elif kind == "playlist_undo" and isinstance(reply, dict):
-            await self._after_undo(reply, timeout)
+            self._apply(reply)  # the undo the hub made (its frame brings it again: Yjs updates are idempotent)
         return reply
-
-    async def _after_undo(self, reply: dict[str, Any], timeout: float) -> None:
-        """The hub sends an undo to the other editors only, and its reply carries no update: catch the
-        local replica up from the whole document (Yjs updates merge idempotently)."""
-        pid = str(reply.get("playlist_id"))
-        if reply.get("update"):
-            self._apply(reply)
-        elif pid in self._docs:
-            state = await self.client.request("playlist_open", {"playlist_id": pid}, timeout=timeout)
-            self._apply({"playlist_id": pid, "update": state.get("update")})
 
     # -- collaborative playlists ---------------------------------------------------------------------
 
