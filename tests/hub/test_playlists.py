@@ -4,6 +4,7 @@ decide who may open and who may edit; history, undo and editor presence."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -84,6 +85,26 @@ async def test_concurrent_edits_merge_without_loss_into_the_apis_playlist(
     history = (await ann.client.request("playlist_history", {"playlist_id": pid}))["versions"]
     assert [v["user_id"] for v in history] == [collaborator, owner, owner]
     assert history[0]["summary"]["removed"] == [{"track": s[1], "index": 2}]
+
+
+async def test_edits_sent_at_the_same_moment_are_not_taken_for_changes_through_the_api(
+        user: UserFactory, accounts: Accounts, songs: list[int], playlists: PlaylistService) -> None:
+    owner, collaborator = await accounts(2)
+    pid = (await shared(playlists, owner, collaborator)).id
+    s = [str(i) for i in songs]
+    ann, ben = Editor(await user("ann", user_id=owner)), Editor(await user("ben", user_id=collaborator))
+    await ann.open(pid)
+    await ben.open(pid)
+    for i in range(3):  # each commit must read the playlist after the other's, not before: else 'sync'
+        mine, theirs = ann.edit(lambda t, i=i: t.append(s[i])), ben.edit(lambda t, i=i: t.insert(0, s[i + 3]))
+        await asyncio.gather(ann.client.request("playlist_update", {"playlist_id": pid, "update": mine}),
+                             ben.client.request("playlist_update", {"playlist_id": pid, "update": theirs}))
+        ann.receive(await next_of(ann.client, "playlist_update"))
+        ben.receive(await next_of(ben.client, "playlist_update"))
+    history = (await ann.client.request("playlist_history", {"playlist_id": pid}))["versions"]
+    assert [v["summary"]["label"] for v in history] == ["edit"] * 6
+    assert list(ann.tracks) == list(ben.tracks) and sorted(ann.tracks) == sorted(s[:6])  # nothing lost
+    assert (await playlists.get(Actor(owner), pid)).song_ids == tuple(int(t) for t in ann.tracks)
 
 
 async def test_the_models_rules_decide_who_opens_and_who_edits(

@@ -153,14 +153,17 @@ async def _log(ctx: Context, pid: str, cur: AsyncCursor[dict[str, Any]], od: Ope
     return od.last_row
 
 
-async def _synced(ctx: Context, pid: str, cur: AsyncCursor[dict[str, Any]],
-                  playlist: Playlist) -> tuple[OpenDoc, dict[str, Any] | None]:
+async def _synced(ctx: Context, pid: str,
+                  cur: AsyncCursor[dict[str, Any]]) -> tuple[OpenDoc, dict[str, Any] | None, Playlist]:
     """The document caught up from the log and, if the playlist's songs changed outside the hub (or the
-    document is new), moved to them as a logged `sync` edit, which is returned to fan out."""
+    document is new), moved to them as a logged `sync` edit, which is returned to fan out. Called under
+    `_locked`, and reads the playlist there: one read before the lock would take the edit committed
+    meanwhile for a change through the API and 'sync' it away."""
+    playlist = await _read(ctx, pid)
     od = await _catch_up(ctx, pid, cur)
     before, wanted = od.snapshot(), [str(s) for s in playlist.song_ids]
     if before == wanted:
-        return od, None
+        return od, None, playlist
     state = od.doc.get_state()
     with od.doc.transaction():
         del od.tracks[0:len(od.tracks)]
@@ -169,7 +172,7 @@ async def _synced(ctx: Context, pid: str, cur: AsyncCursor[dict[str, Any]],
     summary = summarize(before, wanted) | {"label": "sync"}
     version = await _log(ctx, pid, cur, od, API, update, summary)
     return od, {"playlist_id": pid, "version": version, "user_id": API, "summary": summary,
-                "update": base64.b64encode(update).decode(), "tracks": wanted}
+                "update": base64.b64encode(update).decode(), "tracks": wanted}, playlist
 
 
 async def _locked(cur: AsyncCursor[dict[str, Any]], ns: str, pid: str) -> None:
@@ -177,10 +180,10 @@ async def _locked(cur: AsyncCursor[dict[str, Any]], ns: str, pid: str) -> None:
     await cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{ns}/{pid}",))
 
 
-async def _state(ctx: Context, pid: str, playlist: Playlist) -> dict[str, Any]:
+async def _state(ctx: Context, pid: str) -> dict[str, Any]:
     async with ctx.database().pool.connection() as db, db.transaction(), db.cursor(row_factory=dict_row) as cur:
         await _locked(cur, ctx.conn.ns, pid)
-        od, synced = await _synced(ctx, pid, cur, playlist)
+        od, synced, playlist = await _synced(ctx, pid, cur)
     if synced is not None:
         await ctx.publish(topic(pid), "playlist_update", synced, durable=True, echo=False)
     editors = sorted(bus.text_of(e) for e in await ctx.redis.zrangebyscore(
@@ -204,10 +207,10 @@ async def _editors_changed(ctx: Context, pid: str, joined: bool) -> None:
 async def playlist_open(ctx: Context, content: PlaylistRef) -> Reply:
     """Start editing: the full document (as one Yjs update) plus who else is editing. Needs `read`."""
     pid = content["playlist_id"]
-    playlist = await _read(ctx, pid)
+    await _read(ctx, pid)  # may this user read it? Before anyone is told they opened it
     await ctx.hub.subscribe(ctx.conn, topic(pid))
     await _editors_changed(ctx, pid, True)
-    return await _state(ctx, pid, playlist)
+    return await _state(ctx, pid)
 
 
 @feature.message("playlist_close", obj({"playlist_id": ID}))
@@ -224,10 +227,9 @@ async def _commit(ctx: Context, pid: str, update: bytes, label: str, undoes: int
     fan it out. Nothing is logged or kept when the playlist refuses the result. An edit is not echoed
     to its sender (it made the update); an undo, made here, goes to every editor, the undoer too."""
     svc, key = _service(ctx), (ctx.conn.ns, pid)
-    playlist = await _read(ctx, pid)
     async with ctx.database().pool.connection() as db, db.transaction(), db.cursor(row_factory=dict_row) as cur:
         await _locked(cur, ctx.conn.ns, pid)
-        od, synced = await _synced(ctx, pid, cur, playlist)
+        od, synced, _ = await _synced(ctx, pid, cur)
         before = od.snapshot()
         try:
             try:
