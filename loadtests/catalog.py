@@ -2,7 +2,7 @@
 
 Default message rates stay within the hub's documented limits (docs/hub-protocol.md): a sender
 uses at most half of what one connection may send (`HUB_CONN_RATE`, and `HUB_USER_RATE` per user),
-so heartbeats and replies never tip a default run into `rate_limited` errors and 1008 closes.
+so heartbeats and replies never tip a default run into `rate_limited` errors and 1013 closes.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def over_limit_advice(scenario: Scenario, msg_rate: float, users: int, room_size
         return ""
     fits = scenario.max_rate(users, room_size, limit)
     return (f"{msg_rate:g} msgs/s makes each sender offer {per_sender:.0f} frames/s; the hub accepts {limit:g}/s "
-            f"per connection and closes a connection (1008) after 20 rejected frames in 10 s: expect drops. "
+            f"per connection and closes a connection (1013) after 20 rejected frames in 10 s: expect drops. "
             f"--msg-rate {fits:g} fits (or use smaller rooms, or raise HUB_CONN_RATE / HUB_USER_RATE on the hub)")
 
 

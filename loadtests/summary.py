@@ -15,13 +15,15 @@ from typing import Any
 
 SATURATED_CPU_PERCENT = 90.0
 # RFC 6455 close codes a user meets here, and what they mean for a run
-CLOSE_CODES = {"1000": "normal", "1001": "going away", "1006": "abnormal", "1008": "policy: the hub's rate limit",
-               "1009": "frame too big", "1011": "server error", "1012": "service restart", "1013": "try again later",
+CLOSE_CODES = {"1000": "normal", "1001": "going away", "1006": "abnormal",
+               "1008": "policy: refused token or over the per-user cap", "1009": "frame too big",
+               "1011": "server error", "1012": "service restart",
+               "1013": "try again later: the hub's rate limit, a slow reader or Redis",
                "none": "no close frame"}
 
 
 def describe_closes(close_codes: dict[str, int]) -> str:
-    """`{"1008": 39}` -> "1008 policy: the hub's rate limit x39"."""
+    """`{"1013": 39}` -> "1013 try again later: the hub's rate limit, a slow reader or Redis x39"."""
     return ", ".join(f"{code} {CLOSE_CODES.get(code, '')} x{n}".replace("  ", " ")
                      for code, n in sorted(close_codes.items()))
 

@@ -34,8 +34,8 @@ class HandshakeFailed(Exception):
 class ConnectionDropped(Exception):
     """An open connection ended without us asking: the server or the network closed it.
 
-    `code` is the server's WebSocket close code (1008: policy, e.g. the hub's rate limit), None when
-    the connection ended without a close frame."""
+    `code` is the server's WebSocket close code (1013: try again later, e.g. the hub's rate limit), None
+    when the connection ended without a close frame."""
 
     def __init__(self, reason: str, code: int | None = None) -> None:
         super().__init__(reason)

@@ -118,7 +118,7 @@ def test_an_asked_rate_over_the_hubs_limit_is_named_before_the_run() -> None:
     request = RunRequest(scenario="latency", users=50, spawn_rate=50, hold_s=30, target_p99_ms=50,
                          results_dir=Path("."), env={}, msg_rate=100)
     [advice] = warnings(request)
-    assert "100 frames/s" in advice and "1008" in advice and "--msg-rate 10 fits" in advice
+    assert "100 frames/s" in advice and "1013" in advice and "--msg-rate 10 fits" in advice
     assert warnings(RunRequest(**{**request.__dict__, "msg_rate": 10})) == []
     assert warnings(RunRequest(**{**request.__dict__, "target": "node-ws"})) == []  # no limits there
 
@@ -126,9 +126,10 @@ def test_an_asked_rate_over_the_hubs_limit_is_named_before_the_run() -> None:
 def test_drops_name_their_close_codes_and_rejected_frames_fail_the_run() -> None:
     checks = {c.name: c for c in summary.judge(
         summary.Totals(drops=39), summary.Latency(count=10, p99_ms=5), failures=0, measures_latency=True,
-        target_p99_ms=50, generator_cpu_max=10, close_codes={"1008": 39},
+        target_p99_ms=50, generator_cpu_max=10, close_codes={"1013": 39},
         hub_rate_limited={"connection": 1234, "user": 0})}
-    assert checks["drops"].detail == "39 connections dropped (1008 policy: the hub's rate limit x39)"
+    assert checks["drops"].detail == ("39 connections dropped "
+                                      "(1013 try again later: the hub's rate limit, a slow reader or Redis x39)")
     assert not checks["rate limits"].ok and "1,234" in checks["rate limits"].detail
     assert "lower --msg-rate" in checks["rate limits"].detail
 
@@ -161,13 +162,13 @@ def test_the_live_line_fits_the_terminal_with_p99_and_time_left_first() -> None:
 
     progress = {"elapsed_s": 12, "users": 9_999, "connections": 99_999, "connections_peak": 99_999, "drops": 39,
                 "handshake_failures": 3, "messages": 10, "deliveries_per_s": 12345.6, "sent_per_s": 1, "p50_ms": 3.2,
-                "p99_ms": 41.7, "failures": 39, "cpu_max": 12, "remaining_s": 95, "close_codes": {"1008": 39},
+                "p99_ms": 41.7, "failures": 39, "cpu_max": 12, "remaining_s": 95, "close_codes": {"1013": 39},
                 "rate_limited": {"connection": 800, "user": 0}, "requests": 0, "protocol": "ws"}
     for width in (40, 80, 120):
         line = live_line(progress, 100_000, width)
         assert len(line) <= width and line.startswith("p99 41.7 ms  1m35s left")
     wide = live_line(progress, 100_000, 400)
-    assert "drops 39 (1008x39)" in wide and "hub rate-limited 800" in wide and "gen cpu 12%" in wide
+    assert "drops 39 (1013x39)" in wide and "hub rate-limited 800" in wide and "gen cpu 12%" in wide
 
 
 def test_cpu_is_averaged_over_a_window_and_the_hubs_counters_are_read_from_metrics() -> None:
@@ -193,7 +194,7 @@ def test_report_html_gets_spotctls_verdict_checks_and_latency_above_locusts_page
     built = summary.build(scenario="latency", target="hub", url="ws://x", users=5, workers=1, connections_peak=5,
                           totals=summary.Totals(drops=1), latency=summary.Latency(count=10, p50_ms=2, p99_ms=7.5),
                           failures=0, requests=0, duration_s=4, target_p99_ms=50, measures_latency=True,
-                          generator_cpu_max=5, hold_s=3, close_codes={"1008": 1})
+                          generator_cpu_max=5, hold_s=3, close_codes={"1013": 1})
     report, timeline = tmp_path / "report.html", tmp_path / "timeline.csv"
     report.write_text('<html><head><title>Locust</title></head><body><div id="root"></div></body></html>')
     timeline.write_text("elapsed_s,users,connections,drops,handshake_failures,deliveries_per_s,sent_per_s,"
@@ -201,6 +202,7 @@ def test_report_html_gets_spotctls_verdict_checks_and_latency_above_locusts_page
     assert add_to(report, built.to_json(), timeline)
     page = report.read_text()
     assert page.index('id="spotctl"') < page.index('<div id="root">')
-    assert "spotctl: FAILED" in page and "FAIL: drops" in page and "1008 policy: the hub&#x27;s rate limit" in page
+    assert "spotctl: FAILED" in page and "FAIL: drops" in page
+    assert "1013 try again later: the hub&#x27;s rate limit" in page
     assert "7.5" in page and "<svg" in page and "<title>spotctl load latency: FAILED</title>" in page
     assert not add_to(report, built.to_json(), timeline)  # once

@@ -68,9 +68,9 @@ def test_a_rate_over_the_hubs_limit_is_warned_and_its_closes_and_rejections_repo
     assert run.code == 1
     assert "the hub accepts 20/s per connection" in run.stderr
     s = run.summary
-    assert s["hub_rate_limited"]["connection"] > 0 and s["close_codes"].get("1008", 0) >= 1
+    assert s["hub_rate_limited"]["connection"] > 0 and s["close_codes"].get("1013", 0) >= 1
     failed = {c["name"]: c["detail"] for c in s["checks"] if not c["ok"]}
-    assert "1008 policy: the hub's rate limit" in failed["drops"] and "rate limits" in failed
+    assert "1013 try again later: the hub's rate limit" in failed["drops"] and "rate limits" in failed
 
 
 def test_latency_on_the_hub_is_measured_from_scheduled_send_times(hub: None,
