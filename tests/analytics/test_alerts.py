@@ -79,7 +79,7 @@ async def test_an_error_rate_rule_fires_after_its_duration_notifies_hub_and_emai
         ("firing", 0.07, [f"hub:{user}", f"email:{user}"])]
     assert fired[0]["actions"] == ["scale_up", "notify_oncall"]
 
-    from spotctl_sandbox.hub import keys
+    from spotctl_sandbox.realtime import keys
 
     pending = await redis.zrange(keys.pending("default", user), 0, -1)
     assert len(pending) == 1, "the hub notification waits for the (offline) user"

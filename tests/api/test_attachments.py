@@ -60,7 +60,7 @@ def test_what_is_accepted_is_what_the_bytes_are() -> None:
 @pytest.fixture
 async def hub_of(api_env: dict[str, str], stack: Any) -> AsyncIterator[Any]:
     """`await hub_of(user)`: that API user on the real hub (the API's token is the hub's too)."""
-    from spotctl_sandbox.hub.client import HubClient
+    from spotctl_sandbox.realtime.client import HubClient
 
     stack.up("hub")
     clients: list[HubClient] = []

@@ -243,7 +243,7 @@ class AlertManager:
 
     async def _hub(self, user: str, title: str, body: str, priority: str, rule: AlertRule, tenant: str,
                    t: Transition) -> None:
-        from spotctl_sandbox.hub.publish import publish_notification
+        from spotctl_sandbox.realtime.publish import publish_notification
 
         await publish_notification(self.redis, user, title=title, body=body, priority=priority,
                                    kind="analytics_alert", data={"alert_id": rule.id, "tenant": tenant,
