@@ -80,6 +80,11 @@ class ComposeProject:
     volumes: tuple[str, ...]
     extensions: Mapping[str, Any] = field(default_factory=dict)  # top-level `x-*` keys
 
+    @property
+    def default_profiles(self) -> tuple[str, ...]:
+        """What a bare `spotctl up` starts: `x-spotctl.default-profiles`, else the core profile."""
+        return tuple((self.extensions.get("x-spotctl") or {}).get("default-profiles") or ("core",))
+
     def select(self, names: list[str] | None = None, profiles: list[str] | None = None) -> list[str]:
         """Services to act on, dependencies first; unknown names are a usage error."""
         if names:
@@ -89,7 +94,7 @@ class ComposeProject:
                                  hint=f"services in {self.path.name}: {', '.join(self.services)}")
             wanted = set(names)
         else:
-            active = set(profiles or ["core"])
+            active = set(profiles or self.default_profiles)
             wanted = {n for n, s in self.services.items() if not s.profiles or active & set(s.profiles)}
         return self._with_dependencies(wanted)
 

@@ -129,7 +129,8 @@ class DockerRuntime:
         certs.ensure(self.project.certs_dir)
         for name in names:
             progress(name, State.starting, "docker compose up")
-        self._run("up", self.base_command(profiles or ["core"]) + ["up", "-d", "--build", "--wait", *names])
+        self._run("up", self.base_command(profiles or self.compose.default_profiles)
+                  + ["up", "-d", "--build", "--wait", *names])
         return self.status(names)
 
     def down(self, services: Sequence[str], volumes: bool, progress: ProgressFn | None = None) -> list[str]:
