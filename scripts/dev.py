@@ -30,8 +30,17 @@ APT_PACKAGES = {
     "nginx": "nginx-light",
     "initdb": "postgresql",
     "ip": "iproute2",  # the multi-host tests' network namespaces (tests/multihost)
+    # observability (on by default in `spotctl up`)
+    "prometheus": "prometheus",  # with promtool, which the tests use
+    "prometheus-alertmanager": "prometheus-alertmanager",
+    "prometheus-node-exporter": "prometheus-node-exporter",
+    "prometheus-redis-exporter": "prometheus-redis-exporter",
+    "prometheus-postgres-exporter": "prometheus-postgres-exporter",
     "influxd": "influxdb",  # the analytics service's time series (InfluxDB 1.x)
 }
+# system services the packages start; the runtime runs its own instances, in its own state dir
+SYSTEM_SERVICES = ("redis-server", "rabbitmq-server", "nginx", "postgresql", "prometheus", "prometheus-alertmanager",
+                   "prometheus-node-exporter", "prometheus-redis-exporter", "prometheus-postgres-exporter", "influxdb")
 
 
 def step(message: str) -> None:
@@ -73,7 +82,7 @@ def system_packages() -> None:
     run(*sudo, "apt-get", "update", "-qq", env=env)
     # policy-rc.d-less machines would start the system services; the runtime runs its own instances
     run(*sudo, "apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing, env=env)
-    for service in ("redis-server", "rabbitmq-server", "nginx", "postgresql", "influxdb"):
+    for service in SYSTEM_SERVICES:
         if shutil.which("service"):
             subprocess.call([*sudo, "service", service, "stop"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)

@@ -21,8 +21,8 @@ RuntimeOpt = Annotated[
 ]
 ServicesArg = Services
 
-_STYLE = {"healthy": "green", "starting": "yellow", "unhealthy": "red", "stopped": "dim", "absent": "magenta",
-          "restarting": "yellow", "paused": "cyan"}
+_STYLE = {"healthy": "green", "degraded": "dark_orange", "starting": "yellow", "unhealthy": "red",
+          "stopped": "dim", "absent": "magenta", "restarting": "yellow", "paused": "cyan"}
 
 
 def _runtime(name: str | None) -> Runtime:

@@ -350,8 +350,13 @@ class LocalRuntime:
             State.starting if now - record.create_time < self._budget(name) else State.unhealthy)
         if sup.crash_loop and not healthy:
             detail = f"{supervision.summary(sup, now, False)}; {detail}"
-        return make(state, endpoints=endpoints, pid=record.pid, detail=detail,
-                    extra=_health_details(service, state), **history)
+        body = _health_body(service)
+        extra = _health_details(body) if state is State.healthy else {}
+        wrong = probes.problems(body or {})
+        if wrong:
+            state, detail = State.degraded, "degraded: " + "; ".join(wrong)
+            extra["degraded"] = ", ".join(w.split(" (")[0] for w in wrong)
+        return make(state, endpoints=endpoints, pid=record.pid, detail=detail, extra=extra, **history)
 
     def log_files(self, services: Sequence[str]) -> dict[str, str]:
         if services:
@@ -400,21 +405,17 @@ def _tail_lines(path: Path, n: int) -> str:
     return "\n".join("  " + line for line in lines[-n:])
 
 
-def _health_details(service: compose.Service, state: State) -> dict[str, object]:
-    """Facts a sandbox service reports about itself in its /health JSON (e.g. its playlist store)."""
-    if state is not State.healthy or service.driver != "python":
-        return {}
+def _health_body(service: compose.Service) -> dict[str, Any] | None:
+    """What a sandbox service says about itself in its /health JSON (store, workers, dependencies)."""
+    if service.driver != "python":
+        return None
     probe = probes.derive(service)
-    if probe is None or probe.kind is not probes.ProbeKind.http:
-        return {}
-    import urllib.request
+    return probes.health_body(probe) if probe is not None else None
 
-    try:
-        with urllib.request.urlopen(f"http://{probe.host}:{probe.port}{probe.path}", timeout=1) as resp:
-            body = json.loads(resp.read() or b"{}")
-    except (OSError, ValueError):
-        return {}
-    return {k: v for k, v in body.items() if isinstance(v, str | int | float) and k not in _ROUTINE}  # typed
+
+def _health_details(body: dict[str, Any] | None) -> dict[str, object]:
+    """Facts worth a column in ps (e.g. the playlist store): the body's plain values, typed as sent."""
+    return {k: v for k, v in (body or {}).items() if isinstance(v, str | int | float) and k not in _ROUTINE}
 
 
 _ROUTINE = {"status", "service", "uptime_s", "port", "version", "restarts"}  # not worth a column in ps

@@ -93,9 +93,17 @@ class RabbitClient:
         return self._conn is not None and not self._conn.is_closed
 
     async def ping(self, budget_s: float) -> None:
+        """A real round trip (a passive declare the broker must answer): a robust connection that is
+        reconnecting still calls itself open, so `connected()` alone would report a dead broker as ok."""
         await self._ready(budget_s)
-        if not self.connected():
+        if not self.connected() or self._channel is None:
             raise DependencyDown("rabbitmq", "connection is closed (reconnecting)")
+        try:  # on the underlying channel: aio-pika answers a passive declare of a known name from its cache
+            async with asyncio.timeout(budget_s):
+                underlay = await self._channel.get_underlay_channel()
+                await underlay.exchange_declare(NOTIFICATIONS_EXCHANGE, passive=True)
+        except (TimeoutError, aio_pika.exceptions.AMQPError, RuntimeError) as exc:
+            raise DependencyDown("rabbitmq", f"no answer from the broker ({type(exc).__name__})") from exc
 
     async def publish(self, exchange: str, body: dict[str, Any], message_id: str, routing_key: str = "") -> None:
         """Publish a persistent JSON message and return once the broker confirmed it, within
