@@ -37,6 +37,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "purge": ("purge", "Purge queues, dead letters, topics or job queues (always confirmed)."),
     "scenario": ("scenario", "Guided flows (quickstart, play, search, ...): each step explained, run and verified."),
     "load": ("load", "Load-test the hub, the API and baseline peers with Locust."),
+    "metrics": ("metrics", "Query Prometheus (instant values, or sparklines over --range)."),
+    "alerts": ("alerts", "Alerts: list pending/firing, silence, unsilence, test end to end."),
     "deploy": ("deploy", "Render Kubernetes manifests from the compose file and validate them."),
     "analytics": ("analytics", "Analytics: metrics per tenant and window, charts, ML models."),
     "tui": ("tui", "Open the Textual dashboard."),

@@ -48,6 +48,9 @@ class Endpoints:
     hub_metrics_url = _Url("HUB_METRICS_URL")
     workers_url = _Url("WORKERS_URL")
     analytics_url = _Url("ANALYTICS_URL")
+    prometheus_url = _Url("PROMETHEUS_URL")
+    alertmanager_url = _Url("ALERTMANAGER_URL")
+    monitor_url = _Url("MONITOR_URL")
     jwt_secret = _Url("JWT_SECRET")
 
     @property

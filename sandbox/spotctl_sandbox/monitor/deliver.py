@@ -8,6 +8,7 @@ recorded in the ledger; a failed one is tried again when Alertmanager retries (w
 from __future__ import annotations
 
 import asyncio
+import email.policy
 import logging
 import smtplib
 from collections import OrderedDict
@@ -30,7 +31,8 @@ SEND_TIMEOUT_S = 5.0
 
 
 def build_email(config: MonitorConfig, message: Message) -> EmailMessage:
-    mail = EmailMessage()
+    # no folding of long subjects: Python folds right after "Subject:" and readers then see a leading space
+    mail = EmailMessage(policy=email.policy.default.clone(max_line_length=998))
     mail["From"], mail["To"], mail["Subject"] = config.alert_email_from, config.alert_email_to, message.title
     mail["X-Spotctl-Alert-Key"] = message.key
     mail.set_content(f"{message.body}\n\n-- \nspotctl monitor, alert key {message.key}\n")
