@@ -50,6 +50,7 @@ class Service:
     local: Mapping[str, Any] = field(default_factory=dict)
     extensions: Mapping[str, Any] = field(default_factory=dict)  # every `x-*` key (x-k8s, ...), as written
     restart: str = ""  # Compose's restart policy: no | always | on-failure[:N] | unless-stopped ("": unset = no)
+    stop_signal: str = "SIGTERM"  # compose `stop_signal`: how the service wants to be stopped
 
     @property
     def driver(self) -> str:
@@ -214,6 +215,7 @@ def _service(name: str, raw: dict[str, Any], port_variables: list[str | None]) -
         local=dict(raw.get("x-local") or {}),
         extensions={k: v for k, v in raw.items() if str(k).startswith("x-")},
         restart=str(raw.get("restart") or ""),
+        stop_signal=str(raw.get("stop_signal") or "SIGTERM"),
     )
 
 

@@ -296,7 +296,7 @@ class LocalRuntime:
             self.control.forget(name)
             record = self.registry.running(name)
         if record is not None:
-            stop(record)
+            stop(record, stop_signal=self.compose.services[name].stop_signal)
         self.registry.remove(name)
         return record is not None
 

@@ -2,8 +2,8 @@
 
 Under Docker all run from their images (profile `observability`). Locally their config files are the
 compose folder's, written into the state dir with service host names rewritten for the host, like
-every other value. `SPOTCTL_FAST_ALERTS=1` renders them with one-second timings (scrape, evaluation,
-every rule's `for:`, Alertmanager's grouping) so tests and demos see an alert within seconds; the
+every other value. `SPOTCTL_FAST_ALERTS=1` renders them with one- or two-second timings (evaluation,
+scrapes, every rule's `for:`, Alertmanager's grouping) so tests and demos see an alert within seconds; the
 files in `compose/` keep the production timings.
 """
 
@@ -19,6 +19,7 @@ from spotctl.stack.plan import rewrite_value
 
 FAST_ENV = "SPOTCTL_FAST_ALERTS"
 FAST_INTERVAL = "1s"
+FAST_SCRAPE = "2s"
 
 
 def fast_mode() -> bool:
@@ -40,11 +41,13 @@ def _yaml_dump(data: Any) -> str:
 
 
 def render_prometheus(text: str, fast: bool) -> str:
-    """prometheus.yml with every scrape and evaluation interval at one second when `fast`."""
+    """prometheus.yml evaluating every second and scraping every two when `fast` (an exporter whose
+    store is down, like PostgreSQL's, takes about a second to say so: a 1 s timeout would lose that)."""
     if not fast:
         return text
     config = _yaml_load(text)
-    config.setdefault("global", {}).update(scrape_interval=FAST_INTERVAL, evaluation_interval=FAST_INTERVAL)
+    config.setdefault("global", {}).update(scrape_interval=FAST_SCRAPE, scrape_timeout=FAST_SCRAPE,
+                                           evaluation_interval=FAST_INTERVAL)
     for job in config.get("scrape_configs") or []:
         job.pop("scrape_interval", None)
         job.pop("scrape_timeout", None)
