@@ -102,7 +102,8 @@ def test_health_json_keeps_the_services_own_types(stack: Any, cli: Cli) -> None:
 
 # --- a stack of the test's own, on other ports, driven only through the CLI --------------------------
 
-OWN_PORTS = dict(zip(("REDIS", "POSTGRES", "RABBITMQ", "RABBITMQ_MGMT", "KAFKA"), SPARE_PORTS, strict=False))
+OWN_PORTS = dict(zip(("REDIS", "POSTGRES", "RABBITMQ", "RABBITMQ_MGMT", "KAFKA", "RABBITMQ_METRICS"), SPARE_PORTS,
+                     strict=False))
 
 
 @pytest.fixture
