@@ -22,8 +22,10 @@ from aio_pika.exceptions import DeliveryError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from spotctl_sandbox.api.errors import DependencyDown, describe
+from spotctl_sandbox.common import logs
 from spotctl_sandbox.common.jsonsafe import loads_safe
 from spotctl_sandbox.events.rabbit import (
+    NOTIFICATIONS_EXCHANGE,
     RECOMMENDATIONS_EXCHANGE,
     declare_exchanges,
     recommendation_routing_key,
@@ -110,7 +112,8 @@ class RabbitClient:
         `connect_budget_s` (else DependencyDown); `mandatory`: a message no queue takes is refused."""
         await self._ready()
         message = aio_pika.Message(json.dumps(body).encode(), content_type="application/json",
-                                   delivery_mode=aio_pika.DeliveryMode.PERSISTENT, message_id=message_id)
+                                   delivery_mode=aio_pika.DeliveryMode.PERSISTENT, message_id=message_id,
+                                   headers={logs.FIELD: cid} if (cid := logs.of(body)) else None)
         try:
             await asyncio.wait_for(
                 self._exchanges[exchange].publish(message, routing_key=routing_key, mandatory=True),

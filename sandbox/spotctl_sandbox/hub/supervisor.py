@@ -243,8 +243,9 @@ class Supervisor:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
-                        format="%(asctime)s hub[%(process)d] %(levelname)s %(message)s")
+    from ..common import logs
+
+    logs.setup("hub")  # JSON lines; the forked workers inherit it
     try:
         cfg = HubConfig.from_env()
     except EnvError as exc:

@@ -11,7 +11,6 @@ import logging
 import os
 import signal
 import socket
-import sys
 from http import HTTPStatus
 from pathlib import Path
 
@@ -114,8 +113,9 @@ def serve_forever(cfg: HubConfig, index: int, ready_file: Path | None) -> None:
 
 def main() -> None:
     """A single worker on its own (the supervisor normally forks them)."""
-    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
-                        format="%(asctime)s hub[%(process)d] %(levelname)s %(message)s")
+    from ..common import logs
+
+    logs.setup("hub")
     env = Env()
     ready = env.optional("HUB_READY_FILE")
     serve_forever(HubConfig.from_env(env), env.integer("HUB_WORKER_INDEX", 0, minimum=0),

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import sys
 import time
 from collections.abc import AsyncIterator
 
@@ -22,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from spotctl_sandbox.common import logs
 from spotctl_sandbox.monitor import metrics
 from spotctl_sandbox.monitor.bull_depth import BullDepthReader
 from spotctl_sandbox.monitor.collectors import StackCollector
@@ -94,10 +94,8 @@ def build_app(config: MonitorConfig) -> Starlette:
 
 
 def main() -> int:
-    logging.basicConfig(stream=sys.stdout, level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("kafka", "httpx"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)  # a broker that is down is reported as kafka_up 0
+    logs.setup("monitor", quiet=("httpx",))
+    logging.getLogger("kafka").setLevel(logging.ERROR)  # a broker that is down is reported as kafka_up 0
     config = MonitorConfig.from_env()
     port = int(os.environ.get("PORT", "8095"))
     log.info("monitor: http :%d, alerts to %s and ops users %s", port, config.alert_email_to,
