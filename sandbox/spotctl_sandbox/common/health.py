@@ -2,8 +2,9 @@
 
 A connection object that *looks* open says nothing about a broker that stopped answering, so every
 check asks the server something (PING, SELECT 1, an AMQP passive declare, Kafka ApiVersions) within a
-deadline. Results are cached for `ttl_s` so a busy health endpoint does not hammer the stores. The
-answer is `ok`, or `degraded` naming what failed: the process itself is up (HTTP 200), so a runtime
+deadline. A good result is cached for `ttl_s` so a busy health endpoint does not hammer the stores;
+a failing one, or one older than a failure a request just saw, is asked again. The answer is `ok`,
+or `degraded` naming what failed: the process itself is up (HTTP 200), so a runtime
 waiting for it to start is not held up by a broker still booting.
 """
 
@@ -22,6 +23,14 @@ CHECK_TIMEOUT_S = 1.5
 CACHE_S = 2.0
 
 Probe = Callable[[], Awaitable[Any]]
+_failures_seen = 0  # bumped by `saw_failure`: a cached report older than that is not reused
+
+
+def saw_failure() -> None:
+    """A request just failed on a dependency: the next health report checks again instead of
+    answering from its cache (a 503 followed by a cached `ok` would be a lie)."""
+    global _failures_seen
+    _failures_seen += 1
 
 
 @dataclass(frozen=True)
@@ -64,16 +73,18 @@ class HealthChecks:
         self.probes = dict(probes)
         self.ttl_s = ttl_s
         self.timeout_s = timeout_s
-        self._cached: tuple[float, dict[str, DepCheck]] | None = None
+        self._cached: tuple[float, int, dict[str, DepCheck]] | None = None
         self._lock = asyncio.Lock()
 
     async def results(self) -> dict[str, DepCheck]:
         async with self._lock:  # concurrent callers share one round of checks
-            if self._cached is not None and time.monotonic() - self._cached[0] < self.ttl_s:
-                return self._cached[1]
+            if self._cached is not None and time.monotonic() - self._cached[0] < self.ttl_s \
+                    and self._cached[1] == _failures_seen and all(c.ok for c in self._cached[2].values()):
+                return self._cached[2]  # only a good answer is reused: a failing one is asked again
+            seen = _failures_seen
             outcomes = await asyncio.gather(*(run_check(p, self.timeout_s) for p in self.probes.values()))
             results = dict(zip(self.probes, outcomes, strict=True))
-            self._cached = (time.monotonic(), results)
+            self._cached = (time.monotonic(), seen, results)
             return results
 
     async def report(self) -> dict[str, Any]:
@@ -126,7 +137,7 @@ class BlockingHealth:
 
     def report(self) -> dict[str, Any]:
         with self._lock:
-            if self._cached is None or time.monotonic() - self._cached[0] >= self.ttl_s:
+            if self._cached is None or time.monotonic() - self._cached[0] >= self.ttl_s or self._cached[1]["degraded"]:
                 self._cached = (time.monotonic(), asyncio.run(HealthChecks(self.make_probes()).report()))
             return self._cached[1]
 
