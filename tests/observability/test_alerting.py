@@ -157,3 +157,25 @@ def test_metrics_query_instant_range_bad_promql_and_prometheus_down(observabilit
     assert down.returncode == 1
     assert down.stderr.strip().splitlines() == [
         "error: prometheus is not running at http://127.0.0.1:9: start it with `spotctl up prometheus`"]
+
+
+async def test_ops_users_come_from_ops_users_by_id_or_email_and_from_roles(observability: Observability) -> None:
+    import psycopg
+
+    from spotctl_sandbox.monitor.recipients import OpsDirectory
+
+    url = observability.env["DATABASE_URL"]
+    named = OpsDirectory(url, [observability.ops_email.upper(), "no-such@user.dev"])
+    assert str(observability.ops_user) in await named.users()
+    with psycopg.connect(url, autocommit=True) as conn:
+        has_roles = conn.execute("SELECT to_regclass('user_roles') IS NOT NULL").fetchone()
+        if not (has_roles and has_roles[0]):
+            pytest.skip("no user_roles table yet (api-sec's roles): OPS_USERS is the only source")
+        row = conn.execute("INSERT INTO users (email, name, password_hash) VALUES (%s, 'Admin', 'x') RETURNING id",
+                           (f"admin-{uuid.uuid4().hex[:8]}@test.spotctl.dev",)).fetchone()
+        assert row is not None
+        try:
+            conn.execute("INSERT INTO user_roles (user_id, role) VALUES (%s, 'admin')", (row[0],))
+            assert str(row[0]) in await OpsDirectory(url, []).users()
+        finally:
+            conn.execute("DELETE FROM users WHERE id = %s", (row[0],))

@@ -345,12 +345,16 @@ class LocalRuntime:
         if hold is not None and hold.kind == "pause" and hold.active(now):
             return make(State.paused, endpoints=endpoints, pid=record.pid, detail=_held("paused", hold, now),
                         hint=f"spotctl chaos resume {name}", **history)
-        healthy, detail = self._check(name)
+        probe = self._probe(name)
+        body = None
+        if service.driver == "python" and probe is not None and probe.kind is probes.ProbeKind.http and not probe.tls:
+            healthy, detail, body = probes.check_with_body(probe)  # one GET: status and what the body says
+        else:
+            healthy, detail = self._check(name)
         state = State.healthy if healthy else (
             State.starting if now - record.create_time < self._budget(name) else State.unhealthy)
         if sup.crash_loop and not healthy:
             detail = f"{supervision.summary(sup, now, False)}; {detail}"
-        body = _health_body(service)
         extra = _health_details(body) if state is State.healthy else {}
         wrong = probes.problems(body or {})
         if wrong:
@@ -403,14 +407,6 @@ def _tail_lines(path: Path, n: int) -> str:
     except OSError:
         return ""
     return "\n".join("  " + line for line in lines[-n:])
-
-
-def _health_body(service: compose.Service) -> dict[str, Any] | None:
-    """What a sandbox service says about itself in its /health JSON (store, workers, dependencies)."""
-    if service.driver != "python":
-        return None
-    probe = probes.derive(service)
-    return probes.health_body(probe) if probe is not None else None
 
 
 def _health_details(body: dict[str, Any] | None) -> dict[str, object]:

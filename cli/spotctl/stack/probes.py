@@ -93,26 +93,36 @@ def problems(body: Mapping[str, Any]) -> list[str]:
     return found or [str(body.get("status"))]
 
 
-def health_body(probe: Probe, timeout: float = 1.5) -> dict[str, Any] | None:
-    """The JSON an HTTP health check answered (whatever its status code), or None."""
+#: a sandbox /health asks each store within 1.5 s (spotctl_sandbox.common.health): wait longer than that
+HEALTH_BODY_TIMEOUT_S = 4.0
+
+
+def check_with_body(probe: Probe, timeout: float = HEALTH_BODY_TIMEOUT_S) -> tuple[bool, str, dict[str, Any] | None]:
+    """One GET of an HTTP health check: (healthy by status code, detail, its JSON body or None)."""
     import json
     import urllib.error
     import urllib.request
 
-    if probe.kind is not ProbeKind.http or probe.tls:
-        return None
+    url = f"http://{probe.host}:{probe.port}{probe.path}"
     try:
-        with urllib.request.urlopen(f"http://{probe.host}:{probe.port}{probe.path}", timeout=timeout) as resp:
-            raw = resp.read()
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            status, raw = resp.status, resp.read()
     except urllib.error.HTTPError as exc:  # a 503 still says why
-        raw = exc.read()
-    except OSError:
-        return None
+        status, raw = exc.code, exc.read()
+    except OSError as exc:
+        return False, f"{probe.describe()}: {getattr(exc, 'reason', None) or exc}", None
     try:
         body = json.loads(raw or b"{}")
     except ValueError:
+        body = None
+    return 200 <= status < 400, f"GET {probe.path} -> {status}", body if isinstance(body, dict) else None
+
+
+def health_body(probe: Probe, timeout: float = HEALTH_BODY_TIMEOUT_S) -> dict[str, Any] | None:
+    """The JSON an HTTP health check answered (whatever its status code), or None."""
+    if probe.kind is not ProbeKind.http or probe.tls:
         return None
-    return body if isinstance(body, dict) else None
+    return check_with_body(probe, timeout)[2]
 
 
 def check(probe: Probe, timeout: float = 2.0) -> tuple[bool, str]:

@@ -1,8 +1,8 @@
 """Who hears about alerts on the hub: users with an ops or admin role, plus the OPS_USERS list.
 
-Roles: until JWT role claims land (api-sec, `common/tokens.py`), a `role` (text) or `roles` (text[])
-column on `users` is read when the schema has one; OPS_USERS (ids or emails) works either way. The
-last answer is kept, so an alert about PostgreSQL itself still reaches the people it found before.
+Roles are api-sec's `user_roles` table (what login puts in the token's `roles` claim), read when the
+schema has it; OPS_USERS (ids or emails) works either way. The last answer is kept, so an alert about
+PostgreSQL itself still reaches the people found before.
 """
 
 from __future__ import annotations
@@ -16,13 +16,9 @@ import psycopg
 log = logging.getLogger(__name__)
 
 ROLES = ("ops", "admin")
-ROLE_COLUMNS = """
-SELECT column_name, data_type FROM information_schema.columns
-WHERE table_schema = current_schema() AND table_name = 'users' AND column_name IN ('role', 'roles')
-"""
 BY_ID_OR_EMAIL = "SELECT id::text FROM users WHERE id::text = ANY(%s) OR lower(email) = ANY(%s)"
-BY_ROLE = "SELECT id::text FROM users WHERE lower(role) = ANY(%s)"
-BY_ROLES = "SELECT id::text FROM users WHERE roles && %s::text[]"
+HAS_ROLES = "SELECT to_regclass('user_roles') IS NOT NULL"
+BY_ROLE = "SELECT DISTINCT user_id::text FROM user_roles WHERE role = ANY(%s)"
 
 
 class OpsDirectory:
@@ -52,9 +48,8 @@ class OpsDirectory:
                 rows = await (await conn.execute(BY_ID_OR_EMAIL, (list(self.configured),
                                                                   [u.lower() for u in self.configured]))).fetchall()
                 found.update(r[0] for r in rows)
-            for column, kind in await (await conn.execute(ROLE_COLUMNS)).fetchall():
-                query = BY_ROLES if (column, kind) == ("roles", "ARRAY") else BY_ROLE if column == "role" else None
-                if query:
-                    rows = await (await conn.execute(query, (list(ROLES),))).fetchall()
-                    found.update(r[0] for r in rows)
+            has_roles = await (await conn.execute(HAS_ROLES)).fetchone()
+            if has_roles and has_roles[0]:
+                rows = await (await conn.execute(BY_ROLE, (list(ROLES),))).fetchall()
+                found.update(r[0] for r in rows)
         return sorted(found, key=lambda u: (len(u), u))
