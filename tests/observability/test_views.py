@@ -8,10 +8,17 @@ import math
 
 import pytest
 
-from spotctl.clients.prometheus import ManagedAlert, Matcher, RuleAlert
 from spotctl.commands._alert_test import judge
 from spotctl.errors import UsageError
-from spotctl.inspect.alerts_view import age, merge_alerts, parse_duration, parse_matchers
+from spotctl.inspect.alerts_view import (
+    ManagedAlert,
+    Matcher,
+    RuleAlert,
+    age,
+    merge_alerts,
+    parse_duration,
+    parse_matchers,
+)
 from spotctl.inspect.metrics_view import number, series_name, sparkline, with_unit
 from spotctl.stack.probes import problems
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from spotctl.clients._http import HttpClient, NotRunning
 from spotctl.errors import SpotctlError, UsageError
+from spotctl.inspect.alerts_view import ManagedAlert, Matcher, RuleAlert, Silence
+from spotctl.inspect.metrics_view import Sample, Series
 
 __all__ = ["AlertmanagerClient", "ManagedAlert", "Matcher", "NotRunning", "PrometheusClient", "QueryError",
            "RuleAlert", "Sample", "Series", "Silence"]
@@ -38,76 +39,6 @@ def _float(raw: Any) -> float:
         return float(raw)
     except (TypeError, ValueError):
         return math.nan
-
-
-@dataclass(frozen=True)
-class Sample:
-    labels: Mapping[str, str]
-    value: float
-
-
-@dataclass(frozen=True)
-class Series:
-    labels: Mapping[str, str]
-    points: tuple[tuple[float, float], ...]  # (unix time, value)
-
-
-@dataclass(frozen=True)
-class RuleAlert:
-    """An alert as Prometheus evaluates it: pending (its `for:` not yet over) or firing."""
-
-    labels: Mapping[str, str]
-    annotations: Mapping[str, str]
-    state: str
-    active_at: dt.datetime | None
-    value: float
-
-    @property
-    def name(self) -> str:
-        return self.labels.get("alertname", "")
-
-
-@dataclass(frozen=True)
-class ManagedAlert:
-    """An alert as Alertmanager holds it: active, or suppressed by silences / inhibitions."""
-
-    labels: Mapping[str, str]
-    annotations: Mapping[str, str]
-    state: str
-    starts_at: dt.datetime | None
-    fingerprint: str
-    silenced_by: tuple[str, ...] = ()
-    inhibited_by: tuple[str, ...] = ()
-
-    @property
-    def name(self) -> str:
-        return self.labels.get("alertname", "")
-
-
-@dataclass(frozen=True)
-class Matcher:
-    name: str
-    value: str
-    regex: bool = False
-    equal: bool = True
-
-    def __str__(self) -> str:
-        op = ("=~" if self.regex else "=") if self.equal else ("!~" if self.regex else "!=")
-        return f"{self.name}{op}{self.value}"
-
-    def as_json(self) -> dict[str, Any]:
-        return {"name": self.name, "value": self.value, "isRegex": self.regex, "isEqual": self.equal}
-
-
-@dataclass(frozen=True)
-class Silence:
-    id: str
-    matchers: tuple[Matcher, ...]
-    state: str  # active | pending | expired
-    starts_at: dt.datetime | None
-    ends_at: dt.datetime | None
-    created_by: str = ""
-    comment: str = ""
 
 
 class PrometheusClient(HttpClient):

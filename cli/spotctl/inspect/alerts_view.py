@@ -5,9 +5,67 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from spotctl.clients.prometheus import ManagedAlert, Matcher, RuleAlert
 from spotctl.errors import UsageError
+
+
+@dataclass(frozen=True)
+class RuleAlert:
+    """An alert as Prometheus evaluates it: pending (its `for:` not yet over) or firing."""
+
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    state: str
+    active_at: dt.datetime | None
+    value: float
+
+    @property
+    def name(self) -> str:
+        return self.labels.get("alertname", "")
+
+
+@dataclass(frozen=True)
+class ManagedAlert:
+    """An alert as Alertmanager holds it: active, or suppressed by silences / inhibitions."""
+
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    state: str
+    starts_at: dt.datetime | None
+    fingerprint: str
+    silenced_by: tuple[str, ...] = ()
+    inhibited_by: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.labels.get("alertname", "")
+
+
+@dataclass(frozen=True)
+class Matcher:
+    name: str
+    value: str
+    regex: bool = False
+    equal: bool = True
+
+    def __str__(self) -> str:
+        op = ("=~" if self.regex else "=") if self.equal else ("!~" if self.regex else "!=")
+        return f"{self.name}{op}{self.value}"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"name": self.name, "value": self.value, "isRegex": self.regex, "isEqual": self.equal}
+
+
+@dataclass(frozen=True)
+class Silence:
+    id: str
+    matchers: tuple[Matcher, ...]
+    state: str  # active | pending | expired
+    starts_at: dt.datetime | None
+    ends_at: dt.datetime | None
+    created_by: str = ""
+    comment: str = ""
 
 
 @dataclass(frozen=True)

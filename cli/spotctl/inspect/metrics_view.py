@@ -4,9 +4,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 MAX_POINTS = 120  # per series in a range query: a terminal line, not a chart
+
+
+
+@dataclass(frozen=True)
+class Sample:
+    labels: Mapping[str, str]
+    value: float
+
+
+@dataclass(frozen=True)
+class Series:
+    labels: Mapping[str, str]
+    points: tuple[tuple[float, float], ...]  # (unix time, value)
 
 
 def series_name(labels: Mapping[str, str]) -> str:
