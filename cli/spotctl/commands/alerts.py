@@ -31,8 +31,8 @@ def register(root: typer.Typer) -> None:
 
 
 def _url(key: str, given: str | None) -> str:
+    from spotctl.clients.reach import require
     from spotctl.endpoints import resolve
-    from spotctl.inspect.reach import require
 
     return require(key, resolve({key: given}).env.get(key))
 

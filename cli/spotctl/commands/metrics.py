@@ -24,8 +24,8 @@ def register(root: typer.Typer) -> None:
 
 
 def prometheus_url(url: str | None) -> str:
+    from spotctl.clients.reach import require
     from spotctl.endpoints import resolve
-    from spotctl.inspect.reach import require
 
     return require(KEY, resolve({KEY: url}).prometheus_url)
 

@@ -13,9 +13,9 @@ from textual import work
 from textual.binding import Binding
 from textual.widgets import Static
 
+from spotctl.clients.reach import short
 from spotctl.inspect.alerts_view import age
 from spotctl.inspect.metrics_view import sparkline, with_unit
-from spotctl.inspect.reach import short
 from spotctl.tui import data
 from spotctl.tui.components.confirm import ConfirmScreen
 from spotctl.tui.components.table_screen import Row, TableScreen
