@@ -80,3 +80,12 @@ def test_a_trace_is_one_ids_lines_in_the_order_their_work_began() -> None:
              parse("gateway", '{"ts": 1796205600.26, "msg": "request", "correlation_id": "c1", "request_s": 0.2}'),
              parse("api", '{"ts": "2026-12-02T10:00:00.100Z", "msg": "other request", "correlation_id": "c2"}')]
     assert [line.service for line in trace(lines, "c1")] == ["gateway", "api", "workers"]
+
+
+def test_people_read_json_lines_as_time_level_message_and_id() -> None:
+    from spotctl.inspect.log_view import readable
+
+    line = json.dumps({"ts": "2026-12-02T10:00:00.123Z", "level": "WARNING", "service": "workers",
+                       "msg": "job failed", "correlation_id": "c9", "exc": "Traceback ...\nValueError: x"})
+    assert readable(line) == "10:00:00.123 WARNING job failed  [c9]\nTraceback ...\nValueError: x"
+    assert readable("2026-12-02 10:00:00 UTC [11] LOG:  ready") == "2026-12-02 10:00:00 UTC [11] LOG:  ready"

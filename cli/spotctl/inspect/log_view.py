@@ -86,6 +86,20 @@ def parse(service: str, raw: str) -> LogLine:
     return LogLine(service, when(text), "", text)
 
 
+def readable(raw: str) -> str:
+    """A JSON log line as a person reads it: `10:00:00.123 INFO    message  [correlation id]` (and the
+    traceback under it); any other line unchanged."""
+    if not raw.startswith("{"):
+        return raw
+    line = parse("", raw)
+    if line.ts is None and not line.msg:
+        return raw
+    clock = dt.datetime.fromtimestamp(line.ts, dt.UTC).strftime("%H:%M:%S.%f")[:-3] if line.ts is not None else ""
+    text = f"{clock} {line.level:<7} {line.msg}" + (f"  [{line.correlation_id}]" if line.correlation_id else "")
+    exc = line.extra.get("exc")
+    return f"{text}\n{exc}" if isinstance(exc, str) and exc else text
+
+
 def merged(files: Mapping[str, Sequence[str]]) -> list[LogLine]:
     """Every file's lines in one time order (stable: a line without a time follows its predecessor)."""
     lines: list[tuple[float, int, LogLine]] = []

@@ -370,12 +370,13 @@ class LocalRuntime:
                 if (self.project.logs_dir / f"{n}.log").is_file()}
 
     def logs(self, services: Sequence[str], follow: bool, tail: int) -> None:
+        from spotctl.inspect.log_view import readable
         from spotctl.stack.logs import follow_files
 
         files = self.log_files(services)
         if not files:
             raise SpotctlError("no logs yet", hint="start the stack with `spotctl up`")
-        follow_files(files, tail=tail, follow=follow)
+        follow_files(files, tail=tail, follow=follow, transform=readable)  # JSON lines as people read them
 
 
 def _held(what: str, hold: Any, now: float) -> str:

@@ -81,9 +81,10 @@ def last_lines(path: Path, n: int) -> list[str]:
 
 
 def follow_files(files: Mapping[str, str], tail: int, follow: bool,
-                 write: Callable[[str, str], None] | None = None) -> None:
+                 write: Callable[[str, str], None] | None = None,
+                 transform: Callable[[str], str] | None = None) -> None:
     """Print the last `tail` lines of each file, then (`follow`) new lines as they come; `write(service,
-    line)` replaces the prefixed printing (e.g. `logs --json`)."""
+    line)` replaces the prefixed printing (e.g. `logs --json`), `transform(line)` rewrites each line."""
     from rich.text import Text
 
     from spotctl.output import out
@@ -99,6 +100,8 @@ def follow_files(files: Mapping[str, str], tail: int, follow: bool,
         for name, line in merged(batch, last) if prefix else [(n, x) for n, lines in batch.items() for x in lines]:
             last[name] = line_time(line) or last.get(name, 0.0)
             line = strip_ansi(line) if plain else line
+            if transform is not None:
+                line = transform(line)
             if write is not None:
                 write(name, line)
             elif prefix:
