@@ -42,10 +42,11 @@ def _compose(env: dict[str, str] | None = None) -> Any:
 
 
 # Ports of the test stack: apart from the defaults, so a developer's own `spotctl up` keeps running, and
-# apart per checkout (a block of 50 chosen by the checkout's path, or SPOTCTL_TEST_PORT_BASE), so two
+# apart per checkout (a block of 60 chosen by the checkout's path, or SPOTCTL_TEST_PORT_BASE), so two
 # checkouts can test at once. Every SPOTCTL_<NAME>_PORT variable of the compose file gets one, in the
-# file's order: a service added there is moved into the block without an edit here.
-PORT_BLOCK = 50
+# file's order: a service added there is moved into the block without an edit here. 60: two stacks of
+# 22 ports (the session's and tests/reliability's) and the 10 spare ones.
+PORT_BLOCK = 60
 PORT_BASE = Env().integer("SPOTCTL_TEST_PORT_BASE",
                           20000 + int(hashlib.sha1(str(ROOT).encode()).hexdigest()[:8], 16) % 200 * PORT_BLOCK,
                           minimum=1024, maximum=65535 - PORT_BLOCK)
