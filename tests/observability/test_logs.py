@@ -89,3 +89,23 @@ def test_people_read_json_lines_as_time_level_message_and_id() -> None:
                        "msg": "job failed", "correlation_id": "c9", "exc": "Traceback ...\nValueError: x"})
     assert readable(line) == "10:00:00.123 WARNING job failed  [c9]\nTraceback ...\nValueError: x"
     assert readable("2026-12-02 10:00:00 UTC [11] LOG:  ready") == "2026-12-02 10:00:00 UTC [11] LOG:  ready"
+
+
+def test_a_token_in_an_exception_is_redacted_in_the_json_line() -> None:
+    from spotctl_sandbox.common.logredact import RedactTokens
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logs.JsonFormatter("api"))
+    handler.addFilter(RedactTokens())
+    logger = logging.getLogger("test.logs.redact")
+    logger.addHandler(handler)
+    logger.propagate = False
+    token = "eyJhbGciOi.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
+    try:
+        raise ValueError(f"bad header Bearer {token}")
+    except ValueError:
+        logger.exception("request failed")
+    logger.removeHandler(handler)
+    line = json.loads(stream.getvalue())
+    assert token not in line["exc"] and "<token redacted>" in line["exc"]

@@ -90,7 +90,9 @@ class JsonFormatter(logging.Formatter):
         fields = getattr(record, "fields", None)
         if isinstance(fields, Mapping):
             line.update({k: v for k, v in fields.items() if k not in line})
-        if record.exc_info:
+        if record.exc_text:  # first: a filter may have redacted it (common/logredact.py)
+            line["exc"] = record.exc_text
+        elif record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
         return json.dumps(line, ensure_ascii=False, default=str)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import time
 from collections.abc import AsyncIterator
 
@@ -97,8 +96,9 @@ def main() -> int:
     logs.setup("monitor", quiet=("httpx",))
     logging.getLogger("kafka").setLevel(logging.ERROR)  # a broker that is down is reported as kafka_up 0
     config = MonitorConfig.from_env()
-    port = int(os.environ.get("PORT", "8095"))
+    port = config.settings.port or 8095
     log.info("monitor: http :%d, alerts to %s and ops users %s", port, config.alert_email_to,
              ", ".join(config.ops_users) or "(by role)")
-    uvicorn.run(build_app(config), host="0.0.0.0", port=port, log_level="warning", access_log=False)
+    uvicorn.run(build_app(config), host=config.settings.bind_host, port=port, log_level="warning",
+                access_log=False, log_config=None)
     return 0
