@@ -87,7 +87,7 @@ async def test_alerts_screen_shows_a_firing_alert_and_silences_it_after_asking(
 
         table = app.screen.query_one(DataTable)
         table.move_cursor(row=[r[0] for r in rows(app.screen)].index(row[0]))
-        await pilot.press("s")
+        await pilot.press("m")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
         await until(pilot, lambda: (mine() or [""] * 3)[2] == "silenced")

@@ -104,12 +104,13 @@ def silence_cmd(
     import getpass
 
     from spotctl.clients.prometheus import AlertmanagerClient
+    from spotctl.inspect import questions
     from spotctl.inspect.alerts_view import parse_duration, parse_matchers
     from spotctl.output import confirm, info, print_json
 
     parsed, duration = parse_matchers(matchers), parse_duration(for_)
     what = ", ".join(map(str, parsed))
-    confirm(f"silence alerts matching {what} for {for_} (no notifications until then)", yes)
+    confirm(questions.silence_alerts(what, for_), yes)
     with AlertmanagerClient(_url("ALERTMANAGER_URL", alertmanager_url)) as am:
         silence_id = am.silence(parsed, duration, comment, created_by=f"{getpass.getuser()} (spotctl)")
     if output is OutputFormat.json:

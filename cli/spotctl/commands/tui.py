@@ -24,8 +24,8 @@ def tui(
 
     Services (CPU, memory, restarts, up/down/logs), Redis, RabbitMQ, Kafka, BullMQ, key metrics
     as sparklines, the alerts, the hub, PostgreSQL, the document store and load tests, with the
-    CLI's actions; the guided scenarios step by step. Keys: digits switch screens, : command mode (:redis, :logs hub), / filter, s sort, enter
-    opens, escape goes back, ? every key, q quit.
+    CLI's actions; the guided scenarios step by step. Keys: digits switch screens, : command mode
+    (:redis, :logs hub), / filter, s sort, enter opens, escape goes back, ? every key, q quit.
     """
     from spotctl.errors import UsageError
     from spotctl.output import is_interactive

@@ -1,5 +1,6 @@
 """Metrics (the key series as sparklines over 15 minutes) and Alerts (pending and firing, with age;
-`s` silences the selected one for an hour after a confirmation). `spotctl metrics` / `alerts list` live."""
+`m` mutes the selected one for an hour after the CLI's question; Enter shows it in full):
+`spotctl metrics` and `spotctl alerts list`, live."""
 
 from __future__ import annotations
 
@@ -7,24 +8,21 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from rich.markup import escape
 from rich.text import Text
-from textual import work
 from textual.binding import Binding
-from textual.widgets import Static
 
-from spotctl.clients.reach import short
+from spotctl.inspect import questions
 from spotctl.inspect.alerts_view import age
 from spotctl.inspect.metrics_view import sparkline, with_unit
 from spotctl.tui import data
-from spotctl.tui.components.confirm import ConfirmScreen
 from spotctl.tui.components.table_screen import Row, TableScreen
 
-STATE_STYLE = {"firing": "red", "pending": "yellow", "silenced": "dim", "inhibited": "dim"}
+STATE_STYLE = {"firing": "bold red", "pending": "yellow", "silenced": "dim", "inhibited": "dim"}
+SILENCE_FOR = "1h"
 
 
 class MetricsScreen(TableScreen):
-    COLUMNS = ("SERIES", "NOW", "LAST 15 MINUTES")
+    COLUMNS = ("series", "now", "last 15 minutes")
     HEADING = "metrics (Prometheus)"
     INTERVAL_S = 10.0
 
@@ -34,25 +32,27 @@ class MetricsScreen(TableScreen):
 
 
 class AlertsScreen(TableScreen):
-    BINDINGS = [*TableScreen.BINDINGS, Binding("s", "silence", "Silence 1h")]
-    COLUMNS = ("ID", "ALERT", "STATE", "SEVERITY", "AGE", "LABELS", "SUMMARY")
+    # `s` sorts on every table, so silencing is `m` (mute).
+    BINDINGS = [*TableScreen.BINDINGS, Binding("m", "silence", "Silence 1h")]
+    WRITES = frozenset({"silence"})
+    COLUMNS = ("id", "alert", "state", "severity", "age", "labels", "summary")
     HEADING = "alerts (pending and firing)"
 
     def __init__(self, sources: data.Sources) -> None:
         super().__init__(sources)
-        self.labels: dict[str, dict[str, str]] = {}  # row id -> the alert's full label set
+        self.alerts: dict[str, tuple[dict[str, str], Any]] = {}  # row id -> (full label set, the row)
 
     def fetch(self) -> list[Row]:
         rows: list[Row] = []
-        labels: dict[str, dict[str, str]] = {}
+        alerts: dict[str, tuple[dict[str, str], Any]] = {}
         for alert in data.alert_rows(self.sources):
             full = {"alertname": alert.name, **({"severity": alert.severity} if alert.severity else {}),
                     **alert.labels}
             row_id = hashlib.sha1(repr(sorted(full.items())).encode()).hexdigest()[:6]
-            labels[row_id] = full
+            alerts[row_id] = (full, alert)
             rows.append((row_id, alert.name, alert.state, alert.severity, age(alert.since),
                          ", ".join(f"{k}={v}" for k, v in sorted(alert.labels.items())), alert.summary))
-        self.labels = labels
+        self.alerts = alerts
         return rows
 
     def cells(self, row: Row) -> Sequence[Any]:
@@ -61,28 +61,23 @@ class AlertsScreen(TableScreen):
 
     def action_silence(self) -> None:
         row_id = self.selected_key()
-        if row_id is None or row_id not in self.labels:
+        if row_id is None or row_id not in self.alerts:
             return
-        labels = self.labels[row_id]
+        labels, _ = self.alerts[row_id]
         shown = ", ".join(f"{k}={v}" for k, v in labels.items())
 
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.silence(labels)
-
-        self.app.push_screen(ConfirmScreen(f"Silence {shown} for 1 hour? No notifications until then."), answered)
-
-    @work(thread=True, group="silence")
-    def silence(self, labels: dict[str, str]) -> None:
-        try:
+        def act() -> str:
             silence_id = data.silence(self.sources, labels)
-        except Exception as exc:
-            self.app.call_from_thread(self._say, f"[red]silence: {escape(short(exc))}[/]")
-        else:
-            self.app.call_from_thread(self._say, f"silenced {escape(labels['alertname'])} for 1 h (silence "
-                                                 f"{silence_id}; `spotctl alerts unsilence {silence_id}` undoes it)")
-        self.load()
+            return (f"silenced {labels['alertname']} for {SILENCE_FOR} (`spotctl alerts unsilence {silence_id}` "
+                    "undoes it)")
 
-    def _say(self, text: str) -> None:
-        self.note = text
-        self.query_one("#status", Static).update(text)
+        self.confirmed(lambda: questions.silence_alerts(shown, SILENCE_FOR), act, self.action_refresh)
+
+    def drill(self, key: str) -> None:
+        from spotctl.tui.components.detail import DetailScreen
+
+        if key in self.alerts:
+            labels, alert = self.alerts[key]
+            self.app.push_screen(DetailScreen(self.sources, f"alert {alert.name}", {
+                "state": alert.state, "since": alert.since.isoformat() if alert.since else "",
+                "labels": labels, "summary": alert.summary, "silenced by": list(alert.silenced_by)}))
