@@ -45,11 +45,11 @@ def _compose(env: dict[str, str] | None = None) -> Any:
 # apart per checkout (a block of 60 chosen by the checkout's path, or SPOTCTL_TEST_PORT_BASE), so two
 # checkouts can test at once. Every SPOTCTL_<NAME>_PORT variable of the compose file gets one, in the
 # file's order: a service added there is moved into the block without an edit here. 60: two stacks of
-# 22 ports (the session's and tests/reliability's) and the 10 spare ones.
+# 22 ports (the session's and tests/reliability's) and the 10 spare ones. Blocks stay within 20000-30000.
 PORT_BLOCK = 60
 PORT_BASE = Env().integer("SPOTCTL_TEST_PORT_BASE",
-                          20000 + int(hashlib.sha1(str(ROOT).encode()).hexdigest()[:8], 16) % 200 * PORT_BLOCK,
-                          minimum=1024, maximum=65535 - PORT_BLOCK)
+                          20000 + int(hashlib.sha1(str(ROOT).encode()).hexdigest()[:8], 16) % (10000 // PORT_BLOCK)
+                          * PORT_BLOCK, minimum=1024, maximum=65535 - PORT_BLOCK)
 SPARE_PORTS = range(PORT_BASE + PORT_BLOCK - 10, PORT_BASE + PORT_BLOCK)  # for tests that run a second stack
 PORT_VARIABLES = [m.variable for svc in _compose().services.values() for m in svc.ports if m.variable]
 assert len(PORT_VARIABLES) <= len(range(PORT_BASE, SPARE_PORTS.start)), "the port block is full: raise PORT_BLOCK"
