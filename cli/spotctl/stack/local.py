@@ -16,7 +16,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,9 @@ from spotctl.stack.processes import (
 from spotctl.stack.runtime import ProgressFn, ServiceStatus, State
 
 MIN_START_BUDGET_S = 30.0
+#: how long `up` lets a sandbox service that came up before a store (RabbitMQ boots last) reconnect:
+#: the workers' longest backoff between attempts (spotctl_sandbox.workers.retrying)
+SETTLE_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -156,7 +159,28 @@ class LocalRuntime:
                 self._fail_if_dead_or_late(name, since, detail)
             if waiting:
                 time.sleep(0.1)
-        return self.status(order)
+        return self._settled(order, progress)
+
+    def _settled(self, order: Sequence[str], progress: ProgressFn) -> list[ServiceStatus]:
+        """The statuses once no service is `degraded` by a store that is up, or after SETTLE_S: right after
+        a cold start the workers are still retrying a broker that answered after they started, and `up`
+        should not end on a state that is gone a second later. A service degraded by a store that is not
+        running (or by its own stalled worker) is reported at once."""
+        deadline, told = time.monotonic() + SETTLE_S, set()
+        services = self.compose.services
+        while True:
+            statuses = self.status(order)
+            degraded = [s for s in statuses if s.state is State.degraded]
+            others = sorted(set(services) - set(order)) if degraded else []
+            healthy = {s.name for s in [*statuses, *self.status(others)] if s.state is State.healthy}
+            clearing = [s for s in degraded if settling(s, services, healthy)]
+            if not clearing or time.monotonic() >= deadline:
+                return statuses
+            for s in clearing:
+                if s.name not in told:
+                    told.add(s.name)
+                    progress(s.name, State.starting, f"reconnecting ({s.detail})")
+            time.sleep(0.3)
 
     def _start(self, name: str, progress: ProgressFn) -> str | drivers.Launch | drivers.External:
         """Attach, start, or record absence; returns 'absent', 'attached', an External or the Launch."""
@@ -413,6 +437,15 @@ def _tail_lines(path: Path, n: int) -> str:
 def _health_details(body: dict[str, Any] | None) -> dict[str, object]:
     """Facts worth a column in ps (e.g. the playlist store): the body's plain values, typed as sent."""
     return {k: v for k, v in (body or {}).items() if isinstance(v, str | int | float) and k not in _ROUTINE}
+
+
+def settling(status: ServiceStatus, services: Mapping[str, Any], healthy: set[str]) -> bool:
+    """Whether a degraded status should clear by itself: every store it names (`extra["degraded"]`:
+    "rabbitmq, delivery: waiting") is healthy now, and no worker of it is stalled or failed."""
+    items = [item.strip() for item in str(status.extra.get("degraded", "")).split(",")]
+    stores = {item for item in items if item in services}
+    stuck = any(item.endswith((": stalled", ": failed")) for item in items)
+    return not stuck and stores <= healthy
 
 
 _ROUTINE = {"status", "service", "uptime_s", "port", "version", "restarts"}  # not worth a column in ps
