@@ -108,9 +108,12 @@ async def test_a_stopped_store_pages_the_mailbox_and_the_ops_users_hub(observabi
     wait_for(lambda: emails(observability, "[RESOLVED] PostgresDown"), 30, "the resolved email")
 
     def healthy_again() -> bool:
-        return cli("health", "api", "workers", env=env).returncode == 0
+        return cli("health", "api", "hub", "workers", env=env).returncode == 0
 
-    wait_for(healthy_again, 30, "api and workers to report postgres ok again", every=1)
+    wait_for(healthy_again, 30, "api, hub and workers to report postgres ok again", every=1)
+    async with HubClient(env["HUB_URL"], token) as hub:  # healthy means working: no connection of the old server
+        created = await hub.request("channel_create", {"kind": "public", "name": f"after-{uuid.uuid4().hex[:8]}"})
+        assert created["channel"]["id"]
 
 
 def test_alerts_test_shows_the_alert_on_the_hub_in_the_mailbox_and_the_push_sink(

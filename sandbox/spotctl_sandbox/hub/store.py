@@ -18,8 +18,10 @@ _LOCK_ID = 0x48554221  # advisory lock so parallel workers do not race on CREATE
 
 class Database:
     def __init__(self, url: str) -> None:
+        # check: a connection the server dropped (a PostgreSQL restart) is replaced before use, not
+        # handed to a request that then fails with AdminShutdown
         self.pool = AsyncConnectionPool(url, min_size=1, max_size=4, open=False,
-                                        kwargs={"autocommit": True})
+                                        kwargs={"autocommit": True}, check=AsyncConnectionPool.check_connection)
         self.available = False
 
     async def open(self, timeout_s: float = 5.0, *, quiet: bool = False) -> bool:
