@@ -57,8 +57,10 @@ async def declare_topology(channel: AbstractChannel) -> None:
 async def connect(deps: Deps, workers: list[str]) -> AbstractRobustConnection:
     """One robust connection for all consumers (each gets its own channel)."""
     url = deps.config.settings.amqp_url
+    # retries every 0.5-2 s: at a cold `up` RabbitMQ is the last store ready, and the workers are
+    # waited for; once connected, aio-pika's robust connection reconnects on its own
     return await until_ready(deps.health, workers, "rabbitmq", lambda: aio_pika.connect_robust(
-        url, client_properties={"connection_name": "spotctl-workers"}))
+        url, client_properties={"connection_name": "spotctl-workers"}, reconnect_interval=1.0), max_wait_s=2.0)
 
 
 def _correlation_of(message: AbstractIncomingMessage) -> str | None:
