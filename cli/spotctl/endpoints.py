@@ -127,6 +127,25 @@ def resolve(overrides: Mapping[str, str | None] | None = None) -> Endpoints:
     return Endpoints(env=env, services=view.services, origins=origins)
 
 
+def links(services: Mapping[str, Service], env: Mapping[str, str], healthy: set[str]) -> list[tuple[str, str]]:
+    """(label, URL) of each healthy service's `x-links`, filled from the client URLs; a link naming a
+    URL that is not set is left out. Credentials in a URL are not printed."""
+    out: list[tuple[str, str]] = []
+    for name, service in services.items():
+        if name not in healthy:
+            continue
+        for label, template in service.links.items():
+            try:
+                url = template.format_map(env)
+            except KeyError:
+                continue
+            parts = urlsplit(url)
+            if parts.username:
+                url = url.replace(f"{parts.username}:{parts.password}@" if parts.password else f"{parts.username}@", "")
+            out.append((label, url))
+    return out
+
+
 def _compose_origin(value: str, service: Service | None, caller: Env) -> str:
     """`compose`, naming the variable that moved the port in `value` when one did (SPOTCTL_REDIS_PORT)."""
     port = urlsplit(value if "//" in value else f"tcp://{value.split(',')[0]}").port if value else None

@@ -92,17 +92,15 @@ def _fail_if_absent(absent: list[ServiceStatus]) -> None:
 
 
 def _print_links(healthy: set[str]) -> None:
-    """Where a person goes next: the URLs worth opening, for the services that came up."""
-    from spotctl.endpoints import resolve
+    """Where a person goes next: the compose file's `x-links` of the services that came up."""
+    from spotctl import project
+    from spotctl.endpoints import links, resolve
     from spotctl.output import info
+    from spotctl.stack import compose
 
-    env = resolve().env
-    rabbit_ui = str(env.get("RABBITMQ_MGMT_URL", "")).replace("guest:guest@", "")
-    links = [("api", "API docs", f"{env.get('API_URL')}/docs"), ("gateway", "gateway", env.get("GATEWAY_URL")),
-             ("hub", "hub", env.get("HUB_URL")), ("rabbitmq", "RabbitMQ UI (guest/guest)", rabbit_ui)]
-    for service, label, url in links:
-        if service in healthy and url:
-            info(f"  {label:<26} {url}")
+    services = compose.load(project.current().compose_file).services
+    for label, url in links(services, resolve().env, healthy):
+        info(f"  {label:<26} {url}")
 
 
 def down(

@@ -63,6 +63,12 @@ class Service:
         return {str(k): str(v) for k, v in (self.extensions.get("x-endpoints") or {}).items()}
 
     @property
+    def links(self) -> dict[str, str]:
+        """`x-links`: what a person opens once the service is up, label -> URL template over the
+        client URLs (`{API_URL}/docs`), printed by `spotctl up`."""
+        return {str(k): str(v) for k, v in (self.extensions.get("x-links") or {}).items()}
+
+    @property
     def optional(self) -> bool:
         return bool(self.local.get("optional", False))
 
