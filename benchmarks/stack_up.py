@@ -1,7 +1,8 @@
 """How long `spotctl up` takes (cold, warm, attach) and how fast `spotctl --help` answers.
 
 Not a test: prints figures for docs/BENCHMARKS.md. Runs its own stack in a temporary state dir on
-ports 16600+ so a running stack on the default ports is left alone.
+ports 16600+ so a running stack on the default ports is left alone. `spotctl up` starts the core
+stack and its observability (the default); `--profile core` (measured too) leaves observability out.
 
     .venv/bin/python benchmarks/stack_up.py [--runs 3]
 """
@@ -21,7 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PORTS = {"REDIS": 16600, "POSTGRES": 16601, "RABBITMQ": 16602, "RABBITMQ_MGMT": 16603, "KAFKA": 16604,
          "MONGO": 16605, "API": 16606, "HUB": 16607, "HUB_METRICS": 16608, "WORKERS": 16609, "SMTP": 16610,
-         "PUSH": 16611, "GATEWAY_HTTP": 16612, "GATEWAY_HTTPS": 16613}
+         "PUSH": 16611, "GATEWAY_HTTP": 16612, "GATEWAY_HTTPS": 16613, "PROMETHEUS": 16614, "GRAFANA": 16615,
+         "RABBITMQ_METRICS": 16616, "ALERTMANAGER": 16617, "NODE_EXPORTER": 16618, "REDIS_EXPORTER": 16619,
+         "POSTGRES_EXPORTER": 16620, "MONITOR": 16621}
 
 
 def spotctl(env: dict[str, str], *args: str) -> float:
@@ -52,7 +55,7 @@ def main() -> None:
     state.chmod(0o755)
     env = {**os.environ, "SPOTCTL_STATE_DIR": str(state), "NO_COLOR": "1",
            **{f"SPOTCTL_{k}_PORT": str(v) for k, v in PORTS.items()}}
-    cold, warm, attach = [], [], []
+    cold, warm, attach, cold_core = [], [], [], []
     try:
         for _ in range(args.runs):
             spotctl(env, "down", "--volumes", "--yes")
@@ -60,6 +63,8 @@ def main() -> None:
             attach.append(spotctl(env, "up"))
             spotctl(env, "down")
             warm.append(spotctl(env, "up"))
+            spotctl(env, "down", "--volumes", "--yes")
+            cold_core.append(spotctl(env, "up", "--profile", "core"))
     finally:
         spotctl(env, "down", "--volumes", "--yes")
     helps = help_times(20)
@@ -67,7 +72,8 @@ def main() -> None:
           f"python {platform.python_version()}, load {os.getloadavg()[0]:.1f}, {time.strftime('%Y-%m-%d %H:%M %Z')}")
     print("| measure | runs | median s | min s | max s |")
     print("|---|---|---|---|---|")
-    for name, values in (("`spotctl up` cold (fresh data, all core services healthy)", cold),
+    for name, values in (("`spotctl up` cold (fresh data, core + observability healthy)", cold),
+                         ("`spotctl up --profile core` cold (without observability)", cold_core),
                          ("`spotctl up` warm (data kept, processes stopped)", warm),
                          ("`spotctl up` attach (already running)", attach),
                          ("`spotctl --help`", helps)):

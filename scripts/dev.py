@@ -30,7 +30,21 @@ APT_PACKAGES = {
     "nginx": "nginx-light",
     "initdb": "postgresql",
     "ip": "iproute2",  # the multi-host tests' network namespaces (tests/multihost)
+    # observability (on by default in `spotctl up`)
+    "prometheus": "prometheus",  # with promtool, which the tests use
+    "prometheus-alertmanager": "prometheus-alertmanager",
+    "prometheus-node-exporter": "prometheus-node-exporter",
+    "prometheus-redis-exporter": "prometheus-redis-exporter",
+    "prometheus-postgres-exporter": "prometheus-postgres-exporter",
     "influxd": "influxdb",  # the analytics service's time series (InfluxDB 1.x)
+}
+# package -> the system service its install starts. The runtime runs its own instances in its own state
+# dir, and the system ones would hold the stack's default ports (6379, 5432, 9090, 9093, 9100, ...).
+SYSTEM_SERVICES = {
+    "redis-server": "redis-server", "rabbitmq-server": "rabbitmq-server", "nginx-light": "nginx",
+    "postgresql": "postgresql", "prometheus": "prometheus", "prometheus-alertmanager": "prometheus-alertmanager",
+    "prometheus-node-exporter": "prometheus-node-exporter", "prometheus-redis-exporter": "prometheus-redis-exporter",
+    "prometheus-postgres-exporter": "prometheus-postgres-exporter", "influxdb": "influxdb",
 }
 
 
@@ -73,10 +87,15 @@ def system_packages() -> None:
     run(*sudo, "apt-get", "update", "-qq", env=env)
     # policy-rc.d-less machines would start the system services; the runtime runs its own instances
     run(*sudo, "apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing, env=env)
-    for service in ("redis-server", "rabbitmq-server", "nginx", "postgresql", "influxdb"):
-        if shutil.which("service"):
-            subprocess.call([*sudo, "service", service, "stop"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    # only what this install brought: a server the user already ran stays as it was
+    for service in (SYSTEM_SERVICES[pkg] for pkg in missing if pkg in SYSTEM_SERVICES):
+        if Path("/run/systemd/system").is_dir():  # stopped and kept from starting at the next boot
+            command = [*sudo, "systemctl", "disable", "--now", service]
+        elif shutil.which("service"):
+            command = [*sudo, "service", service, "stop"]
+        else:
+            continue
+        subprocess.call(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def python_env() -> None:

@@ -48,6 +48,9 @@ class Endpoints:
     hub_metrics_url = _Url("HUB_METRICS_URL")
     workers_url = _Url("WORKERS_URL")
     analytics_url = _Url("ANALYTICS_URL")
+    prometheus_url = _Url("PROMETHEUS_URL")
+    alertmanager_url = _Url("ALERTMANAGER_URL")
+    monitor_url = _Url("MONITOR_URL")
     jwt_secret = _Url("JWT_SECRET")
 
     @property
@@ -122,6 +125,25 @@ def resolve(overrides: Mapping[str, str | None] | None = None) -> Endpoints:
         if value:
             env[key], origins[key] = value, "flag"
     return Endpoints(env=env, services=view.services, origins=origins)
+
+
+def links(services: Mapping[str, Service], env: Mapping[str, str], healthy: set[str]) -> list[tuple[str, str]]:
+    """(label, URL) of each healthy service's `x-links`, filled from the client URLs; a link naming a
+    URL that is not set is left out. Credentials in a URL are not printed."""
+    out: list[tuple[str, str]] = []
+    for name, service in services.items():
+        if name not in healthy:
+            continue
+        for label, template in service.links.items():
+            try:
+                url = template.format_map(env)
+            except KeyError:
+                continue
+            parts = urlsplit(url)
+            if parts.username:
+                url = url.replace(f"{parts.username}:{parts.password}@" if parts.password else f"{parts.username}@", "")
+            out.append((label, url))
+    return out
 
 
 def _compose_origin(value: str, service: Service | None, caller: Env) -> str:

@@ -68,7 +68,10 @@ async def test_play_lands_in_kafka_bullmq_and_trending(http: httpx.AsyncClient, 
     await wait_for(lambda: redis.exists(job_key), what="the job's arrival in Redis")
     job = await redis.hgetall(job_key)
     assert job["name"] == "update_recently_played"
-    assert json.loads(job["data"]) == {"user_id": user.id, "song_id": SONG, "ts": event["ts"]}
+    request_id = resp.headers["X-Request-ID"]  # carried by what the request produced (docs/observability.md)
+    assert event["correlation_id"] == request_id
+    assert json.loads(job["data"]) == {"user_id": user.id, "song_id": SONG, "ts": event["ts"],
+                                       "correlation_id": request_id}
     assert float(await redis.zscore("trending:songs", str(SONG)) or 0) >= before + 1
 
 

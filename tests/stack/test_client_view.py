@@ -72,3 +72,16 @@ def test_the_tui_screens_are_listed_from_the_tuis_own_table(cli: Any) -> None:
 
     wrong = cli("tui", "--screen", "nope")
     assert wrong.returncode == 2 and f"use one of: {', '.join(NAMES)}" in wrong.stderr
+
+
+def test_up_prints_the_compose_files_links_of_healthy_services_without_credentials() -> None:
+    from spotctl.endpoints import links
+
+    stack = compose.load(ROOT / "compose" / "compose.yaml")
+    env = {"API_URL": "http://127.0.0.1:8000", "RABBITMQ_MGMT_URL": "http://guest:guest@127.0.0.1:15672",
+           "PROMETHEUS_URL": "http://127.0.0.1:9090"}
+    shown = dict(links(stack.services, env, healthy={"api", "rabbitmq", "prometheus", "hub"}))
+    assert shown == {"API docs": "http://127.0.0.1:8000/docs",
+                     "RabbitMQ UI (guest/guest)": "http://127.0.0.1:15672",
+                     "Prometheus": "http://127.0.0.1:9090"}  # the hub's URL is not set here: left out
+    assert links(stack.services, env, healthy=set()) == []

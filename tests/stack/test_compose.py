@@ -31,10 +31,14 @@ def test_images_built_here_have_their_dockerfile() -> None:
 
 
 def test_the_whole_stack_is_there(project: compose.ComposeProject) -> None:
+    observability = ["prometheus", "alertmanager", "node-exporter", "redis-exporter", "postgres-exporter", "monitor",
+                     "grafana"]
     assert set(project.services) == {"redis", "postgres", "rabbitmq", "kafka", "mongo", "api", "hub", "workers",
-                                     "gateway", "prometheus", "grafana", "influxdb", "elasticsearch", "analytics"}
-    assert project.select(None, ["observability"]) == ["prometheus", "grafana"]
-    assert "gateway" in project.select(None, ["core"])
+                                     "gateway", "influxdb", "elasticsearch", "analytics", *observability}
+    assert project.select(None, ["observability"]) == observability
+    core = project.select(None, ["core"])
+    assert "gateway" in core and not set(core) & set(observability)
+    assert project.select(None, None) == core + observability  # a bare `spotctl up` starts both (x-spotctl)
 
 
 def test_local_and_docker_plans_name_the_same_services_and_ports(project: compose.ComposeProject) -> None:
@@ -55,7 +59,7 @@ def test_port_overrides_move_published_ports() -> None:
     assert moved.services["redis"].host_port(6379) == 7000
     assert probes.derive(moved.services["redis"]) == probes.Probe(probes.ProbeKind.redis, 7000)
     assert [m.variable for m in moved.services["rabbitmq"].ports] == [
-        "SPOTCTL_RABBITMQ_PORT", "SPOTCTL_RABBITMQ_MGMT_PORT"]
+        "SPOTCTL_RABBITMQ_PORT", "SPOTCTL_RABBITMQ_MGMT_PORT", "SPOTCTL_RABBITMQ_METRICS_PORT"]
 
 
 def test_host_view_rewrites_service_names_ports_and_volumes(tmp_path: Path) -> None:

@@ -102,7 +102,8 @@ def test_health_json_keeps_the_services_own_types(stack: Any, cli: Cli) -> None:
 
 # --- a stack of the test's own, on other ports, driven only through the CLI --------------------------
 
-OWN_PORTS = dict(zip(("REDIS", "POSTGRES", "RABBITMQ", "RABBITMQ_MGMT", "KAFKA"), SPARE_PORTS, strict=False))
+OWN_PORTS = dict(zip(("REDIS", "POSTGRES", "RABBITMQ", "RABBITMQ_MGMT", "KAFKA", "RABBITMQ_METRICS"), SPARE_PORTS,
+                     strict=False))
 
 
 @pytest.fixture
@@ -184,3 +185,50 @@ def test_health_exits_1_when_a_required_service_is_down(own: Any) -> None:
     result = own("health", "-o", "json")
     assert result.returncode == 1
     assert json.loads(result.stdout)["redis"]["status"] == "unhealthy"
+
+
+def test_postgres_stops_at_once_and_cleanly_with_clients_connected(own: Any) -> None:
+    """compose's stop_signal (SIGINT, PostgreSQL's fast shutdown): SIGTERM waited for every client to
+    leave, then was killed after 20 s and recovered from a crash at the next start."""
+    import psycopg
+
+    assert own("up", "postgres").returncode == 0
+    client = psycopg.connect(f"postgresql://spotify:spotify@127.0.0.1:{OWN_PORTS['POSTGRES']}/spotify")
+    try:
+        assert own("down", "postgres").returncode == 0
+    finally:
+        client.close()
+    log = (Path(own.env["SPOTCTL_STATE_DIR"]) / "logs" / "postgres.log").read_text()
+    assert "received fast shutdown request" in log and "database system is shut down" in log
+
+
+def test_a_cold_up_ends_with_the_workers_consuming_not_degraded(tmp_path: Path, cli: Cli) -> None:
+    """The workers start before RabbitMQ answers (it boots last, off their path) and reconnect with
+    backoff: `up` waits for that, so it does not end on a `degraded` that is gone a second later."""
+    from tests.conftest import PORT_BASE, PORT_VARIABLES
+
+    base = PORT_BASE + len(PORT_VARIABLES)  # the second stack's room (tests/reliability uses it too, not at once)
+    env = {"SPOTCTL_STATE_DIR": str(tmp_path / "state"),
+           **{var: str(base + i) for i, var in enumerate(PORT_VARIABLES)}}
+    try:
+        result = cli("up", "rabbitmq", "kafka", "workers", "-o", "json", env=env)
+        assert result.returncode == 0, result.stderr
+        workers = json.loads(result.stdout)["services"]["workers"]
+        assert workers["state"] == "healthy", workers
+    finally:
+        cli("down", env=env)
+
+
+def test_up_waits_only_for_a_degraded_service_whose_stores_are_up() -> None:
+    from spotctl.stack.local import settling
+    from spotctl.stack.runtime import ServiceStatus, State
+
+    services = {"rabbitmq": None, "kafka": None, "workers": None}
+
+    def workers(degraded: str) -> ServiceStatus:
+        return ServiceStatus("workers", State.degraded, extra={"degraded": degraded})
+
+    assert settling(workers("rabbitmq, delivery: waiting"), services, healthy={"rabbitmq"})  # reconnecting
+    assert settling(workers("degraded"), services, healthy=set())  # a worker still starting
+    assert not settling(workers("rabbitmq, delivery: waiting"), services, healthy={"kafka"})  # rabbitmq is down
+    assert not settling(workers("analytics: stalled"), services, healthy={"rabbitmq", "kafka"})

@@ -17,7 +17,7 @@ from tests.conftest import SPARE_PORTS
 
 pytestmark = pytest.mark.stack
 
-OWN_PORTS = dict(zip(("REDIS", "RABBITMQ", "RABBITMQ_MGMT"), SPARE_PORTS, strict=False))
+OWN_PORTS = dict(zip(("REDIS", "RABBITMQ", "RABBITMQ_MGMT", "RABBITMQ_METRICS"), SPARE_PORTS, strict=False))
 
 
 @pytest.fixture

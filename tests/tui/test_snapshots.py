@@ -8,12 +8,15 @@ in test_tui.py drive the same screens against the real stack. After a deliberate
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from spotctl.inspect.alerts_view import AlertRow
+from spotctl.inspect.metrics_view import KEY_SERIES
 from spotctl.inspect.redis_view import KeyRow, KeyType, KeyView
 from spotctl.stack.runtime import ServiceStatus, State
 from spotctl.stack.usage import Usage
@@ -68,6 +71,22 @@ TABLES = [{"schema": "public", "table": t, "rows": r, "bytes": b, "rows_exact": 
           for t, r, b in [("hub_channels", 6, 40960), ("hub_messages", 1290, 270336), ("listening_history", 812, 98304),
                           ("playlists", 14, 24576), ("songs", 200, 49152), ("users", 52, 24576)]]
 
+NOW_BY_UNIT = {"/s": 42.5, "ratio": 0.12, "s": 0.0124, "bytes": 3.2 * 2**20, "": 12.0}
+METRICS = [(what, NOW_BY_UNIT[unit], [NOW_BY_UNIT[unit] * ((i * 7 + k * 3) % 11) / 10 for k in range(30)], unit)
+           for i, (what, _, unit) in enumerate(KEY_SERIES)]
+
+
+def alerts() -> list[AlertRow]:
+    """A firing, a pending and a silenced alert; ages a few seconds clear of a minute's edge."""
+    now = dt.datetime.now(dt.UTC)
+    return [AlertRow("RedisDown", "firing", "critical", now - dt.timedelta(minutes=6, seconds=30),
+                     {"service": "redis"}, "redis is not answering its exporter"),
+            AlertRow("HubDeliveryP99High", "pending", "warning", now - dt.timedelta(minutes=2, seconds=30),
+                     {"service": "hub"}, "hub delivery p99 above 50 ms"),
+            AlertRow("DeadLettersWaiting", "silenced", "warning", now - dt.timedelta(hours=1, minutes=4, seconds=30),
+                     {"queue": "notifications.delivery.dlq"}, "3 message(s) in a dead-letter queue",
+                     ("5b1e0c2a",))]
+
 
 @pytest.fixture
 def fixed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., Any]:
@@ -87,7 +106,7 @@ def fixed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., Any]
                                                 truncated=False),
         "rabbit_queues": lambda src: QUEUES, "kafka_topics": lambda src: TOPICS, "job_counts": lambda src: JOBS,
         "hub_stats": lambda src, interval=1.0: HUB_STATS, "hub_topics": lambda src, ns="default": HUB_TOPICS,
-        "pg_tables": lambda src: TABLES,
+        "pg_tables": lambda src: TABLES, "key_metrics": lambda src: METRICS, "alert_rows": lambda src: alerts(),
         "doc_store": lambda src: ("PostgreSQL JSONB, the fallback (no MongoDB in this runtime)",
                                   [{"name": "playlists", "count": 14, "indexes": []}]),
     }
@@ -137,8 +156,8 @@ def keys(*presses: str) -> Callable[[Any], Any]:
 
 
 @SIZES
-@pytest.mark.parametrize("screen", ["services", "redis", "rabbit", "kafka", "jobs", "scenarios", "hub", "pg", "docs",
-                                    "load"])
+@pytest.mark.parametrize("screen", ["services", "redis", "rabbit", "kafka", "jobs", "scenarios", "metrics", "alerts",
+                                    "hub", "pg", "docs", "load"])
 def test_each_screen(snap_compare: Any, fixed: Callable[..., Any], screen: str, size: tuple[int, int]) -> None:
     assert snap_compare(fixed(screen), terminal_size=size, run_before=keys())
 

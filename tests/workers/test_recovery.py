@@ -239,12 +239,14 @@ class Proxy:
     def __init__(self, target: tuple[str, int]) -> None:
         self.target, self.port = target, free_port()
         self.server: asyncio.Server | None = None
+        self.writers: list[asyncio.StreamWriter] = []
 
     async def open(self) -> None:
         self.server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
 
     async def _relay(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
         server_r, server_w = await asyncio.open_connection(*self.target)
+        self.writers += [client_w, server_w]
 
         async def pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             try:
@@ -257,6 +259,12 @@ class Proxy:
                 writer.close()
 
         await asyncio.gather(pump(client_r, server_w), pump(server_r, client_w))
+
+    def drop_connections(self) -> None:
+        """Cut every relayed connection, as a PostgreSQL restart does (the proxy keeps listening)."""
+        for writer in self.writers:
+            writer.close()
+        self.writers.clear()
 
     async def close(self) -> None:
         if self.server is not None:
@@ -311,3 +319,53 @@ async def test_postgres_outage_delays_jobs_without_losing_them(
         await proxy.close()
         redis_proc.terminate()
         redis_proc.wait(10)
+
+
+async def test_connections_postgres_dropped_are_replaced_before_a_job_gets_one(
+        env: dict[str, str], tmp_path: Path, catalogue: Catalogue) -> None:
+    pg = urlsplit(env["DATABASE_URL"])
+    proxy = Proxy((pg.hostname or "127.0.0.1", pg.port or 5432))
+    await proxy.open()
+    redis_port, http_port, dead = free_port(), free_port(), free_port()
+    penv = {**env, "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+            "DATABASE_URL": env["DATABASE_URL"].replace(f":{pg.port}/", f":{proxy.port}/"),
+            "AMQP_URL": f"amqp://guest:guest@127.0.0.1:{dead}/%2F", "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{dead}",
+            "PORT": str(http_port), "SMTP_PORT": str(free_port()), "PUSH_PORT": str(free_port()),
+            "REPORTS_DIR": str(tmp_path / "reports")}
+    url = f"http://127.0.0.1:{http_port}"
+    redis_proc = subprocess.Popen([str(REDIS_SERVER), "--port", str(redis_port), "--save", "", "--appendonly", "no"],
+                                  stdout=subprocess.DEVNULL)
+    with (tmp_path / "workers.log").open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "spotctl_sandbox.workers"], env=penv,
+                                stdout=out, stderr=subprocess.STDOUT)
+    plays = Queue("recently-played", {"connection": penv["REDIS_URL"]})
+    user, _ = await catalogue.user()
+    song = await catalogue.song(await catalogue.artist(), "Played after a restart")
+
+    async def play_once() -> str:
+        """A play with one attempt: a stale pooled connection would fail it for good."""
+        job = await plays.add("update_recently_played", {"user_id": user, "song_id": song, "ts": time.time()},
+                              {"attempts": 1})
+
+        async def settled() -> bool:
+            return await plays.getJobState(job.id) in ("completed", "failed")
+
+        await eventually(settled, 30, "the play job to finish")
+        return str(await plays.getJobState(job.id))
+
+    try:
+        async def schema_runs() -> bool:
+            w = await states(url)
+            return bool(w) and w["schema"]["state"] == "running"
+
+        await eventually(schema_runs, 40, "the workers to apply the schema")
+        assert await play_once() == "completed"  # the pool holds a connection now
+        proxy.drop_connections()  # PostgreSQL restarted: every pooled connection is dead
+        assert await play_once() == "completed"
+    finally:
+        await plays.close()
+        proc.terminate()
+        await asyncio.to_thread(proc.wait, 30)
+        redis_proc.terminate()
+        redis_proc.wait()
+        await proxy.close()

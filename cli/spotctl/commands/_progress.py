@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from spotctl.stack.runtime import State
 
-_ICON = {"healthy": ("✔", "green"), "starting": ("…", "yellow"), "absent": ("–", "magenta"),
-         "unhealthy": ("✘", "red"), "stopped": ("·", "dim")}
+_ICON = {"healthy": ("✔", "green"), "degraded": ("!", "dark_orange"), "starting": ("…", "yellow"),
+         "absent": ("–", "magenta"), "unhealthy": ("✘", "red"), "stopped": ("·", "dim")}
 
 
 class UpProgress:
@@ -43,7 +43,7 @@ class UpProgress:
         else:
             from spotctl.output import info
 
-            info(f"{elapsed:5.1f}s  {service:<11} {state.value:<9} {detail}")
+            info(f"{elapsed:5.1f}s  {service:<17} {state.value:<9} {detail}")
 
     def _render(self) -> Any:
         from rich.spinner import Spinner

@@ -21,8 +21,8 @@ RuntimeOpt = Annotated[
 ]
 ServicesArg = Services
 
-_STYLE = {"healthy": "green", "starting": "yellow", "unhealthy": "red", "stopped": "dim", "absent": "magenta",
-          "restarting": "yellow", "paused": "cyan"}
+_STYLE = {"healthy": "green", "degraded": "dark_orange", "starting": "yellow", "unhealthy": "red",
+          "stopped": "dim", "absent": "magenta", "restarting": "yellow", "paused": "cyan"}
 
 
 def _runtime(name: str | None) -> Runtime:
@@ -92,17 +92,15 @@ def _fail_if_absent(absent: list[ServiceStatus]) -> None:
 
 
 def _print_links(healthy: set[str]) -> None:
-    """Where a person goes next: the URLs worth opening, for the services that came up."""
-    from spotctl.endpoints import resolve
+    """Where a person goes next: the compose file's `x-links` of the services that came up."""
+    from spotctl import project
+    from spotctl.endpoints import links, resolve
     from spotctl.output import info
+    from spotctl.stack import compose
 
-    env = resolve().env
-    rabbit_ui = str(env.get("RABBITMQ_MGMT_URL", "")).replace("guest:guest@", "")
-    links = [("api", "API docs", f"{env.get('API_URL')}/docs"), ("gateway", "gateway", env.get("GATEWAY_URL")),
-             ("hub", "hub", env.get("HUB_URL")), ("rabbitmq", "RabbitMQ UI (guest/guest)", rabbit_ui)]
-    for service, label, url in links:
-        if service in healthy and url:
-            info(f"  {label:<26} {url}")
+    services = compose.load(project.current().compose_file).services
+    for label, url in links(services, resolve().env, healthy):
+        info(f"  {label:<26} {url}")
 
 
 def down(
@@ -151,14 +149,44 @@ def logs(
     services: ServicesArg = None,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False,
     tail: Annotated[int, typer.Option("--tail", "-n", help="Lines of history per service.")] = 100,
+    json_: Annotated[bool, typer.Option("--json", help="One JSON object per line (ts, level, service, msg, "
+                                                       "correlation_id), services merged in time order.")] = False,
     runtime: RuntimeOpt = None,
 ) -> None:
     """Print a service's log (all services, prefixed, when none is named)."""
     rt = _runtime(runtime)
     try:
-        rt.logs(services or [], follow, tail)
+        if json_:
+            _json_logs(rt, services or [], follow, tail)
+        else:
+            rt.logs(services or [], follow, tail)
     except KeyboardInterrupt:
         pass
+
+
+def _json_logs(rt: Runtime, services: list[str], follow: bool, tail: int) -> None:
+    """The local runtime's log files as JSON lines: history merged by time, then new lines as they come."""
+    import json
+    import sys
+    from pathlib import Path
+
+    from spotctl.errors import SpotctlError, UsageError
+    from spotctl.inspect.log_view import merged, parse
+    from spotctl.stack.logs import follow_files, last_lines
+
+    files = rt.log_files(services)
+    if not files:
+        if rt.name == "docker":
+            raise UsageError("--json reads the local runtime's log files",
+                             hint="under docker: `docker compose -p spotctl logs`")
+        raise SpotctlError("no logs yet", hint="start the stack with `spotctl up`")
+    history = merged({name: last_lines(Path(path), tail) for name, path in files.items()})
+    for line in history:
+        sys.stdout.write(json.dumps(line.as_json(), ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+    if follow:
+        follow_files(files, 0, True, write=lambda name, raw: print(
+            json.dumps(parse(name, raw).as_json(), ensure_ascii=False, default=str), flush=True))
 
 
 def config(output: OutputOpt = OutputFormat.table) -> None:

@@ -22,10 +22,10 @@ def tui(
 ) -> None:
     """Open the Textual dashboard.
 
-    Services (CPU, memory, restarts, up/down/logs), Redis, RabbitMQ, Kafka, BullMQ, the hub,
-    PostgreSQL, the document store and load tests, with the CLI's actions; the guided scenarios step
-    by step. Keys: digits switch screens, : command mode (:redis, :logs hub), / filter, s sort, enter
-    opens, escape goes back, ? every key, q quit.
+    Services (CPU, memory, restarts, up/down/logs), Redis, RabbitMQ, Kafka, BullMQ, key metrics
+    as sparklines, the alerts, the hub, PostgreSQL, the document store and load tests, with the
+    CLI's actions; the guided scenarios step by step. Keys: digits switch screens, : command mode
+    (:redis, :logs hub), / filter, s sort, enter opens, escape goes back, ? every key, q quit.
     """
     from spotctl.errors import UsageError
     from spotctl.output import is_interactive

@@ -44,3 +44,8 @@ def purge_topic(topic: str, records: int, partitions: int, recreate: bool) -> st
 
 def stop_service(service: str) -> str:
     return f"stop {service} (its clients will see it go away)"
+
+
+def silence_alerts(matchers: str, duration: str) -> str:
+    """`matchers` as the user reads them (`alertname=RedisDown, severity=critical`)."""
+    return f"silence alerts matching {matchers} for {duration} (no notifications until then)"

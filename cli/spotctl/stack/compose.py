@@ -50,6 +50,7 @@ class Service:
     local: Mapping[str, Any] = field(default_factory=dict)
     extensions: Mapping[str, Any] = field(default_factory=dict)  # every `x-*` key (x-k8s, ...), as written
     restart: str = ""  # Compose's restart policy: no | always | on-failure[:N] | unless-stopped ("": unset = no)
+    stop_signal: str = "SIGTERM"  # compose `stop_signal`: how the service wants to be stopped
 
     @property
     def driver(self) -> str:
@@ -60,6 +61,12 @@ class Service:
     def endpoints(self) -> dict[str, str]:
         """`x-endpoints`: URLs a client on the host needs that no service's environment names."""
         return {str(k): str(v) for k, v in (self.extensions.get("x-endpoints") or {}).items()}
+
+    @property
+    def links(self) -> dict[str, str]:
+        """`x-links`: what a person opens once the service is up, label -> URL template over the
+        client URLs (`{API_URL}/docs`), printed by `spotctl up`."""
+        return {str(k): str(v) for k, v in (self.extensions.get("x-links") or {}).items()}
 
     @property
     def optional(self) -> bool:
@@ -80,6 +87,11 @@ class ComposeProject:
     volumes: tuple[str, ...]
     extensions: Mapping[str, Any] = field(default_factory=dict)  # top-level `x-*` keys
 
+    @property
+    def default_profiles(self) -> tuple[str, ...]:
+        """What a bare `spotctl up` starts: `x-spotctl.default-profiles`, else the core profile."""
+        return tuple((self.extensions.get("x-spotctl") or {}).get("default-profiles") or ("core",))
+
     def select(self, names: list[str] | None = None, profiles: list[str] | None = None) -> list[str]:
         """Services to act on, dependencies first; unknown names are a usage error."""
         if names:
@@ -89,7 +101,7 @@ class ComposeProject:
                                  hint=f"services in {self.path.name}: {', '.join(self.services)}")
             wanted = set(names)
         else:
-            active = set(profiles or ["core"])
+            active = set(profiles or self.default_profiles)
             wanted = {n for n, s in self.services.items() if not s.profiles or active & set(s.profiles)}
         return self._with_dependencies(wanted)
 
@@ -209,6 +221,7 @@ def _service(name: str, raw: dict[str, Any], port_variables: list[str | None]) -
         local=dict(raw.get("x-local") or {}),
         extensions={k: v for k, v in raw.items() if str(k).startswith("x-")},
         restart=str(raw.get("restart") or ""),
+        stop_signal=str(raw.get("stop_signal") or "SIGTERM"),
     )
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from spotctl.errors import SpotctlError
 from spotctl.project import Project
-from spotctl.stack import compose
+from spotctl.stack import compose, probes
 from spotctl.stack.docker_state import (
     ENGINE_HINT,
     PROJECT_LABEL,
@@ -129,7 +129,8 @@ class DockerRuntime:
         certs.ensure(self.project.certs_dir)
         for name in names:
             progress(name, State.starting, "docker compose up")
-        self._run("up", self.base_command(profiles or ["core"]) + ["up", "-d", "--build", "--wait", *names])
+        self._run("up", self.base_command(profiles or self.compose.default_profiles)
+                  + ["up", "-d", "--build", "--wait", *names])
         return self.status(names)
 
     def down(self, services: Sequence[str], volumes: bool, progress: ProgressFn | None = None) -> list[str]:
@@ -150,7 +151,8 @@ class DockerRuntime:
         by_service: dict[str, list[dict[str, Any]]] = {}
         for container in self.containers():
             by_service.setdefault(service_of(container.attrs), []).append(container.attrs)
-        return [service_status(self.compose.services[name], by_service.get(name, []))
+        return [_truthful(self.compose.services[name], service_status(self.compose.services[name],
+                                                                       by_service.get(name, [])))
                 for name in list(services) or list(self.compose.services)]
 
     def log_files(self, services: Sequence[str]) -> dict[str, str]:
@@ -165,6 +167,18 @@ class DockerRuntime:
             prefix = f"{service:<{width}} | " if len(picked) > 1 else ""
             sys.stdout.write(prefix + line.decode(errors="replace").rstrip("\n") + "\n")
             sys.stdout.flush()
+
+
+def _truthful(svc: compose.Service, status: ServiceStatus) -> ServiceStatus:
+    """Compose's health check sees HTTP 200; a sandbox service's /health body says what does not answer."""
+    import dataclasses
+
+    probe = probes.derive(svc) if svc.build and status.state is State.healthy else None
+    wrong = probes.problems(probes.health_body(probe) or {}) if probe else []
+    if not wrong:
+        return status
+    return dataclasses.replace(status, state=State.degraded, detail="degraded: " + "; ".join(wrong),
+                               extra={**status.extra, "degraded": ", ".join(w.split(" (")[0] for w in wrong)})
 
 
 def _merged(containers: list[Any], follow: bool, tail: int) -> Iterator[tuple[str, bytes]]:

@@ -16,7 +16,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,9 @@ from spotctl.stack.processes import (
 from spotctl.stack.runtime import ProgressFn, ServiceStatus, State
 
 MIN_START_BUDGET_S = 30.0
+#: how long `up` lets a sandbox service that came up before a store (RabbitMQ boots last) reconnect:
+#: the workers' longest backoff between attempts (spotctl_sandbox.workers.retrying)
+SETTLE_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -156,7 +159,28 @@ class LocalRuntime:
                 self._fail_if_dead_or_late(name, since, detail)
             if waiting:
                 time.sleep(0.1)
-        return self.status(order)
+        return self._settled(order, progress)
+
+    def _settled(self, order: Sequence[str], progress: ProgressFn) -> list[ServiceStatus]:
+        """The statuses once no service is `degraded` by a store that is up, or after SETTLE_S: right after
+        a cold start the workers are still retrying a broker that answered after they started, and `up`
+        should not end on a state that is gone a second later. A service degraded by a store that is not
+        running (or by its own stalled worker) is reported at once."""
+        deadline, told = time.monotonic() + SETTLE_S, set()
+        services = self.compose.services
+        while True:
+            statuses = self.status(order)
+            degraded = [s for s in statuses if s.state is State.degraded]
+            others = sorted(set(services) - set(order)) if degraded else []
+            healthy = {s.name for s in [*statuses, *self.status(others)] if s.state is State.healthy}
+            clearing = [s for s in degraded if settling(s, services, healthy)]
+            if not clearing or time.monotonic() >= deadline:
+                return statuses
+            for s in clearing:
+                if s.name not in told:
+                    told.add(s.name)
+                    progress(s.name, State.starting, f"reconnecting ({s.detail})")
+            time.sleep(0.3)
 
     def _start(self, name: str, progress: ProgressFn) -> str | drivers.Launch | drivers.External:
         """Attach, start, or record absence; returns 'absent', 'attached', an External or the Launch."""
@@ -296,7 +320,7 @@ class LocalRuntime:
             self.control.forget(name)
             record = self.registry.running(name)
         if record is not None:
-            stop(record)
+            stop(record, stop_signal=self.compose.services[name].stop_signal)
         self.registry.remove(name)
         return record is not None
 
@@ -345,13 +369,22 @@ class LocalRuntime:
         if hold is not None and hold.kind == "pause" and hold.active(now):
             return make(State.paused, endpoints=endpoints, pid=record.pid, detail=_held("paused", hold, now),
                         hint=f"spotctl chaos resume {name}", **history)
-        healthy, detail = self._check(name)
+        probe = self._probe(name)
+        body = None
+        if service.driver == "python" and probe is not None and probe.kind is probes.ProbeKind.http and not probe.tls:
+            healthy, detail, body = probes.check_with_body(probe)  # one GET: status and what the body says
+        else:
+            healthy, detail = self._check(name)
         state = State.healthy if healthy else (
             State.starting if now - record.create_time < self._budget(name) else State.unhealthy)
         if sup.crash_loop and not healthy:
             detail = f"{supervision.summary(sup, now, False)}; {detail}"
-        return make(state, endpoints=endpoints, pid=record.pid, detail=detail,
-                    extra=_health_details(service, state), **history)
+        extra = _health_details(body) if state is State.healthy else {}
+        wrong = probes.problems(body or {})
+        if wrong:
+            state, detail = State.degraded, "degraded: " + "; ".join(wrong)
+            extra["degraded"] = ", ".join(w.split(" (")[0] for w in wrong)
+        return make(state, endpoints=endpoints, pid=record.pid, detail=detail, extra=extra, **history)
 
     def log_files(self, services: Sequence[str]) -> dict[str, str]:
         if services:
@@ -361,12 +394,13 @@ class LocalRuntime:
                 if (self.project.logs_dir / f"{n}.log").is_file()}
 
     def logs(self, services: Sequence[str], follow: bool, tail: int) -> None:
+        from spotctl.inspect.log_view import readable
         from spotctl.stack.logs import follow_files
 
         files = self.log_files(services)
         if not files:
             raise SpotctlError("no logs yet", hint="start the stack with `spotctl up`")
-        follow_files(files, tail=tail, follow=follow)
+        follow_files(files, tail=tail, follow=follow, transform=readable)  # JSON lines as people read them
 
 
 def _held(what: str, hold: Any, now: float) -> str:
@@ -400,21 +434,18 @@ def _tail_lines(path: Path, n: int) -> str:
     return "\n".join("  " + line for line in lines[-n:])
 
 
-def _health_details(service: compose.Service, state: State) -> dict[str, object]:
-    """Facts a sandbox service reports about itself in its /health JSON (e.g. its playlist store)."""
-    if state is not State.healthy or service.driver != "python":
-        return {}
-    probe = probes.derive(service)
-    if probe is None or probe.kind is not probes.ProbeKind.http:
-        return {}
-    import urllib.request
+def _health_details(body: dict[str, Any] | None) -> dict[str, object]:
+    """Facts worth a column in ps (e.g. the playlist store): the body's plain values, typed as sent."""
+    return {k: v for k, v in (body or {}).items() if isinstance(v, str | int | float) and k not in _ROUTINE}
 
-    try:
-        with urllib.request.urlopen(f"http://{probe.host}:{probe.port}{probe.path}", timeout=1) as resp:
-            body = json.loads(resp.read() or b"{}")
-    except (OSError, ValueError):
-        return {}
-    return {k: v for k, v in body.items() if isinstance(v, str | int | float) and k not in _ROUTINE}  # typed
+
+def settling(status: ServiceStatus, services: Mapping[str, Any], healthy: set[str]) -> bool:
+    """Whether a degraded status should clear by itself: every store it names (`extra["degraded"]`:
+    "rabbitmq, delivery: waiting") is healthy now, and no worker of it is stalled or failed."""
+    items = [item.strip() for item in str(status.extra.get("degraded", "")).split(",")]
+    stores = {item for item in items if item in services}
+    stuck = any(item.endswith((": stalled", ": failed")) for item in items)
+    return not stuck and stores <= healthy
 
 
 _ROUTINE = {"status", "service", "uptime_s", "port", "version", "restarts"}  # not worth a column in ps

@@ -12,7 +12,7 @@ import datetime as dt
 import re
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 _COLOURS = ("cyan", "magenta", "green", "yellow", "blue", "red")
@@ -80,7 +80,11 @@ def last_lines(path: Path, n: int) -> list[str]:
     return lines[-n:] if n > 0 else []
 
 
-def follow_files(files: Mapping[str, str], tail: int, follow: bool) -> None:
+def follow_files(files: Mapping[str, str], tail: int, follow: bool,
+                 write: Callable[[str, str], None] | None = None,
+                 transform: Callable[[str], str] | None = None) -> None:
+    """Print the last `tail` lines of each file, then (`follow`) new lines as they come; `write(service,
+    line)` replaces the prefixed printing (e.g. `logs --json`), `transform(line)` rewrites each line."""
     from rich.text import Text
 
     from spotctl.output import out
@@ -96,7 +100,11 @@ def follow_files(files: Mapping[str, str], tail: int, follow: bool) -> None:
         for name, line in merged(batch, last) if prefix else [(n, x) for n, lines in batch.items() for x in lines]:
             last[name] = line_time(line) or last.get(name, 0.0)
             line = strip_ansi(line) if plain else line
-            if prefix:
+            if transform is not None:
+                line = transform(line)
+            if write is not None:
+                write(name, line)
+            elif prefix:
                 console.print(Text.assemble((name.ljust(width), colour[name]), " | "), end="", highlight=False)
                 console.out(line, highlight=False)
             else:

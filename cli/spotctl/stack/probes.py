@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 import socket
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from spotctl.stack.compose import Service
 
@@ -67,6 +69,60 @@ def derive(service: Service) -> Probe | None:
             container_port = int(port_flag.group(1)) if port_flag else _DEFAULT_PORT[kind]
             return Probe(kind, service.host_port(container_port))
     return Probe(ProbeKind.tcp, service.ports[0].host) if service.ports else None
+
+
+#: worker states (in a /health body's "workers") that mean it is not doing its job
+NOT_WORKING = ("stalled", "waiting", "failed")
+
+
+def problems(body: Mapping[str, Any]) -> list[str]:
+    """What a sandbox service's /health body says is wrong, one short item each: the dependencies
+    it names as degraded (with their error) and workers that are stalled, waiting or failed."""
+    if body.get("status") in (None, "ok", "starting", "stopping"):
+        return []
+    deps = body.get("dependencies")
+    found = []
+    for name in body.get("degraded") or []:
+        dep = deps.get(name) if isinstance(deps, dict) else None
+        error = dep.get("error") if isinstance(dep, dict) else None
+        found.append(f"{name} ({error})" if error else str(name))
+    workers = body.get("workers")
+    for name, worker in (workers.items() if isinstance(workers, dict) else ()):
+        if isinstance(worker, dict) and worker.get("state") in NOT_WORKING:
+            found.append(f"{name}: {worker['state']}")
+    return found or [str(body.get("status"))]
+
+
+#: a sandbox /health asks each store within 1.5 s (spotctl_sandbox.common.health): wait longer than that
+HEALTH_BODY_TIMEOUT_S = 4.0
+
+
+def check_with_body(probe: Probe, timeout: float = HEALTH_BODY_TIMEOUT_S) -> tuple[bool, str, dict[str, Any] | None]:
+    """One GET of an HTTP health check: (healthy by status code, detail, its JSON body or None)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    url = f"http://{probe.host}:{probe.port}{probe.path}"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            status, raw = resp.status, resp.read()
+    except urllib.error.HTTPError as exc:  # a 503 still says why
+        status, raw = exc.code, exc.read()
+    except OSError as exc:
+        return False, f"{probe.describe()}: {getattr(exc, 'reason', None) or exc}", None
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError:
+        body = None
+    return 200 <= status < 400, f"GET {probe.path} -> {status}", body if isinstance(body, dict) else None
+
+
+def health_body(probe: Probe, timeout: float = HEALTH_BODY_TIMEOUT_S) -> dict[str, Any] | None:
+    """The JSON an HTTP health check answered (whatever its status code), or None."""
+    if probe.kind is not ProbeKind.http or probe.tls:
+        return None
+    return check_with_body(probe, timeout)[2]
 
 
 def check(probe: Probe, timeout: float = 2.0) -> tuple[bool, str]:

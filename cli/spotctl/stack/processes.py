@@ -131,13 +131,15 @@ def family(record: ProcessRecord) -> list[psutil.Process]:
     return list(found.values())
 
 
-def stop(record: ProcessRecord, timeout: float = 20.0) -> None:
-    """SIGTERM the server and its process group (graceful), SIGKILL what is left after `timeout`."""
+def stop(record: ProcessRecord, timeout: float = 20.0, stop_signal: str = "SIGTERM") -> None:
+    """`stop_signal` (compose's; SIGTERM by default) to the server and its process group (graceful),
+    SIGKILL what is left after `timeout`. PostgreSQL asks for SIGINT, its fast shutdown: on SIGTERM it
+    waits for every client to leave, and was killed after 20 s."""
     procs = family(record)
     if not procs:
         _kill_group(_own_group(record), force=True)
         return
-    _terminate(record, procs)
+    _terminate(record, procs, getattr(signal, stop_signal, signal.SIGTERM))
     _, survivors = psutil.wait_procs(procs, timeout=timeout)
     for proc in survivors:
         _quietly(proc.kill)
@@ -155,17 +157,17 @@ def kill_remains(record: ProcessRecord) -> None:
     psutil.wait_procs(procs, timeout=5)
 
 
-def _terminate(record: ProcessRecord, procs: list[psutil.Process]) -> None:
+def _terminate(record: ProcessRecord, procs: list[psutil.Process], sig: int = signal.SIGTERM) -> None:
     if sys.platform == "win32":
         for proc in procs:
             _quietly(proc.terminate)
         return
-    if not _kill_group(record.group, force=False):
+    if not _kill_group(record.group, force=False, sig=sig):
         for proc in procs:
-            _quietly(proc.terminate)
+            _quietly(lambda proc=proc: proc.send_signal(sig))
     if record.pid != record.group:  # the server itself, wherever it is (it may have left the group)
         try:
-            psutil.Process(record.pid).terminate()
+            psutil.Process(record.pid).send_signal(sig)
         except psutil.Error:
             pass
 
@@ -183,12 +185,13 @@ def _own_group(record: ProcessRecord) -> int:
     return record.group
 
 
-def _kill_group(pgid: int, force: bool) -> bool:
-    """Signal a whole process group (POSIX); False where there is none (Windows, gone)."""
+def _kill_group(pgid: int, force: bool, sig: int = signal.SIGTERM) -> bool:
+    """Signal a whole process group (POSIX): SIGKILL when `force`, else `sig`; False where there is
+    none (Windows, gone)."""
     if sys.platform == "win32" or pgid <= 1:
         return False
     try:
-        os.killpg(pgid, signal.SIGKILL if force else signal.SIGTERM)
+        os.killpg(pgid, signal.SIGKILL if force else sig)
         return True
     except OSError:
         return False

@@ -19,6 +19,7 @@ from spotctl_sandbox.common.env import Env
 
 class State(StrEnum):
     healthy = "healthy"
+    degraded = "degraded"    # up, but its /health names a dependency that does not answer (or a stalled worker)
     starting = "starting"
     unhealthy = "unhealthy"
     stopped = "stopped"

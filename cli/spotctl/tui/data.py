@@ -391,3 +391,53 @@ def load_run(src: Sources, scenario: str, users: int, duration_s: float, target_
         return runner.run(request, on_target=on_target, on_progress=on_progress)
     except runner.RunError as exc:
         raise SpotctlError(str(exc), hint=f"logs are in {results}") from None
+
+
+# --- metrics and alerts --------------------------------------------------------------------------
+
+METRICS_WINDOW_S = 15 * 60
+
+
+def key_metrics(src: Sources) -> list[tuple[str, float, list[float], str]]:
+    """(what, latest value, last 15 minutes, unit) for each key series (NaN when there is no data)."""
+    import math
+    import time
+
+    from spotctl.clients.prometheus import PrometheusClient
+    from spotctl.inspect.metrics_view import KEY_SERIES, step_for
+
+    end = time.time()
+    rows = []
+    with PrometheusClient(src.endpoints.prometheus_url, timeout=5) as prom:
+        for what, expr, unit in KEY_SERIES:
+            series = prom.query_range(expr, end - METRICS_WINDOW_S, end, step_for(METRICS_WINDOW_S, 60))
+            values = [v for _, v in series[0].points] if series else []
+            rows.append((what, values[-1] if values else math.nan, values, unit))
+    return rows
+
+
+def alert_rows(src: Sources) -> list[Any]:
+    """`spotctl alerts list`'s rows: Prometheus' pending/firing alerts with Alertmanager's suppression."""
+    from spotctl.clients.prometheus import AlertmanagerClient, NotRunning, PrometheusClient
+    from spotctl.inspect.alerts_view import merge_alerts
+
+    with PrometheusClient(src.endpoints.prometheus_url, timeout=5) as prom:
+        rules = prom.alerts()
+    try:
+        with AlertmanagerClient(src.endpoints.alertmanager_url, timeout=5) as am:
+            managed = am.alerts()
+    except NotRunning:
+        managed = []
+    return merge_alerts(rules, managed)
+
+
+def silence(src: Sources, labels: dict[str, str], hours: float = 1.0) -> str:
+    """Silence exactly this alert (all its labels) for `hours`; returns the silence id."""
+    import datetime as dt
+    import getpass
+
+    from spotctl.clients.prometheus import AlertmanagerClient, Matcher
+
+    with AlertmanagerClient(src.endpoints.alertmanager_url, timeout=5) as am:
+        return am.silence([Matcher(k, v) for k, v in sorted(labels.items())], dt.timedelta(hours=hours),
+                          "silenced from spotctl tui", f"{getpass.getuser()} (spotctl tui)")

@@ -31,6 +31,8 @@ MODES = (
     Mode("kafka", "4", "Kafka topics", "kafka:KafkaScreen"),
     Mode("jobs", "5", "BullMQ queues", "jobs:JobsScreen"),
     Mode("scenarios", "6", "Scenarios", "scenarios:ScenariosScreen"),
+    Mode("metrics", "7", "Metrics", "observability:MetricsScreen"),
+    Mode("alerts", "8", "Alerts", "observability:AlertsScreen"),
     Mode("hub", "9", "Hub", "hub:HubScreen"),
     Mode("pg", "0", "PostgreSQL", "pg:PgScreen"),
     Mode("docs", "", "Documents", "docs:DocsScreen"),

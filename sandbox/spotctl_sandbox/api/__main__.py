@@ -11,6 +11,7 @@ import uvicorn
 
 from spotctl_sandbox.api.app import create_app
 from spotctl_sandbox.api.config import ApiConfig
+from spotctl_sandbox.common import logs
 from spotctl_sandbox.common.env import Env, EnvError
 from spotctl_sandbox.common.logredact import RedactTokens
 from spotctl_sandbox.common.settings import InsecureSettings
@@ -18,8 +19,7 @@ from spotctl_sandbox.common.settings import InsecureSettings
 
 def main() -> None:
     env = Env()
-    logging.basicConfig(level=env.text("LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.setup("api", env.text("LOG_LEVEL", "INFO"))
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactTokens())
     try:
@@ -36,7 +36,8 @@ def main() -> None:
     uvicorn.run(app, host=config.settings.bind_host, port=port,
                 loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
                 http="httptools" if importlib.util.find_spec("httptools") else "h11",
-                access_log=False, log_level="warning", timeout_graceful_shutdown=5)
+                access_log=False, log_level="warning", timeout_graceful_shutdown=5,
+                log_config=None)  # our JSON lines (common.logs), not uvicorn's own formats
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from spotctl_sandbox.api import (
     stream,
 )
 from spotctl_sandbox.api.config import ApiConfig
+from spotctl_sandbox.api.correlation import Correlation
 from spotctl_sandbox.api.middleware import ObserveAndLimit
 from spotctl_sandbox.api.resources import open_resources
 
@@ -63,4 +64,5 @@ def create_app(config: ApiConfig | None = None) -> FastAPI:
         return None if res is None else res.limits
 
     app.add_middleware(ObserveAndLimit, limits=current_limits, max_body_bytes=config.max_body_bytes)
+    app.add_middleware(Correlation)  # outermost: even a 429 carries its request id
     return app

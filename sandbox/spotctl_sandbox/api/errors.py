@@ -33,6 +33,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from spotctl_sandbox.api import metrics
+from spotctl_sandbox.common import health
 from spotctl_sandbox.playlists import PlaylistError
 
 log = logging.getLogger("spotctl_sandbox.api")
@@ -93,6 +94,7 @@ def _describe(error: dict[str, Any]) -> dict[str, str]:
 
 def dependency_response(name: str, detail: str) -> JSONResponse:
     metrics.DEPENDENCY_ERRORS.labels(name).inc()
+    health.saw_failure()  # the next /health checks again rather than answer from its cache
     log.warning("dependency %s unavailable: %s", name, detail)
     return JSONResponse({"detail": f"{name} is unavailable: {detail}", "dependency": name},
                         status_code=503, headers={"Retry-After": "2"})

@@ -1,11 +1,11 @@
-"""GET /health (always 200: "ok" or "degraded", each dependency with its latency or error, and
-which playlist back-end is active) and GET /metrics (Prometheus)."""
+"""GET /health (always 200: "ok" or "degraded" naming the dependencies that did not answer a real
+round trip, each with its latency or error, and which playlist back-end is active) and GET /metrics.
+
+Checks are cached for ~2 s (`common.health`), so a busy health endpoint does not load the stores.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Response
@@ -13,23 +13,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from spotctl_sandbox.api.resources import Resources
 from spotctl_sandbox.api.security import Res
+from spotctl_sandbox.common.health import CHECK_TIMEOUT_S, HealthChecks, Probe
 from spotctl_sandbox.playlists import Backend
 
 router = APIRouter(tags=["health"])
-
-CHECK_TIMEOUT_S = 1.5
-
-
-async def _check(probe: Callable[[], Awaitable[Any]]) -> dict[str, Any]:
-    started = time.perf_counter()
-    try:
-        await asyncio.wait_for(probe(), CHECK_TIMEOUT_S)
-    except TimeoutError:
-        return {"ok": False, "error": f"no answer within {CHECK_TIMEOUT_S} s"}
-    except Exception as exc:
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return {"ok": False, "error": text}
-    return {"ok": True, "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
 
 
 async def _postgres(res: Resources) -> None:
@@ -37,8 +24,8 @@ async def _postgres(res: Resources) -> None:
         await conn.execute("SELECT 1")
 
 
-def probes(res: Resources) -> dict[str, Callable[[], Awaitable[Any]]]:
-    checks: dict[str, Callable[[], Awaitable[Any]]] = {
+def probes(res: Resources) -> dict[str, Probe]:
+    checks: dict[str, Probe] = {
         "redis": lambda: res.redis.ping(),
         "postgres": lambda: _postgres(res),
         "kafka": lambda: res.kafka.ping(CHECK_TIMEOUT_S),
@@ -51,13 +38,15 @@ def probes(res: Resources) -> dict[str, Callable[[], Awaitable[Any]]]:
 
 @router.get("/health")
 async def health(res: Res) -> dict[str, Any]:
-    checks = probes(res)
-    results = await asyncio.gather(*(_check(p) for p in checks.values()))
-    deps = dict(zip(checks, results, strict=True))
-    ok = all(d["ok"] for d in deps.values()) and res.schema_ready.is_set()
-    return {"status": "ok" if ok else "degraded", "service": "api",
+    if res.health is None:
+        res.health = HealthChecks(probes(res))
+    report = await res.health.report()
+    if not res.schema_ready.is_set():
+        report["status"] = "degraded"
+        report["degraded"] = sorted({*report["degraded"], "schema"})
+    return {"status": report["status"], "service": "api", "degraded": report["degraded"],
             "playlists_backend": res.playlists.backend.value, "schema_ready": res.schema_ready.is_set(),
-            "dependencies": deps}
+            "dependencies": report["dependencies"]}
 
 
 @router.get("/metrics", include_in_schema=False)

@@ -22,8 +22,10 @@ from aio_pika.exceptions import DeliveryError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from spotctl_sandbox.api.errors import DependencyDown, describe
+from spotctl_sandbox.common import logs
 from spotctl_sandbox.common.jsonsafe import loads_safe
 from spotctl_sandbox.events.rabbit import (
+    NOTIFICATIONS_EXCHANGE,
     RECOMMENDATIONS_EXCHANGE,
     declare_exchanges,
     recommendation_routing_key,
@@ -93,16 +95,25 @@ class RabbitClient:
         return self._conn is not None and not self._conn.is_closed
 
     async def ping(self, budget_s: float) -> None:
+        """A real round trip (a passive declare the broker must answer): a robust connection that is
+        reconnecting still calls itself open, so `connected()` alone would report a dead broker as ok."""
         await self._ready(budget_s)
-        if not self.connected():
+        if not self.connected() or self._channel is None:
             raise DependencyDown("rabbitmq", "connection is closed (reconnecting)")
+        try:  # on the underlying channel: aio-pika answers a passive declare of a known name from its cache
+            async with asyncio.timeout(budget_s):
+                underlay = await self._channel.get_underlay_channel()
+                await underlay.exchange_declare(NOTIFICATIONS_EXCHANGE, passive=True)
+        except (TimeoutError, aio_pika.exceptions.AMQPError, RuntimeError) as exc:
+            raise DependencyDown("rabbitmq", f"no answer from the broker ({type(exc).__name__})") from exc
 
     async def publish(self, exchange: str, body: dict[str, Any], message_id: str, routing_key: str = "") -> None:
         """Publish a persistent JSON message and return once the broker confirmed it, within
         `connect_budget_s` (else DependencyDown); `mandatory`: a message no queue takes is refused."""
         await self._ready()
         message = aio_pika.Message(json.dumps(body).encode(), content_type="application/json",
-                                   delivery_mode=aio_pika.DeliveryMode.PERSISTENT, message_id=message_id)
+                                   delivery_mode=aio_pika.DeliveryMode.PERSISTENT, message_id=message_id,
+                                   headers={logs.FIELD: cid} if (cid := logs.of(body)) else None)
         try:
             await asyncio.wait_for(
                 self._exchanges[exchange].publish(message, routing_key=routing_key, mandatory=True),

@@ -31,6 +31,7 @@ from spotctl_sandbox.api.config import ApiConfig
 from spotctl_sandbox.api.rabbit import RabbitClient
 from spotctl_sandbox.api.ratelimit import RateLimits
 from spotctl_sandbox.api.relay import Relay, Sink
+from spotctl_sandbox.common.health import HealthChecks
 from spotctl_sandbox.db import amigrate
 from spotctl_sandbox.db.bounded import open_pool
 from spotctl_sandbox.events.kafka import EventProducer
@@ -60,6 +61,7 @@ class Resources:
     schema_ready: asyncio.Event = field(default_factory=asyncio.Event)
     directory: PostgresDirectory | None = None
     relay: Relay = field(init=False)
+    health: HealthChecks | None = None  # built on the first GET /health (api/health.py)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     def queue(self, name: str) -> Queue:

@@ -17,6 +17,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from spotctl_sandbox.common import logs
 from spotctl_sandbox.events.topics import event_value
 
 
@@ -73,7 +74,8 @@ class EventProducer:
         producer = await self._started()
         try:
             meta = await asyncio.wait_for(
-                producer.send_and_wait(topic, event_value(payload), key=key.encode() if key else None),
+                producer.send_and_wait(topic, event_value(payload), key=key.encode() if key else None,
+                                       headers=logs.kafka_headers()),
                 self.timeout_s,
             )
         except TimeoutError as exc:
@@ -87,7 +89,8 @@ class EventProducer:
         producer = await self._started()
 
         async def all_sent() -> list[PublishedEvent]:
-            futures = [await producer.send(topic, event_value(payload), key=key.encode() if key else None)
+            futures = [await producer.send(topic, event_value(payload), key=key.encode() if key else None,
+                                           headers=logs.kafka_headers(payload))
                        for topic, payload, key in records]
             metas = await asyncio.gather(*futures)
             return [PublishedEvent(topic=m.topic, partition=m.partition, offset=m.offset) for m in metas]

@@ -24,6 +24,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from spotctl_sandbox.common import logs
 from spotctl_sandbox.db import unit
 
 __all__ = ["Channel", "Message", "Row", "backlog", "emit", "failed", "job", "kafka_event", "pending", "published",
@@ -52,20 +53,23 @@ class Message:
     id: str = field(default_factory=new_id)
 
 
+# Each factory stamps the payload with the request's correlation id now (common/logs.py): the relay
+# publishes later, outside the request, and carries the id on from the payload.
+
 def kafka_event(topic: str, payload: dict[str, Any], key: str | None = None) -> Message:
     """An event with its `event_id` (= the message id) and `ts` set now, as consumers expect."""
     ident = new_id()
-    return Message(Channel.KAFKA, topic, {**payload, "ts": payload.get("ts", time.time()), "event_id": ident},
-                   routing=key, id=ident)
+    return Message(Channel.KAFKA, topic, {**logs.stamp(payload), "ts": payload.get("ts", time.time()),
+                                          "event_id": ident}, routing=key, id=ident)
 
 
 def rabbit_message(exchange: str, body: dict[str, Any], routing_key: str = "") -> Message:
-    return Message(Channel.RABBITMQ, exchange, body, routing=routing_key)
+    return Message(Channel.RABBITMQ, exchange, logs.stamp(body), routing=routing_key)
 
 
 def job(queue: str, name: str, data: dict[str, Any], options: dict[str, Any]) -> Message:
     """A BullMQ job whose id is the message id: adding it twice adds it once."""
-    return Message(Channel.BULLMQ, queue, data, name=name, options=options)
+    return Message(Channel.BULLMQ, queue, logs.stamp(data), name=name, options=options)
 
 
 INSERT = ("INSERT INTO outbox (message_id, channel, target, name, routing, payload, options) "

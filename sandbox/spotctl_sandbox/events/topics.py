@@ -8,6 +8,7 @@ import time
 import uuid
 from typing import Any
 
+from spotctl_sandbox.common import logs
 from spotctl_sandbox.contract import Topic
 
 __all__ = ["ALL_TOPICS", "Topic", "event_value"]
@@ -17,8 +18,9 @@ ALL_TOPICS: tuple[str, ...] = tuple(t.value for t in Topic)
 
 
 def event_value(payload: dict[str, Any], ts: float | None = None) -> bytes:
-    """Serialise an event; `ts` (now) and `event_id` are added unless the payload carries them."""
-    body = {**payload}
+    """Serialise an event; `ts` (now), `event_id` and the current `correlation_id` are added unless
+    the payload carries them."""
+    body = logs.stamp(payload)
     body.setdefault("ts", time.time() if ts is None else ts)
     body.setdefault("event_id", uuid.uuid4().hex)
     return json.dumps(body, separators=(",", ":"), default=str).encode()

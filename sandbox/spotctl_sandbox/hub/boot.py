@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import sys
 
+from spotctl_sandbox.common import logs
 from spotctl_sandbox.common.env import Env, EnvError
 from spotctl_sandbox.common.logredact import RedactTokens
 from spotctl_sandbox.common.settings import InsecureSettings, refuse_insecure
@@ -14,8 +15,8 @@ from .config import HubConfig
 
 
 def setup_logging() -> None:
-    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
-                        format="%(asctime)s hub[%(process)d] %(levelname)s %(message)s")
+    """JSON lines (common/logs.py; the forked workers inherit them), never a token in them."""
+    logs.setup("hub")
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactTokens())  # a library's line may quote a URL with ?token=
 

@@ -21,9 +21,11 @@ _LOCK_ID = 0x48554221  # advisory lock so parallel workers do not race on CREATE
 
 class Database:
     def __init__(self, url: str, mongo_url: str | None = None) -> None:
-        # a playlist edit holds one connection (the log's lock) while the playlist store takes another
+        # a playlist edit holds one connection (the log's lock) while the playlist store takes another;
+        # check: a connection the server dropped (a PostgreSQL restart) is replaced before use, not
+        # handed to a request that then fails with AdminShutdown
         self.pool = AsyncConnectionPool(url, min_size=1, max_size=10, open=False,
-                                        kwargs={"autocommit": True})
+                                        kwargs={"autocommit": True}, check=AsyncConnectionPool.check_connection)
         self.mongo_url = mongo_url
         self.available = False
         self.playlists: PlaylistRepository | None = None  # the API's playlists (MongoDB or PostgreSQL JSONB)

@@ -26,6 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from ..common.health import BlockingHealth, postgres_round_trip, redis_round_trip
 from .boot import load_config, setup_logging
 from .config import HubConfig
 
@@ -59,6 +60,9 @@ class Supervisor:
         self.fast_failures: dict[int, int] = {}  # consecutive deaths soon after start, per worker
         self.restart_at: dict[int, float] = {}
         self.stopping = threading.Event()
+        s = cfg.settings
+        self.deps = BlockingHealth(lambda: {"redis": lambda: redis_round_trip(s.redis_url),
+                                            "postgres": lambda: postgres_round_trip(s.database_url)})
 
     def ready_file(self, index: int) -> Path:
         return self.run_dir / f"ready-{index}"
@@ -117,13 +121,18 @@ class Supervisor:
         return done == 0
 
     def health(self) -> tuple[int, dict[str, Any]]:
+        """200 once every worker is ready; `status` is "degraded" (naming it) while Redis or PostgreSQL
+        does not answer a round trip, whatever the workers say."""
         ready = [i for i, pid in self.procs.items() if pid and self.ready_file(i).exists()]
         ok = len(ready) == self.cfg.workers and not self.stopping.is_set()
-        status = "ok" if ok else ("stopping" if self.stopping.is_set() else "starting")
+        deps = self.deps.report()
+        status = "stopping" if self.stopping.is_set() else deps["status"] if deps["degraded"] else \
+            "ok" if ok else "starting"
         return (200 if ok else 503), {
-            "status": status, "service": "hub", "workers": self.cfg.workers, "ready": len(ready),
-            "pids": {str(i): pid for i, pid in self.procs.items()}, "port": self.cfg.port,
-            "restarts": self.restarts, "uptime_s": round(time.time() - self.started, 1)}
+            "status": status, "service": "hub", "degraded": deps["degraded"], "workers": self.cfg.workers,
+            "ready": len(ready), "pids": {str(i): pid for i, pid in self.procs.items()}, "port": self.cfg.port,
+            "restarts": self.restarts, "uptime_s": round(time.time() - self.started, 1),
+            "dependencies": deps["dependencies"]}
 
     def metrics(self) -> bytes:
         from prometheus_client import CollectorRegistry, generate_latest, multiprocess

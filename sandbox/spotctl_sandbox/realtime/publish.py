@@ -9,6 +9,7 @@ jobs (`push`, `email`) the backend workers deliver to the local sinks.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -17,11 +18,13 @@ import redis.asyncio as aioredis
 from redis.typing import EncodableT, FieldT
 
 from .. import contract
+from ..common import logs
 from . import bus, keys, protocol, templates
 from .priority import Priority, pending_score
 from .routing import Channel, Preferences, route
 from .topics import Topic
 
+log = logging.getLogger("spotctl_sandbox.hub.notifications")
 NOTIFICATION_TTL_S = 7 * 24 * 3600
 
 
@@ -54,6 +57,9 @@ async def publish_notification(redis: aioredis.Redis, user_id: str, *, title: st
     record: dict[FieldT, EncodableT] = {
         "id": nid, "user_id": str(user_id), "status": "sent", "priority": level.name, "kind": kind,
         "channels": ",".join(sorted(c.value for c in channels)), "created_at": str(created), "body": body_json}
+    correlation = logs.current()
+    if correlation:  # the hub's line in `spotctl trace` when it is delivered
+        record[logs.FIELD] = correlation
     async with redis.pipeline(transaction=True) as pipe:
         pipe.hset(keys.notification(ns, nid), mapping=record)
         pipe.expire(keys.notification(ns, nid), NOTIFICATION_TTL_S)
@@ -65,6 +71,8 @@ async def publish_notification(redis: aioredis.Redis, user_id: str, *, title: st
     external = sorted(c.value for c in channels if c is not Channel.WEBSOCKET)
     if external:
         await _enqueue_external(redis, ns, str(user_id), nid, external, content)
+    if logs.current():
+        log.info("notification %s (%s, %s) for user %s via %s", nid, kind, level.name, user_id, record["channels"])
     return nid
 
 
@@ -76,10 +84,10 @@ async def _enqueue_external(redis: aioredis.Redis, ns: str, user_id: str, nid: s
     queue = Queue(contract.Q_NOTIFICATIONS, {"connection": redis})
     for channel in channels:
         job = contract.JOB_EMAIL if channel == "email" else contract.JOB_PUSH
-        await queue.add(job, {"notification_id": nid, "namespace": ns, "user_id": user_id,
-                              "channel": channel, "title": content["title"], "body": content["content"],
-                              "priority": content["priority"], "kind": content["kind"],
-                              "locale": content["locale"], "data": content["data"]},
+        await queue.add(job, logs.stamp({"notification_id": nid, "namespace": ns, "user_id": user_id,
+                                         "channel": channel, "title": content["title"], "body": content["content"],
+                                         "priority": content["priority"], "kind": content["kind"],
+                                         "locale": content["locale"], "data": content["data"]}),
                         contract.job_options(priority=4 - content["level"]))
         await redis.hset(keys.notification(ns, nid), f"channel:{channel}", "queued")
 
@@ -101,7 +109,12 @@ async def mark_delivered(redis: aioredis.Redis, ns: str, user_id: str, nids: lis
         pipe.zrem(keys.pending(ns, user_id), *nids)
         for nid in nids:
             pipe.eval(_MARK, 1, keys.notification(ns, nid), "delivered", "delivered_at", now)
-        await pipe.execute()
+            pipe.hget(keys.notification(ns, nid), logs.FIELD)
+        results = await pipe.execute()
+    for nid, cid in zip(nids, results[2::2], strict=True):  # the hub's line in `spotctl trace`
+        if cid:
+            with logs.bound(bus.text_of(cid)):
+                log.info("notification %s delivered to user %s", nid, user_id)
 
 
 async def mark_read(redis: aioredis.Redis, ns: str, user_id: str, nid: str) -> bool:

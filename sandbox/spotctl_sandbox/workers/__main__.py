@@ -6,16 +6,14 @@ import asyncio
 import logging
 import sys
 
+from spotctl_sandbox.common import logs
 from spotctl_sandbox.common.env import EnvError
 from spotctl_sandbox.workers.config import WorkerConfig
 from spotctl_sandbox.workers.runner import Runner
 
 
 def main() -> int:
-    logging.basicConfig(stream=sys.stdout, level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("aiokafka", "aiormq", "aio_pika", "httpx", "mail.log"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logs.setup("workers", quiet=("aiokafka", "aiormq", "aio_pika", "httpx", "mail.log"))
     # The pool logs every failed reconnect; the workers' own retry lines already say what is down.
     logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
     try:

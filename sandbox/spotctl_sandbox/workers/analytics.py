@@ -27,6 +27,7 @@ from aiokafka.errors import KafkaError
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
 from spotctl_sandbox import contract as names
+from spotctl_sandbox.common import logs
 from spotctl_sandbox.events.topics import Topic
 from spotctl_sandbox.workers import kafka_watch, metrics
 from spotctl_sandbox.workers.deps import Deps
@@ -240,7 +241,23 @@ class Analytics:
                 await effects.apply(conn)
                 metrics.EVENTS.labels(record.topic, "applied").inc()
                 applied += 1
+                _trace_line(record)
         return applied
+
+
+def _trace_line(record: ConsumerRecord) -> None:
+    """One line per applied event that belongs to a traced request (`spotctl trace`)."""
+    header = dict(record.headers or ()).get(logs.FIELD)
+    cid = logs.valid(header.decode()) if isinstance(header, bytes) else None
+    if cid is None:
+        try:
+            cid = logs.of(json_object(record.value or b""))
+        except MalformedMessage:
+            return
+    if cid is not None:
+        with logs.bound(cid):
+            log.info("analytics: applied %s event %s (%s/%s)", record.topic, event_id(record), record.partition,
+                     record.offset)
 
 
 @dataclass(frozen=True)

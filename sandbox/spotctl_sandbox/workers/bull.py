@@ -14,6 +14,7 @@ from typing import Any
 import bullmq
 from bullmq import UnrecoverableError
 
+from spotctl_sandbox.common import logs
 from spotctl_sandbox.workers import metrics
 from spotctl_sandbox.workers.deps import Deps
 from spotctl_sandbox.workers.dlq import MalformedMessage
@@ -79,6 +80,10 @@ class BullWorker:
         log.warning("%s: BullMQ worker error: %s", self.name, err)
 
     async def _process(self, job: bullmq.Job, token: str) -> Any:
+        with logs.bound(logs.of(job.data)):  # the request that enqueued it, for `spotctl trace`
+            return await self._run(job)
+
+    async def _run(self, job: bullmq.Job) -> Any:
         processor = self.processors.get(job.name)
         started = time.perf_counter()
         try:
@@ -96,6 +101,9 @@ class BullWorker:
             raise
         metrics.JOBS.labels(self.queue, job.name, "completed").inc()
         metrics.JOB_SECONDS.labels(self.queue, job.name).observe(time.perf_counter() - started)
+        if logs.current():
+            log.info("%s: job %s (%s) done in %.1f ms", self.name, job.id, job.name,
+                     (time.perf_counter() - started) * 1000)
         self.deps.health.count(self.name, processed=1)
         if self.deps.health.state(self.name) is WorkerState.WAITING:
             self.deps.health.set(self.name, WorkerState.RUNNING)

@@ -36,8 +36,11 @@ class Deps:
             health=health,
             redis=aioredis.Redis.from_url(settings.redis_url, decode_responses=True,
                                           socket_connect_timeout=3, health_check_interval=15),
+            # check: a connection PostgreSQL dropped (a restart) is replaced before a job gets it;
+            # a job with few attempts left would otherwise fail on it for good
             pg=AsyncConnectionPool(settings.database_url, min_size=1, max_size=6, open=False, timeout=5,
-                                   kwargs={"autocommit": True, "connect_timeout": 5}, reconnect_timeout=0),
+                                   kwargs={"autocommit": True, "connect_timeout": 5}, reconnect_timeout=0,
+                                   check=AsyncConnectionPool.check_connection),
         )
 
     def queue(self, name: str) -> bullmq.Queue:

@@ -19,6 +19,7 @@ from typing import Any
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
 from spotctl_sandbox import contract as names
+from spotctl_sandbox.common import logs
 from spotctl_sandbox.workers.deps import Deps
 from spotctl_sandbox.workers.messages import Release
 from spotctl_sandbox.workers.rabbit import Handler
@@ -106,7 +107,7 @@ def delivery_handler(deps: Deps) -> Handler:
         release = Release.parse(message.body)
         title, artist = await _describe(deps, release)
         followers = await _followers(deps, release.artist_id)
-        jobs = release_jobs(release, title, artist, followers)
+        jobs = [{**job, "data": logs.stamp(job["data"])} for job in release_jobs(release, title, artist, followers)]
         queue = deps.queue(names.Q_NOTIFICATIONS)
         for start in range(0, len(jobs), BULK):
             await queue.addBulk(jobs[start:start + BULK])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -18,6 +19,7 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobus
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
 
 from spotctl_sandbox import contract as names
+from spotctl_sandbox.common import logs
 from spotctl_sandbox.contract import dlq_name
 from spotctl_sandbox.events.rabbit import declare_exchanges
 from spotctl_sandbox.workers import metrics
@@ -55,8 +57,21 @@ async def declare_topology(channel: AbstractChannel) -> None:
 async def connect(deps: Deps, workers: list[str]) -> AbstractRobustConnection:
     """One robust connection for all consumers (each gets its own channel)."""
     url = deps.config.settings.amqp_url
+    # retries every 0.5-2 s: at a cold `up` RabbitMQ is the last store ready, and the workers are
+    # waited for; once connected, aio-pika's robust connection reconnects on its own
     return await until_ready(deps.health, workers, "rabbitmq", lambda: aio_pika.connect_robust(
-        url, client_properties={"connection_name": "spotctl-workers"}))
+        url, client_properties={"connection_name": "spotctl-workers"}, reconnect_interval=1.0), max_wait_s=2.0)
+
+
+def _correlation_of(message: AbstractIncomingMessage) -> str | None:
+    """The id the publisher put in the headers, else in the JSON body (`spotctl trace`)."""
+    header = (message.headers or {}).get(logs.FIELD)
+    if header:
+        return logs.valid(header.decode() if isinstance(header, bytes) else header)
+    try:
+        return logs.of(json.loads(message.body))
+    except ValueError:
+        return None
 
 
 class RabbitConsumer:
@@ -100,8 +115,9 @@ class RabbitConsumer:
         if task is not None:
             self._inflight.add(task)
         try:
-            decision = await self._handle(message, channel)
-            await self._settle(message, decision)
+            with logs.bound(_correlation_of(message)):
+                decision = await self._handle(message, channel)
+                await self._settle(message, decision)
         except asyncio.CancelledError:
             await message.nack(requeue=True)  # shutting down mid-handler: give it back
             metrics.MESSAGES.labels(self.queue_name, Disposition.REQUEUE.value).inc()

@@ -20,6 +20,7 @@ from aio_pika.abc import AbstractRobustConnection
 from aiosmtpd.smtp import SMTP
 
 from spotctl_sandbox import contract as names
+from spotctl_sandbox.common.health import CHECK_TIMEOUT_S, HealthChecks, kafka_round_trip
 from spotctl_sandbox.workers import daily_report, delivery, notifications, recently_played, recommendations
 from spotctl_sandbox.workers.analytics import Analytics
 from spotctl_sandbox.workers.bull import BullWorker
@@ -134,6 +135,23 @@ class Runner:
                         await asyncio.wait_for(worker.observe_backlog(), 2)
             await asyncio.sleep(REDIS_PROBE_S)
 
+    def health_checks(self) -> HealthChecks:
+        """A round trip to each store the workers use (GET /health, cached ~2 s)."""
+        deps, settings = self.deps, self.config.settings
+
+        async def postgres() -> None:
+            async with deps.pg.connection(timeout=CHECK_TIMEOUT_S) as conn:
+                await conn.execute("SELECT 1")
+
+        async def rabbitmq() -> None:
+            if self._connection is None or self._connection.is_closed:
+                raise ConnectionError("not connected (yet)")
+            channel = await self._connection.channel()  # Channel.Open: the broker must answer
+            await channel.close()
+
+        return HealthChecks({"redis": lambda: deps.redis.ping(), "postgres": postgres, "rabbitmq": rabbitmq,
+                             "kafka": lambda: kafka_round_trip(settings.kafka_bootstrap_servers)})
+
     def start_workers(self) -> None:
         self._spawn([SCHEMA], self._schema)
         for worker in self.bull[:-1]:
@@ -164,8 +182,8 @@ class Runner:
         mail = MailSink(self.config.sink_dir / "mail")
         push = PushSink(self.config.sink_dir / "push")
         smtp = await loop.create_server(lambda: SMTP(mail), host=settings.bind_host, port=self.config.smtp_port)
-        main_http = server(workers_app(deps.health, mail, push, lambda day: daily_report.trigger(deps, day)),
-                           settings.port, settings.bind_host)
+        main_http = server(workers_app(deps.health, mail, push, lambda day: daily_report.trigger(deps, day),
+                                       self.health_checks()), settings.port, settings.bind_host)
         push_http = server(push_app(push), self.config.push_port, settings.bind_host)
         servers = [asyncio.create_task(main_http.serve()), asyncio.create_task(push_http.serve())]
         log.info("workers: http :%d, smtp sink :%d, push sink :%d, sinks in %s", settings.port,

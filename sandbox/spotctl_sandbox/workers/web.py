@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import json
 from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 import prometheus_client
 import uvicorn
@@ -19,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from spotctl_sandbox.common.health import HealthChecks
 from spotctl_sandbox.workers import metrics
 from spotctl_sandbox.workers.retrying import transient_errors
 from spotctl_sandbox.workers.sinks import MailSink, PushSink
@@ -39,9 +41,21 @@ def _bad_request(message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=400)
 
 
-def workers_app(health: Health, mail: MailSink, push: PushSink, trigger_report: TriggerReport) -> Starlette:
+async def health_report(health: Health, checks: HealthChecks | None) -> dict[str, Any]:
+    """The workers' states, plus a round trip to each store: `degraded` names the stores that failed."""
+    snapshot = health.snapshot()
+    if checks is not None:
+        deps = await checks.report()
+        snapshot["dependencies"], snapshot["degraded"] = deps["dependencies"], deps["degraded"]
+        if deps["degraded"]:
+            snapshot["status"] = "degraded"
+    return snapshot
+
+
+def workers_app(health: Health, mail: MailSink, push: PushSink, trigger_report: TriggerReport,
+                checks: HealthChecks | None = None) -> Starlette:
     async def get_health(request: Request) -> JSONResponse:
-        return JSONResponse(health.snapshot())
+        return JSONResponse(await health_report(health, checks))
 
     async def get_metrics(request: Request) -> Response:
         metrics.refresh(health)

@@ -98,6 +98,7 @@ def finder(name: str) -> Finder | None:
 def get(name: str) -> Driver:
     from spotctl.stack.drivers import (
         elasticsearch,
+        exporter,
         gateway,
         influxdb,
         kafka,
@@ -114,6 +115,7 @@ def get(name: str) -> Driver:
         "rabbitmq": rabbitmq.launch, "kafka": kafka.launch, "mongo": mongo.launch, "nginx": gateway.launch,
         "prometheus": observability.prometheus, "grafana": observability.grafana,
         "influxdb": influxdb.launch, "elasticsearch": elasticsearch.launch,
+        "alertmanager": observability.alertmanager, "exporter": exporter.launch,
     }
     if name not in drivers:
         raise Absent(f"no local driver named {name!r}", "use --runtime docker for this service")

@@ -1,8 +1,9 @@
 """RabbitMQ: the system `rabbitmq-server` with its node, data and logs moved into the state dir.
 
-The management plugin is enabled through a plugins file of our own, so nothing outside the state
-dir changes. The Erlang distribution port is the AMQP port + 20000, as in RabbitMQ's defaults
-(a free port when that would land in the ephemeral range).
+The management and Prometheus plugins (the official image enables both) are enabled through a
+plugins file of our own, so nothing outside the state dir changes. The Erlang distribution port is
+the AMQP port + 20000, as in RabbitMQ's defaults (a free port when that would land in the ephemeral
+range).
 
 The start script normally stays as a `/bin/sh` parent that traps signals and waits for the VM;
 killing that parent orphaned a working broker. With RUNNING_UNDER_SYSTEMD it `exec`s `erl`, so the
@@ -44,13 +45,14 @@ def launch(ctx: Context) -> Launch:
     base = ctx.data_dir()
     for sub in ("mnesia", "log", "home"):
         (base / sub).mkdir(parents=True, exist_ok=True)
-    amqp, mgmt = ctx.port(5672), ctx.port(15672)
+    amqp, mgmt, metrics = ctx.port(5672), ctx.port(15672), ctx.port(15692)
     user = ctx.env.get("RABBITMQ_DEFAULT_USER", "guest")
     password = ctx.env.get("RABBITMQ_DEFAULT_PASS", "guest")
-    (base / "enabled_plugins").write_text("[rabbitmq_management].\n", encoding="utf-8")
+    (base / "enabled_plugins").write_text("[rabbitmq_management,rabbitmq_prometheus].\n", encoding="utf-8")
     (base / "rabbitmq.conf").write_text(
         f"listeners.tcp.default = 127.0.0.1:{amqp}\n"
         f"management.tcp.port = {mgmt}\nmanagement.tcp.ip = 127.0.0.1\n"
+        f"prometheus.tcp.port = {metrics}\nprometheus.tcp.ip = 127.0.0.1\n"
         f"default_user = {user}\ndefault_pass = {password}\nloopback_users = none\n"
         "log.console = true\nlog.console.level = info\nlog.file = false\n",
         encoding="utf-8")

@@ -15,6 +15,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, RichLog, Static
 from textual.worker import get_current_worker
 
+from spotctl.inspect.log_view import readable
+
 KEEP_LINES = 5000
 TAIL_BYTES = 256_000
 
@@ -62,7 +64,7 @@ class LogsScreen(Screen[None]):
                     chunk = fh.read(size - offset)
                 offset = size
                 *lines, partial = (partial + chunk).split(b"\n")
-                self.post_message(self.Lines([line.decode("utf-8", "replace") for line in lines]))
+                self.post_message(self.Lines([readable(line.decode("utf-8", "replace")) for line in lines]))
             time.sleep(0.3)
 
     @on(Lines)
