@@ -45,6 +45,7 @@ class AnalyticsScreen(TableScreen):
     def __init__(self, sources: Sources, tenant: str = "default") -> None:
         super().__init__(sources)
         self.tenant, self.metric, self.span = tenant, METRICS[0], SPANS[0]
+        self.overview: Overview | None = None  # what is shown now
 
     def above(self) -> ComposeResult:
         yield PlotextPlot(id="chart")
@@ -78,7 +79,7 @@ class AnalyticsScreen(TableScreen):
 
     @on(Read)
     def shown(self, message: Read) -> None:
-        ov = message.overview
+        ov = self.overview = message.overview
         plot = self.query_one("#chart", PlotextPlot)
         draw(plot.plt, ov.chart)
         plot.refresh()
