@@ -19,7 +19,7 @@ def test_buckets_become_per_minute_rates_and_the_plays_forecast_is_divided_by_si
     chart = overview("t", "plays", DAY, answers).chart
     assert (chart.xs, chart.ys) == ([T0, T0 + 600], [5.0, 0.0])  # 10 min buckets; a silent one is zero
     assert (chart.value, chart.lower, chart.upper) == ([10.0], [8.0], [12.0])
-    assert chart.title == "plays per minute of t, last 24 h + next 12 h forecast (90% band)"
+    assert chart.title == "plays per minute, last 24 h · next 12 h forecast, ··· 90% band"
 
 
 def test_active_users_forecast_is_already_the_hours_mean_minute() -> None:

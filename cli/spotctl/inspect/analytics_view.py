@@ -161,8 +161,8 @@ def overview(tenant: str, metric: str, span: Span, answers: dict[str, Any]) -> O
         notes.append(f"no anomalies: {answers['anomalies_error']}")
     marks_x, marks_y = _marks(xs, ys, span.step_min, anomalies)
     confidence = (answers.get("forecast") or {}).get("confidence")
-    band = f" + next {span.horizon[:-1]} h forecast ({confidence:.0%} band)" if band_xs and confidence else ""
-    title = f"{metric} per minute of {tenant}, last {span.name}{band}"
+    band = f" · next {span.horizon[:-1]} h forecast, ··· {confidence:.0%} band" if band_xs and confidence else ""
+    title = f"{metric} per minute, last {span.name}{band}" + (" · x anomaly" if marks_x else "")
     chart = Chart(title, xs, ys, band_xs, value, lower, upper, marks_x, marks_y)
     models = model_rows(answers.get("models") or [])
     if answers.get("models_error"):

@@ -131,20 +131,21 @@ class AnalyticsScreen(TableScreen):
 
 
 def draw(plt: Any, chart: Chart) -> None:
-    """The series, the forecast with its band (dotted) and the anomalies (x) on one figure. The x axis
-    is minutes with our own tick labels (UTC), so nothing depends on the machine's time zone."""
+    """The series, the forecast with its band (dotted) and the anomalies (x) on one figure; the title is
+    the key (a legend box would hide the newest points). The x axis is minutes with our own tick labels
+    (UTC), so nothing depends on the machine's time zone."""
     plt.clear_data()
     plt.clear_figure()
     plt.title(chart.title)
     if chart.xs:
-        plt.plot(_minutes(chart.xs), chart.ys, marker="braille", color="cyan", label="per minute")
+        plt.plot(_minutes(chart.xs), chart.ys, marker="braille", color="cyan")
     if chart.band_xs:
         xs = _minutes(chart.band_xs)
-        plt.plot(xs, chart.upper, marker="dot", color="green", label="band")
+        plt.plot(xs, chart.upper, marker="dot", color="green")
         plt.plot(xs, chart.lower, marker="dot", color="green")
-        plt.plot(xs, chart.value, marker="braille", color="green", label="forecast")
+        plt.plot(xs, chart.value, marker="braille", color="green")
     if chart.marks_x:
-        plt.scatter(_minutes(chart.marks_x), chart.marks_y, marker="x", color="red", label="anomaly")
+        plt.scatter(_minutes(chart.marks_x), chart.marks_y, marker="x", color="red")
     every = chart.xs + chart.band_xs
     if every:
         ticks, labels = _ticks(min(every), max(every))
