@@ -9,7 +9,6 @@ The chart is textual-plotext's `PlotextPlot`: a plotext figure per widget, redra
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from typing import Any
 
 from rich.markup import escape
@@ -24,7 +23,7 @@ from textual_plotext import PlotextPlot
 from spotctl.inspect.analytics_view import METRICS, SPANS, Chart, Overview
 from spotctl.tui import data
 from spotctl.tui.components.base import problem
-from spotctl.tui.components.table_screen import Row, TableScreen
+from spotctl.tui.components.table_screen import TableScreen
 from spotctl.tui.data import Sources
 
 TICKS = 5
@@ -63,6 +62,7 @@ class AnalyticsScreen(TableScreen):
 
     @work(thread=True, exclusive=True, group="table")
     def load(self) -> None:
+        """One read for the chart, the registry and the anomalies (rows go to the grid as every table's do)."""
         try:
             overview = data.analytics_overview(self.sources, self.tenant, self.metric, self.span)
         except Exception as exc:  # the service down is the status line, with the command that starts it
@@ -70,12 +70,6 @@ class AnalyticsScreen(TableScreen):
             return
         self.post_message(self.Read(overview))
         self.post_message(self.Loaded(list(overview.anomalies)))
-
-    def fetch(self) -> list[Row]:  # load() reads everything at once
-        raise NotImplementedError
-
-    def cells(self, row: Row) -> Sequence[Any]:
-        return [Text(str(c)) for c in row]
 
     @on(Read)
     def shown(self, message: Read) -> None:
