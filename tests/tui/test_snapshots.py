@@ -196,3 +196,48 @@ def test_a_destructive_action_asks_with_the_count(snap_compare: Any, fixed: Call
     monkeypatch.setattr(data, "rabbit_purge_question",
                         lambda src, queue: questions.purge_queue(queue, 12))
     assert snap_compare(fixed("rabbit"), terminal_size=SMALL, run_before=keys("down", "down", "p"))
+
+
+# --- analytics: a tenant's plays with the forecast band and anomalies, the model registry -------------
+
+T0 = 1_796_191_200  # 2026-12-02 06:00 UTC
+ANALYTICS = {
+    "series": {"series": [{"tags": {}, "points": [[T0 + 60 * i, 20 + (i * 7) % 9 + (30 if i == 140 else 0)]
+                                                  for i in range(180)]}]},
+    "forecast": {"confidence": 0.9, "points": [{"at": T0 + 3600 * (3 + h), "value": 60.0 * (24 + 2 * h),
+                                                "lower": 60.0 * (19 + 2 * h), "upper": 60.0 * (30 + 2 * h)}
+                                               for h in range(4)]},
+    "anomalies": [{"tenant": "sim-north", "minute": T0 + 140 * 60, "anomaly_score": 0.7761,
+                   "reasons": ["plays +190%", "errors +4000%"], "model_version": 3, "source": "live"},
+                  {"tenant": "sim-north", "minute": "2026-12-01T21:14:00+00:00", "anomaly_score": 0.6912,
+                   "reasons": ["plays -71%"], "model_version": 2, "source": "scan"}],
+    "models": [{"name": "anomaly_detector", "version": v, "status": s, "created_at": "2026-12-02T05:00:00+00:00",
+                "tenants": ["sim-north", "sim-south"], "metrics": {"precision": 0.79, "recall": 0.6}}
+               for v, s in ((3, "promoted"), (2, "retired"), (1, "retired"))]
+    + [{"name": "predictive_analytics", "version": 1, "status": "promoted", "created_at": "2026-12-01T06:30:00+00:00",
+        "tenants": ["sim-north"], "metrics": {"plays": {"model_mape": 6.4, "seasonal_naive_mape": 8.7}}}],
+}
+NOT_TRAINED = {"series": ANALYTICS["series"], "models": [],
+               "forecast_error": "model 'predictive_analytics' is not trained yet: train it with "
+                                 "`spotctl analytics train predictive_analytics`"}
+
+
+def analytics_on(monkeypatch: pytest.MonkeyPatch, answers: dict[str, Any]) -> None:
+    from spotctl.inspect.analytics_view import overview
+    from spotctl.tui import data
+
+    monkeypatch.setattr(data, "analytics_overview",
+                        lambda src, tenant, metric, span: overview(tenant, metric, span, answers))
+
+
+@SIZES
+def test_the_analytics_screen(snap_compare: Any, fixed: Callable[..., Any], monkeypatch: pytest.MonkeyPatch,
+                              size: tuple[int, int]) -> None:
+    analytics_on(monkeypatch, ANALYTICS)
+    assert snap_compare(fixed("analytics"), terminal_size=size, run_before=keys())
+
+
+def test_analytics_says_which_model_to_train(snap_compare: Any, fixed: Callable[..., Any],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    analytics_on(monkeypatch, NOT_TRAINED)
+    assert snap_compare(fixed("analytics"), terminal_size=SMALL, run_before=keys())

@@ -14,10 +14,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import httpx
 
+    from spotctl.endpoints import Endpoints
+
 
 @contextmanager
-def api(url: str | None = None, token: str | None = None, role: str = "viewer") -> Iterator[httpx.Client]:
-    """An HTTP client on the analytics API with a bearer token (minted for `role` unless given)."""
+def api(url: str | None = None, token: str | None = None, role: str = "viewer",
+        endpoints: Endpoints | None = None) -> Iterator[httpx.Client]:
+    """An HTTP client on the analytics API with a bearer token (minted for `role` unless given), on the
+    stack `endpoints` describe (the TUI's) or, by default, the one the environment resolves to."""
     import asyncio
 
     import httpx
@@ -26,7 +30,7 @@ def api(url: str | None = None, token: str | None = None, role: str = "viewer") 
     from spotctl.clients.reach import reaching, require
     from spotctl.endpoints import resolve
 
-    ep = resolve({"ANALYTICS_URL": url})
+    ep = endpoints if endpoints is not None else resolve({"ANALYTICS_URL": url})
     base = require("ANALYTICS_URL", ep.analytics_url)
     jti = None
     if token is None:
@@ -80,3 +84,27 @@ def answer(resp: httpx.Response) -> Any:
     if resp.status_code in (400, 404, 409, 422):
         raise UsageError(str(detail))
     raise SpotctlError(f"analytics answered {resp.status_code}: {detail}")
+
+
+def overview(client: httpx.Client, tenant: str, metric: str, since: str, step: str,
+             horizon: str) -> dict[str, Any]:
+    """What the TUI's analytics screen shows, in one go: a tenant's metric (1 min windows summed per
+    `step`), its forecast, the tenant's recent anomalies and the model registry. A part the API refuses
+    (a model not trained: 409, an unknown tenant: 404, InfluxDB down: 503) is `<part>_error`, its reason
+    in one line, and the other parts still come; the service unreachable raises (ServiceDown, from `api`)."""
+    from spotctl.errors import SpotctlError
+
+    requests: dict[str, tuple[str, dict[str, Any]]] = {
+        "series": (f"/analytics/metrics/{tenant}", {"metric": metric, "start": since, "step": step,
+                                                     "window": "1m", "aggregation": "sum"}),
+        "forecast": ("/analytics/ml/forecast", {"tenant": tenant, "metric": metric, "horizon": horizon}),
+        "anomalies": ("/analytics/ml/anomalies", {"tenant": tenant, "limit": 50}),
+        "models": ("/analytics/ml/models", {}),
+    }
+    out: dict[str, Any] = {}
+    for part, (path, params) in requests.items():
+        try:
+            out[part] = answer(client.get(path, params=params))
+        except SpotctlError as exc:  # the API's own answer; a refused connection is not caught here
+            out[f"{part}_error"] = exc.message
+    return out

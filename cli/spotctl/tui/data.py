@@ -1,7 +1,7 @@
 """The TUI's I/O: blocking reads and actions on the runtime and the stores, run inside Textual thread workers.
 
 Everything goes through `spotctl.clients`, the very clients the commands use, so a screen shows what
-`spotctl ps|redis|rabbit|kafka|jobs|hub|pg|mongo` print and an action does what the command does
+`spotctl ps|redis|rabbit|kafka|jobs|hub|pg|mongo|analytics` print and an action does what the command does
 (`inspect.questions` words the confirmation both ask). Screens call these functions, never a client.
 """
 
@@ -18,6 +18,7 @@ from spotctl.endpoints import Endpoints
 if TYPE_CHECKING:
     from spotctl.clients.hub_peer import Peer
     from spotctl.clients.kafka import KafkaClient
+    from spotctl.inspect.analytics_view import Overview, Span
     from spotctl.inspect.hub_view import Target
     from spotctl.inspect.kafka_view import Reset
     from spotctl.inspect.redis_view import KeyRow, KeyView
@@ -296,6 +297,19 @@ def hub_topics(src: Sources, ns: str = "default") -> list[dict[str, Any]]:
     from spotctl.clients import hub
 
     return hub.topics(src.endpoints.redis_url, src.endpoints.database_url, ns)
+
+
+# --- analytics -------------------------------------------------------------------------------------
+
+def analytics_overview(src: Sources, tenant: str, metric: str, span: Span) -> Overview:
+    """A tenant's metric with its forecast band and anomalies, and the model registry, as the screen
+    shows them (`spotctl analytics metrics|forecast|anomalies|models`, through the same client)."""
+    from spotctl.clients import analytics
+    from spotctl.inspect.analytics_view import overview
+
+    with analytics.api(endpoints=src.endpoints) as client:
+        answers = analytics.overview(client, tenant, metric, span.since, span.step, span.horizon)
+    return overview(tenant, metric, span, answers)
 
 
 # --- PostgreSQL and the document store --------------------------------------------------------------

@@ -37,5 +37,6 @@ MODES = (
     Mode("pg", "0", "PostgreSQL", "pg:PgScreen"),
     Mode("docs", "", "Documents", "docs:DocsScreen"),
     Mode("load", "", "Load", "load:LoadScreen"),
+    Mode("analytics", "", "Analytics", "analytics:AnalyticsScreen"),
 )
 NAMES = tuple(m.name for m in MODES)
