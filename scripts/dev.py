@@ -136,7 +136,7 @@ def cmd_test() -> None:
     run(BIN / "mypy")
     run(BIN / "lint-imports")  # the layers in pyproject.toml / docs/ARCHITECTURE.md
     step("tests (the suite starts its own stack on ports 20000-30000 and stops it afterwards)")
-    code = run(PYTHON, "-m", "pytest", *sys.argv[2:], check=False)
+    code = run(PYTHON, "-m", "pytest", "--durations=25", *sys.argv[2:], check=False)  # CI's log names the slow
     sys.exit(code)
 
 

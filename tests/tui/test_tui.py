@@ -123,6 +123,7 @@ async def test_read_only_hides_every_action(sources: Any, redis_key: str) -> Non
     app = app_for(sources, "rabbit", read_only=True)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.screen.grid.row_count > 0, 20)
+        await until(pilot, lambda: screen_text(app).splitlines()[-1].strip() != "", 10)  # the footer is drawn
         footer = screen_text(app).splitlines()[-1]
         assert "Filter" in footer and "Purge" not in footer and "Redrive" not in footer
         await pilot.press("p")
