@@ -125,6 +125,8 @@ def test_alerts_test_shows_the_alert_on_the_hub_in_the_mailbox_and_the_push_sink
     assert {c["outcome"] for c in landed.values()} == {"landed"}
     assert str(observability.ops_user) in landed["hub"]["where"]
     assert report["test_id"] in landed["email"]["where"] and "push sink" in landed["push"]["where"]
+    table = cli("alerts", "test", env=observability.env)  # states are coloured cells, not markup text
+    assert table.returncode == 0 and "landed" in table.stdout and "[green]" not in table.stdout, table.stdout
 
 
 def test_silence_asks_then_silences_and_unsilence_undoes_it(observability: Observability,

@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from spotctl.output import OutputFormat, OutputOpt
+from spotctl.output import OutputFormat, OutputOpt, styled
 
 if TYPE_CHECKING:
+    from rich.text import Text
+
     from spotctl.clients.prometheus import Silence
     from spotctl.inspect.alerts_view import AlertRow
 
@@ -53,8 +55,6 @@ def _silence_json(s: Silence) -> dict[str, Any]:
 def list_cmd(prometheus_url: PromOpt = None, alertmanager_url: AmOpt = None,
              output: OutputOpt = OutputFormat.table) -> None:
     """Pending and firing alerts with their age (silenced/inhibited marked), then active silences."""
-    from rich.markup import escape
-
     from spotctl.clients.prometheus import AlertmanagerClient, NotRunning, PrometheusClient
     from spotctl.inspect.alerts_view import age, merge_alerts
     from spotctl.output import emit, info, print_json, warn
@@ -75,18 +75,17 @@ def list_cmd(prometheus_url: PromOpt = None, alertmanager_url: AmOpt = None,
         info("no alert is pending or firing")
     else:
         emit(None, output, ("ALERT", "STATE", "SEVERITY", "AGE", "LABELS", "SUMMARY"),
-             [(escape(r.name), _state(r.state), r.severity, age(r.since),
-               escape(", ".join(f"{k}={v}" for k, v in sorted(r.labels.items()))), escape(r.summary)) for r in rows])
+             [(r.name, _state(r.state), r.severity, age(r.since),
+               ", ".join(f"{k}={v}" for k, v in sorted(r.labels.items())), r.summary) for r in rows])
     if silences:
         emit(None, output, ("SILENCE", "MATCHERS", "ENDS", "BY", "COMMENT"),
-             [(s.id, escape(", ".join(map(str, s.matchers))), s.ends_at.strftime("%Y-%m-%d %H:%M UTC")
-               if s.ends_at else "", escape(s.created_by), escape(s.comment)) for s in silences],
+             [(s.id, ", ".join(map(str, s.matchers)), s.ends_at.strftime("%Y-%m-%d %H:%M UTC")
+               if s.ends_at else "", s.created_by, s.comment) for s in silences],
              title="active silences")
 
 
-def _state(state: str) -> str:
-    style = {"firing": "red", "pending": "yellow", "silenced": "dim", "inhibited": "dim"}.get(state, "")
-    return f"[{style}]{state}[/]" if style else state
+def _state(state: str) -> Text:
+    return styled(state, {"firing": "red", "pending": "yellow", "silenced": "dim", "inhibited": "dim"}.get(state, ""))
 
 
 @app.command("silence")
@@ -153,17 +152,17 @@ def test_cmd(
     with spinner("sending a test alert and waiting for its deliveries…"):
         report = run_test(_url("ALERTMANAGER_URL", alertmanager_url), _url("MONITOR_URL", None),
                           _url("WORKERS_URL", None), timeout)
-    from rich.markup import escape
-
     emit(report.as_json(), output, ("CHANNEL", "RESULT", "WHERE"),
-         [(c.channel, _outcome(c.outcome), escape(c.where)) for c in report.channels],
+         [(c.channel, _outcome(c.outcome), c.where) for c in report.channels],
          title=f"test alert {report.test_id}")
     if output is OutputFormat.table and report.hint:
-        err().print(f"[dim]hint:[/] {escape(report.hint)}", highlight=False)
+        from rich.text import Text
+
+        err().print(Text.assemble(("hint:", "dim"), " ", report.hint), highlight=False)
     if not report.ok:
         raise typer.Exit(1)
 
 
-def _outcome(outcome: str) -> str:
-    style = {"landed": "green", "sent": "green", "skipped": "yellow", "failed": "red", "missing": "red"}
-    return f"[{style.get(outcome, '')}]{outcome}[/]" if outcome in style else outcome
+def _outcome(outcome: str) -> Text:
+    return styled(outcome, {"landed": "green", "sent": "green", "skipped": "yellow", "failed": "red",
+                            "missing": "red"}.get(outcome, ""))

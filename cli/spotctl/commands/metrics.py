@@ -51,8 +51,6 @@ def query_cmd(
 
 
 def _instant(prom: Any, promql: str, output: OutputFormat) -> None:
-    from rich.markup import escape
-
     from spotctl.inspect.metrics_view import finite_or_none, number, series_name
     from spotctl.output import emit, info
 
@@ -61,14 +59,12 @@ def _instant(prom: Any, promql: str, output: OutputFormat) -> None:
         info("no series (the expression is valid; nothing matches yet)")
     emit({"query": promql, "result": [{"labels": dict(s.labels), "value": finite_or_none(s.value)}
                                       for s in samples]}, output,
-         ("SERIES", "VALUE"), [(escape(series_name(s.labels)), number(s.value)) for s in samples])
+         ("SERIES", "VALUE"), [(series_name(s.labels), number(s.value)) for s in samples])
 
 
 def _ranged(prom: Any, promql: str, range_: str, step: str | None, output: OutputFormat) -> None:
     import math
     import time
-
-    from rich.markup import escape
 
     from spotctl.inspect.alerts_view import parse_duration
     from spotctl.inspect.metrics_view import finite_or_none, number, series_name, sparkline, step_for
@@ -84,7 +80,7 @@ def _ranged(prom: Any, promql: str, range_: str, step: str | None, output: Outpu
     for s in series:
         values = [v for _, v in s.points]
         finite = [v for v in values if math.isfinite(v)] or [math.nan]
-        rows.append((escape(series_name(s.labels)), number(values[-1]), number(min(finite)), number(max(finite)),
+        rows.append((series_name(s.labels), number(values[-1]), number(min(finite)), number(max(finite)),
                      sparkline(values, 30)))
     data = [{"labels": dict(s.labels), "points": [[t, finite_or_none(v)] for t, v in s.points]} for s in series]
     emit({"query": promql, "range_s": window, "step_s": resolution, "series": data}, output,

@@ -27,8 +27,6 @@ def trace(
     import datetime as dt
     from pathlib import Path
 
-    from rich.markup import escape
-
     from spotctl import project
     from spotctl.errors import SpotctlError, UsageError
     from spotctl.inspect.log_view import parse
@@ -60,5 +58,5 @@ def trace(
     emit({"correlation_id": correlation_id, "lines": [line.as_json() for line in lines]}, output,
          ("BEGAN (UTC)", "+MS", "SERVICE", "LEVEL", "MESSAGE"),
          [(clock(line.started), "" if line.started is None else f"{(line.started - start) * 1000:.0f}",
-           line.service, line.level, escape(line.msg)) for line in lines],
+           line.service, line.level, line.msg) for line in lines],
          title=f"trace {correlation_id}: {len(lines)} lines, {len({line.service for line in lines})} services")
