@@ -65,3 +65,11 @@ def test_ml_commands_say_what_is_wrong(env: dict[str, str], cli: Any) -> None:
     assert bad_sim.returncode == 2 and "at least one tenant" in bad_sim.stderr
     bad_end = cli("analytics", "simulate", "--end", "soon", "--yes")
     assert bad_end.returncode == 2 and "--end 'soon' is not an ISO 8601 time" in bad_end.stderr
+
+
+def test_no_anomaly_is_a_sentence_saying_how_detection_starts_not_an_empty_table(cli: Any) -> None:
+    quiet = cli("analytics", "anomalies", "--tenant", f"quiet-{uuid.uuid4().hex[:6]}")
+    assert quiet.returncode == 0 and quiet.stdout == "", quiet.stdout
+    assert "no anomaly flagged" in quiet.stderr and "spotctl analytics train anomaly_detector" in quiet.stderr
+    as_json = cli("analytics", "anomalies", "--tenant", f"quiet-{uuid.uuid4().hex[:6]}", "-o", "json")
+    assert json.loads(as_json.stdout) == []

@@ -130,8 +130,13 @@ def anomalies(
         found = _answer(client.get("/analytics/ml/anomalies", params={k: v for k, v in params.items() if v}))
     rows = [(_when(a["minute"]), a["tenant"], f"{a['anomaly_score']:.3f}", "█" * round(a["anomaly_score"] * 10),
              ", ".join(a["reasons"]), a["source"]) for a in found]
-    emit({"scan": summary, "anomalies": found} if summary else found, output,
-         ["minute (UTC)", "tenant", "score", "", "why", "source"], rows)
+    if not found and output is OutputFormat.table:
+        info("no anomaly flagged" + (f" for {tenant}" if tenant else "") + (f" since {since}" if since else "")
+             + "; a detector must be trained and promoted to score live minutes: "
+               "spotctl analytics models, spotctl analytics train anomaly_detector")
+    else:
+        emit({"scan": summary, "anomalies": found} if summary else found, output,
+             ["minute (UTC)", "tenant", "score", "bar", "why", "source"], rows)
     if summary and output is OutputFormat.table:
         truth = summary.get("against_ground_truth")
         info(f"scan: {summary['flagged']} of {summary['minutes']} minutes flagged by v{summary['model_version']}"
