@@ -9,6 +9,7 @@ import pytest
 
 from spotctl_sandbox.hub.connection import INBOUND
 from spotctl_sandbox.hub.core.batching import Batcher
+from spotctl_sandbox.hub.core.breaker import Breaker
 from spotctl_sandbox.hub.core.listening import Action, PlaybackState
 from spotctl_sandbox.hub.core.outbox import PriorityOutbox
 from spotctl_sandbox.hub.core.playlist_diff import inverse_ops, summarize
@@ -130,3 +131,21 @@ def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
     delays = [backoff_delay(n, 0.5, 8.0, rng) for n in range(8)]
     assert all(0.25 <= d <= 0.5 for d in delays[:1]) and all(4.0 <= d <= 8.0 for d in delays[5:])
     assert len({round(d, 6) for d in delays[5:]}) > 1  # jittered, not synchronized
+
+
+def test_a_breaker_fails_calls_at_once_after_a_failure_then_lets_one_probe_through_per_cooldown() -> None:
+    breaker = Breaker("postgres", cooldown_s=0.5)
+    assert breaker.allow(0.0) and breaker.closed
+    breaker.failed(1.0)
+    assert not breaker.allow(1.2)  # open: no call waits out another bound
+    assert breaker.allow(1.5)  # the cooldown is over: one probe ...
+    assert not breaker.allow(1.6)  # ... and only one
+    assert breaker.allow(2.0)  # a probe that never reached the dependency leaves room for the next
+    breaker.succeeded()
+    assert breaker.closed and breaker.allow(2.1) and breaker.allow(2.1)
+
+
+def test_the_connection_bucket_judges_arrival_times_so_a_late_backlog_is_not_a_burst() -> None:
+    limiter = ConnectionLimiter.create(rate=2, burst=2)
+    arrivals = [i * 0.5 for i in range(20)]  # 2/s for 10 s, all handled at once afterwards
+    assert [limiter.check(t) for t in arrivals] == [Verdict.ALLOW] * 20

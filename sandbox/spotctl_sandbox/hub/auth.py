@@ -19,6 +19,7 @@ from spotctl_sandbox.realtime.protocol import CloseCode, ErrorCode, ProtocolErro
 from spotctl_sandbox.realtime.topics import KEY_RE
 
 from . import audit, metrics
+from .conn import HubConnection
 from .core.inbound import Inbound
 from .node import Hub
 
@@ -53,7 +54,10 @@ class Authenticator:
 
     async def _auth_frame(self, ws: ServerConnection, ns: str, peer: str) -> str | None:
         try:
-            first = self.inbound.parse(await asyncio.wait_for(ws.recv(), self.hub.cfg.auth_timeout_s))
+            raw = await asyncio.wait_for(ws.recv(), self.hub.cfg.auth_timeout_s)
+            if isinstance(ws, HubConnection):
+                ws.arrived()  # the auth frame's stamp: later frames' stamps stay in step
+            first = self.inbound.parse(raw)
         except TimeoutError:
             await self._refuse(ws, ns, peer, f"authenticate within {self.hub.cfg.auth_timeout_s:g} s: "
                                              "send an 'auth' frame", audited="no auth frame in time")

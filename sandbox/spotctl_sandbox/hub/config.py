@@ -27,6 +27,7 @@ class HubConfig:
     send_buffer_grace_s: float = 1.0  # over the soft limit this long (not draining): shed
     shutdown_grace_s: float = 5.0
     activity_interval_s: float = 5.0  # hub_activity events on Kafka every this often (0: none)
+    dependency_timeout_s: float = 1.5  # a Redis or PostgreSQL call answers within this, or `unavailable`
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> HubConfig:
@@ -51,4 +52,5 @@ class HubConfig:
             send_buffer_grace_s=e.number("HUB_SEND_BUFFER_GRACE", d.send_buffer_grace_s, minimum=0),
             shutdown_grace_s=e.number("HUB_SHUTDOWN_GRACE", d.shutdown_grace_s, minimum=0),
             activity_interval_s=e.number("HUB_ACTIVITY_INTERVAL", d.activity_interval_s, minimum=0),
+            dependency_timeout_s=e.number("HUB_DEPENDENCY_TIMEOUT_S", d.dependency_timeout_s, minimum=0.1),
         )

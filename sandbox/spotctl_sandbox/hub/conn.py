@@ -7,9 +7,13 @@ fan-out costs one `transport.write` per connection per burst and writes cannot i
 from __future__ import annotations
 
 import asyncio
+import time
+from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 from websockets.asyncio.server import ServerConnection
+from websockets.frames import Frame, Opcode
 from websockets.protocol import Event, State
 
 from spotctl_sandbox.realtime.topics import Topic
@@ -18,20 +22,34 @@ from .core.fanout import encode_text
 from .core.presence import member
 from .core.ratelimit import ConnectionLimiter
 
+_DATA = (Opcode.TEXT, Opcode.BINARY, Opcode.CONT)
 DROP_AFTER_S = 2.0  # a slow consumer's close handshake gets this long before the socket is aborted
 
 
 class HubConnection(ServerConnection):
-    """websockets' server connection with `heard`: set by every frame the peer sends.
+    """websockets' server connection with `heard`, set by every frame the peer sends, and the arrival
+    time of each message not yet handled.
 
     Any frame counts as a sign of life, not only the pong: a busy client is alive (keepalive.py).
+    Messages are stamped when they are read off the socket, so rate limits judge when a client sent,
+    not when a stalled hub got round to it (connection.py).
     """
 
     heard = True
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.arrivals: deque[float] = deque()  # monotonic read times of messages not yet handled
+
     def process_event(self, event: Event) -> None:
         super().process_event(event)
         self.heard = True
+        if isinstance(event, Frame) and event.fin and event.opcode in _DATA:
+            self.arrivals.append(time.monotonic())
+
+    def arrived(self) -> float:
+        """When the message just taken from the connection arrived (monotonic; now if not stamped)."""
+        return self.arrivals.popleft() if self.arrivals else time.monotonic()
 
 
 @dataclass(eq=False, slots=True)

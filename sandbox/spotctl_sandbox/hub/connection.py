@@ -12,9 +12,10 @@ import time
 import uuid
 from urllib.parse import parse_qs, urlsplit
 
-from limits import parse as parse_limit
-from limits.aio.strategies import FixedWindowRateLimiter
+import psycopg
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
@@ -26,6 +27,7 @@ from spotctl_sandbox.realtime.topics import Kind, Topic
 from . import audit, metrics
 from .auth import Authenticator, display_name, reject
 from .conn import Conn, HubConnection
+from .core.breaker import Breaker
 from .core.inbound import Inbound, Incoming
 from .core.presence import Presence
 from .core.ratelimit import ConnectionLimiter, Verdict
@@ -33,19 +35,22 @@ from .features import MESSAGES, chat
 from .features.context import Context
 from .node import Hub
 from .store import Database
+from .userlimit import UserLimit
 
 log = logging.getLogger("spotctl_sandbox.hub")
 
 INBOUND = Inbound({kind: message.schema for kind, message in MESSAGES.items()})
+LOCAL = frozenset({"ping", "time_sync"})  # answered without Redis: never failed by its breaker
+OUTAGE = (RedisConnectionError, RedisTimeoutError)  # not an answer (a script's error is one)
 
 
 class Server:
     """The per-worker WebSocket handler bound to the hub, database and user rate limiter."""
 
-    def __init__(self, hub: Hub, db: Database | None, user_limiter: FixedWindowRateLimiter) -> None:
-        self.hub, self.db, self.user_limiter = hub, db, user_limiter
-        self.user_limit = parse_limit(hub.cfg.user_rate)
+    def __init__(self, hub: Hub, db: Database | None, user_limit: UserLimit) -> None:
+        self.hub, self.db, self.user_limit = hub, db, user_limit
         self.auth = Authenticator(hub, INBOUND)
+        self.bus = Breaker("redis")  # one per worker: a stall is felt by all its connections alike
 
     async def handle(self, ws: ServerConnection) -> None:
         assert isinstance(ws, HubConnection)  # serve(create_connection=HubConnection)
@@ -94,11 +99,13 @@ class Server:
             log.warning("cleanup of connection %s incomplete: %s", conn.id, exc)
 
     async def _on_frame(self, conn: Conn, raw: str | bytes) -> None:
-        """Rate-limit, validate and dispatch one client frame.
+        """Rate-limit (on the frame's arrival time), validate and dispatch one client frame.
 
-        A Redis hiccup fails this frame, never the connection: the client gets an `unavailable`
-        error it can retry (closing healthy sockets over a slow bus turns a stall into a reconnect
-        storm)."""
+        A dependency that does not answer within its bound fails this frame, never the connection:
+        the client gets `unavailable` naming it and may retry (closing healthy sockets over a slow
+        bus turns a stall into a reconnect storm). While a dependency's breaker is open, frames that
+        need it fail at once, so a backlog drains instead of waiting out one bound per frame."""
+        arrived = conn.ws.arrived()
         msg: Incoming | ProtocolError
         try:
             msg = INBOUND.parse(raw)
@@ -106,47 +113,74 @@ class Server:
             msg = exc
         request_id = msg.request_id if isinstance(msg, Incoming) else msg.reply_to
         try:
-            if not await self._allowed(conn, request_id):
+            if not await self._allowed(conn, request_id, arrived):
                 return
             if isinstance(msg, ProtocolError):
                 raise msg
-            metrics.msg_in(msg.type).inc()
-            self.hub.activity.message(conn.ns, msg.type)
-            message = MESSAGES[msg.type]
-            result = await message.handler(Context(self.hub, conn, self.db), msg.content)
-            if result is not None:
-                conn.send(protocol.frame(message.reply, result, reply_to=request_id))
+            await self._handle(conn, msg)
         except ProtocolError as exc:
             self._error(conn, exc.code, exc.message, exc.reply_to or request_id, **exc.extra)
             if exc.code == ErrorCode.FORBIDDEN and isinstance(msg, Incoming) and not exc.audited:
                 await audit.denied(self.hub.redis, ns=conn.ns, user_id=conn.user_id, kind=msg.type,
                                    reason=exc.message)
         except RedisError as exc:
+            if isinstance(exc, OUTAGE):
+                self.bus.failed(time.monotonic())
             log.warning("Redis failed on a frame of connection %s: %s", conn.id, exc)
-            self._error(conn, ErrorCode.UNAVAILABLE, "the hub's message bus did not answer: retry", request_id)
+            self._error(conn, ErrorCode.UNAVAILABLE, "the hub's message bus (Redis) did not answer: retry",
+                        request_id, dependency="redis")
+        except psycopg.OperationalError as exc:  # down, frozen past the bound, or no connection free
+            if self.db is not None:
+                self.db.breaker.failed(time.monotonic())
+            log.warning("PostgreSQL failed on a frame of connection %s: %s", conn.id, exc)
+            self._error(conn, ErrorCode.UNAVAILABLE, "PostgreSQL did not answer: retry", request_id,
+                        dependency="postgres")
         except Exception:
             log.exception("handler failed")
             self._error(conn, ErrorCode.INTERNAL, "internal error while handling this message", request_id)
 
-    async def _allowed(self, conn: Conn, request_id: str | None) -> bool:
-        """The per-connection bucket (local), then the per-user limit (Redis, across workers).
+    async def _handle(self, conn: Conn, msg: Incoming) -> None:
+        metrics.msg_in(msg.type).inc()
+        self.hub.activity.message(conn.ns, msg.type)
+        message = MESSAGES[msg.type]
+        needs_bus = msg.type not in LOCAL
+        if needs_bus and not self.bus.allow(time.monotonic()):
+            raise _unavailable("redis")
+        ctx = Context(self.hub, conn, self.db)
+        result = await message.handler(ctx, msg.content)
+        if needs_bus:
+            self.bus.succeeded()
+        if ctx.used_db and self.db is not None:
+            self.db.breaker.succeeded()
+        if result is not None:
+            conn.send(protocol.frame(message.reply, result, reply_to=msg.request_id))
+
+    async def _allowed(self, conn: Conn, request_id: str | None, arrived: float) -> bool:
+        """The per-connection bucket (local), then the per-user limit (Redis, across workers), both
+        judged at the frame's arrival (monotonic `arrived`): a backlog a stall built up is not a burst.
 
         A refused frame gets `rate_limited` with `retry_after_ms`; a client that keeps going is closed
-        with 1013 (come back later), after the same error saying when."""
-        now = time.monotonic()
-        verdict = conn.limiter.check(now)
+        with 1013 (come back later), after the same error saying when. While Redis does not answer,
+        the per-user check is skipped (fails open; the per-connection bucket still holds)."""
+        verdict = conn.limiter.check(arrived)
         retry_s = conn.limiter.bucket.wait_s()
-        if verdict is Verdict.ALLOW and not await self.user_limiter.hit(self.user_limit, conn.ns, conn.user_id):
-            verdict = conn.limiter.guard.strike(now)
-            stats = await self.user_limiter.get_window_stats(self.user_limit, conn.ns, conn.user_id)
-            retry_s = max(0.0, stats.reset_time - time.time())
-            metrics.RATE_LIMITED.labels(metrics.WORKER, "user").inc()
+        if verdict is Verdict.ALLOW and self.bus.closed:
+            try:
+                wait = await self.user_limit.hit(conn.ns, conn.user_id, time.time() - (time.monotonic() - arrived))
+            except OUTAGE as exc:
+                log.warning("per-user rate check skipped: Redis did not answer (%s)", exc)
+                self.bus.failed(time.monotonic())
+                wait = None
+            if wait is not None:
+                verdict = conn.limiter.guard.strike(arrived)
+                retry_s = wait
+                metrics.RATE_LIMITED.labels(metrics.WORKER, "user").inc()
         elif verdict is not Verdict.ALLOW:
             metrics.RATE_LIMITED.labels(metrics.WORKER, "connection").inc()
         if verdict is Verdict.ALLOW:
             return True
         if verdict is Verdict.CLOSE:
-            retry_s = conn.limiter.guard.cooldown_s(now)
+            retry_s = conn.limiter.guard.cooldown_s(arrived)
         self._error(conn, ErrorCode.RATE_LIMITED, "too many messages: slow down", request_id,
                     retry_after_ms=max(1, round(retry_s * 1000)))
         if verdict is Verdict.CLOSE:
@@ -157,6 +191,14 @@ class Server:
         metrics.error(code).inc()
         self.hub.activity.error(conn.ns)
         conn.send(protocol.error_frame(code, message, reply_to, **extra))
+
+
+def _unavailable(dependency: str) -> ProtocolError:
+    return ProtocolError(ErrorCode.UNAVAILABLE, f"{_NAMES[dependency]} is not answering: retry",
+                         extra={"dependency": dependency})
+
+
+_NAMES = {"redis": "the hub's message bus (Redis)", "postgres": "PostgreSQL"}
 
 
 def _resume_id(query: dict[str, list[str]]) -> str | None:

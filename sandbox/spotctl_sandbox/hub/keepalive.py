@@ -21,7 +21,7 @@ def visit(conn: Conn) -> bool:
     ws = conn.ws
     if conn.closing or ws.protocol.state is not State.OPEN:
         return True
-    if conn.pinged and not ws.heard:
+    if conn.pinged and not ws.heard and not ws.arrivals:  # frames waiting on us: the peer is alive
         conn.drop(CloseCode.INTERNAL, "keepalive ping timeout")  # what websockets' own keepalive sends
         return False
     ws.heard = False

@@ -32,6 +32,13 @@ CREATE TABLE IF NOT EXISTS hub_messages (
 -- the sender's display name when it sent (history items look like live chat_message frames)
 ALTER TABLE hub_messages ADD COLUMN IF NOT EXISTS name TEXT NOT NULL DEFAULT '';
 CREATE INDEX IF NOT EXISTS hub_messages_channel ON hub_messages (channel_id, id DESC);
+-- a sender's client_msg_id de-duplicates retries; `pending` until its frame is published (hidden
+-- from history and search meanwhile: a send answered with an error shows nowhere), frame_id then
+ALTER TABLE hub_messages ADD COLUMN IF NOT EXISTS client_msg_id TEXT;
+ALTER TABLE hub_messages ADD COLUMN IF NOT EXISTS pending BOOLEAN NOT NULL DEFAULT false;
+ALTER TABLE hub_messages ADD COLUMN IF NOT EXISTS frame_id TEXT;
+CREATE UNIQUE INDEX IF NOT EXISTS hub_messages_client_msg ON hub_messages (channel_id, user_id, client_msg_id)
+    WHERE client_msg_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS hub_messages_tsv ON hub_messages USING GIN (tsv);
 
 CREATE TABLE IF NOT EXISTS hub_playlist_updates (

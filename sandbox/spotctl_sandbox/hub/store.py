@@ -1,7 +1,10 @@
 """PostgreSQL access for the hub: a small async pool, the hub's schema, and graceful absence.
 
 The hub must start without the database (notifications, rooms and sessions need only Redis); chat
-and playlists answer `unavailable` until PostgreSQL is reachable.
+and playlists answer `unavailable` until PostgreSQL is reachable. The pool is the API's bounded one
+(spotctl_sandbox.db.bounded): a checkout or a statement that waits longer than the hub's dependency
+bound fails (the frame gets `unavailable` naming PostgreSQL), and dead connections are discarded on
+checkout, so chat resumes as soon as the server answers again.
 """
 
 from __future__ import annotations
@@ -10,38 +13,43 @@ import asyncio
 import logging
 from importlib import resources
 
-from psycopg_pool import AsyncConnectionPool
+import psycopg
 
 from spotctl_sandbox.db import amigrate
+from spotctl_sandbox.db.bounded import open_pool
 from spotctl_sandbox.playlists import PlaylistRepository, open_repository
+
+from .core.breaker import Breaker
 
 log = logging.getLogger("spotctl_sandbox.hub.store")
 _LOCK_ID = 0x48554221  # advisory lock so parallel workers do not race on CREATE ... IF NOT EXISTS
 
 
 class Database:
-    def __init__(self, url: str, mongo_url: str | None = None) -> None:
+    def __init__(self, url: str, mongo_url: str | None = None, *, answer_within_s: float = 1.5) -> None:
         # a playlist edit holds one connection (the log's lock) while the playlist store takes another;
-        # check: a connection the server dropped (a PostgreSQL restart) is replaced before use, not
-        # handed to a request that then fails with AdminShutdown
-        self.pool = AsyncConnectionPool(url, min_size=1, max_size=10, open=False,
-                                        kwargs={"autocommit": True}, check=AsyncConnectionPool.check_connection)
-        self.mongo_url = mongo_url
+        # the bounded pool checks a connection before handing it out (a PostgreSQL restart's dead ones are
+        # replaced, not handed to a request that then fails with AdminShutdown)
+        self.pool = open_pool(url, answer_within_s=answer_within_s, min_size=1, max_size=10, name="hub")
+        self.url, self.mongo_url = url, mongo_url
         self.available = False
+        self.breaker = Breaker("postgres")  # open after a failed call: frames fail at once for a moment
         self.playlists: PlaylistRepository | None = None  # the API's playlists (MongoDB or PostgreSQL JSONB)
 
     async def open(self, timeout_s: float = 5.0, *, quiet: bool = False) -> bool:
         """Connect, apply the hub's schema and the stack's (the API's playlists, users and songs live
         there), find the playlists' store; False (features disabled) if PostgreSQL is not there."""
         try:
-            await self.pool.open(wait=False)  # a no-op once open: the pool keeps reconnecting itself
-            async with self.pool.connection(timeout=timeout_s) as conn:
+            # the schema on a connection of its own: applying it may take longer than a frame's bound
+            async with await psycopg.AsyncConnection.connect(self.url, autocommit=True,
+                                                             connect_timeout=max(2, round(timeout_s))) as conn:
                 await conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_ID,))
                 try:
                     await conn.execute(resources.files(__package__).joinpath("schema.sql").read_text())
                 finally:
                     await conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_ID,))
                 await amigrate(conn)
+            await self.pool.open(wait=False)  # a no-op once open: the pool keeps reconnecting itself
             if self.playlists is None:
                 self.playlists = await open_repository(self.mongo_url, self.pool)
             self.available = True

@@ -15,8 +15,9 @@ from http import HTTPStatus
 from pathlib import Path
 
 import redis.asyncio as aioredis
-from limits.aio.storage import RedisStorage
-from limits.aio.strategies import FixedWindowRateLimiter
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.http11 import Request, Response
 
@@ -29,6 +30,7 @@ from .conn import HubConnection
 from .connection import Server
 from .node import Hub
 from .store import Database
+from .userlimit import UserLimit
 
 log = logging.getLogger("spotctl_sandbox.hub")
 
@@ -39,17 +41,19 @@ log = logging.getLogger("spotctl_sandbox.hub")
 GC_THRESHOLDS = (50_000, 20, 10)
 
 
-def _limiter_url(redis_url: str) -> str:
-    return "async+" + redis_url if not redis_url.startswith("async+") else redis_url
-
-
 async def run(cfg: HubConfig, index: int, ready_file: Path | None) -> None:
     metrics.WORKER = str(index)
     metrics.announce()
     # Blocking pool: under a connect storm callers wait for a connection instead of failing at once.
+    # Every command answers within the dependency bound or fails (`unavailable`); a timeout is not
+    # retried (a frozen Redis would cost a bound per retry), a connection that died with a restarted
+    # Redis is, once.
+    bound = cfg.dependency_timeout_s
     redis = aioredis.Redis(connection_pool=aioredis.BlockingConnectionPool.from_url(
-        cfg.settings.redis_url, max_connections=64, timeout=20))
-    db = Database(cfg.settings.database_url, cfg.settings.mongo_url)
+        cfg.settings.redis_url, max_connections=64, timeout=max(2.0, 2 * bound), socket_timeout=bound,
+        socket_connect_timeout=bound, retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 1,
+                                                  supported_errors=(RedisConnectionError,))))
+    db = Database(cfg.settings.database_url, cfg.settings.mongo_url, answer_within_s=bound)
     # A short first try (a present database answers in milliseconds), then keep trying in the background.
     ready_db = await db.open(timeout_s=2.0)
     retry_db = None if ready_db else asyncio.get_running_loop().create_task(db.keep_opening())
@@ -57,8 +61,7 @@ async def run(cfg: HubConfig, index: int, ready_file: Path | None) -> None:
     await hub.start()
     reporter = ActivityReporter(hub.activity, cfg.settings.kafka_bootstrap_servers, cfg.activity_interval_s)
     reporter.start()
-    limiter = FixedWindowRateLimiter(RedisStorage(_limiter_url(cfg.settings.redis_url), implementation="redispy"))
-    server = Server(hub, db, limiter)
+    server = Server(hub, db, UserLimit(redis, cfg.user_rate))
 
     def gate(connection: ServerConnection, request: Request) -> Response | None:
         if request.path.split("?", 1)[0].rstrip("/") != "/ws":

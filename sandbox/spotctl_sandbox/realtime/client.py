@@ -38,9 +38,10 @@ NO_RECONNECT_CODES = {code for code in protocol.CloseCode if not code.retry}
 class HubError(Exception):
     """An error frame from the hub (`code`, `message`), or a connection the client will not retry."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, content: dict[str, Any] | None = None) -> None:
         super().__init__(f"{code}: {message}")
         self.code, self.message = code, message
+        self.content = content or {}  # the error frame's content (`dependency`, `retry_after_ms`, ...)
 
 
 def backoff_delay(attempt: int, initial: float, maximum: float, rng: random.Random | None = None) -> float:
@@ -132,7 +133,7 @@ class HubClient:
         finally:
             self._replies.pop(request_id, None)
         if reply["type"] == "error":
-            raise HubError(reply["content"]["code"], reply["content"]["message"])
+            raise HubError(reply["content"]["code"], reply["content"]["message"], reply["content"])
         return reply["content"]
 
     async def recv(self, timeout: float | None = None) -> dict[str, Any]:

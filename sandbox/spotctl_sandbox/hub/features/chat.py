@@ -13,6 +13,7 @@ from typing import Any, Literal, NotRequired, TypedDict
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from spotctl_sandbox.realtime import protocol
 from spotctl_sandbox.realtime.protocol import ErrorCode, ProtocolError
 from spotctl_sandbox.realtime.topics import Kind, Topic
 
@@ -30,6 +31,8 @@ feature = Feature("chat", pushes={
 })
 
 NAME = {"type": "string", "minLength": 1, "maxLength": 100}  # a channel's name
+CLIENT_MSG_ID = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"^[A-Za-z0-9_.:@-]+$"}
+SENT_LOOKBACK_MS = 60_000  # how far back in a channel's stream a retry looks for its frame
 ATTACHMENT = obj({"id": ID, "name": {"type": "string", "minLength": 1, "maxLength": 255},
                   "size": {"type": "integer", "minimum": 0}, "type": {"type": "string", "maxLength": 127}})
 
@@ -65,6 +68,7 @@ class ChatMessage(TypedDict):
     channel_id: int
     text: str
     attachments: NotRequired[list[Attachment]]
+    client_msg_id: NotRequired[str]
 
 
 class History(TypedDict):
@@ -240,23 +244,69 @@ async def channel_list(ctx: Context, content: Empty) -> Reply:
 
 
 @feature.message("chat_message", obj({"channel_id": INT_ID, "text": TEXT},
-                                     {"attachments": {"type": "array", "items": ATTACHMENT, "maxItems": 10}}))
+                                     {"attachments": {"type": "array", "items": ATTACHMENT, "maxItems": 10},
+                                      "client_msg_id": CLIENT_MSG_ID}))
 async def chat_message(ctx: Context, content: ChatMessage) -> Reply:
+    """Store, then publish. With a `client_msg_id` the row waits as `pending` until its frame is out,
+    and a retry with the same id (after `unavailable`, a timeout, a reconnect) finds it: it gets the
+    first attempt's answer if that was published, else publishes it now (once: see `_sent`)."""
     cid = content["channel_id"]
     _joined(ctx, cid)
-    attachments = content.get("attachments", [])
+    attachments, client_id = content.get("attachments", []), content.get("client_msg_id")
     async with ctx.database().pool.connection() as db, db.cursor(row_factory=dict_row) as cur:
-        await cur.execute("INSERT INTO hub_messages (channel_id, user_id, name, text, attachments) "
-                          "VALUES (%s, %s, %s, %s, %s) RETURNING id, created_at, "
+        await cur.execute("INSERT INTO hub_messages (channel_id, user_id, name, text, attachments, client_msg_id, "
+                          "pending) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (channel_id, user_id, "
+                          "client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING "
+                          "RETURNING id, created_at, name, NULL AS frame_id, pending, "
                           "(SELECT name FROM hub_channels WHERE id = %s) AS channel_name",
-                          (cid, ctx.conn.user_id, ctx.conn.name, content["text"], Jsonb(attachments), cid))
+                          (cid, ctx.conn.user_id, ctx.conn.name, content["text"], Jsonb(attachments), client_id,
+                           client_id is not None, cid))
         row = await cur.fetchone()
+        retry = row is None
+        if row is None:  # a retry: the first attempt's row
+            row = await _first_attempt(cur, cid, ctx.conn.user_id, client_id, content["text"], attachments)
     assert row is not None
+    if not row["pending"] and row["frame_id"] is not None:
+        return {"message_id": row["id"], "frame_id": row["frame_id"]}
     message = {"message_id": row["id"], "channel_id": cid, "channel_name": row["channel_name"],
-               "user_id": ctx.conn.user_id, "name": ctx.conn.name, "text": content["text"],
+               "user_id": ctx.conn.user_id, "name": row["name"], "text": content["text"],
                "attachments": attachments, "created_at": row["created_at"].isoformat()}
-    frame_id = await ctx.publish(topic(cid), "chat_message", message, durable=True)
+    frame_id = await _sent(ctx, cid, row) if retry else None
+    if frame_id is None:
+        frame_id = await ctx.publish(topic(cid), "chat_message", message, durable=True)
+    if client_id is not None:
+        async with ctx.database().pool.connection() as db:
+            await db.execute("UPDATE hub_messages SET pending = false, frame_id = %s WHERE id = %s",
+                             (frame_id, row["id"]))
     return {"message_id": row["id"], "frame_id": frame_id}
+
+
+async def _first_attempt(cur: Any, cid: int, user_id: str, client_id: str | None, text: str,
+                         attachments: list[Attachment]) -> dict[str, Any]:
+    await cur.execute("SELECT m.id, m.created_at, m.name, m.frame_id, m.pending, m.text, m.attachments, "
+                      "c.name AS channel_name FROM hub_messages m JOIN hub_channels c ON c.id = m.channel_id "
+                      "WHERE m.channel_id = %s AND m.user_id = %s AND m.client_msg_id = %s",
+                      (cid, user_id, client_id))
+    row: dict[str, Any] | None = await cur.fetchone()
+    if row is None:  # deleted with its channel in between
+        raise ProtocolError(ErrorCode.NOT_FOUND, f"no channel {cid}")
+    if row["text"] != text or row["attachments"] != attachments:
+        raise ProtocolError(ErrorCode.CONFLICT, f"client_msg_id {client_id!r} was already used for another "
+                                                "message: use a new id for a new message")
+    return row
+
+
+async def _sent(ctx: Context, cid: int, row: dict[str, Any]) -> str | None:
+    """The frame id of a pending message's frame if an earlier attempt did publish it (Redis ran the
+    publish after that attempt had given up on it), found in the channel's stream; else None."""
+    if not row["pending"]:
+        return None
+    since_ms = int(row["created_at"].timestamp() * 1000) - SENT_LOOKBACK_MS
+    for text in await ctx.hub.broker.replay(ctx.conn.ns, topic(cid), f"{max(0, since_ms)}-0"):
+        frame = protocol.loads(text)
+        if frame.get("type") == "chat_message" and frame.get("content", {}).get("message_id") == row["id"]:
+            return str(frame["id"])
+    return None
 
 
 @feature.message("history", obj({"channel_id": INT_ID},
@@ -267,7 +317,7 @@ async def history(ctx: Context, content: History) -> Reply:
     channel = await _readable(ctx, cid)
     async with ctx.database().pool.connection() as db, db.cursor(row_factory=dict_row) as cur:
         await cur.execute("SELECT id, user_id, name, text, attachments, created_at FROM hub_messages "
-                          "WHERE channel_id = %s AND id < %s ORDER BY id DESC LIMIT %s",
+                          "WHERE channel_id = %s AND id < %s AND NOT pending ORDER BY id DESC LIMIT %s",
                           (cid, content.get("before_id", 2**62), limit))
         rows = await cur.fetchall()
     messages = [_message_json(r | {"channel_id": cid, "channel_name": channel["name"]}) for r in rows]
@@ -297,7 +347,7 @@ async def search(ctx: Context, content: Search) -> Reply:
                           "FROM hub_messages m JOIN hub_channels c ON c.id = m.channel_id "
                           "LEFT JOIN hub_members mb ON mb.channel_id = c.id AND mb.user_id = %s "
                           "WHERE c.ns = %s AND (mb.user_id IS NOT NULL OR c.kind = 'public') "
-                          "AND m.tsv @@ websearch_to_tsquery('simple', %s)" + only +
+                          "AND NOT m.pending AND m.tsv @@ websearch_to_tsquery('simple', %s)" + only +
                           " ORDER BY m.id DESC LIMIT %s", [*args, content.get("limit", 20)])
         rows = await cur.fetchall()
     return {"query": content["query"], "messages": [_message_json(r) for r in rows]}

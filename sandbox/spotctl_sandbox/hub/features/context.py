@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
@@ -14,19 +15,24 @@ from ..node import Hub
 from ..store import Database
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Context:
     hub: Hub
     conn: Conn
     db: Database | None
+    used_db: bool = False  # this frame reached PostgreSQL (its success closes the database's breaker)
 
     @property
     def redis(self) -> aioredis.Redis:
         return self.hub.redis
 
     def database(self) -> Database:
-        if self.db is None or not self.db.available:
-            raise ProtocolError(ErrorCode.UNAVAILABLE, "this feature needs PostgreSQL, which is not reachable")
+        """The database, unless it is known to be away (not reached yet, or its breaker is open:
+        it failed a frame moments ago), in which case the frame fails at once, naming it."""
+        if self.db is None or not self.db.available or not (self.used_db or self.db.breaker.allow(time.monotonic())):
+            raise ProtocolError(ErrorCode.UNAVAILABLE, "this feature needs PostgreSQL, which is not answering: "
+                                "retry", extra={"dependency": "postgres"})
+        self.used_db = True
         return self.db
 
     async def publish(self, topic: Topic, kind: str, content: object, *, durable: bool = False,
