@@ -197,3 +197,30 @@ async def _insert_waiting(database: AsyncConnectionPool, cid: int) -> None:
             return
         await asyncio.sleep(0.02)
     raise AssertionError("the hub's INSERT never waited on the lock")
+
+
+async def test_a_send_retried_with_its_client_msg_id_is_stored_and_delivered_once(user: Any) -> None:
+    ann, ben = await user("ann"), await user("ben")
+    cid = (await ann.request("channel_join", {"name": "retries"}))["channel"]["id"]
+    await ben.request("channel_join", {"channel_id": cid})
+    send = {"channel_id": cid, "text": "once", "client_msg_id": "c-1"}
+    first = await ann.request("chat_message", send)
+    assert await ann.request("chat_message", send) == first  # the answer the first attempt got
+    assert (await next_of(ben, "chat_message"))["content"]["message_id"] == first["message_id"]
+    with pytest.raises(HubError) as reused:
+        await ann.request("chat_message", {**send, "text": "something else"})
+    assert reused.value.code == "conflict"
+    history = await ben.request("history", {"channel_id": cid})
+    assert [m["text"] for m in history["messages"]] == ["once"]
+
+    await ann.request("join", {"room": "lobby"})
+    await ben.request("join", {"room": "lobby"})
+    shout = {"room": "lobby", "data": {"hi": 1}, "client_msg_id": "r-1"}
+    sent = await ann.request("room_message", shout)
+    assert await ann.request("room_message", shout) == sent
+    frame = await next_of(ben, "room_message")
+    assert frame["id"] == sent["message_id"] and frame["content"]["client_msg_id"] == "r-1"
+    with pytest.raises(asyncio.TimeoutError):
+        await next_of(ben, "room_message", timeout=0.5)  # no second copy (of either)
+    with pytest.raises(asyncio.TimeoutError):
+        await next_of(ben, "chat_message", timeout=0.1)

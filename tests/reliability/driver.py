@@ -5,10 +5,11 @@ Four kinds, each at a few operations a second: plays (flow 1, judged by `recent:
 Every name or text is unique, so the stores can be compared with what the client was told:
 lost (acknowledged, not stored), duplicated (stored twice), phantom (given up on, yet stored).
 
-The API operations behave like a careful client: each carries an `Idempotency-Key` and is retried
-with the same key after a 5xx, a timeout or a dropped connection (every PACE_S, for up to
-RETRY_FOR_S), so a first attempt that was stored although its answer never arrived is found by the
-retry instead of being written twice. A definite refusal (a 4xx) ends the operation.
+The operations behave like a careful client: each API write carries an `Idempotency-Key`, each chat
+message a `client_msg_id`, and is retried with it after a 5xx / `unavailable`, a timeout or a dropped
+connection (every PACE_S, for up to RETRY_FOR_S), so a first attempt that was stored although its
+answer never arrived is found by the retry instead of being written twice. A definite refusal (a 4xx,
+a hub error such as `forbidden`) ends the operation.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ CLIENT_TIMEOUT_S = 3.0
 PACE_S = 0.25
 RETRY_FOR_S = 90.0  # then the operation is given up (a fault the campaign's recovery budget tolerates)
 RETRIABLE = frozenset({408, 425, 429})  # 4xx answers that are not a verdict on the operation
+HUB_RETRIABLE = frozenset({"unavailable", "rate_limited"})  # hub errors that are not one either
 
 
 @dataclass
@@ -149,25 +151,35 @@ class Driver:
 
     async def _chat(self) -> None:
         """Chat through a client of our own making: a connection that failed in any way (its worker
-        killed or frozen) is dropped and a fresh one made, as a real client's reconnect would."""
+        killed or frozen) is dropped and a fresh one made, as a real client's reconnect would. Each
+        message carries a `client_msg_id` and is sent again with it, on whatever connection is up,
+        until acknowledged or refused (as the API writes are, with their Idempotency-Key)."""
         client: HubClient | None = None
         while not self._stop.is_set():
-            if client is None:
-                client = await self._hub_client()
-                continue
             text = f"rel-{self.run_id}-{uuid.uuid4().hex[:10]}"
             op = self.ledger.start("chat", text)
-            op.attempts = 1
-            try:
-                await client.request("chat_message", {"channel_id": self.channel_id, "text": text},
-                                     timeout=CLIENT_TIMEOUT_S)
-                op.ack()
-            except Exception as exc:  # refused, timed out, connection gone: not acknowledged either way
-                op.failed(f"{type(exc).__name__}: {str(exc)[:100]}")
-                op.gave_up = True
-                if not isinstance(exc, HubError) or exc.code in ("closed", "unreachable"):
-                    await _quietly_close(client)
-                    client = None
+            content = {"channel_id": self.channel_id, "text": text, "client_msg_id": uuid.uuid4().hex}
+            while op.acked_at is None and not op.gave_up:
+                if client is None:
+                    client = await self._hub_client()
+                if client is not None:
+                    op.attempts += 1
+                    try:
+                        await client.request("chat_message", content, timeout=CLIENT_TIMEOUT_S)
+                        op.ack()
+                        break
+                    except Exception as exc:  # refused, timed out, connection gone: not acknowledged
+                        op.failed(f"{type(exc).__name__}: {str(exc)[:100]}")
+                        if isinstance(exc, HubError) and exc.code not in HUB_RETRIABLE | {"closed", "unreachable"}:
+                            op.gave_up = True  # a verdict on the message itself
+                            break
+                        if not isinstance(exc, HubError) or exc.code in ("closed", "unreachable"):
+                            await _quietly_close(client)
+                            client = None
+                if time.time() - op.started > RETRY_FOR_S:
+                    op.gave_up = True
+                    break
+                await asyncio.sleep(PACE_S)
             await asyncio.sleep(PACE_S)
         if client is not None:
             await _quietly_close(client)

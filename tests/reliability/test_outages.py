@@ -1,7 +1,8 @@
 """Each of Redis, PostgreSQL, RabbitMQ, Kafka, a hub worker, the API and the workers is killed, then
 paused, under a steady load: the stack heals with no human action, no acknowledged operation is
 lost or duplicated, and nothing the client gave up on was stored (no phantom: the API's writes are
-retried with their Idempotency-Key, and a refused write leaves nothing behind). A stack of its own
+retried with their Idempotency-Key, chat messages with their client_msg_id, and a refused write
+leaves nothing behind). A stack of its own
 (the ports after the session stack's), driven through the CLI.
 
 The campaign takes ~3 min; SPOTCTL_RELIABILITY_PAUSE_S sets how long each pause lasts (default 3 s;
@@ -62,8 +63,8 @@ def test_no_operation_is_stored_twice(report: Report) -> None:
     assert {v.kind: v.duplicated for v in report.verdicts} == {v.kind: [] for v in report.verdicts}
 
 
-# chat joins once the hub dedupes client message ids (issue 15 item 6, hub side)
-IDEMPOTENT_KINDS = ("play", "playlist", "release")
+# every kind is retried with its key (Idempotency-Key, the hub's client_msg_id) until acknowledged
+IDEMPOTENT_KINDS = ("play", "playlist", "release", "chat")
 
 
 def test_what_the_client_gave_up_on_was_not_stored(report: Report) -> None:

@@ -20,7 +20,7 @@ from spotctl_sandbox.realtime.topics import Kind, Topic
 from ..conn import Conn
 from ..node import Hub
 from .context import Context
-from .feature import EMPTY, ID, INT_ID, TEXT, Empty, Feature, Reply, obj
+from .feature import CLIENT_MSG_ID, EMPTY, ID, INT_ID, SENT_LOOKBACK_MS, TEXT, Empty, Feature, Reply, obj
 
 feature = Feature("chat", pushes={
     "chat_message": "a message in a channel you joined (the sender gets it too)",
@@ -31,8 +31,6 @@ feature = Feature("chat", pushes={
 })
 
 NAME = {"type": "string", "minLength": 1, "maxLength": 100}  # a channel's name
-CLIENT_MSG_ID = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"^[A-Za-z0-9_.:@-]+$"}
-SENT_LOOKBACK_MS = 60_000  # how far back in a channel's stream a retry looks for its frame
 ATTACHMENT = obj({"id": ID, "name": {"type": "string", "minLength": 1, "maxLength": 255},
                   "size": {"type": "integer", "minimum": 0}, "type": {"type": "string", "maxLength": 127}})
 

@@ -28,6 +28,9 @@ ID = {"type": "string", "minLength": 1, "maxLength": 128, "pattern": r"^[A-Za-z0
 TEXT = {"type": "string", "minLength": 1, "maxLength": 4000}
 INT_ID = {"type": "integer"}
 EMPTY: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": {}}
+# a sender's id for one message, so that a retry is recognised (chat and room messages)
+CLIENT_MSG_ID = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"^[A-Za-z0-9_.:@-]+$"}
+SENT_LOOKBACK_MS = 60_000  # how far back in a topic's stream a retry looks for its first attempt's frame
 
 
 class Empty(TypedDict):
