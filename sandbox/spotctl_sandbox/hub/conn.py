@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +38,9 @@ class HubConnection(ServerConnection):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.arrivals: deque[float] = deque()  # monotonic read times of messages not yet handled
+        # monotonic read times of messages not yet handled (a list: 56 bytes empty, a deque 10 times that,
+        # and it rarely holds more than a frame or two)
+        self.arrivals: list[float] = []
 
     def process_event(self, event: Event) -> None:
         super().process_event(event)
@@ -49,7 +50,7 @@ class HubConnection(ServerConnection):
 
     def arrived(self) -> float:
         """When the message just taken from the connection arrived (monotonic; now if not stamped)."""
-        return self.arrivals.popleft() if self.arrivals else time.monotonic()
+        return self.arrivals.pop(0) if self.arrivals else time.monotonic()
 
 
 @dataclass(eq=False, slots=True)
