@@ -7,7 +7,9 @@ of the test's own, so the session stack is never frozen."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -40,9 +42,7 @@ def throwaways() -> Iterator[list[Throwaway]]:
 
 @pytest.fixture
 def pg_dir() -> Iterator[Path]:
-    import shutil
-    import tempfile
-
+    """Outside pytest's tmp tree, which the `postgres` user may not traverse."""
     path = Path(tempfile.mkdtemp(prefix="spotctl-hub-test-pg-"))
     yield path
     shutil.rmtree(path, ignore_errors=True)
