@@ -13,7 +13,7 @@ def test_a_topic_round_trips_through_its_text_and_its_channel() -> None:
         assert Topic.parse(str(topic)) == topic
         assert keys.parse_channel(keys.channel("ns1", topic)) == ("ns1", topic)
     assert str(Topic.room("lobby")) == "room:lobby" and Topic.chat(12).chat_id == 12
-    assert keys.stream("t", Topic.chat(3)) == "hub:t:s:chat:3"
+    assert keys.stream("t", Topic.chat(3)) == "hub:t:s:{chat:3}"  # a topic's keys share a hash tag
 
 
 @pytest.mark.parametrize(("text", "says"), [

@@ -49,7 +49,8 @@ class Settings:
     def from_env(cls, env: Env | None = None) -> Settings:
         e, d = env or Env(), cls()
         return cls(
-            redis_url=e.text("REDIS_URL", d.redis_url),
+            # a cluster (redis+cluster://host:port,...; common/redisconn.py) wins over the single server
+            redis_url=e.optional("REDIS_CLUSTER_URL") or e.text("REDIS_URL", d.redis_url),
             database_url=e.text("DATABASE_URL", d.database_url),
             amqp_url=e.text("AMQP_URL", d.amqp_url),
             kafka_bootstrap_servers=e.text("KAFKA_BOOTSTRAP_SERVERS", d.kafka_bootstrap_servers),

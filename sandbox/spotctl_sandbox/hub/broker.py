@@ -12,15 +12,16 @@ import logging
 from typing import Any, Protocol
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 
+from spotctl_sandbox.common.redisconn import AsyncAnyRedis
 from spotctl_sandbox.realtime import bus, keys
 from spotctl_sandbox.realtime.topics import Topic
 
-from .core.fanout import Published
+from .core.fanout import BURST_MAX_BYTES, BURST_MAX_FRAMES, Published
+from .shards import ShardedBroker
 
 log = logging.getLogger("spotctl_sandbox.hub")
-
-BURST_MAX_FRAMES, BURST_MAX_BYTES = 1000, 256 * 1024  # one dispatch; bounds a connection's write
 
 
 class Broker(Protocol):
@@ -42,6 +43,13 @@ class Broker(Protocol):
     async def replay(self, ns: str, topic: Topic, after_id: str) -> list[str]:
         """Frames of a durable topic after `after_id`, serialized, oldest first."""
         ...
+
+
+def for_redis(redis: AsyncAnyRedis) -> Broker:
+    """Sharded pub/sub on a Redis Cluster (shards.py), classic pub/sub on a single Redis."""
+    if isinstance(redis, RedisCluster):
+        return ShardedBroker(redis)
+    return RedisBroker(redis)
 
 
 class RedisBroker:

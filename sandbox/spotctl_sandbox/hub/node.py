@@ -15,16 +15,16 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from spotctl_sandbox.common.redisconn import AsyncAnyRedis
 from spotctl_sandbox.realtime import keys, protocol, publish
 from spotctl_sandbox.realtime.priority import Priority
 from spotctl_sandbox.realtime.protocol import CloseCode, ErrorCode
 from spotctl_sandbox.realtime.topics import Topic
 
 from . import keepalive, metrics
-from .broker import Broker, RedisBroker
+from .broker import Broker, for_redis
 from .config import HubConfig
 from .conn import Conn
 from .core import fanout
@@ -41,9 +41,9 @@ BATCH = "notification_batch"
 
 
 class Hub:
-    def __init__(self, cfg: HubConfig, redis: aioredis.Redis, worker: int, broker: Broker | None = None) -> None:
+    def __init__(self, cfg: HubConfig, redis: AsyncAnyRedis, worker: int, broker: Broker | None = None) -> None:
         self.cfg, self.redis, self.worker = cfg, redis, worker
-        self.broker: Broker = broker or RedisBroker(redis)
+        self.broker: Broker = broker or for_redis(redis)
         self.registry: Registry[Conn] = Registry()
         self.stale_after_s = max(30.0, 3 * cfg.settings.ws_heartbeat_interval)
         self.presence = PresenceStore(redis, self.stale_after_s)

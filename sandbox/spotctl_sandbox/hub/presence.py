@@ -10,8 +10,10 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
+from redis.crc import key_slot
 
+from spotctl_sandbox.common.redisconn import AsyncAnyRedis
 from spotctl_sandbox.realtime import bus, keys
 
 from .conn import Conn
@@ -28,7 +30,7 @@ return #KEYS
 
 
 class PresenceStore:
-    def __init__(self, redis: aioredis.Redis, stale_after_s: float) -> None:
+    def __init__(self, redis: AsyncAnyRedis, stale_after_s: float) -> None:
         self.redis, self.stale_after_s = redis, stale_after_s
         self._refresh_script = redis.register_script(_REFRESH)
 
@@ -77,7 +79,16 @@ class PresenceStore:
         6,000 connections per worker that was a third of the worker's CPU (py-spy, 100k load run).
         """
         now, ttl = time.time(), int(self.stale_after_s * 2)
-        for start in range(0, len(conns), REFRESH_BATCH):
-            batch = conns[start:start + REFRESH_BATCH]
-            await self._refresh_script(keys=[keys.conns(c.ns, c.user_id) for c in batch],
-                                       args=[now, ttl, *(c.member for c in batch)])
+        for group in _by_slot(conns) if isinstance(self.redis, RedisCluster) else [conns]:
+            for start in range(0, len(group), REFRESH_BATCH):
+                batch = group[start:start + REFRESH_BATCH]
+                await self._refresh_script(keys=[keys.conns(c.ns, c.user_id) for c in batch],
+                                           args=[now, ttl, *(c.member for c in batch)])
+
+
+def _by_slot(conns: Sequence[Conn]) -> list[list[Conn]]:
+    """On a cluster a script's keys share a slot: one call per slot (users' sets spread over them all)."""
+    groups: dict[int, list[Conn]] = {}
+    for conn in conns:
+        groups.setdefault(key_slot(keys.conns(conn.ns, conn.user_id).encode()), []).append(conn)
+    return list(groups.values())

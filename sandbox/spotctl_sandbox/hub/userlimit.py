@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import time
 
-import redis.asyncio as aioredis
 from limits import parse as parse_limit
 
+from spotctl_sandbox.common.redisconn import AsyncAnyRedis
 from spotctl_sandbox.realtime import keys
 
 
 class UserLimit:
-    def __init__(self, redis: aioredis.Redis, rate: str) -> None:
+    def __init__(self, redis: AsyncAnyRedis, rate: str) -> None:
         item = parse_limit(rate)
         self.redis, self.amount, self.window_s = redis, item.amount, float(item.get_expiry())
 

@@ -21,7 +21,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.http11 import Request, Response
 
+from ..common import redisconn
 from ..common.env import Env
+from ..common.redisconn import AsyncAnyRedis
 from . import metrics
 from .activity import ActivityReporter
 from .boot import load_config, setup_logging
@@ -41,18 +43,24 @@ log = logging.getLogger("spotctl_sandbox.hub")
 GC_THRESHOLDS = (50_000, 20, 10)
 
 
+def _redis(url: str, bound: float) -> AsyncAnyRedis:
+    """Every command answers within the dependency bound or fails (`unavailable`); a timeout is not
+    retried (a frozen Redis would cost a bound per retry), a connection that died with a restarted
+    Redis is, once."""
+    timeouts = {"socket_timeout": bound, "socket_connect_timeout": bound}
+    if redisconn.is_cluster_url(url):  # a pool per shard, made by the cluster client
+        return redisconn.connect_async(url, max_connections=64, **timeouts)
+    # Blocking pool: under a connect storm callers wait for a connection instead of failing at once.
+    return aioredis.Redis(connection_pool=aioredis.BlockingConnectionPool.from_url(
+        url, max_connections=64, timeout=max(2.0, 2 * bound), **timeouts,
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 1, supported_errors=(RedisConnectionError,))))
+
+
 async def run(cfg: HubConfig, index: int, ready_file: Path | None) -> None:
     metrics.WORKER = str(index)
     metrics.announce()
-    # Blocking pool: under a connect storm callers wait for a connection instead of failing at once.
-    # Every command answers within the dependency bound or fails (`unavailable`); a timeout is not
-    # retried (a frozen Redis would cost a bound per retry), a connection that died with a restarted
-    # Redis is, once.
     bound = cfg.dependency_timeout_s
-    redis = aioredis.Redis(connection_pool=aioredis.BlockingConnectionPool.from_url(
-        cfg.settings.redis_url, max_connections=64, timeout=max(2.0, 2 * bound), socket_timeout=bound,
-        socket_connect_timeout=bound, retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 1,
-                                                  supported_errors=(RedisConnectionError,))))
+    redis = _redis(cfg.settings.redis_url, bound)
     db = Database(cfg.settings.database_url, cfg.settings.mongo_url, answer_within_s=bound)
     # A short first try (a present database answers in milliseconds), then keep trying in the background.
     ready_db = await db.open(timeout_s=2.0)

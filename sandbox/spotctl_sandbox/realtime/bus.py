@@ -5,12 +5,20 @@ A published frame travels as the pub/sub payload `"<frame id> <body json>"` on t
 Durable topics also append the body to a capped stream in the same Lua script (the stream id is the
 frame id), so a reconnecting client can replay everything after its last id; ephemeral frames get
 an `e:` id and are only published.
+
+On a Redis Cluster (`redis+cluster://`, common/redisconn.py) the same happens with sharded pub/sub:
+SPUBLISH, and the hub's workers SSUBSCRIBE, so a frame crosses only the shard that owns its topic's
+slot (classic PUBLISH is broadcast to every node over the cluster bus). The channel and the stream
+share a hash tag (keys.py), so the durable script runs on that one shard too.
 """
 
 from __future__ import annotations
 
-import redis.asyncio as aioredis
+from typing import Any
 
+from redis.asyncio.cluster import RedisCluster
+
+from ..common.redisconn import AsyncAnyRedis
 from . import keys, protocol
 from .topics import Topic
 
@@ -20,9 +28,20 @@ STREAM_TTL_S = 24 * 3600
 _PUBLISH_DURABLE = """
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'b', ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
-redis.call('PUBLISH', KEYS[2], id .. ' ' .. ARGV[1])
+redis.call('%s', KEYS[2], id .. ' ' .. ARGV[1])
 return id
 """
+_PUBLISH_DURABLE_PLAIN, _PUBLISH_DURABLE_SHARDED = _PUBLISH_DURABLE % "PUBLISH", _PUBLISH_DURABLE % "SPUBLISH"
+
+
+def sharded(redis: AsyncAnyRedis) -> bool:
+    """True on a Redis Cluster: publish with SPUBLISH, subscribe with SSUBSCRIBE."""
+    return isinstance(redis, RedisCluster)
+
+
+def publish_payload(target: Any, sharded_: bool, channel: str, payload: str) -> Any:
+    """PUBLISH or SPUBLISH `payload` on a client or a pipeline (whose queued command is returned)."""
+    return target.spublish(channel, payload) if sharded_ else target.publish(channel, payload)
 
 
 def text_of(value: object) -> str:
@@ -30,7 +49,7 @@ def text_of(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-async def publish(redis: aioredis.Redis, ns: str, topic: Topic, kind: str, content: object, *,
+async def publish(redis: AsyncAnyRedis, ns: str, topic: Topic, kind: str, content: object, *,
                   durable: bool = False, priority: int | None = None, frame_id: str | None = None,
                   origin: str | None = None) -> str:
     """Send one frame to every subscriber of `topic` on every worker; returns its id."""
@@ -38,23 +57,31 @@ async def publish(redis: aioredis.Redis, ns: str, topic: Topic, kind: str, conte
     return await publish_body(redis, ns, topic, body_json, durable=durable, frame_id=frame_id)
 
 
-async def publish_body(redis: aioredis.Redis, ns: str, topic: Topic, body_json: str, *, durable: bool = False,
+async def publish_body(redis: AsyncAnyRedis, ns: str, topic: Topic, body_json: str, *, durable: bool = False,
                        frame_id: str | None = None) -> str:
+    shard = sharded(redis)
     if durable:
-        result = await redis.eval(_PUBLISH_DURABLE, 2, keys.stream(ns, topic), keys.channel(ns, topic),
+        script = _PUBLISH_DURABLE_SHARDED if shard else _PUBLISH_DURABLE_PLAIN
+        result = await redis.eval(script, 2, keys.stream(ns, topic), keys.channel(ns, topic),
                                   body_json, str(STREAM_MAXLEN), str(STREAM_TTL_S))
         return text_of(result)
     fid = frame_id or protocol.ephemeral_id()
-    await redis.publish(keys.channel(ns, topic), protocol.bus_payload(fid, body_json))
+    await publish_payload(redis, shard, keys.channel(ns, topic), protocol.bus_payload(fid, body_json))
     return fid
 
 
-async def replay(redis: aioredis.Redis, ns: str, topic: Topic, after_id: str, limit: int = 500) -> list[str]:
+async def replay(redis: AsyncAnyRedis, ns: str, topic: Topic, after_id: str, limit: int = 500) -> list[str]:
     """Frames of a durable topic published after `after_id` (exclusive), oldest first, ready to send."""
-    entries = await redis.xrange(keys.stream(ns, topic), min=f"({after_id}", max="+", count=limit) or []
+    return [protocol.with_id(fid, body) for fid, body in await stream_after(redis, keys.stream(ns, topic),
+                                                                            after_id, limit)]
+
+
+async def stream_after(redis: AsyncAnyRedis, stream_key: str, after_id: str, limit: int = 500) -> list[tuple[str, str]]:
+    """(id, body json) of a topic's stream entries after `after_id` (exclusive), oldest first."""
+    entries = await redis.xrange(stream_key, min=f"({after_id}", max="+", count=limit) or []
     out = []
     for entry_id, fields in entries:
         raw = (fields or {}).get(b"b", (fields or {}).get("b"))
         if raw is not None:
-            out.append(protocol.with_id(text_of(entry_id), text_of(raw)))
+            out.append((text_of(entry_id), text_of(raw)))
     return out

@@ -2,6 +2,11 @@
 
 Each topic (see `topics.py`) has a pub/sub channel and, when durable, a stream that backs
 resume-from-last-id. The hub, the workers, the CLI and the load tests name keys only through here.
+
+Keys used together carry the same Redis Cluster hash tag (the part in braces), so on a cluster they
+live on one shard: a topic's channel and stream (`{room:lobby}`: the durable publish is one script,
+and a sharded publish crosses only that shard), a listening session's state and queue (`{<id>}`).
+A single Redis ignores the braces.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ def check_namespace(ns: str) -> str:
 
 
 def channel(ns: str, topic: Topic) -> str:
-    return f"hub:{ns}:t:{topic}"
+    return f"hub:{ns}:t:{{{topic}}}"
 
 
 def channel_pattern(ns: str) -> str:
@@ -32,7 +37,7 @@ def channel_pattern(ns: str) -> str:
 
 
 def stream(ns: str, topic: Topic) -> str:
-    return f"hub:{ns}:s:{topic}"
+    return f"hub:{ns}:s:{{{topic}}}"
 
 
 def namespace_of(channel_name: str) -> str:
@@ -43,9 +48,9 @@ def namespace_of(channel_name: str) -> str:
 def parse_channel(channel_name: str) -> tuple[str, Topic]:
     """Inverse of channel(): (namespace, topic); ValueError for a name channel() did not make."""
     prefix, ns, t, topic = (channel_name.split(":", 3) + ["", "", ""])[:4]
-    if prefix != "hub" or t != "t":
+    if prefix != "hub" or t != "t" or not (topic.startswith("{") and topic.endswith("}")):
         raise ValueError(f"{channel_name!r} is not a hub topic channel")
-    return ns, Topic.parse(topic)
+    return ns, Topic.parse(topic[1:-1])
 
 
 def conns(ns: str, user_id: str) -> str:
@@ -73,11 +78,11 @@ def user_rate(ns: str, user_id: str) -> str:
 
 
 def listening(ns: str, session_id: str) -> str:
-    return f"hub:{ns}:ls:{session_id}"
+    return f"hub:{ns}:ls:{{{session_id}}}"
 
 
 def listening_queue(ns: str, session_id: str) -> str:
-    return f"hub:{ns}:ls:{session_id}:queue"
+    return f"hub:{ns}:ls:{{{session_id}}}:queue"
 
 
 def editors(ns: str, playlist_id: str) -> str:

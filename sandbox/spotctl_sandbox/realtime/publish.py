@@ -14,11 +14,11 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-import redis.asyncio as aioredis
 from redis.typing import EncodableT, FieldT
 
 from .. import contract
 from ..common import logs
+from ..common.redisconn import AsyncAnyRedis
 from . import bus, keys, protocol, templates
 from .priority import Priority, pending_score
 from .routing import Channel, Preferences, route
@@ -32,7 +32,7 @@ def _decode(raw: Mapping[Any, Any]) -> dict[str, str]:
     return {bus.text_of(k): bus.text_of(v) for k, v in raw.items()}
 
 
-async def publish_notification(redis: aioredis.Redis, user_id: str, *, title: str, body: str,
+async def publish_notification(redis: AsyncAnyRedis, user_id: str, *, title: str, body: str,
                                priority: str = "NORMAL", kind: str = "generic", data: dict[str, Any] | None = None,
                                namespace: str = keys.DEFAULT_NAMESPACE) -> str:
     """Send a notification to `user_id`; returns its id (query it with `notification_status`).
@@ -60,13 +60,16 @@ async def publish_notification(redis: aioredis.Redis, user_id: str, *, title: st
     correlation = logs.current()
     if correlation:  # the hub's line in `spotctl trace` when it is delivered
         record[logs.FIELD] = correlation
-    async with redis.pipeline(transaction=True) as pipe:
+    shard = bus.sharded(redis)
+    # one transaction on a single Redis; on a cluster the record, the user's pending set and the
+    # channel live on different shards, so the pipeline goes shard by shard (the record first)
+    async with redis.pipeline(transaction=not shard) as pipe:
         pipe.hset(keys.notification(ns, nid), mapping=record)
         pipe.expire(keys.notification(ns, nid), NOTIFICATION_TTL_S)
         if Channel.WEBSOCKET in channels:
             pipe.zadd(keys.pending(ns, str(user_id)), {nid: pending_score(level, created)})
             pipe.expire(keys.pending(ns, str(user_id)), NOTIFICATION_TTL_S)
-            pipe.publish(keys.channel(ns, topic), protocol.bus_payload(nid, body_json))
+            bus.publish_payload(pipe, shard, keys.channel(ns, topic), protocol.bus_payload(nid, body_json))
         await pipe.execute()
     external = sorted(c.value for c in channels if c is not Channel.WEBSOCKET)
     if external:
@@ -76,7 +79,7 @@ async def publish_notification(redis: aioredis.Redis, user_id: str, *, title: st
     return nid
 
 
-async def _enqueue_external(redis: aioredis.Redis, ns: str, user_id: str, nid: str, channels: list[str],
+async def _enqueue_external(redis: AsyncAnyRedis, ns: str, user_id: str, nid: str, channels: list[str],
                             content: dict[str, Any]) -> None:
     """One BullMQ job per channel: `email` for email, `push` for push and SMS (the push sink)."""
     from bullmq import Queue
@@ -92,7 +95,7 @@ async def _enqueue_external(redis: aioredis.Redis, ns: str, user_id: str, nid: s
         await redis.hset(keys.notification(ns, nid), f"channel:{channel}", "queued")
 
 
-async def notification_status(redis: aioredis.Redis, notification_id: str,
+async def notification_status(redis: AsyncAnyRedis, notification_id: str,
                               namespace: str = keys.DEFAULT_NAMESPACE) -> dict[str, str] | None:
     """Delivery tracking of one notification (status sent|delivered|read plus timestamps), or None."""
     raw = _decode(await redis.hgetall(keys.notification(keys.check_namespace(namespace), notification_id)))
@@ -100,7 +103,7 @@ async def notification_status(redis: aioredis.Redis, notification_id: str,
     return raw or None
 
 
-async def mark_delivered(redis: aioredis.Redis, ns: str, user_id: str, nids: list[str]) -> None:
+async def mark_delivered(redis: AsyncAnyRedis, ns: str, user_id: str, nids: list[str]) -> None:
     """Called by the hub once a notification is written to one of the user's sockets."""
     if not nids:
         return
@@ -117,7 +120,7 @@ async def mark_delivered(redis: aioredis.Redis, ns: str, user_id: str, nids: lis
                 log.info("notification %s delivered to user %s", nid, user_id)
 
 
-async def mark_read(redis: aioredis.Redis, ns: str, user_id: str, nid: str) -> bool:
+async def mark_read(redis: AsyncAnyRedis, ns: str, user_id: str, nid: str) -> bool:
     """The user read it; False if the notification is unknown or belongs to someone else."""
     key = keys.notification(ns, nid)
     owner = await redis.hget(key, "user_id")
@@ -139,7 +142,7 @@ return 1
 """
 
 
-async def pending_bodies(redis: aioredis.Redis, ns: str, user_id: str, limit: int = 200) -> list[tuple[str, str]]:
+async def pending_bodies(redis: AsyncAnyRedis, ns: str, user_id: str, limit: int = 200) -> list[tuple[str, str]]:
     """(id, body json) of the user's undelivered notifications, highest priority first."""
     nids = [bus.text_of(n) for n in await redis.zrange(keys.pending(ns, user_id), 0, limit - 1)]
     if not nids:

@@ -108,6 +108,7 @@ def get(name: str) -> Driver:
         python,
         rabbitmq,
         redis,
+        redis_cluster,
     )
 
     drivers: dict[str, Driver] = {
@@ -116,6 +117,7 @@ def get(name: str) -> Driver:
         "prometheus": observability.prometheus, "grafana": observability.grafana,
         "influxdb": influxdb.launch, "elasticsearch": elasticsearch.launch,
         "alertmanager": observability.alertmanager, "exporter": exporter.launch,
+        "redis-cluster": redis_cluster.launch,
     }
     if name not in drivers:
         raise Absent(f"no local driver named {name!r}", "use --runtime docker for this service")

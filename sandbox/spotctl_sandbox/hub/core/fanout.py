@@ -23,6 +23,7 @@ from spotctl_sandbox.realtime.priority import Priority
 
 from .outbox import PriorityOutbox
 
+BURST_MAX_FRAMES, BURST_MAX_BYTES = 1000, 256 * 1024  # one dispatch off the bus; bounds a connection's write
 KICK = "_kick"  # a control frame on a user's topic: close that user's connection `conn_id`
 NOTIFICATION = "notification"
 

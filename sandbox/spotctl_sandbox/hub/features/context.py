@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import redis.asyncio as aioredis
-
+from spotctl_sandbox.common.redisconn import AsyncAnyRedis
 from spotctl_sandbox.realtime.protocol import ErrorCode, ProtocolError
 from spotctl_sandbox.realtime.topics import Topic
 
@@ -23,7 +22,7 @@ class Context:
     used_db: bool = False  # this frame reached PostgreSQL (its success closes the database's breaker)
 
     @property
-    def redis(self) -> aioredis.Redis:
+    def redis(self) -> AsyncAnyRedis:
         return self.hub.redis
 
     def database(self) -> Database:
