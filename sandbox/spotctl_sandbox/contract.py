@@ -107,6 +107,13 @@ RECS_TTL_S = 3600
 TRENDING_KEY = "trending:songs"  # sorted set: plays per song
 CACHE_HIT_KEY = "stats:cache:hit"  # counters the API bumps on its song cache
 CACHE_MISS_KEY = "stats:cache:miss"
+# BullMQ's key prefix: a queue's scripts touch many keys, which on a Redis Cluster must share a slot,
+# hence the hash tag there (BullMQ's own advice); a single Redis keeps BullMQ's default
+BULL_PREFIX, BULL_CLUSTER_PREFIX = "bull", "{bull}"
+
+
+def bull_prefix(cluster: bool) -> str:
+    return BULL_CLUSTER_PREFIX if cluster else BULL_PREFIX
 
 
 def recent_key(user_id: str) -> str:
@@ -114,8 +121,9 @@ def recent_key(user_id: str) -> str:
 
 
 def recent_at_key(user_id: str) -> str:
-    """song id -> its latest play time: what keeps recent:<user> ordered under concurrent jobs."""
-    return f"recent-at:{user_id}"
+    """song id -> its latest play time: what keeps recent:<user> ordered under concurrent jobs.
+    Its hash tag is the list's name, so on a Redis Cluster both sit on one shard (one script)."""
+    return f"recent-at:{{{recent_key(user_id)}}}"
 
 
 def recs_key(user_id: str) -> str:

@@ -32,7 +32,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
         pytest.skip("redis-server and redis-cli are needed (apt-get install redis-server)")
     root = tmp_path_factory.mktemp("redis-cluster")
-    nodes = [Node(TEST_PORTS[f"REDIS_NODE_{i}"], root / f"node-{i}") for i in range(1, 7)]
+    nodes = [Node(TEST_PORTS[f"REDIS_NODE_{i}"], TEST_PORTS[f"REDIS_NODE_{i}_BUS"], root / f"node-{i}")
+             for i in range(1, 7)]
     made = Cluster(nodes).start()
     yield made
     made.stop()

@@ -1,7 +1,7 @@
 """Real redis-server processes in cluster mode on the test block's ports: start, join, kill, watch.
 
-The compose file's redis-node-N ports (TEST_PORTS) and the same options as its `redis-cluster`
-profile; the nodes' cluster bus is their port + 10000.
+The compose file's redis-node-N ports and bus ports (TEST_PORTS) and the same options as its
+`redis-cluster` profile.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ NODE_TIMEOUT_MS = 1000  # compose says 2000; shorter here so a failover test tak
 @dataclass
 class Node:
     port: int
+    bus_port: int
     folder: Path
     proc: subprocess.Popen[bytes] | None = None
 
@@ -27,7 +28,7 @@ class Node:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder),
-             "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+             "--cluster-enabled", "yes", "--cluster-port", str(self.bus_port), "--cluster-config-file", "nodes.conf",
              "--cluster-node-timeout", str(NODE_TIMEOUT_MS), "--appendonly", "no", "--save", "",
              "--protected-mode", "no", "--daemonize", "no", "--logfile", str(self.folder / "redis.log")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -15,7 +15,7 @@ from redis.asyncio.cluster import RedisCluster
 
 from spotctl_sandbox.common import tokens
 from spotctl_sandbox.common.settings import DEV_JWT_SECRET
-from spotctl_sandbox.realtime import bus, keys
+from spotctl_sandbox.realtime import bus, keys, publish
 from spotctl_sandbox.realtime.client import HubClient, HubError
 from spotctl_sandbox.realtime.topics import Topic
 from tests.cluster.nodes import Cluster, Node
@@ -131,3 +131,26 @@ async def _retrying(call, timeout_s: float = 20):  # type: ignore[no-untyped-def
             if time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.1)
+
+
+async def test_sessions_notifications_and_presence_work_on_the_cluster(
+        cluster: Cluster, redis: RedisCluster, hub_on) -> None:  # type: ignore[no-untyped-def]
+    """The hub's other Redis keys: a listening session's state and queue (one transaction, one hash
+    tag), a notification (record, pending set and channel on different shards), presence."""
+    ns = "s" + uuid.uuid4().hex[:8]
+    east, west = hub_on(), hub_on()
+    ann, bob = await _client(redis, east.url, "ann", ns), await _client(redis, west.url, "bob", ns)
+    session = await ann.request("session_create", {"track_id": "t1", "queue": ["t2", "t3"]})
+    sid = session["session_id"]
+    await bob.request("session_join", {"session_id": sid})
+    await ann.request("queue_add", {"session_id": sid, "track_id": "t4"})
+    await ann.request("session_control", {"session_id": sid, "action": "skip"})
+    state = await next_of(bob, "session_state")
+    assert state["content"]["track_id"] == "t2"
+    assert [i["track_id"] for i in state["content"]["queue"]] == ["t3", "t4"]
+
+    nid = await publish.publish_notification(redis, "bob", title="hi", body="there", namespace=ns)
+    assert (await next_of(bob, "notification"))["id"] == nid
+    assert (await bob.request("notification_status", {"id": nid}))["status"] in ("sent", "delivered")
+    await ann.close()
+    await bob.close()

@@ -11,6 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 from bullmq import Job, Queue
 
+from spotctl_sandbox import contract
 from tests.workers.conftest import Catalogue, eventually
 
 pytestmark = pytest.mark.stack
@@ -50,7 +51,7 @@ async def test_play_job_updates_recent_list_and_history(
         "ORDER BY played_at", (user,))).fetchall()
     assert [(s, round(float(t), 3)) for s, t in rows] == [
         (first, played_at), (second, played_at + 1), (first, played_at + 2)]
-    await redis.delete(f"recent:{user}", f"recent-at:{user}")
+    await redis.delete(f"recent:{user}", contract.recent_at_key(user))
 
 
 async def test_recent_list_is_capped_and_replays_are_idempotent(
@@ -77,7 +78,7 @@ async def test_recent_list_is_capped_and_replays_are_idempotent(
     assert original is not None and again is not None
     assert sorted([original.returnvalue["history_row_added"], again.returnvalue["history_row_added"]]) == [
         False, True]
-    await redis.delete(f"recent:{user}", f"recent-at:{user}")
+    await redis.delete(f"recent:{user}", contract.recent_at_key(user))
 
 
 async def test_unknown_song_fails_without_retries(plays: Queue, catalogue: Catalogue) -> None:

@@ -11,6 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 from bullmq import Job, Queue
 
+from spotctl_sandbox import contract
 from spotctl_sandbox.common import tokens
 from tests.workers.conftest import Catalogue, eventually
 
@@ -64,7 +65,7 @@ async def test_play_through_the_api(api: httpx.AsyncClient, api_env: dict[str, s
         return row == (1,)
 
     await eventually(counted, 60, "the analytics group to count the play")
-    await redis.delete(f"recent:{user}", f"recent-at:{user}")
+    await redis.delete(f"recent:{user}", contract.recent_at_key(user))
 
 
 async def test_recommendations_through_the_api(api: httpx.AsyncClient, api_env: dict[str, str],

@@ -18,13 +18,14 @@ from typing import Any
 
 import redis.exceptions
 from limits import RateLimitItem, parse
-from limits.aio.storage import RedisStorage
+from limits.aio.storage import RedisClusterStorage, RedisStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from spotctl_sandbox.api import metrics
 from spotctl_sandbox.api.errors import ApiError
+from spotctl_sandbox.common import redisconn
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +48,11 @@ class RateLimits:
         self._ip_failed_at = -SKIP_AFTER_FAILURE_S
 
     @staticmethod
-    def _storage(redis_url: str, timeout_s: float) -> RedisStorage:
+    def _storage(redis_url: str, timeout_s: float) -> RedisStorage | RedisClusterStorage:
         no_retry: Any = Retry(NoBackoff(), 0)
-        return RedisStorage(f"async+{redis_url}", implementation="redispy", socket_connect_timeout=timeout_s,
-                            socket_timeout=timeout_s, retry=no_retry)
+        kind = RedisClusterStorage if redisconn.is_cluster_url(redis_url) else RedisStorage  # limits' own two
+        return kind(redisconn.limits_url(redis_url), implementation="redispy", socket_connect_timeout=timeout_s,
+                    socket_timeout=timeout_s, retry=no_retry)
 
     @staticmethod
     async def _hit(limiter: SlidingWindowCounterRateLimiter, item: RateLimitItem, scope: str, key: str) -> Verdict:

@@ -19,7 +19,7 @@ import psycopg
 from argon2 import PasswordHasher
 from bullmq import Queue
 from psycopg_pool import AsyncConnectionPool
-from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -31,7 +31,9 @@ from spotctl_sandbox.api.config import ApiConfig
 from spotctl_sandbox.api.rabbit import RabbitClient
 from spotctl_sandbox.api.ratelimit import RateLimits
 from spotctl_sandbox.api.relay import Relay, Sink
+from spotctl_sandbox.common import redisconn
 from spotctl_sandbox.common.health import HealthChecks
+from spotctl_sandbox.common.redisconn import AsyncAnyRedis
 from spotctl_sandbox.db import amigrate
 from spotctl_sandbox.db.bounded import open_pool
 from spotctl_sandbox.events.kafka import EventProducer
@@ -49,7 +51,7 @@ JOB_OPTIONS = contract.job_options()
 @dataclass
 class Resources:
     config: ApiConfig
-    redis: Redis
+    redis: AsyncAnyRedis
     pool: AsyncConnectionPool[Any]
     kafka: EventProducer
     rabbit: RabbitClient
@@ -66,7 +68,8 @@ class Resources:
 
     def queue(self, name: str) -> Queue:
         if name not in self.queues:
-            self.queues[name] = Queue(name, {"connection": self.redis})
+            self.queues[name] = Queue(name, {"connection": self.redis,
+                                             "prefix": contract.bull_prefix(isinstance(self.redis, RedisCluster))})
         return self.queues[name]
 
     def sinks(self) -> dict[Channel, Sink]:
@@ -120,10 +123,10 @@ async def open_resources(config: ApiConfig) -> Resources:
     timeout = config.dependency_timeout_s
     # one retry, for a connection that died with a restarted Redis; a timeout is not retried (a
     # frozen Redis would cost three timeouts per call)
-    redis = Redis.from_url(s.redis_url, decode_responses=True, socket_connect_timeout=timeout,
-                           socket_timeout=timeout, health_check_interval=10,
-                           retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 1,
-                                       supported_errors=(RedisConnectionError,)))
+    redis = redisconn.connect_async(s.redis_url, decode_responses=True, socket_connect_timeout=timeout,
+                                    socket_timeout=timeout, health_check_interval=10,
+                                    retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 1,
+                                                supported_errors=(RedisConnectionError,)))
     pool = open_pool(s.database_url, answer_within_s=timeout, min_size=2, max_size=10, name="api")
     await pool.open(wait=False)
     res = Resources(

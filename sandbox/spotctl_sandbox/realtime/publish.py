@@ -84,7 +84,7 @@ async def _enqueue_external(redis: AsyncAnyRedis, ns: str, user_id: str, nid: st
     """One BullMQ job per channel: `email` for email, `push` for push and SMS (the push sink)."""
     from bullmq import Queue
 
-    queue = Queue(contract.Q_NOTIFICATIONS, {"connection": redis})
+    queue = Queue(contract.Q_NOTIFICATIONS, {"connection": redis, "prefix": contract.bull_prefix(bus.sharded(redis))})
     for channel in channels:
         job = contract.JOB_EMAIL if channel == "email" else contract.JOB_PUSH
         await queue.add(job, logs.stamp({"notification_id": nid, "namespace": ns, "user_id": user_id,

@@ -40,13 +40,10 @@ class BullWorker:
 
     async def run(self) -> None:
         await until_ready(self.deps.health, self.name, "redis", self.deps.redis.ping)
-        self._worker = bullmq.Worker(self.queue, self._process, {
-            "connection": self.deps.config.settings.redis_url,
-            "concurrency": self.concurrency,
-            "name": f"spotctl-{self.name}",
-        })
+        self._worker = bullmq.Worker(self.queue, self._process, self.deps.bull_options(
+            concurrency=self.concurrency, name=f"spotctl-{self.name}"))
         self._worker.on("error", self._on_error)
-        self._queue = bullmq.Queue(self.queue, {"connection": self.deps.config.settings.redis_url})
+        self._queue = bullmq.Queue(self.queue, self.deps.bull_options())
         self.deps.health.set(self.name, WorkerState.RUNNING, f"queue {self.queue}, concurrency {self.concurrency}")
         log.info("%s: consuming BullMQ queue %s", self.name, self.queue)
 

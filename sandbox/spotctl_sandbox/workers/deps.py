@@ -9,11 +9,14 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from importlib import resources
+from typing import Any
 
 import bullmq
-import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
 
+from spotctl_sandbox import contract
+from spotctl_sandbox.common import redisconn
+from spotctl_sandbox.common.redisconn import AsyncAnyRedis
 from spotctl_sandbox.db import amigrate
 from spotctl_sandbox.workers.config import WorkerConfig
 from spotctl_sandbox.workers.state import Health
@@ -23,7 +26,7 @@ from spotctl_sandbox.workers.state import Health
 class Deps:
     config: WorkerConfig
     health: Health
-    redis: aioredis.Redis
+    redis: AsyncAnyRedis
     pg: AsyncConnectionPool
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _queues: dict[str, bullmq.Queue] = field(default_factory=dict)
@@ -34,7 +37,7 @@ class Deps:
         return cls(
             config=config,
             health=health,
-            redis=aioredis.Redis.from_url(settings.redis_url, decode_responses=True,
+            redis=redisconn.connect_async(settings.redis_url, decode_responses=True,
                                           socket_connect_timeout=3, health_check_interval=15),
             # check: a connection PostgreSQL dropped (a restart) is replaced before a job gets it;
             # a job with few attempts left would otherwise fail on it for good
@@ -43,10 +46,19 @@ class Deps:
                                    check=AsyncConnectionPool.check_connection),
         )
 
+    def bull_options(self, **more: Any) -> dict[str, Any]:
+        """BullMQ's connection: the URL for a single Redis (BullMQ's own client, as before); on a
+        cluster a cluster client of its own and the hash-tagged prefix (contract.bull_prefix)."""
+        url = self.config.settings.redis_url
+        if not redisconn.is_cluster_url(url):
+            return {"connection": url, **more}
+        return {"connection": redisconn.connect_async(url, decode_responses=True),
+                "prefix": contract.bull_prefix(True), **more}
+
     def queue(self, name: str) -> bullmq.Queue:
         """A BullMQ producer handle for `name` (one per queue, shared)."""
         if name not in self._queues:
-            self._queues[name] = bullmq.Queue(name, {"connection": self.config.settings.redis_url})
+            self._queues[name] = bullmq.Queue(name, self.bull_options())
         return self._queues[name]
 
     async def open(self) -> None:
