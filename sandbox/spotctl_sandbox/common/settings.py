@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from spotctl_sandbox.common.env import Env
+from spotctl_sandbox.common import redisconn
+from spotctl_sandbox.common.env import Env, EnvError
 
 DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-in-production"
 DEVELOPMENT = "development"
@@ -49,8 +50,7 @@ class Settings:
     def from_env(cls, env: Env | None = None) -> Settings:
         e, d = env or Env(), cls()
         return cls(
-            # a cluster (redis+cluster://host:port,...; common/redisconn.py) wins over the single server
-            redis_url=e.optional("REDIS_CLUSTER_URL") or e.text("REDIS_URL", d.redis_url),
+            redis_url=_redis_url(e, d.redis_url),
             database_url=e.text("DATABASE_URL", d.database_url),
             amqp_url=e.text("AMQP_URL", d.amqp_url),
             kafka_bootstrap_servers=e.text("KAFKA_BOOTSTRAP_SERVERS", d.kafka_bootstrap_servers),
@@ -85,3 +85,16 @@ def refuse_insecure(settings: Settings) -> None:
                                "developer machine")
     if len(settings.jwt_secret) < 32:
         raise InsecureSettings("JWT_SECRET is shorter than 32 characters: use a random value of 32 or more")
+
+
+def _redis_url(e: Env, default: str) -> str:
+    """REDIS_CLUSTER_URL (a Redis Cluster: redis+cluster://host:port,...) wins over REDIS_URL; either
+    may name a cluster. A cluster URL that cannot be used is an EnvError naming its variable."""
+    name = "REDIS_CLUSTER_URL" if e.optional("REDIS_CLUSTER_URL") else "REDIS_URL"
+    url = e.optional("REDIS_CLUSTER_URL") or e.text("REDIS_URL", default)
+    if redisconn.is_cluster_url(url):
+        try:
+            redisconn.parse_cluster(url)
+        except ValueError as exc:
+            raise EnvError(name, url, f"a cluster URL: {exc}") from None
+    return url
