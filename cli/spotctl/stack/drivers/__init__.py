@@ -85,10 +85,20 @@ Finder = Callable[[], object]  # the binary's path; raises Absent with how to ge
 
 def finder(name: str) -> Finder | None:
     """How `spotctl doctor` looks for a driver's binary (None: nothing to look for, e.g. `python`)."""
-    from spotctl.stack.drivers import gateway, kafka, mongo, observability, postgres, rabbitmq, redis
+    from spotctl.stack.drivers import (
+        gateway,
+        kafka,
+        mongo,
+        observability,
+        postgres,
+        rabbitmq,
+        redis,
+        redis_cluster,
+    )
 
     finders: dict[str, Finder] = {
-        "redis": redis.find_binary, "postgres": postgres.find_binary, "rabbitmq": rabbitmq.find_binary,
+        "redis": redis.find_binary, "redis-cluster": redis_cluster.find_cli, "postgres": postgres.find_binary,
+        "rabbitmq": rabbitmq.find_binary,
         "kafka": kafka.find_binary, "mongo": mongo.find_binary, "nginx": gateway.find_binary,
         "prometheus": observability.find_prometheus, "grafana": observability.find_grafana,
     }

@@ -37,19 +37,42 @@ def formed(nodes: list[tuple[str, int]]) -> bool:
                for i in infos)
 
 
-def launch(ctx: Context) -> External:
+def joined(nodes: list[tuple[str, int]]) -> bool:
+    """Some node already knows others (a cluster made before, from its nodes.conf): do not create again."""
+    try:
+        return any(int(_info(h, p).get("cluster_known_nodes", 1)) > 1 for h, p in nodes)
+    except Exception:
+        return False
+
+
+def _wait(nodes: list[tuple[str, int]], timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not formed(nodes):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def find_cli() -> str:
     cli = which("redis-cli")
     if cli is None:
         raise Absent("redis-cli not found", "apt-get install redis-tools (it comes with redis-server)")
+    return cli
+
+
+def launch(ctx: Context) -> External:
+    cli = find_cli()
     args = [plan.rewrite_value(a, ctx.compose, ctx.project) for a in ctx.service.command[1:]]
     nodes = [(a.rpartition(":")[0], int(a.rpartition(":")[2])) for a in args if _NODE.match(a)]
-    if not formed(nodes):
+    fresh = "spotctl down redis-node-1 ... redis-node-6 --volumes, then up again for fresh nodes"
+    if joined(nodes):  # restarted nodes find each other again from nodes.conf (a few seconds of gossip)
+        if not _wait(nodes, 30):
+            raise Absent("the Redis Cluster nodes know each other but do not serve every slot", fresh)
+    elif not formed(nodes):
         done = subprocess.run([cli, *args], capture_output=True, text=True, timeout=60, check=False)
         if done.returncode != 0:
-            raise Absent(f"redis-cli --cluster create failed: {(done.stdout + done.stderr).strip()[-300:]}",
-                         "spotctl down redis-node-1 ... redis-node-6 --volumes, then up again for fresh nodes")
-        deadline = time.monotonic() + 30
-        while not formed(nodes) and time.monotonic() < deadline:
-            time.sleep(0.2)
-    url = "redis+cluster://" + ",".join(f"{h}:{p}" for h, p in nodes)
-    return External(url=url, note=f"Redis Cluster of {len(nodes)} nodes; REDIS_CLUSTER_URL={url}")
+            raise Absent(f"redis-cli --cluster create failed: {(done.stdout + done.stderr).strip()[-300:]}", fresh)
+        _wait(nodes, 30)
+    url = f"redis+cluster://{nodes[0][0]}:{nodes[0][1]}"  # any one node is enough for a client
+    return External(url=url, note=f"Redis Cluster of {len(nodes)} nodes: REDIS_CLUSTER_URL={url}")
