@@ -1,7 +1,7 @@
 """Real redis-server processes in cluster mode on the test block's ports: start, join, kill, watch.
 
-The compose file's redis-node-N ports and bus ports (TEST_PORTS) and the same options as its
-`redis-cluster` profile.
+The compose file's redis-node-N ports (TEST_PORTS), the cluster bus on ports the caller picks, and the
+same options as the `redis-cluster` profile.
 """
 
 from __future__ import annotations

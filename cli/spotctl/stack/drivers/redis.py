@@ -28,6 +28,4 @@ def launch(ctx: Context) -> Launch:
     args = list(ctx.service.command[1:])  # the compose command's options, e.g. --appendonly yes
     argv = [find_binary(), *args, "--port", str(ctx.port(6379)), "--bind", "127.0.0.1", "--dir", str(data),
             "--daemonize", "no", "--protected-mode", "no"]
-    if "--cluster-enabled" in args:  # the cluster bus on its published port (else port + 10000)
-        argv += ["--cluster-port", str(ctx.port(16379))]
     return Launch(argv=argv, env=ctx.base_env(), cwd=data)
