@@ -59,7 +59,6 @@ class ShardedBroker:
         self.wanted: dict[str, str] = {}  # channel -> the node it is subscribed on ("" while healing)
         self.last_id: dict[str, str] = {}  # channel -> the greatest durable id queued for it
         self.held: dict[str, list[Published]] = {}  # healing channel -> durable frames that came live meanwhile
-        self.heals = 0  # completed heals (tests and logs)
         self._lock = asyncio.Lock()
         self._healer: asyncio.Task[None] | None = None
 
@@ -216,13 +215,13 @@ class ShardedBroker:
                         log.debug("re-homing %s: %s", channel, exc)
             if any(not node for node in self.wanted.values()):
                 await asyncio.sleep(HEAL_EVERY_S)
-        self.heals += 1
-        log.info("shard subscriptions healed")
+        log.info("shard subscriptions healed: %d shard(s) now", len(self.links))
 
     async def _fill(self, channel: str) -> None:
         """Queue the durable frames of `channel` this worker missed, then those held while healing."""
-        stream = channel.replace(":t:", ":s:", 1)  # keys.stream() of the same topic
-        entries = await bus.stream_after(self.redis, stream, self.last_id.get(channel, "0-0"), GAP_LIMIT)
+        ns, topic = keys.parse_channel(channel)
+        entries = await bus.stream_after(self.redis, keys.stream(ns, topic), self.last_id.get(channel, "0-0"),
+                                         GAP_LIMIT)
         held = self.held.pop(channel, [])
         for frame_id, body in entries:
             self._queue_durable(Published.decode(channel, protocol.bus_payload(frame_id, body)))
