@@ -14,7 +14,7 @@ from redis.asyncio.cluster import RedisCluster
 from spotctl_sandbox.common import redisconn
 from spotctl_sandbox.common.settings import DEV_JWT_SECRET
 from tests.cluster.nodes import Cluster, Node
-from tests.conftest import SPARE_PORTS, TEST_PORTS
+from tests.conftest import TEST_PORTS
 from tests.hub.conftest import HubProcess
 
 pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
@@ -32,9 +32,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
         pytest.skip("redis-server and redis-cli are needed (apt-get install redis-server)")
     root = tmp_path_factory.mktemp("redis-cluster")
-    # the cluster bus: from the block's spare ports (its port + 10000, Redis's default, may be in the
-    # kernel's ephemeral range and taken by some client socket); the fixture lives for this module only
-    nodes = [Node(TEST_PORTS[f"REDIS_NODE_{i}"], SPARE_PORTS[i - 1], root / f"node-{i}") for i in range(1, 7)]
+    # the cluster bus (its port + 10000, Redis's default, may fall in the kernel's ephemeral range and be
+    # taken by some client socket): the block's ports after the stack's own, where tests/stack and
+    # tests/reliability run their second stack; this fixture lives for tests/cluster only
+    bus = max(TEST_PORTS.values()) + 1
+    nodes = [Node(TEST_PORTS[f"REDIS_NODE_{i}"], bus + i, root / f"node-{i}") for i in range(1, 7)]
     made = Cluster(nodes).start()
     yield made
     made.stop()
