@@ -11,9 +11,10 @@ from spotctl_sandbox.common.settings import Settings
 
 def test_a_cluster_url_wins_over_the_single_redis_and_an_empty_one_does_not() -> None:
     url = "redis+cluster://:s%40cret@10.0.0.1:7001,[::1]:7002"
-    assert Settings.from_env(Env({"REDIS_URL": "redis://r:6379/0", "REDIS_CLUSTER_URL": url})).redis_url == url
-    assert Settings.from_env(Env({"REDIS_URL": "redis://r:6379/0", "REDIS_CLUSTER_URL": ""})).redis_url == \
-        "redis://r:6379/0"
+    both = Settings.from_env(Env({"REDIS_URL": "redis://r:6379/0", "REDIS_CLUSTER_URL": url}))
+    assert (both.cluster_or_redis_url, both.redis_url) == (url, "redis://r:6379/0")  # the others keep REDIS_URL
+    assert Settings.from_env(Env({"REDIS_URL": "redis://r:6379/0", "REDIS_CLUSTER_URL": ""})).cluster_or_redis_url \
+        == "redis://r:6379/0"
     target = redisconn.parse_cluster(url)
     assert (target.nodes, target.password, target.ssl) == ((("10.0.0.1", 7001), ("::1", 7002)), "s@cret", False)
     assert redisconn.limits_url(url) == "async+" + url

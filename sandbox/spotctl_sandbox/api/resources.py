@@ -84,9 +84,10 @@ class Resources:
 
         async def bullmq(messages: list[Message]) -> None:
             for queue in dict.fromkeys(m.target for m in messages):  # one pipelined addBulk per queue
-                await self.queue(queue).addBulk([{"name": m.name or "", "data": m.payload,
-                                                  "opts": {**m.options, "jobId": m.id}}
-                                                 for m in messages if m.target == queue])
+                await redisconn.add_jobs(self.queue(queue), [{"name": m.name or "", "data": m.payload,
+                                                              "opts": {**m.options, "jobId": m.id}}
+                                                             for m in messages if m.target == queue],
+                                         isinstance(self.redis, RedisCluster))
 
         return {Channel.KAFKA: kafka, Channel.RABBITMQ: rabbitmq, Channel.BULLMQ: bullmq}
 
@@ -123,7 +124,7 @@ async def open_resources(config: ApiConfig) -> Resources:
     timeout = config.dependency_timeout_s
     # one retry, for a connection that died with a restarted Redis; a timeout is not retried (a
     # frozen Redis would cost three timeouts per call)
-    redis = redisconn.connect_async(s.redis_url, decode_responses=True, socket_connect_timeout=timeout,
+    redis = redisconn.connect_async(s.cluster_or_redis_url, decode_responses=True, socket_connect_timeout=timeout,
                                     socket_timeout=timeout, health_check_interval=10,
                                     retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 1,
                                                 supported_errors=(RedisConnectionError,)))
@@ -133,7 +134,7 @@ async def open_resources(config: ApiConfig) -> Resources:
         config=config, redis=redis, pool=pool,
         kafka=EventProducer(s.kafka_bootstrap_servers, client_id="spotctl-api", timeout_s=timeout),
         rabbit=RabbitClient(s.amqp_url, connect_budget_s=timeout, rpc_timeout_s=config.rpc_timeout_s),
-        limits=RateLimits(s.redis_url, config.rate_limit_ip, config.rate_limit_user, timeout_s=timeout),
+        limits=RateLimits(s.cluster_or_redis_url, config.rate_limit_ip, config.rate_limit_user, timeout_s=timeout),
         playlists=await open_repository(s.mongo_url, pool),
         media=await asyncio.to_thread(ensure_audio, s.media_dir),
         directory=PostgresDirectory(pool),

@@ -144,9 +144,9 @@ class BlockingHealth:
 
 async def redis_round_trip(url: str) -> None:
     """PING on a connection of its own (for callers without a long-lived client)."""
-    import redis.asyncio as aioredis
+    from spotctl_sandbox.common import redisconn
 
-    client = aioredis.Redis.from_url(url, socket_connect_timeout=CHECK_TIMEOUT_S, socket_timeout=CHECK_TIMEOUT_S)
+    client = redisconn.connect_async(url, socket_connect_timeout=CHECK_TIMEOUT_S, socket_timeout=CHECK_TIMEOUT_S)
     try:
         await client.ping()
     finally:

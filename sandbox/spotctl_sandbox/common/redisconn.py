@@ -3,7 +3,8 @@
 A cluster is named `redis+cluster://[:password@]host:port[,host:port...][/0]` (`rediss+cluster://`
 for TLS): the scheme the `limits` library already reads, so the same value works for the services'
 clients and their rate limiters. Any one reachable node is enough; the client learns the rest from
-`CLUSTER SLOTS`. `REDIS_CLUSTER_URL`, when set, is used instead of `REDIS_URL` (common/settings.py).
+`CLUSTER SLOTS`. `REDIS_CLUSTER_URL`, when set, is what the API, the hub and the workers use instead of
+`REDIS_URL` (`Settings.cluster_or_redis_url`); the other parts keep `REDIS_URL`.
 """
 
 from __future__ import annotations
@@ -78,3 +79,13 @@ def connect(url: str, **kwargs: Any) -> redis.Redis | RedisCluster:
 def limits_url(url: str) -> str:
     """The URL for `limits`' asyncio storage: `async+redis://...` or `async+redis+cluster://...`."""
     return url if url.startswith("async+") else "async+" + url
+
+
+async def add_jobs(queue: Any, jobs: list[dict[str, Any]], cluster: bool) -> None:
+    """BullMQ jobs (`{name, data, opts}`) into `queue`: one pipelined `addBulk` on a single Redis; one
+    `add` each on a cluster, where redis-py refuses EVALSHA inside a cluster pipeline."""
+    if not cluster:
+        await queue.addBulk(jobs)
+        return
+    for job in jobs:
+        await queue.add(job["name"], job["data"], job.get("opts") or {})

@@ -24,6 +24,9 @@ class InsecureSettings(Exception):
 @dataclass(frozen=True)
 class Settings:
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # REDIS_CLUSTER_URL: a Redis Cluster (redis+cluster://host:port,...) for the parts that run on one —
+    # the API, the hub and the workers (`cluster_or_redis_url`); the others keep REDIS_URL
+    redis_cluster_url: str | None = None
     database_url: str = "postgresql://spotify:spotify@127.0.0.1:5432/spotify"
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
@@ -50,7 +53,8 @@ class Settings:
     def from_env(cls, env: Env | None = None) -> Settings:
         e, d = env or Env(), cls()
         return cls(
-            redis_url=_redis_url(e, d.redis_url),
+            redis_url=_checked("REDIS_URL", e.text("REDIS_URL", d.redis_url)),
+            redis_cluster_url=_checked("REDIS_CLUSTER_URL", e.optional("REDIS_CLUSTER_URL") or "") or None,
             database_url=e.text("DATABASE_URL", d.database_url),
             amqp_url=e.text("AMQP_URL", d.amqp_url),
             kafka_bootstrap_servers=e.text("KAFKA_BOOTSTRAP_SERVERS", d.kafka_bootstrap_servers),
@@ -71,6 +75,11 @@ class Settings:
             ws_heartbeat_interval=e.number("WS_HEARTBEAT_INTERVAL", d.ws_heartbeat_interval, minimum=0),
         )
 
+    @property
+    def cluster_or_redis_url(self) -> str:
+        """Where the API, the hub and the workers keep their Redis data: the cluster when one is set."""
+        return self.redis_cluster_url or self.redis_url
+
 
 def refuse_insecure(settings: Settings) -> None:
     """Raise InsecureSettings outside development mode when the JWT secret is the published
@@ -87,11 +96,8 @@ def refuse_insecure(settings: Settings) -> None:
         raise InsecureSettings("JWT_SECRET is shorter than 32 characters: use a random value of 32 or more")
 
 
-def _redis_url(e: Env, default: str) -> str:
-    """REDIS_CLUSTER_URL (a Redis Cluster: redis+cluster://host:port,...) wins over REDIS_URL; either
-    may name a cluster. A cluster URL that cannot be used is an EnvError naming its variable."""
-    name = "REDIS_CLUSTER_URL" if e.optional("REDIS_CLUSTER_URL") else "REDIS_URL"
-    url = e.optional("REDIS_CLUSTER_URL") or e.text("REDIS_URL", default)
+def _checked(name: str, url: str) -> str:
+    """A cluster URL (redis+cluster://...) that cannot be used is an EnvError naming its variable."""
     if redisconn.is_cluster_url(url):
         try:
             redisconn.parse_cluster(url)

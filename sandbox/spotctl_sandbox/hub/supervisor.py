@@ -61,7 +61,7 @@ class Supervisor:
         self.restart_at: dict[int, float] = {}
         self.stopping = threading.Event()
         s = cfg.settings
-        self.deps = BlockingHealth(lambda: {"redis": lambda: redis_round_trip(s.redis_url),
+        self.deps = BlockingHealth(lambda: {"redis": lambda: redis_round_trip(s.cluster_or_redis_url),
                                             "postgres": lambda: postgres_round_trip(s.database_url)})
 
     def ready_file(self, index: int) -> Path:

@@ -60,7 +60,7 @@ async def run(cfg: HubConfig, index: int, ready_file: Path | None) -> None:
     metrics.WORKER = str(index)
     metrics.announce()
     bound = cfg.dependency_timeout_s
-    redis = _redis(cfg.settings.redis_url, bound)
+    redis = _redis(cfg.settings.cluster_or_redis_url, bound)
     db = Database(cfg.settings.database_url, cfg.settings.mongo_url, answer_within_s=bound)
     # A short first try (a present database answers in milliseconds), then keep trying in the background.
     ready_db = await db.open(timeout_s=2.0)

@@ -37,7 +37,7 @@ class Deps:
         return cls(
             config=config,
             health=health,
-            redis=redisconn.connect_async(settings.redis_url, decode_responses=True,
+            redis=redisconn.connect_async(settings.cluster_or_redis_url, decode_responses=True,
                                           socket_connect_timeout=3, health_check_interval=15),
             # check: a connection PostgreSQL dropped (a restart) is replaced before a job gets it;
             # a job with few attempts left would otherwise fail on it for good
@@ -49,7 +49,7 @@ class Deps:
     def bull_options(self, **more: Any) -> dict[str, Any]:
         """BullMQ's connection: the URL for a single Redis (BullMQ's own client, as before); on a
         cluster a cluster client of its own and the hash-tagged prefix (contract.bull_prefix)."""
-        url = self.config.settings.redis_url
+        url = self.config.settings.cluster_or_redis_url
         if not redisconn.is_cluster_url(url):
             return {"connection": url, **more}
         return {"connection": redisconn.connect_async(url, decode_responses=True),

@@ -17,9 +17,10 @@ import logging
 from typing import Any
 
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+from redis.asyncio.cluster import RedisCluster
 
 from spotctl_sandbox import contract as names
-from spotctl_sandbox.common import logs
+from spotctl_sandbox.common import logs, redisconn
 from spotctl_sandbox.workers.deps import Deps
 from spotctl_sandbox.workers.messages import Release
 from spotctl_sandbox.workers.rabbit import Handler
@@ -110,7 +111,7 @@ def delivery_handler(deps: Deps) -> Handler:
         jobs = [{**job, "data": logs.stamp(job["data"])} for job in release_jobs(release, title, artist, followers)]
         queue = deps.queue(names.Q_NOTIFICATIONS)
         for start in range(0, len(jobs), BULK):
-            await queue.addBulk(jobs[start:start + BULK])
+            await redisconn.add_jobs(queue, jobs[start:start + BULK], isinstance(deps.redis, RedisCluster))
         live = await _notify_live(deps, release, title, artist, [f[0] for f in followers])
         log.info("delivery: song %s by artist %s -> %d followers, %d jobs, %d real-time", release.song_id,
                  release.artist_id, len(followers), len(jobs), live)
