@@ -10,7 +10,12 @@ from __future__ import annotations
 import logging
 import time
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from redis.typing import EncodableT, FieldT
+
+    from spotctl_sandbox.common.redisconn import AsyncAnyRedis
 
 log = logging.getLogger("spotctl_sandbox.audit")
 
@@ -24,11 +29,11 @@ class AuditEvent(StrEnum):
     ADMIN = "admin"                # an admin action: role grant, artist owner, release for others
 
 
-async def record(redis: Any, event: AuditEvent, *, service: str, actor: str, action: str,
+async def record(redis: AsyncAnyRedis, event: AuditEvent, *, service: str, actor: str, action: str,
                  reason: str = "", target: str = "", peer: str = "", correlation_id: str = "") -> None:
-    fields = {"event": event.value, "service": service, "actor": actor or "-", "action": action,
-              "target": target, "reason": reason, "peer": peer, "correlation_id": correlation_id,
-              "ts": f"{time.time():.3f}"}
+    fields: dict[FieldT, EncodableT] = {
+        "event": event.value, "service": service, "actor": actor or "-", "action": action, "target": target,
+        "reason": reason, "peer": peer, "correlation_id": correlation_id, "ts": f"{time.time():.3f}"}
     level = logging.INFO if event is AuditEvent.ADMIN else logging.WARNING
     log.log(level, "audit %s service=%s actor=%s action=%s target=%s reason=%s peer=%s", event.value,
             service, fields["actor"], action, target or "-", reason or "-", peer or "-")
@@ -42,10 +47,10 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-async def recent(redis: Any, count: int = 100, event: AuditEvent | None = None) -> list[dict[str, str]]:
+async def recent(redis: AsyncAnyRedis, count: int = 100, event: AuditEvent | None = None) -> list[dict[str, str]]:
     """Newest first; `event` filters (over the newest 10 x count entries)."""
-    rows = await redis.xrevrange(AUDIT_STREAM, count=count if event is None else count * 10)
-    items = [{_text(k): _text(v) for k, v in fields.items()} | {"id": _text(i)} for i, fields in rows]
+    rows = await redis.xrevrange(AUDIT_STREAM, count=count if event is None else count * 10) or []
+    items = [{_text(k): _text(v) for k, v in (fields or {}).items()} | {"id": _text(i)} for i, fields in rows]
     if event is not None:
         items = [i for i in items if i.get("event") == event.value]
     return items[:count]

@@ -17,9 +17,12 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt
+
+if TYPE_CHECKING:
+    from spotctl_sandbox.common.redisconn import AsyncAnyRedis
 
 ALGORITHM = "HS256"
 ACCESS_TTL_S = 3600
@@ -121,17 +124,17 @@ def decode(secret: str, token: str) -> Claims:
                   namespaces=parse_namespaces(payload))
 
 
-async def open_session(redis: Any, claims: Claims) -> None:
+async def open_session(redis: AsyncAnyRedis, claims: Claims) -> None:
     """Record the session in Redis (redis.asyncio client) for the token's lifetime."""
     ttl = max(1, claims.expires_at - int(time.time()))
     await redis.set(session_key(claims.jti), claims.user_id, ex=ttl)
 
 
-async def close_session(redis: Any, jti: str) -> None:
+async def close_session(redis: AsyncAnyRedis, jti: str) -> None:
     await redis.delete(session_key(jti))
 
 
-async def verify(redis: Any, secret: str, token: str) -> Claims:
+async def verify(redis: AsyncAnyRedis, secret: str, token: str) -> Claims:
     """decode() plus the revocation check: the session must still exist."""
     claims = decode(secret, token)
     if not await redis.exists(session_key(claims.jti)):
@@ -139,7 +142,7 @@ async def verify(redis: Any, secret: str, token: str) -> Claims:
     return claims
 
 
-async def issue(redis: Any, secret: str, user_id: str, name: str, ttl_s: int = ACCESS_TTL_S,
+async def issue(redis: AsyncAnyRedis, secret: str, user_id: str, name: str, ttl_s: int = ACCESS_TTL_S,
                 roles: Iterable[Role | str] = DEFAULT_ROLES) -> str:
     """Sign a token and open its session: what login does, and what tests use to act as a user."""
     token, claims = encode(secret, user_id, name, ttl_s, roles=roles)

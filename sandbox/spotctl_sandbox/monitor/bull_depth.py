@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from spotctl_sandbox.common.redisconn import AsyncAnyRedis
 
 PREFIX = "bull"
 DISCOVER_EVERY_S = 30.0  # SCAN walks the whole keyspace: look for new queues now and then, not per scrape
@@ -27,7 +30,7 @@ def queue_names(keys: Iterable[str]) -> list[str]:
 
 
 class BullDepthReader:
-    def __init__(self, redis: Any) -> None:
+    def __init__(self, redis: AsyncAnyRedis) -> None:
         self.redis = redis  # a redis.asyncio client (decode_responses=True)
         self._queues: dict[str, Any] = {}
         self._names: list[str] = []

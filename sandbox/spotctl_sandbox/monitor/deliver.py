@@ -13,7 +13,7 @@ import logging
 import smtplib
 from collections import OrderedDict
 from email.message import EmailMessage
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -23,6 +23,9 @@ from spotctl_sandbox.monitor.config import MonitorConfig
 from spotctl_sandbox.monitor.ledger import Channel, Delivery, Ledger, Outcome
 from spotctl_sandbox.monitor.recipients import OpsDirectory
 from spotctl_sandbox.monitor.webhook import Message
+
+if TYPE_CHECKING:
+    from spotctl_sandbox.common.redisconn import AsyncAnyRedis
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +49,7 @@ def _smtp_send(url: str, mail: EmailMessage) -> None:
 
 
 class Dispatcher:
-    def __init__(self, config: MonitorConfig, redis: Any, http: httpx.AsyncClient, ops: OpsDirectory,
+    def __init__(self, config: MonitorConfig, redis: AsyncAnyRedis, http: httpx.AsyncClient, ops: OpsDirectory,
                  ledger: Ledger) -> None:
         self.config = config
         self.redis = redis

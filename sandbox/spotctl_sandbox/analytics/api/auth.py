@@ -14,7 +14,7 @@ import math
 import time
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import redis.exceptions
 from fastapi import Depends, Request, WebSocket
@@ -24,6 +24,9 @@ from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
 from spotctl_sandbox.analytics.api.errors import ApiError
 from spotctl_sandbox.common import tokens
+
+if TYPE_CHECKING:
+    from spotctl_sandbox.common.redisconn import AsyncAnyRedis
 
 
 class Role(IntEnum):
@@ -117,7 +120,7 @@ Analyst = Annotated[Principal, Depends(require(Role.analyst))]
 Admin = Annotated[Principal, Depends(require(Role.admin))]
 
 
-async def mint(redis: Any, secret: str, user_id: str, name: str, roles: list[str],
+async def mint(redis: AsyncAnyRedis, secret: str, user_id: str, name: str, roles: list[str],
                ttl_s: int = tokens.ACCESS_TTL_S) -> tuple[str, str]:
     """A stack access token carrying `roles`, with its Redis session: (token, jti).
 
