@@ -82,8 +82,36 @@ def open_pool(url: str, *, answer_within_s: float, checkout_s: float | None = No
 
     `checkout_s` bounds the wait for a free or new connection (default: the answer bound);
     connecting is bounded by libpq's `connect_timeout` (whole seconds, at least 2)."""
-    return AsyncConnectionPool(
+    pools: list[AsyncConnectionPool[Any]] = []
+    sweeps: set[asyncio.Task[None]] = set()  # held until done (the loop keeps only weak references)
+
+    async def check(conn: psycopg.AsyncConnection[Any]) -> None:
+        """psycopg's checkout check, and on a dead connection a sweep of the idle ones: after a
+        restart every pooled connection is dead, and the pool backs off ~1 s per dead one it meets,
+        so a pool grown to six would fail checkouts for several requests in a row."""
+        try:
+            await AsyncConnectionPool.check_connection(conn)
+        except Exception:
+            if pools and not getattr(pools[0], "_spotctl_sweeping", False):
+                sweeps.add(task := asyncio.get_running_loop().create_task(_sweep(pools[0])))
+                task.add_done_callback(sweeps.discard)
+            raise
+
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
         url, connection_class=bounded_connection(answer_within_s), min_size=min_size, max_size=max_size,
         open=False, timeout=checkout_s or answer_within_s, name=name,
         kwargs={"autocommit": autocommit, "connect_timeout": max(2, round(answer_within_s))},
-        check=AsyncConnectionPool.check_connection, reconnect_timeout=reconnect_s)
+        check=check, reconnect_timeout=reconnect_s)
+    pools.append(pool)
+    return pool
+
+
+async def _sweep(pool: AsyncConnectionPool[Any]) -> None:
+    """`pool.check()`: every idle connection is tried, the dead ones replaced (one sweep at a time)."""
+    pool._spotctl_sweeping = True  # type: ignore[attr-defined]
+    try:
+        await pool.check()
+    except Exception as exc:  # the server went away again: the next checkout finds out
+        log.debug("PostgreSQL pool sweep: %s", exc)
+    finally:
+        pool._spotctl_sweeping = False  # type: ignore[attr-defined]

@@ -132,7 +132,8 @@ class Server:
         except psycopg.OperationalError as exc:  # down, frozen past the bound, or no connection free
             if self.db is not None:
                 self.db.breaker.failed(time.monotonic())
-            log.warning("PostgreSQL failed on a frame of connection %s: %s", conn.id, exc)
+            log.warning("PostgreSQL failed on a frame of connection %s: %s (pool %s)", conn.id, exc,
+                        self.db.pool.get_stats() if self.db is not None else "-")
             self._error(conn, ErrorCode.UNAVAILABLE, "PostgreSQL did not answer: retry", request_id,
                         dependency="postgres")
         except Exception:

@@ -30,7 +30,10 @@ class Database:
         # a playlist edit holds one connection (the log's lock) while the playlist store takes another;
         # the bounded pool checks a connection before handing it out (a PostgreSQL restart's dead ones are
         # replaced, not handed to a request that then fails with AdminShutdown)
-        self.pool = open_pool(url, answer_within_s=answer_within_s, min_size=1, max_size=10, name="hub")
+        # reconnect_s: the pool keeps reconnecting through an outage of minutes (psycopg's default); one
+        # that gave up after the API's 1.5 s stayed without connections after PostgreSQL came back
+        self.pool = open_pool(url, answer_within_s=answer_within_s, min_size=1, max_size=10, name="hub",
+                              reconnect_s=300.0)
         self.url, self.mongo_url = url, mongo_url
         self.available = False
         self.breaker = Breaker("postgres")  # open after a failed call: frames fail at once for a moment

@@ -33,6 +33,7 @@ from spotctl_sandbox.workers.state import Health, WorkerState
 from spotctl_sandbox.workers.web import push_app, server, workers_app
 
 log = logging.getLogger("spotctl_sandbox.workers")
+STOP_BOUND_S = 15.0  # per consumer, at SIGTERM
 
 SCHEMA = "schema"
 REDIS_PROBE_S = 2.0
@@ -167,7 +168,10 @@ class Runner:
             task.cancel()
         await asyncio.gather(*self._starting, return_exceptions=True)
         stoppable: list[Stoppable] = [*self.rabbit, *self.bull, self.analytics]
-        results = await asyncio.gather(*(s.stop() for s in stoppable), return_exceptions=True)
+        # bounded: a consumer whose broker is gone (aiokafka waits out its request timeout) must not keep
+        # the process from exiting; unfinished RabbitMQ messages go back to their queues on close
+        results = await asyncio.gather(*(asyncio.wait_for(s.stop(), STOP_BOUND_S) for s in stoppable),
+                                       return_exceptions=True)
         for item, result in zip(stoppable, results, strict=True):
             if isinstance(result, BaseException):
                 log.warning("%s: stop: %r", item.name, result)
