@@ -4,3 +4,11 @@ API. Parts follow the seed's names: core/ (AnalyticsEngine, MetricsCollector, Ev
 StateManager, AlertManager), processing/ (RealTimeProcessor, BatchProcessor), storage/
 (StorageManager and its back-ends), api/ (the dashboard API); ml/ is the machine-learning side.
 See docs/analytics.md."""
+
+from importlib import resources
+
+
+def schema_sql() -> str:
+    """The service's tables (schema.sql beside this file): applied by the engine at start and by the
+    ML side before its own, so the feature tables both read are declared once."""
+    return resources.files(__name__).joinpath("schema.sql").read_text(encoding="utf-8")

@@ -13,12 +13,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from importlib import resources
 from typing import Any
 
 import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
 
+from spotctl_sandbox.analytics import schema_sql
 from spotctl_sandbox.analytics.config import AnalyticsConfig
 from spotctl_sandbox.analytics.core.alert_manager import AlertManager
 from spotctl_sandbox.analytics.core.event_bus import EventBus
@@ -38,13 +38,9 @@ log = logging.getLogger(__name__)
 SYSTEM_METRICS_INTERVAL_S = 10.0
 
 
-def schema_sql() -> str:
-    return resources.files("spotctl_sandbox.analytics").joinpath("schema.sql").read_text(encoding="utf-8")
-
-
 async def apply_schema(conn: Any) -> None:
     """The catalogue's schema, then ours, each under the stack's migration lock: CREATE ... IF NOT EXISTS
-    run by two processes at once can still collide (the ml side creates the feature tables too)."""
+    run by two processes at once can still collide (the ML side applies this schema too)."""
     await amigrate(conn)
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_ID,))

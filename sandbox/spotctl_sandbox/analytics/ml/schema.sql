@@ -1,41 +1,15 @@
 -- Tables of the analytics service's machine-learning part (idempotent; applied by
 -- spotctl_sandbox.analytics.ml.store.migrate under the shared migration lock).
 --
---   analytics_minute_features / analytics_user_features
---       the feature pipeline's tables (contract with the analytics engine; it creates them too, with
---       the very same columns): what the models train on. The simulator writes history into them.
+-- The feature tables the models train on (analytics_minute_features, analytics_user_features; the
+-- simulator writes history into them) are the service's, in ../schema.sql: store.migrate applies that
+-- file before this one.
 --   analytics_models            the model registry: one row per trained version, its parameters,
 --                               evaluation metrics, data window, artifact (under the object-store
 --                               folder) with its sha256, and status candidate / promoted / retired
 --   analytics_anomalies         minutes the promoted detector flagged (live or by a scan)
 --   analytics_user_segments     each user's behaviour segment; read by the recommendation worker
 --   analytics_simulated_anomalies  ground truth of `spotctl analytics simulate`: what was injected
-
-CREATE TABLE IF NOT EXISTS analytics_minute_features (
-    tenant          text NOT NULL,
-    minute          timestamptz NOT NULL,
-    plays           int NOT NULL DEFAULT 0,
-    active_users    int NOT NULL DEFAULT 0,
-    searches        int NOT NULL DEFAULT 0,
-    signups         int NOT NULL DEFAULT 0,
-    errors          int NOT NULL DEFAULT 0,
-    hub_messages    int NOT NULL DEFAULT 0,
-    delivery_p99_ms double precision,
-    PRIMARY KEY (tenant, minute)
-);
-
-CREATE TABLE IF NOT EXISTS analytics_user_features (
-    tenant              text NOT NULL,
-    user_id             bigint NOT NULL,
-    plays_7d            int NOT NULL,
-    distinct_songs_7d   int NOT NULL,
-    distinct_artists_7d int NOT NULL,
-    night_share         double precision NOT NULL,
-    weekend_share       double precision NOT NULL,
-    avg_plays_per_day   double precision NOT NULL,
-    updated_at          timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (tenant, user_id)
-);
 
 CREATE TABLE IF NOT EXISTS analytics_models (
     name          text NOT NULL,

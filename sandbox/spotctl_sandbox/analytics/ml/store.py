@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import psycopg
 
+from spotctl_sandbox.analytics import schema_sql as analytics_schema
 from spotctl_sandbox.analytics.ml.anomaly import AnomalyResult
 from spotctl_sandbox.analytics.ml.features import MINUTE_COLUMNS, USER_COLUMNS, MinuteFrame, UserFrame
 from spotctl_sandbox.analytics.ml.segments import Assignment
@@ -28,11 +29,12 @@ Conn = psycopg.Connection[Any]
 
 
 def schema_sql() -> str:
-    return resources.files(__package__).joinpath("schema.sql").read_text(encoding="utf-8")
+    """The service's tables (the feature tables the models read among them), then the ML side's own."""
+    return analytics_schema() + "\n" + resources.files(__package__).joinpath("schema.sql").read_text(encoding="utf-8")
 
 
 def migrate(conn: Conn) -> None:
-    """The ML tables (and the feature tables, should the engine not have made them yet); idempotent."""
+    """The ML tables (and the service's, should the engine not have made them yet); idempotent."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_ID,))
         conn.execute(schema_sql().encode())
