@@ -16,6 +16,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -271,17 +272,17 @@ class Proxy:
             self.server.close()
 
 
-async def test_postgres_outage_delays_jobs_without_losing_them(
-        env: dict[str, str], tmp_path: Path, catalogue: Catalogue) -> None:
+@asynccontextmanager
+async def workers_behind(proxy: Proxy, env: dict[str, str], tmp_path: Path) -> AsyncIterator[tuple[str, Queue]]:
+    """The workers on a Redis of their own and PostgreSQL through `proxy` (RabbitMQ and Kafka away):
+    yields their health URL and the recently-played queue; stops all of it after."""
     pg = urlsplit(env["DATABASE_URL"])
-    proxy = Proxy((pg.hostname or "127.0.0.1", pg.port or 5432))
     redis_port, http_port, dead = free_port(), free_port(), free_port()
     penv = {**env, "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
             "DATABASE_URL": env["DATABASE_URL"].replace(f":{pg.port}/", f":{proxy.port}/"),
             "AMQP_URL": f"amqp://guest:guest@127.0.0.1:{dead}/%2F", "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{dead}",
             "PORT": str(http_port), "SMTP_PORT": str(free_port()), "PUSH_PORT": str(free_port()),
             "REPORTS_DIR": str(tmp_path / "reports")}
-    url = f"http://127.0.0.1:{http_port}"
     redis_proc = subprocess.Popen([str(REDIS_SERVER), "--port", str(redis_port), "--save", "", "--appendonly", "no"],
                                   stdout=subprocess.DEVNULL)
     with (tmp_path / "workers.log").open("wb") as out:
@@ -289,6 +290,21 @@ async def test_postgres_outage_delays_jobs_without_losing_them(
                                 stdout=out, stderr=subprocess.STDOUT)
     plays = Queue("recently-played", {"connection": penv["REDIS_URL"]})
     try:
+        yield f"http://127.0.0.1:{http_port}", plays
+    finally:
+        await plays.close()
+        proc.terminate()
+        await asyncio.to_thread(proc.wait, 30)
+        await proxy.close()
+        redis_proc.terminate()
+        redis_proc.wait(10)
+
+
+async def test_postgres_outage_delays_jobs_without_losing_them(
+        env: dict[str, str], tmp_path: Path, catalogue: Catalogue) -> None:
+    pg = urlsplit(env["DATABASE_URL"])
+    proxy = Proxy((pg.hostname or "127.0.0.1", pg.port or 5432))
+    async with workers_behind(proxy, env, tmp_path) as (url, plays):
         async def schema_waits() -> bool:
             w = await states(url)
             return bool(w) and w["schema"]["state"] == "waiting" and "postgres" in w["schema"]["detail"]
@@ -312,13 +328,6 @@ async def test_postgres_outage_delays_jobs_without_losing_them(
         rows = await (await catalogue.conn.execute(
             "SELECT count(*) FROM listening_history WHERE user_id = %s", (user,))).fetchone()
         assert rows == (1,)
-    finally:
-        await plays.close()
-        proc.terminate()
-        await asyncio.to_thread(proc.wait, 30)
-        await proxy.close()
-        redis_proc.terminate()
-        redis_proc.wait(10)
 
 
 async def test_connections_postgres_dropped_are_replaced_before_a_job_gets_one(
@@ -326,34 +335,20 @@ async def test_connections_postgres_dropped_are_replaced_before_a_job_gets_one(
     pg = urlsplit(env["DATABASE_URL"])
     proxy = Proxy((pg.hostname or "127.0.0.1", pg.port or 5432))
     await proxy.open()
-    redis_port, http_port, dead = free_port(), free_port(), free_port()
-    penv = {**env, "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
-            "DATABASE_URL": env["DATABASE_URL"].replace(f":{pg.port}/", f":{proxy.port}/"),
-            "AMQP_URL": f"amqp://guest:guest@127.0.0.1:{dead}/%2F", "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{dead}",
-            "PORT": str(http_port), "SMTP_PORT": str(free_port()), "PUSH_PORT": str(free_port()),
-            "REPORTS_DIR": str(tmp_path / "reports")}
-    url = f"http://127.0.0.1:{http_port}"
-    redis_proc = subprocess.Popen([str(REDIS_SERVER), "--port", str(redis_port), "--save", "", "--appendonly", "no"],
-                                  stdout=subprocess.DEVNULL)
-    with (tmp_path / "workers.log").open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "spotctl_sandbox.workers"], env=penv,
-                                stdout=out, stderr=subprocess.STDOUT)
-    plays = Queue("recently-played", {"connection": penv["REDIS_URL"]})
     user, _ = await catalogue.user()
     song = await catalogue.song(await catalogue.artist(), "Played after a restart")
+    async with workers_behind(proxy, env, tmp_path) as (url, plays):
+        async def play_once() -> str:
+            """A play with one attempt: a stale pooled connection would fail it for good."""
+            job = await plays.add("update_recently_played", {"user_id": user, "song_id": song, "ts": time.time()},
+                                  {"attempts": 1})
 
-    async def play_once() -> str:
-        """A play with one attempt: a stale pooled connection would fail it for good."""
-        job = await plays.add("update_recently_played", {"user_id": user, "song_id": song, "ts": time.time()},
-                              {"attempts": 1})
+            async def settled() -> bool:
+                return await plays.getJobState(job.id) in ("completed", "failed")
 
-        async def settled() -> bool:
-            return await plays.getJobState(job.id) in ("completed", "failed")
+            await eventually(settled, 30, "the play job to finish")
+            return str(await plays.getJobState(job.id))
 
-        await eventually(settled, 30, "the play job to finish")
-        return str(await plays.getJobState(job.id))
-
-    try:
         async def schema_runs() -> bool:
             w = await states(url)
             return bool(w) and w["schema"]["state"] == "running"
@@ -362,10 +357,3 @@ async def test_connections_postgres_dropped_are_replaced_before_a_job_gets_one(
         assert await play_once() == "completed"  # the pool holds a connection now
         proxy.drop_connections()  # PostgreSQL restarted: every pooled connection is dead
         assert await play_once() == "completed"
-    finally:
-        await plays.close()
-        proc.terminate()
-        await asyncio.to_thread(proc.wait, 30)
-        redis_proc.terminate()
-        redis_proc.wait()
-        await proxy.close()
