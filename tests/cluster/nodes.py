@@ -14,6 +14,8 @@ from pathlib import Path
 
 import redis
 
+from spotctl.stack.drivers import redis_cluster
+
 NODE_TIMEOUT_MS = 1000  # compose says 2000; shorter here so a failover test takes ~2 s, not ~4
 
 
@@ -30,6 +32,7 @@ class Node:
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder),
              "--cluster-enabled", "yes", "--cluster-port", str(self.bus_port), "--cluster-config-file", "nodes.conf",
              "--cluster-node-timeout", str(NODE_TIMEOUT_MS), "--appendonly", "no", "--save", "",
+             "--repl-diskless-sync-delay", "0",
              "--protected-mode", "no", "--daemonize", "no", "--logfile", str(self.folder / "redis.log")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -40,11 +43,6 @@ class Node:
 
     def client(self) -> redis.Redis:
         return redis.Redis(port=self.port, socket_connect_timeout=1, socket_timeout=2)
-
-    def info(self) -> dict[str, str]:
-        with self.client() as c:
-            text = c.execute_command("CLUSTER", "INFO").decode()
-        return dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
 
     def role(self) -> str:
         with self.client() as c:
@@ -73,8 +71,9 @@ class Cluster:
         return self
 
     def wait_ok(self, timeout_s: float = 20) -> None:
-        live = [n for n in self.nodes if n not in self.killed]
-        _until(lambda: all(_ok(n, len(self.nodes)) for n in live), timeout_s, "cluster not ok")
+        """What `spotctl up -p redis-cluster` waits for: every slot served and every replica synced."""
+        _until(lambda: redis_cluster.formed([("127.0.0.1", n.port) for n in self.nodes]), timeout_s,
+               "cluster not formed")
 
     def master_of(self, key: str) -> Node:
         """The node serving `key`'s slot now, as a live node sees it."""
@@ -101,14 +100,6 @@ def _pings(node: Node) -> bool:
             return bool(c.ping())
     except redis.RedisError:
         return False
-
-
-def _ok(node: Node, known: int) -> bool:
-    try:
-        info = node.info()
-    except redis.RedisError:
-        return False
-    return info.get("cluster_state") == "ok" and int(info.get("cluster_known_nodes", 0)) >= known
 
 
 def _until(check: object, timeout_s: float, what: str) -> None:

@@ -27,14 +27,27 @@ def _info(host: str, port: int) -> dict[str, str]:
     return dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
 
 
+def _replica_linked(host: str, port: int) -> bool:
+    """A master, or a replica whose link to its master is up. A replica that has never synced refuses
+    to be promoted (its data counts as too old), so until then its master's death loses the slots."""
+    import redis
+
+    with redis.Redis(host=host, port=port, socket_connect_timeout=1, socket_timeout=2) as client:
+        info = client.info("replication")
+    return info.get("role") == "master" or info.get("master_link_status") == "up"
+
+
 def formed(nodes: list[tuple[str, int]]) -> bool:
-    """Every node answers, sees all the others and serves all 16384 slots."""
+    """Every node answers, sees all the others and serves all 16384 slots, and every replica has synced:
+    from then on any one master can die and its replica takes over."""
     try:
         infos = [_info(h, p) for h, p in nodes]
+        if not all(i.get("cluster_state") == "ok" and int(i.get("cluster_known_nodes", 0)) >= len(nodes)
+                   for i in infos):
+            return False
+        return all(_replica_linked(h, p) for h, p in nodes)
     except Exception:
         return False
-    return all(i.get("cluster_state") == "ok" and int(i.get("cluster_known_nodes", 0)) >= len(nodes)
-               for i in infos)
 
 
 def joined(nodes: list[tuple[str, int]]) -> bool:
