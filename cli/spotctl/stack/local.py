@@ -35,6 +35,7 @@ from spotctl.stack.processes import (
     stop_processes,
 )
 from spotctl.stack.runtime import ProgressFn, ServiceStatus, State
+from spotctl.stack.usage import Sampler, Usage
 
 MIN_START_BUDGET_S = 30.0
 #: how long `up` lets a sandbox service that came up before a store (RabbitMQ boots last) reconnect:
@@ -62,6 +63,7 @@ class LocalRuntime:
         self.registry = self.control.registry
         self.stack_id = str(project.state_dir.resolve())
         self._up_started = 0.0
+        self._sampler = Sampler()  # CPU % is since this runtime's previous look (the TUI's refresh)
 
     # -- state -----------------------------------------------------------------------------------
 
@@ -401,6 +403,10 @@ class LocalRuntime:
         if not files:
             raise SpotctlError("no logs yet", hint="start the stack with `spotctl up`")
         follow_files(files, tail=tail, follow=follow, transform=readable)  # JSON lines as people read them
+
+    def usage(self, services: Sequence[str] = (), interval: float = 0.0) -> dict[str, Usage]:
+        roots = {n: r.pid for n in list(services) or self.compose.services if (r := self.registry.running(n))}
+        return self._sampler.sample(roots, interval)
 
 
 def _held(what: str, hold: Any, now: float) -> str:
