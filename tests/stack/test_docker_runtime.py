@@ -22,6 +22,7 @@ from spotctl.stack.docker_state import (
     container_state,
     container_usage,
     explain,
+    replica,
     service_status,
     service_usage,
 )
@@ -133,6 +134,13 @@ def test_a_stopped_container_uses_nothing_and_replicas_add_up() -> None:
     assert both["hub"].cpu_percent == pytest.approx(6.25)
 
 
+def test_exec_goes_to_the_services_first_container() -> None:
+    second, first = container(), container()
+    second["Config"]["Labels"]["com.docker.compose.container-number"] = "2"
+    first["Config"]["Labels"]["com.docker.compose.container-number"] = "1"
+    assert min([second, first], key=replica) is first
+
+
 def test_compose_failures_name_the_missing_plugin_or_engine() -> None:
     plugin = explain("docker compose version", 1, "docker: unknown command: docker compose\n\nRun 'docker --help'")
     assert "Compose plugin is not installed" in plugin.message and "docker-compose-plugin" in plugin.hint
@@ -177,9 +185,9 @@ def test_doctor_and_up_name_the_missing_compose_plugin(tmp_path: Path) -> None:
     assert "is the engine running" not in up.stderr
 
 
-def test_stats_without_an_engine_says_where_it_looked(tmp_path: Path) -> None:
+def test_stats_and_exec_without_an_engine_say_where_they_looked(tmp_path: Path) -> None:
     env = {"DOCKER_HOST": f"unix://{tmp_path}/none.sock", "SPOTCTL_STATE_DIR": str(tmp_path / "state")}
-    for args in (("stats", "--runtime", "docker"),):
+    for args in (("stats", "--runtime", "docker"), ("exec", "--runtime", "docker", "redis", "--", "redis-cli", "ping")):
         result = run_cli(*args, env=env)
         assert result.returncode == 1, result.stderr
         assert f"the Docker engine does not answer at unix://{tmp_path}/none.sock" in result.stderr

@@ -1,7 +1,7 @@
 """The docker runtime: the compose file handed to Docker Compose unchanged.
 
 The docker SDK does what it does well: container state and health (the same checks the local runtime
-derives its probes from), logs and resource usage (stats). It has no Compose support, so the
+derives its probes from), logs, resource usage (stats) and exec. It has no Compose support, so the
 `docker compose` CLI brings a project up and down; a missing plugin or a silent engine is named as
 such (docker_state.explain).
 """
@@ -25,6 +25,7 @@ from spotctl.stack.docker_state import (
     PROJECT_LABEL,
     DockerFacts,
     explain,
+    replica,
     service_of,
     service_status,
     service_usage,
@@ -190,6 +191,23 @@ class DockerRuntime:
         with ThreadPoolExecutor(max_workers=min(len(running), 8)) as pool:
             samples = [s for s in pool.map(_stats, running) if s is not None]
         return service_usage(samples)
+
+    def execute(self, service: str, argv: Sequence[str]) -> int:
+        """`docker exec` through the SDK, in the service's first container: no terminal and no stdin;
+        its stdout then its stderr once it ends, and its exit code."""
+        self.compose.select([service])
+        running = self._running([service])
+        if not running:
+            raise SpotctlError(f"{service} is not running", hint=f"start it with `spotctl up {service}`")
+        result = min(running, key=lambda c: replica(c.attrs)).exec_run(list(argv), demux=True)
+        out, err = result.output or (None, None)
+        for stream, data in ((sys.stdout, out), (sys.stderr, err)):
+            if data:
+                stream.flush()
+                stream.buffer.write(data)
+                stream.buffer.flush()
+        return int(result.exit_code or 0)
+
 
 def _stats(container: Any) -> tuple[str, dict[str, Any]] | None:
     """(service, the Engine API's stats document); None for a container gone since it was listed."""

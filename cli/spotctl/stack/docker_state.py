@@ -18,6 +18,7 @@ from spotctl.stack.usage import Usage
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
+NUMBER_LABEL = "com.docker.compose.container-number"
 PLUGIN_HINT = ("install the Docker Compose plugin: Docker Desktop includes it; on Linux `apt-get install "
                "docker-compose-plugin` (Docker's apt repository), or see docs.docker.com/compose/install")
 ENGINE_HINT = "start Docker Desktop (or dockerd), or use --runtime local"
@@ -28,6 +29,12 @@ _WORST = (State.stopped, State.restarting, State.paused, State.unhealthy, State.
 
 def service_of(attrs: Mapping[str, Any]) -> str:
     return str((attrs.get("Config") or {}).get("Labels", {}).get(SERVICE_LABEL, ""))
+
+
+def replica(attrs: Mapping[str, Any]) -> int:
+    """The container's number within its service (1 for the first, as `docker compose exec` picks)."""
+    number = str((attrs.get("Config") or {}).get("Labels", {}).get(NUMBER_LABEL, ""))
+    return int(number) if number.isdigit() else 0
 
 
 def container_state(attrs: Mapping[str, Any]) -> tuple[State, str]:

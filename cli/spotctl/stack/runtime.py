@@ -94,6 +94,10 @@ class Runtime(Protocol):
         two reads about a second apart."""
         ...
 
+    def execute(self, service: str, argv: Sequence[str]) -> int:
+        """Run `argv` (no shell) where `service` runs, with its environment; the command's exit code."""
+        ...
+
 
 def docker_engine_answers(timeout: float = 3.0) -> bool:
     """A Docker engine answers a ping through the SDK (no docker CLI needed for that)."""
