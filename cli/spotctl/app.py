@@ -21,6 +21,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ps": ("stack", "Show each service's state, endpoints and notes."),
     "status": ("stack", "Alias of ps."),
     "logs": ("stack", "Print a service's log (all services, prefixed, when none is named)."),
+    "stats": ("service", "CPU % and memory of each running service."),
+    "exec": ("service", "Run a command where a service runs, with its environment; exit with its code."),
     "trace": ("trace", "Follow one request (X-Request-ID) through every service's log, in time order."),
     "health": ("stack", "Check health; exit 1 if any required service is not healthy."),
     "config": ("stack", "Resolved URLs and ports every spotctl command uses (flags > env > compose file)."),

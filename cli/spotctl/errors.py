@@ -4,7 +4,8 @@ Exception tree:
 
     SpotctlError            one line + hint, exit code 1 (failure)
     ├── UsageError          bad input from the user, exit code 2
-    └── ServiceDown         a service's URL does not answer: names it and says `spotctl up SERVICE`
+    ├── ServiceDown         a service's URL does not answer: names it and says `spotctl up SERVICE`
+    └── CommandNotFound     `spotctl exec`: no such program on the service's PATH, exit code 127
 
 `__main__` prints these without a traceback; anything else is a bug and keeps its traceback.
 """
@@ -33,3 +34,7 @@ class ServiceDown(SpotctlError):
                               f"(see `spotctl config`)")
         self.service = service
         self.url = url
+
+
+class CommandNotFound(SpotctlError):
+    exit_code = 127  # what a shell answers for a command it cannot find

@@ -16,7 +16,16 @@ from spotctl.errors import SpotctlError
 from spotctl.project import Project
 from spotctl.stack import compose
 from spotctl.stack.docker import DockerRuntime
-from spotctl.stack.docker_state import DockerFacts, checks, container_state, explain, service_status
+from spotctl.stack.docker_state import (
+    DockerFacts,
+    checks,
+    container_state,
+    container_usage,
+    explain,
+    replica,
+    service_status,
+    service_usage,
+)
 from spotctl.stack.runtime import State
 
 from ..conftest import ROOT, run_cli
@@ -63,6 +72,75 @@ def test_a_service_is_as_good_as_its_worst_container(redis: compose.Service) -> 
     assert service_status(redis, []).detail == "not created"
 
 
+def stats_v2() -> dict[str, Any]:
+    """`GET /containers/{id}/stats?stream=false` (the SDK's `container.stats(stream=False)`) for a redis
+    container on a cgroup v2 host with 2 CPUs, read one second after the engine's previous sample."""
+    return {
+        "name": "/spotctl-redis-1", "id": "c0ffee", "read": "2025-05-02T09:14:03.512744021Z",
+        "preread": "2025-05-02T09:14:02.511802613Z", "pids_stats": {"current": 6, "limit": 18446744073709551615},
+        "blkio_stats": {"io_service_bytes_recursive": [{"major": 8, "minor": 0, "op": "read", "value": 2203648}]},
+        "num_procs": 0, "storage_stats": {},
+        "cpu_stats": {"cpu_usage": {"total_usage": 1842117000, "usage_in_kernelmode": 601234000,
+                                    "usage_in_usermode": 1240883000},
+                      "system_cpu_usage": 93145220000000, "online_cpus": 2,
+                      "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0}},
+        "precpu_stats": {"cpu_usage": {"total_usage": 1810867000, "usage_in_kernelmode": 590011000,
+                                       "usage_in_usermode": 1220856000},
+                         "system_cpu_usage": 93143220000000, "online_cpus": 2,
+                         "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0}},
+        "memory_stats": {"usage": 9728000, "limit": 4101521408,
+                         "stats": {"anon": 3190784, "file": 5324800, "kernel_stack": 98304, "slab": 612544,
+                                   "sock": 0, "shmem": 0, "file_mapped": 3305472, "active_anon": 3170304,
+                                   "inactive_anon": 20480, "active_file": 4272128, "inactive_file": 1052672,
+                                   "unevictable": 0, "pgfault": 2714, "pgmajfault": 41}},
+        "networks": {"eth0": {"rx_bytes": 5338, "rx_packets": 36, "tx_bytes": 648, "tx_packets": 8}},
+    }
+
+
+def stats_v1() -> dict[str, Any]:
+    """The same read from an older engine on a cgroup v1 host: `total_*` memory counters, no `online_cpus`
+    (the CPUs are counted from `percpu_usage`)."""
+    return {
+        "read": "2025-05-02T09:14:03.512744021Z", "preread": "2025-05-02T09:14:02.511802613Z",
+        "cpu_stats": {"cpu_usage": {"percpu_usage": [8646879, 24472255, 36438778, 30657443],
+                                    "total_usage": 100215355, "usage_in_kernelmode": 30000000,
+                                    "usage_in_usermode": 50000000},
+                      "system_cpu_usage": 739310590000000},
+        "precpu_stats": {"cpu_usage": {"percpu_usage": [8646879, 24350896, 16438778, 10657443],
+                                       "total_usage": 60093996, "usage_in_kernelmode": 20000000,
+                                       "usage_in_usermode": 30000000},
+                         "system_cpu_usage": 739306590000000},
+        "memory_stats": {"usage": 33554432, "max_usage": 36651904, "limit": 67108864, "failcnt": 0,
+                         "stats": {"cache": 6291456, "rss": 27262976, "inactive_file": 1048576,
+                                   "total_inactive_file": 4194304, "total_rss": 27262976, "total_cache": 6291456}},
+    }
+
+
+def test_container_usage_is_computed_as_docker_stats_does() -> None:
+    # CPU: 31.25 ms of container time in 2 s of host time (1 s on 2 CPUs) -> 3.125 % of one core
+    # memory: usage less the inactive page cache (cgroup v2: inactive_file)
+    new = container_usage(stats_v2())
+    assert (new.cpu_percent, new.rss_bytes) == (pytest.approx(3.125), 9728000 - 1052672)
+    old = container_usage(stats_v1())  # 40.1 ms in 4 s of host time (1 s on 4 CPUs); v1: total_inactive_file
+    assert (round(old.cpu_percent, 2), old.rss_bytes) == (4.01, 33554432 - 4194304)
+
+
+def test_a_stopped_container_uses_nothing_and_replicas_add_up() -> None:
+    stopped = {"read": "0001-01-01T00:00:00Z", "cpu_stats": {"cpu_usage": {"total_usage": 0}},
+               "precpu_stats": {"cpu_usage": {"total_usage": 0}}, "memory_stats": {}}
+    assert (container_usage(stopped).cpu_percent, container_usage(stopped).rss_bytes) == (0.0, 0)
+    both = service_usage([("hub", stats_v2()), ("hub", stats_v2()), ("redis", stats_v2())])
+    assert both["hub"].rss_bytes == 2 * both["redis"].rss_bytes
+    assert both["hub"].cpu_percent == pytest.approx(6.25)
+
+
+def test_exec_goes_to_the_services_first_container() -> None:
+    second, first = container(), container()
+    second["Config"]["Labels"]["com.docker.compose.container-number"] = "2"
+    first["Config"]["Labels"]["com.docker.compose.container-number"] = "1"
+    assert min([second, first], key=replica) is first
+
+
 def test_compose_failures_name_the_missing_plugin_or_engine() -> None:
     plugin = explain("docker compose version", 1, "docker: unknown command: docker compose\n\nRun 'docker --help'")
     assert "Compose plugin is not installed" in plugin.message and "docker-compose-plugin" in plugin.hint
@@ -105,3 +183,12 @@ def test_doctor_and_up_name_the_missing_compose_plugin(tmp_path: Path) -> None:
     up = run_cli("up", "--runtime", "docker", "redis")
     assert up.returncode == 1 and "the Docker Compose plugin is not installed" in up.stderr
     assert "is the engine running" not in up.stderr
+
+
+def test_stats_and_exec_without_an_engine_say_where_they_looked(tmp_path: Path) -> None:
+    env = {"DOCKER_HOST": f"unix://{tmp_path}/none.sock", "SPOTCTL_STATE_DIR": str(tmp_path / "state")}
+    for args in (("stats", "--runtime", "docker"), ("exec", "--runtime", "docker", "redis", "--", "redis-cli", "ping")):
+        result = run_cli(*args, env=env)
+        assert result.returncode == 1, result.stderr
+        assert f"the Docker engine does not answer at unix://{tmp_path}/none.sock" in result.stderr
+        assert "--runtime local" in result.stderr and "Traceback" not in result.stderr

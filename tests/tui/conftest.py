@@ -15,15 +15,13 @@ def sources(stack: Any, cli: Callable[..., Any], tmp_path_factory: pytest.TempPa
     from spotctl import project
     from spotctl.endpoints import Endpoints
     from spotctl.stack import runtime
-    from spotctl.stack.usage import Sampler
     from spotctl.tui.data import Sources
 
     stack.up("api", "workers", "hub")
     seeded = cli("seed", "--songs", "200", env={**os.environ, **stack.env})
     assert seeded.returncode == 0, seeded.stderr
     rt = getattr(stack, "runtime", None) or runtime.select(None, project.current())
-    return Sources(runtime=rt, endpoints=Endpoints(env=stack.env), state_dir=tmp_path_factory.mktemp("tui-state"),
-                   sampler=Sampler())
+    return Sources(runtime=rt, endpoints=Endpoints(env=stack.env), state_dir=tmp_path_factory.mktemp("tui-state"))
 
 
 async def until(pilot: Any, condition: Callable[[], bool], timeout: float = 15.0) -> None:

@@ -39,9 +39,9 @@ SERVICES = [
                   restarts=2, last_exit="exit code 1: redis unreachable"),
     ServiceStatus("gateway", State.stopped, ("127.0.0.1:8080",), hint="spotctl up gateway"),
 ]
-USAGE = {101: Usage(0.7, 13 * 2**20), 102: Usage(1.5, 196 * 2**20), 103: Usage(3.2, 140 * 2**20),
-         104: Usage(2.0, 18 * 2**20), 106: Usage(4.1, 100 * 2**20), 107: Usage(0.0, 180 * 2**20),
-         108: Usage(0.9, 78 * 2**20)}
+USAGE = {"redis": Usage(0.7, 13 * 2**20), "postgres": Usage(1.5, 196 * 2**20), "rabbitmq": Usage(3.2, 140 * 2**20),
+         "kafka": Usage(2.0, 18 * 2**20), "api": Usage(4.1, 100 * 2**20), "hub": Usage(0.0, 180 * 2**20),
+         "workers": Usage(0.9, 78 * 2**20)}
 KEYS = [KeyRow("playlists:user:7", "string", 213), KeyRow("recent:7", "list", -1),
         KeyRow("search:3f2a9c", "string", 41), KeyRow("song:42", "string", 3512),
         KeyRow("trending:songs", "zset", -1)]
@@ -99,7 +99,7 @@ def fixed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., Any]
     from spotctl.tui.components.table_screen import TableScreen
 
     answers: dict[str, Callable[..., Any]] = {
-        "statuses": lambda src: SERVICES, "usage": lambda src, pids: USAGE,
+        "statuses": lambda src: SERVICES, "usage": lambda src, services: USAGE,
         "redis_keys": lambda src, pattern: (KEYS, False),
         "redis_value": lambda src, key: KeyView(key, KeyType.string, 3512, 61,
                                                 '{"id": 42, "title": "Heroes", "artist": "David Bowie"}',

@@ -1,8 +1,9 @@
 """The docker runtime: the compose file handed to Docker Compose unchanged.
 
 The docker SDK does what it does well: container state and health (the same checks the local runtime
-derives its probes from), and logs. It has no Compose support, so the `docker compose` CLI brings a
-project up and down; a missing plugin or a silent engine is named as such (docker_state.explain).
+derives its probes from), logs, resource usage (stats) and exec. It has no Compose support, so the
+`docker compose` CLI brings a project up and down; a missing plugin or a silent engine is named as
+such (docker_state.explain).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spotctl.errors import SpotctlError
 from spotctl.project import Project
@@ -24,10 +25,15 @@ from spotctl.stack.docker_state import (
     PROJECT_LABEL,
     DockerFacts,
     explain,
+    replica,
     service_of,
     service_status,
+    service_usage,
 )
 from spotctl.stack.runtime import ProgressFn, ServiceStatus, State
+
+if TYPE_CHECKING:
+    from spotctl.stack.usage import Usage
 
 ENGINE_TIMEOUT_S = 5
 
@@ -167,6 +173,50 @@ class DockerRuntime:
             prefix = f"{service:<{width}} | " if len(picked) > 1 else ""
             sys.stdout.write(prefix + line.decode(errors="replace").rstrip("\n") + "\n")
             sys.stdout.flush()
+
+
+    def _running(self, services: Sequence[str] = ()) -> list[Any]:
+        wanted = set(services)
+        return [c for c in self.containers()
+                if c.status == "running" and (not wanted or service_of(c.attrs) in wanted)]
+
+    def usage(self, services: Sequence[str] = (), interval: float = 0.0) -> dict[str, Usage]:
+        """Each running container's stats through the SDK, read side by side: the engine answers a
+        stats read once it has two samples about a second apart (so `interval` is its own)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        running = self._running(services)
+        if not running:
+            return {}
+        with ThreadPoolExecutor(max_workers=min(len(running), 8)) as pool:
+            samples = [s for s in pool.map(_stats, running) if s is not None]
+        return service_usage(samples)
+
+    def execute(self, service: str, argv: Sequence[str]) -> int:
+        """`docker exec` through the SDK, in the service's first container: no terminal and no stdin;
+        its stdout then its stderr once it ends, and its exit code."""
+        self.compose.select([service])
+        running = self._running([service])
+        if not running:
+            raise SpotctlError(f"{service} is not running", hint=f"start it with `spotctl up {service}`")
+        result = min(running, key=lambda c: replica(c.attrs)).exec_run(list(argv), demux=True)
+        out, err = result.output or (None, None)
+        for stream, data in ((sys.stdout, out), (sys.stderr, err)):
+            if data:
+                stream.flush()
+                stream.buffer.write(data)
+                stream.buffer.flush()
+        return int(result.exit_code or 0)
+
+
+def _stats(container: Any) -> tuple[str, dict[str, Any]] | None:
+    """(service, the Engine API's stats document); None for a container gone since it was listed."""
+    from docker.errors import APIError
+
+    try:
+        return service_of(container.attrs), container.stats(stream=False)
+    except APIError:
+        return None
 
 
 def _truthful(svc: compose.Service, status: ServiceStatus) -> ServiceStatus:

@@ -1,5 +1,6 @@
-"""The docker runtime's decisions, pure: Engine API container records -> ServiceStatus, a failed
-`docker compose` run -> what is wrong and how to fix it, and doctor's checks from what was found.
+"""The docker runtime's decisions, pure: Engine API container records -> ServiceStatus, stats
+documents -> Usage, a failed `docker compose` run -> what is wrong and how to fix it, and doctor's
+checks from what was found.
 
 The records are what the docker SDK's `Container.attrs` holds (the Engine API's container inspect
 JSON): `State.Status`, `State.Health.Status` and its log, `State.ExitCode`, the compose labels.
@@ -7,15 +8,17 @@ JSON): `State.Status`, `State.Health.Status` and its log, `State.ExitCode`, the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from spotctl.stack.compose import Service
 from spotctl.stack.runtime import ServiceStatus, State
+from spotctl.stack.usage import Usage
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
+NUMBER_LABEL = "com.docker.compose.container-number"
 PLUGIN_HINT = ("install the Docker Compose plugin: Docker Desktop includes it; on Linux `apt-get install "
                "docker-compose-plugin` (Docker's apt repository), or see docs.docker.com/compose/install")
 ENGINE_HINT = "start Docker Desktop (or dockerd), or use --runtime local"
@@ -26,6 +29,12 @@ _WORST = (State.stopped, State.restarting, State.paused, State.unhealthy, State.
 
 def service_of(attrs: Mapping[str, Any]) -> str:
     return str((attrs.get("Config") or {}).get("Labels", {}).get(SERVICE_LABEL, ""))
+
+
+def replica(attrs: Mapping[str, Any]) -> int:
+    """The container's number within its service (1 for the first, as `docker compose exec` picks)."""
+    number = str((attrs.get("Config") or {}).get("Labels", {}).get(NUMBER_LABEL, ""))
+    return int(number) if number.isdigit() else 0
 
 
 def container_state(attrs: Mapping[str, Any]) -> tuple[State, str]:
@@ -64,6 +73,37 @@ def service_status(svc: Service, containers: Sequence[Mapping[str, Any]]) -> Ser
         detail = f"{len(running)}/{len(containers)} running; {detail}"
     return ServiceStatus(name=svc.name, state=state, endpoints=endpoints, pid=pid, detail=detail,
                          required=not svc.optional)
+
+
+def container_usage(stats: Mapping[str, Any]) -> Usage:
+    """A container's CPU % and memory from one stats document (`GET /containers/{id}/stats?stream=false`),
+    computed as `docker stats` does: CPU = the container's CPU time over the host's between `precpu_stats`
+    and `cpu_stats`, times the online CPUs (% of one core); memory = usage less the inactive page cache
+    (`total_inactive_file` on cgroup v1, `inactive_file` on v2; Docker 19.03 and older took `cache`)."""
+    now, before = stats.get("cpu_stats") or {}, stats.get("precpu_stats") or {}
+    cpu_delta = _total(now) - _total(before)
+    system_delta = float(now.get("system_cpu_usage") or 0) - float(before.get("system_cpu_usage") or 0)
+    cpus = now.get("online_cpus") or len((now.get("cpu_usage") or {}).get("percpu_usage") or ())
+    percent = cpu_delta / system_delta * cpus * 100.0 if system_delta > 0 and cpu_delta > 0 else 0.0
+    memory = stats.get("memory_stats") or {}
+    used, pages = int(memory.get("usage") or 0), memory.get("stats") or {}
+    if "total_inactive_file" in pages and int(pages["total_inactive_file"]) < used:
+        return Usage(percent, used - int(pages["total_inactive_file"]))
+    inactive = int(pages.get("inactive_file") or 0)
+    return Usage(percent, used - inactive if inactive < used else used)
+
+
+def _total(cpu: Mapping[str, Any]) -> float:
+    return float((cpu.get("cpu_usage") or {}).get("total_usage") or 0)
+
+
+def service_usage(samples: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, Usage]:
+    """(service, stats document) per container -> Usage per service, its replicas summed."""
+    out: dict[str, Usage] = {}
+    for service, stats in samples:
+        one, seen = container_usage(stats), out.get(service, Usage(0.0, 0))
+        out[service] = Usage(seen.cpu_percent + one.cpu_percent, seen.rss_bytes + one.rss_bytes)
+    return out
 
 
 @dataclass(frozen=True)

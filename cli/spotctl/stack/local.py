@@ -35,6 +35,7 @@ from spotctl.stack.processes import (
     stop_processes,
 )
 from spotctl.stack.runtime import ProgressFn, ServiceStatus, State
+from spotctl.stack.usage import Sampler, Usage
 
 MIN_START_BUDGET_S = 30.0
 #: how long `up` lets a sandbox service that came up before a store (RabbitMQ boots last) reconnect:
@@ -62,6 +63,7 @@ class LocalRuntime:
         self.registry = self.control.registry
         self.stack_id = str(project.state_dir.resolve())
         self._up_started = 0.0
+        self._sampler = Sampler()  # CPU % is since this runtime's previous look (the TUI's refresh)
 
     # -- state -----------------------------------------------------------------------------------
 
@@ -401,6 +403,29 @@ class LocalRuntime:
         if not files:
             raise SpotctlError("no logs yet", hint="start the stack with `spotctl up`")
         follow_files(files, tail=tail, follow=follow, transform=readable)  # JSON lines as people read them
+
+    def usage(self, services: Sequence[str] = (), interval: float = 0.0) -> dict[str, Usage]:
+        roots = {n: r.pid for n in list(services) or self.compose.services if (r := self.registry.running(n))}
+        return self._sampler.sample(roots, interval)
+
+    def execute(self, service: str, argv: Sequence[str]) -> int:
+        """The command beside the service's process, with the environment and folder it was started with."""
+        from spotctl.stack import execute
+
+        self.compose.select([service])
+        meta = self._meta(service)
+        if meta is not None and meta.kind == "external":
+            raise SpotctlError(f"{service} is external ({meta.url}): no process of this runtime to run beside",
+                               hint="run the command where that server runs")
+        if self.registry.running(service) is None:
+            status = self._status(service)
+            why = f": {status.detail}" if status.detail not in ("", "not running") else ""
+            raise SpotctlError(f"{service} is not running{why}", hint=status.hint or f"spotctl up {service}")
+        spec = self.control.spec(service)
+        if spec is None:  # started before supervision existed
+            raise SpotctlError(f"{service} is not supervised yet", hint=f"`spotctl up {service}` adopts it")
+        env = execute.environment(spec.env, self._service_env(self.compose.services[service]), spec.argv[0])
+        return execute.run(service, argv, env, Path(spec.cwd))
 
 
 def _held(what: str, hold: Any, now: float) -> str:

@@ -9,12 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from spotctl.errors import UsageError
 from spotctl.project import Project
 from spotctl.stack.compose import ComposeProject
 from spotctl_sandbox.common.env import Env
+
+if TYPE_CHECKING:
+    from spotctl.stack.usage import Usage
 
 
 class State(StrEnum):
@@ -83,6 +86,16 @@ class Runtime(Protocol):
         ...
 
     def logs(self, services: Sequence[str], follow: bool, tail: int) -> None:
+        ...
+
+    def usage(self, services: Sequence[str] = (), interval: float = 0.0) -> dict[str, Usage]:
+        """CPU % and memory of each running service (a stopped one is left out). Local: CPU over
+        `interval` seconds, or since this runtime's previous call when 0; docker: the engine's own
+        two reads about a second apart."""
+        ...
+
+    def execute(self, service: str, argv: Sequence[str]) -> int:
+        """Run `argv` (no shell) where `service` runs, with its environment; the command's exit code."""
         ...
 
 

@@ -1,4 +1,5 @@
-"""CPU and memory of the stack's processes, for the TUI's services table (`psutil`, the process tree).
+"""CPU and memory of the stack's processes (`psutil`, the process tree): `spotctl stats` and the TUI's
+services table, through the local runtime's `usage()`.
 
 A service is a process tree (nginx's workers, RabbitMQ's beam, the hub's workers): its CPU % and RSS
 are summed over the tree. CPU % needs two looks at the same process, so a `Sampler` keeps the
@@ -7,7 +8,8 @@ processes it has seen between calls; the first call reports 0.0 for a process it
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import psutil
@@ -18,16 +20,27 @@ class Usage:
     cpu_percent: float  # of one core (a tree may use more than 100)
     rss_bytes: int
 
+    def as_json(self) -> dict[str, object]:
+        return {"cpu_percent": round(self.cpu_percent, 1), "rss_bytes": self.rss_bytes}
+
 
 class Sampler:
     def __init__(self) -> None:
         self._known: dict[int, psutil.Process] = {}
 
-    def sample(self, pids: Iterable[int]) -> dict[int, Usage]:
-        """Usage per root pid (children included); a pid that is gone is left out."""
+    def sample(self, roots: Mapping[str, int], interval: float = 0.0) -> dict[str, Usage]:
+        """Usage per service, from its root pid (children included); a pid that is gone is left out.
+        CPU % is over `interval` seconds, or since the previous call when 0."""
+        if interval > 0:
+            if not self._look(roots):
+                return {}  # nothing runs: nothing to wait for
+            time.sleep(interval)
+        return self._look(roots)
+
+    def _look(self, roots: Mapping[str, int]) -> dict[str, Usage]:
         seen: dict[int, psutil.Process] = {}
-        out: dict[int, Usage] = {}
-        for pid in pids:
+        out: dict[str, Usage] = {}
+        for name, pid in roots.items():
             try:
                 root = self._known.get(pid) or psutil.Process(pid)
                 tree = [root, *root.children(recursive=True)]
@@ -42,6 +55,6 @@ class Sampler:
                 except psutil.Error:
                     continue
                 seen[proc.pid] = proc
-            out[pid] = Usage(cpu, rss)
+            out[name] = Usage(cpu, rss)
         self._known = seen
         return out

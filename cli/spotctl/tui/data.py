@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from spotctl.inspect.kafka_view import Reset
     from spotctl.inspect.redis_view import KeyRow, KeyView
     from spotctl.stack.runtime import Runtime, ServiceStatus
-    from spotctl.stack.usage import Sampler, Usage
+    from spotctl.stack.usage import Usage
 
 KEY_LIMIT = 500  # keys listed per scan: a browser, not a dump
 VALUE_LIMIT = 200
@@ -39,18 +39,15 @@ class Sources:
     runtime: Runtime
     endpoints: Endpoints
     state_dir: Path
-    sampler: Sampler | None = field(default=None, compare=False)
 
 
 def open_sources() -> Sources:
     from spotctl import project
     from spotctl.endpoints import resolve
     from spotctl.stack import runtime
-    from spotctl.stack.usage import Sampler
 
     proj = project.current()
-    return Sources(runtime=runtime.select(None, proj), endpoints=resolve(), state_dir=proj.state_dir,
-                   sampler=Sampler())
+    return Sources(runtime=runtime.select(None, proj), endpoints=resolve(), state_dir=proj.state_dir)
 
 
 # --- services ------------------------------------------------------------------------------------
@@ -59,9 +56,9 @@ def statuses(src: Sources) -> list[ServiceStatus]:
     return src.runtime.status()
 
 
-def usage(src: Sources, pids: Sequence[int]) -> dict[int, Usage]:
-    """CPU % and RSS per service's process tree (none when the runtime runs no local processes)."""
-    return src.sampler.sample(pids) if src.sampler is not None else {}
+def usage(src: Sources, services: Sequence[str]) -> dict[str, Usage]:
+    """CPU % (since the previous refresh) and memory of each running service, as the runtime measures them."""
+    return src.runtime.usage(services)
 
 
 def up(src: Sources, service: str) -> list[ServiceStatus]:

@@ -55,10 +55,10 @@ class ServicesScreen(TableScreen):
     def fetch(self) -> list[Row]:
         found = data.statuses(self.sources)
         self.statuses = {s.name: s for s in found}
-        use = data.usage(self.sources, [s.pid for s in found if s.pid])
+        use = data.usage(self.sources, [s.name for s in found if s.state.value not in ("stopped", "absent")])
         rows: list[Row] = []
         for s in found:
-            u = use.get(s.pid) if s.pid else None
+            u = use.get(s.name)
             restarts = restarts_of(s)
             notes = "; ".join(x for x in (s.note, s.hint if s.state.value in ("absent", "stopped") else "",
                                           *(f"{k}={v}" for k, v in s.extra.items())) if x)
