@@ -174,7 +174,6 @@ class DockerRuntime:
             sys.stdout.write(prefix + line.decode(errors="replace").rstrip("\n") + "\n")
             sys.stdout.flush()
 
-
     def _running(self, services: Sequence[str] = ()) -> list[Any]:
         wanted = set(services)
         return [c for c in self.containers()
