@@ -88,11 +88,19 @@ def print_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: st
     from rich.table import Table
 
     table = Table(title=None if title is None else literal(title), header_style="bold", title_justify="left")
-    for col in columns:
-        table.add_column(literal(col))
-    for row in rows:
-        table.add_row(*(literal(v) for v in row))
+    cells = [[literal(v) for v in row] for row in rows]
+    for i, col in enumerate(columns):
+        # a column of short tokens (names, addresses, numbers) keeps its width; prose columns wrap to
+        # make room, and a long value folds rather than being cut off with "…"
+        table.add_column(literal(col), overflow="fold", no_wrap=_tokens([row[i] for row in cells if i < len(row)]))
+    for row in cells:
+        table.add_row(*row)
     out().print(table)
+
+
+def _tokens(cells: list[Text]) -> bool:
+    lines = [line for cell in cells for line in cell.plain.splitlines()]
+    return all(" " not in line and len(line) <= 24 for line in lines)
 
 
 def print_wrapped(renderable: Any, indent: int = 0) -> None:

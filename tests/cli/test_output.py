@@ -71,3 +71,19 @@ def test_scenario_reports_are_literal_wherever_they_are_printed() -> None:
     for text in ("GET /x?q=:email:", "200 [red]ok", "redis key bull:email:meta exists", "tag:[red]x",
                  "spotctl redis get bull:email:meta", "see :email: [b]"):
         assert text in shown
+
+
+def test_a_narrow_table_folds_long_values_instead_of_cutting_them(monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """80 columns: `ps` showed RabbitMQ's endpoints as `127.0.0.1:567…`, the port lost. Folded, every
+    character is still there, read top to bottom."""
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setattr(output, "_out", None)
+    endpoints = "127.0.0.1:5672, 127.0.0.1:15672, 127.0.0.1:15692"
+    output.print_table(["SERVICE", "STATE", "ENDPOINTS", "PID", "RESTARTS", "NOTES"],
+                       [["rabbitmq", "healthy", endpoints, "2363", "0", "x" * 60]])
+    lines = capsys.readouterr().out.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "…" not in "".join(lines)
+    cells = "".join(line.split("│")[3].strip() for line in lines if line.count("│") == 7)
+    assert cells == endpoints.replace(" ", "")

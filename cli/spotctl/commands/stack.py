@@ -42,7 +42,7 @@ def _print_statuses(statuses: list[ServiceStatus], fmt: OutputFormat, runtime_na
     from spotctl.output import emit
 
     data = {"runtime": runtime_name, "services": {s.name: s.as_json() for s in statuses}}
-    rows = [(s.name, _state_cell(s.state), ", ".join(s.endpoints), s.pid or "",
+    rows = [(s.name, _state_cell(s.state), "\n".join(s.endpoints), s.pid or "",
              "" if s.restarts is None else str(s.restarts) + (" LOOP" if s.crash_loop else ""),
              "; ".join(x for x in (s.note, s.hint if s.state.value in ("absent", "stopped", "paused") else "",
                                    s.detail if s.state.value in ("restarting", "paused") else "",
