@@ -220,7 +220,7 @@ def test_a_cold_up_ends_with_the_workers_consuming_not_degraded(tmp_path: Path, 
 
 
 def test_up_waits_only_for_a_degraded_service_whose_stores_are_up() -> None:
-    from spotctl.stack.local import settling
+    from spotctl.stack.local_status import settling
     from spotctl.stack.runtime import ServiceStatus, State
 
     services = {"rabbitmq": None, "kafka": None, "workers": None}

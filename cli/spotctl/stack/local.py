@@ -16,15 +16,15 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from spotctl.errors import SpotctlError
 from spotctl.project import Project
-from spotctl.stack import compose, drivers, plan, probes, supervision
+from spotctl.stack import compose, drivers, plan, probes
 from spotctl.stack.control import Control, Spec
+from spotctl.stack.local_status import Found, Meta, describe, settling
 from spotctl.stack.processes import (
     ProcessRecord,
     family,
@@ -41,16 +41,6 @@ MIN_START_BUDGET_S = 30.0
 #: how long `up` lets a sandbox service that came up before a store (RabbitMQ boots last) reconnect:
 #: the workers' longest backoff between attempts (spotctl_sandbox.workers.retrying)
 SETTLE_S = 10.0
-
-
-@dataclass(frozen=True)
-class Meta:
-    """What `ps` must know beyond the pid: absent with a hint, external with a URL, a note."""
-
-    kind: str  # process | absent | external
-    note: str = ""
-    hint: str = ""
-    url: str = ""
 
 
 class LocalRuntime:
@@ -342,51 +332,21 @@ class LocalRuntime:
 
     def _status(self, name: str) -> ServiceStatus:
         service = self.compose.services[name]
-        meta = self._meta(name)
-        endpoints = tuple(f"127.0.0.1:{p.host}" for p in service.ports)
-        note = meta.note if meta else ""
-
-        def make(state: State, **fields: Any) -> ServiceStatus:
-            return ServiceStatus(name=name, state=state, required=not service.optional, note=note, **fields)
-
-        if meta and meta.kind == "absent":
-            return make(State.absent, detail=meta.note, hint=meta.hint)
-        if meta and meta.kind == "external":
-            healthy, detail = self._check(name)
-            return make(State.healthy if healthy else State.unhealthy, endpoints=(meta.url,), detail=detail)
-        now = time.time()
-        sup, _ = self.control.state(name)
-        hold = self.control.hold(name)
-        history = _supervision_fields(sup)
         record = self.registry.running(name)
-        if record is None:
-            if hold is not None and hold.kind == "stop" and hold.active(now):
-                return make(State.stopped, endpoints=endpoints, detail=_held("stopped", hold, now),
-                            hint=f"spotctl chaos resume {name}", **history)
-            if sup.next_start_at is not None and self.control.spec(name) is not None:
-                return make(State.restarting, endpoints=endpoints, detail=supervision.summary(sup, now, False),
-                            **history)
-            detail = supervision.summary(sup, now) or "not running"
-            return make(State.stopped, endpoints=endpoints, detail=detail, hint=f"spotctl up {name}", **history)
-        if hold is not None and hold.kind == "pause" and hold.active(now):
-            return make(State.paused, endpoints=endpoints, pid=record.pid, detail=_held("paused", hold, now),
-                        hint=f"spotctl chaos resume {name}", **history)
+        found = Found(name=name, endpoints=tuple(f"127.0.0.1:{p.host}" for p in service.ports),
+                      required=not service.optional, meta=self._meta(name), now=time.time(),
+                      sup=self.control.state(name)[0], hold=self.control.hold(name),
+                      has_spec=self.control.spec(name) is not None, pid=record.pid if record else None,
+                      started_at=record.create_time if record else 0.0, budget_s=self._budget(name))
+        return describe(found, lambda: self._health(name))
+
+    def _health(self, name: str) -> tuple[bool, str, dict[str, Any] | None]:
+        """One probe; a sandbox service's /health body too (what it says about its stores)."""
         probe = self._probe(name)
-        body = None
-        if service.driver == "python" and probe is not None and probe.kind is probes.ProbeKind.http and not probe.tls:
-            healthy, detail, body = probes.check_with_body(probe)  # one GET: status and what the body says
-        else:
-            healthy, detail = self._check(name)
-        state = State.healthy if healthy else (
-            State.starting if now - record.create_time < self._budget(name) else State.unhealthy)
-        if sup.crash_loop and not healthy:
-            detail = f"{supervision.summary(sup, now, False)}; {detail}"
-        extra = _health_details(body) if state is State.healthy else {}
-        wrong = probes.problems(body or {})
-        if wrong:
-            state, detail = State.degraded, "degraded: " + "; ".join(wrong)
-            extra["degraded"] = ", ".join(w.split(" (")[0] for w in wrong)
-        return make(state, endpoints=endpoints, pid=record.pid, detail=detail, extra=extra, **history)
+        if self.compose.services[name].driver == "python" and probe is not None \
+                and probe.kind is probes.ProbeKind.http and not probe.tls:
+            return probes.check_with_body(probe)
+        return (*self._check(name), None)
 
     def log_files(self, services: Sequence[str]) -> dict[str, str]:
         if services:
@@ -428,22 +388,6 @@ class LocalRuntime:
         return execute.run(service, argv, env, Path(spec.cwd))
 
 
-def _held(what: str, hold: Any, now: float) -> str:
-    import math
-
-    until = "until `spotctl chaos resume`" if math.isinf(hold.until) else f"for {hold.until - now:.0f}s more"
-    return f"{what} by `spotctl chaos` {until}"
-
-
-def _supervision_fields(sup: supervision.Record) -> dict[str, Any]:
-    """What `ps` shows of the supervisor's history: restarts, the last exit, a crash loop."""
-    fields: dict[str, Any] = {"restarts": sup.restarts, "crash_loop": sup.crash_loop}
-    if sup.last_exit is not None:
-        fields["last_exit"] = sup.last_exit.reason
-        fields["last_exit_at"] = round(sup.last_exit.at, 3)
-    return fields
-
-
 def _names_service(value: str, service: str) -> bool:
     """Does a compose value (before the host rewrite) point at `service`, e.g. mongodb://mongo:27017?"""
     import re
@@ -457,21 +401,3 @@ def _tail_lines(path: Path, n: int) -> str:
     except OSError:
         return ""
     return "\n".join("  " + line for line in lines[-n:])
-
-
-def _health_details(body: dict[str, Any] | None) -> dict[str, object]:
-    """Facts worth a column in ps (e.g. the playlist store): the body's plain values, typed as sent."""
-    return {k: v for k, v in (body or {}).items() if isinstance(v, str | int | float) and k not in _ROUTINE}
-
-
-def settling(status: ServiceStatus, services: Mapping[str, Any], healthy: set[str]) -> bool:
-    """Whether a degraded status should clear by itself: every store it names (`extra["degraded"]`:
-    "rabbitmq, delivery: waiting") is healthy now, and no worker of it is stalled or failed."""
-    items = [item.strip() for item in str(status.extra.get("degraded", "")).split(",")]
-    stores = {item for item in items if item in services}
-    stuck = any(item.endswith((": stalled", ": failed")) for item in items)
-    return not stuck and stores <= healthy
-
-
-_ROUTINE = {"status", "service", "uptime_s", "port", "version", "restarts"}  # not worth a column in ps
-
