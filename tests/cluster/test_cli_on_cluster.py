@@ -150,6 +150,16 @@ def test_subscribe_sharded_hears_what_the_hub_publishes_there(seed: str, cluster
     assert json.loads(out.splitlines()[0])["data"] == "hello"
 
 
+def test_hub_notify_writes_the_notification_where_the_hub_reads_it(spotctl: Any, cluster: Cluster) -> None:
+    user = "cli" + uuid.uuid4().hex[:8]
+    sent = spotctl("hub", "notify", user, "-o", "json")
+    assert sent.returncode == 0, sent.stderr
+    nid = json.loads(sent.stdout)["id"]
+    with redisconn.connect(cluster.url, decode_responses=True) as client:
+        assert client.zscore(f"hub:default:notif-pending:{user}", nid) is not None
+        client.delete(f"hub:default:notif-pending:{user}", f"hub:default:notif:{nid}")
+
+
 def test_the_hubs_sharded_topics_are_found_on_every_shard_with_their_subscribers(cluster: Cluster) -> None:
     from spotctl.clients.redis import RedisClient
     from spotctl_sandbox.realtime import keys
