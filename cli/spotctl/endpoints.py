@@ -39,6 +39,7 @@ class Endpoints:
     origins: Mapping[str, str] = field(default_factory=dict)  # key -> where its value came from (`config`)
 
     redis_url = _Url("REDIS_URL")
+    redis_cluster_url = _Url("REDIS_CLUSTER_URL")
     database_url = _Url("DATABASE_URL")
     amqp_url = _Url("AMQP_URL")
     rabbitmq_mgmt_url = _Url("RABBITMQ_MGMT_URL")
@@ -61,6 +62,20 @@ class Endpoints:
         return (*self.services, *CLIENT_SETTINGS)
 
     @property
+    def cluster_or_redis_url(self) -> str:
+        """The Redis the API, the hub and the workers keep their data in, by their own rule (a cluster
+        URL wins): what the CLI's redis, jobs and hub tools read."""
+        from spotctl_sandbox.common.settings import cluster_or_redis
+
+        return cluster_or_redis(self.redis_url, self.redis_cluster_url)
+
+    @property
+    def redis_in_effect(self) -> str:
+        """Which variable `cluster_or_redis_url` comes from (`spotctl config` marks it)."""
+        cluster = self.redis_cluster_url
+        return "REDIS_CLUSTER_URL" if cluster and self.cluster_or_redis_url == cluster else "REDIS_URL"
+
+    @property
     def mongo_url(self) -> str | None:
         """None when no MongoDB answers: the stack then runs its documented fallback."""
         return self.env.get("MONGO_URL") or None
@@ -72,6 +87,11 @@ class Endpoints:
     @property
     def reports_dir(self) -> Path:
         return Path(self.env.get("REPORTS_DIR", ""))
+
+
+def redis_url(flag: str | None = None) -> str:
+    """The Redis the CLI's tools dial: `--url` when given (a cluster URL or not), else the services' own."""
+    return flag or resolve().cluster_or_redis_url
 
 
 def port_open(url: str, default_port: int = 0, timeout: float = 0.3) -> bool:

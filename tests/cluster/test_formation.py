@@ -14,9 +14,11 @@ from tests.conftest import TEST_PORTS
 
 def test_a_master_killed_as_soon_as_the_cluster_is_formed_is_replaced(tmp_path: Path) -> None:
     # a second cluster of its own on free ports of the test block, past the package cluster's bus ports
-    first = max(TEST_PORTS.values()) + 7
-    fresh = Cluster([Node(first + i, first + 6 + i, tmp_path / f"node-{i}") for i in range(6)]).start()
+    # (max + 2 ... max + 7: conftest.py), which are taken whenever a test before this one used it
+    first = max(TEST_PORTS.values()) + 8
+    fresh = Cluster([Node(first + i, first + 6 + i, tmp_path / f"node-{i}") for i in range(6)])
     try:
+        fresh.start()  # inside the try: nodes that started are stopped even if the others could not
         master = fresh.master_of("k")
         fresh.kill(master)
         deadline = time.monotonic() + 15

@@ -2,7 +2,8 @@
 
 Async (the library is); `run(url, work)` drives one unit of work on an event loop for the sync
 callers (`spotctl jobs`, `spotctl purge jobs`, the TUI's thread workers). The guide awaits the same
-client directly.
+client directly. On a Redis Cluster (`redis+cluster://`) the queues live under the hash-tagged prefix
+the workers use there (`contract.bull_prefix`), each Queue on a cluster client of its own.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from spotctl.clients.reach import reaching, require
+from spotctl.clients.redis import KEY, errors, key_of, open_async, open_sync
 from spotctl.errors import SpotctlError
 from spotctl.inspect.jobs_view import (
     COUNT_STATES,
-    PREFIX,
     CleanState,
     check_queue,
     counts_row,
@@ -25,10 +26,8 @@ from spotctl.inspect.jobs_view import (
 )
 
 if TYPE_CHECKING:
-    import redis.asyncio as aredis
     from bullmq import Queue
 
-KEY = "REDIS_URL"
 T = TypeVar("T")
 
 
@@ -40,7 +39,12 @@ class JobsClient:
     """
 
     def __init__(self, url: str) -> None:
+        from spotctl_sandbox import contract
+        from spotctl_sandbox.common import redisconn
+
         self.url = require(KEY, url)
+        self.cluster = redisconn.is_cluster_url(self.url)
+        self.prefix = contract.bull_prefix(self.cluster)
         self._queues: dict[str, Queue] = {}
         self._known: list[str] | None = None
 
@@ -60,19 +64,21 @@ class JobsClient:
         if name not in self._queues:
             from bullmq import Queue
 
-            self._queues[name] = Queue(name, {"connection": self.url})
+            # a cluster client per queue, as the workers have: Queue.close() closes its connection
+            connection = open_async(self.url, decode_responses=True) if self.cluster else self.url
+            self._queues[name] = Queue(name, {"connection": connection, "prefix": self.prefix})
         return self._queues[name]
 
     async def queue_names(self) -> list[str]:
-        """Every queue found by its keys (`bull:<queue>:meta|id`), plus the contract's own."""
-        import redis.asyncio as aredis
-
-        client: aredis.Redis = aredis.Redis.from_url(self.url, decode_responses=True, socket_connect_timeout=2)
+        """Every queue found by its keys (`<prefix>:<queue>:meta|id`; on a cluster SCAN runs on every
+        master), plus the contract's own."""
+        client = open_async(self.url, decode_responses=True, socket_connect_timeout=2)
         try:
-            keys = [k async for k in client.scan_iter(match=f"{PREFIX}:*", count=1000) if k.endswith((":meta", ":id"))]
+            keys = [k async for k in client.scan_iter(match=f"{self.prefix}:*", count=1000)
+                    if k.endswith((":meta", ":id"))]
         finally:
             await client.aclose()
-        self._known = queue_names(keys)
+        self._known = queue_names(keys, self.prefix)
         return self._known
 
     async def known(self, name: str) -> Queue:
@@ -146,11 +152,9 @@ class JobsClient:
 def run(url: str, work: Callable[[JobsClient], Awaitable[T]]) -> T:
     """`work(client)` on a fresh event loop, the client closed afterwards; an unreachable Redis is one
     ServiceDown line (checked with a PING first: bullmq would otherwise retry for a long time)."""
-    import redis
-
     target = require(KEY, url)
-    with reaching(KEY, target, redis.ConnectionError, redis.TimeoutError, OSError):
-        probe = redis.Redis.from_url(target, socket_connect_timeout=2)
+    with reaching(key_of(target), target, *errors(), OSError):
+        probe = open_sync(target, socket_connect_timeout=2)
         try:
             probe.ping()
         finally:

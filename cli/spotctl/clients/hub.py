@@ -24,9 +24,8 @@ from spotctl.inspect.hub_view import (
 )
 
 if TYPE_CHECKING:
-    import redis.asyncio as aredis
-
     from spotctl.endpoints import Endpoints
+    from spotctl_sandbox.common.redisconn import AsyncAnyRedis
     from spotctl_sandbox.realtime.client import HubClient
 
 T = TypeVar("T")
@@ -57,14 +56,15 @@ async def _mapped(work: Awaitable[T]) -> T:
 async def session(ep: Endpoints, user: str, token: str | None, ns: str,
                   reconnect: bool = False) -> AsyncIterator[HubClient]:
     """A connected HubClient acting as `user`; a token minted here is revoked on the way out."""
-    import redis.asyncio as aredis
     from websockets.exceptions import InvalidHandshake
 
+    from spotctl.clients.redis import errors, key_of, open_async
     from spotctl_sandbox.common import tokens
     from spotctl_sandbox.realtime.client import HubClient
 
     url = require("HUB_URL", ep.hub_url)
-    redis: aredis.Redis = aredis.Redis.from_url(require("REDIS_URL", ep.redis_url), socket_connect_timeout=2)
+    store = require("REDIS_URL", ep.cluster_or_redis_url)  # the sessions the API and the hub share
+    redis = open_async(store, socket_connect_timeout=2)
     jti = None
     try:
         if token is None:
@@ -80,20 +80,20 @@ async def session(ep: Endpoints, user: str, token: str | None, ns: str,
             await client.close()
     finally:
         if jti is not None:
-            with reaching("REDIS_URL", ep.redis_url, OSError):
+            with reaching(key_of(store), store, *errors(), OSError):
                 await tokens.close_session(redis, jti)
         await redis.aclose()
 
 
-async def _mint(redis: aredis.Redis, ep: Endpoints, user: str) -> tuple[str, str]:
+async def _mint(redis: AsyncAnyRedis, ep: Endpoints, user: str) -> tuple[str, str]:
     import warnings
 
-    import redis.exceptions as rex
-
+    from spotctl.clients.redis import errors, key_of
     from spotctl_sandbox.common import tokens
 
     secret = require("JWT_SECRET", ep.jwt_secret)
-    with warnings.catch_warnings(), reaching("REDIS_URL", ep.redis_url, rex.ConnectionError, OSError):
+    store = ep.cluster_or_redis_url
+    with warnings.catch_warnings(), reaching(key_of(store), store, *errors(), OSError):
         warnings.simplefilter("ignore")  # PyJWT warns about the short dev secret
         token = await tokens.issue(redis, secret, user, user)
         return token, tokens.decode(secret, token).jti
@@ -131,16 +131,15 @@ def notify(redis_url: str, user_id: str, *, title: str, body: str, priority: str
 
 async def notify_async(redis_url: str, user_id: str, *, title: str, body: str, priority: str, kind: str,
                        data: dict[str, Any], ns: str) -> dict[str, Any]:
-    """`notify` for callers already on an event loop (the guide's hub actions)."""
-    import redis.asyncio as aredis
-    import redis.exceptions as rex
-
+    """`notify` for callers already on an event loop (the guide's hub actions). `redis_url` is the
+    services' Redis (`Endpoints.cluster_or_redis_url`): a cluster's gets SPUBLISH, as the workers do."""
+    from spotctl.clients.redis import errors, key_of, open_async
     from spotctl_sandbox.realtime import publish
 
     target = require("REDIS_URL", redis_url)
-    client: aredis.Redis = aredis.Redis.from_url(target, socket_connect_timeout=2)
+    client = open_async(target, socket_connect_timeout=2)
     try:
-        with reaching("REDIS_URL", target, rex.ConnectionError, OSError):
+        with reaching(key_of(target), target, *errors(), OSError):
             nid = await publish.publish_notification(client, user_id, title=title, body=body, priority=priority,
                                                      kind=kind, data=data, namespace=ns)
             status = await publish.notification_status(client, nid, namespace=ns) or {}
@@ -167,7 +166,6 @@ def topics(redis_url: str, database_url: str, ns: str, limit: int = 200) -> list
     connected user's own `user:<id>` topic is left out."""
     from spotctl.clients.postgres import PgClient
     from spotctl.clients.redis import RedisClient
-    from spotctl.inspect.values import decode
     from spotctl_sandbox.realtime import keys
     from spotctl_sandbox.realtime.topics import Kind, Topic
 
@@ -179,18 +177,15 @@ def topics(redis_url: str, database_url: str, ns: str, limit: int = 200) -> list
             found = []
     rows += [{"topic": str(Topic.chat(c["id"])), "kind": c["kind"], "name": c["name"], "members": int(c["members"]),
               "workers": None, "created_by": c["created_by"]} for c in found]
-    with RedisClient(redis_url, timeout=5) as r, r.calls():
-        pattern = keys.channel_pattern(ns)
-        live = sorted(decode(c) or "" for c in r.redis.pubsub_channels(pattern))[:limit]
-        counts = {decode(k): int(v) for k, v in r.redis.pubsub_numsub(*live)} if live else {}
-    for channel in live:
+    with RedisClient(redis_url, timeout=5) as r:
+        counts = r.subscribed(keys.channel_pattern(ns), limit)
+    for channel, subscribed in counts.items():
         try:
             _, topic = keys.parse_channel(channel)
         except ValueError:  # not a topic channel the hub made
             continue
         if topic.kind is Kind.USER:
             continue
-        subscribed = counts.get(channel, 0)
         for row in rows:
             if row["topic"] == str(topic):
                 row["workers"] = subscribed

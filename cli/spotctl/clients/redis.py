@@ -1,7 +1,8 @@
 """Redis: `spotctl redis`, the TUI's key browser and the guide's redis checks read keys through here.
 
 Sync redis-py (the TUI calls it from a thread worker, the guide through `asyncio.to_thread`). Reads
-are SCAN-based and bounded by a limit: a browser, not a dump.
+are SCAN-based and bounded by a limit: a browser, not a dump. A `redis+cluster://` URL gets a cluster
+client (`redisconn.connect`): SCAN then runs on every master, commands on a key go to its slot's master.
 """
 
 from __future__ import annotations
@@ -12,27 +13,81 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from spotctl.clients.reach import reaching, require
-from spotctl.errors import SpotctlError
-from spotctl.inspect.redis_view import APP_HIT_KEY, APP_MISS_KEY, KeyRow, KeyType, KeyView, summarize_info
+from spotctl.clients.reach import reaching, redact, require
+from spotctl.errors import SpotctlError, UsageError
+from spotctl.inspect.redis_view import (
+    APP_HIT_KEY,
+    APP_MISS_KEY,
+    KeyRow,
+    KeyType,
+    KeyView,
+    summarize_cluster,
+    summarize_info,
+)
 from spotctl.inspect.values import decode
 
 if TYPE_CHECKING:
     import redis
     import redis.client
+    from redis.cluster import RedisCluster
 
-KEY = "REDIS_URL"
+    from spotctl_sandbox.common.redisconn import AsyncAnyRedis
+
+KEY, CLUSTER_KEY = "REDIS_URL", "REDIS_CLUSTER_URL"
+CLUSTER_HINT = "a cluster URL is redis+cluster://host:port[,host:port...] (any one node will do)"
 T = TypeVar("T")
 
 
+def key_of(url: str) -> str:
+    """The variable a Redis URL stands for in error lines: REDIS_CLUSTER_URL for a cluster URL."""
+    from spotctl_sandbox.common.redisconn import is_cluster_url
+
+    return CLUSTER_KEY if url and is_cluster_url(url) else KEY
+
+
+def errors() -> tuple[type[BaseException], ...]:
+    """What redis-py raises when no server (or no cluster node) answers."""
+    import redis
+    from redis.exceptions import RedisClusterException
+
+    return redis.ConnectionError, redis.TimeoutError, RedisClusterException
+
+
+def open_sync(url: str, **kwargs: Any) -> redis.Redis | RedisCluster:
+    """`redisconn.connect(url)`: a cluster URL that cannot work is a UsageError naming its variable, a
+    cluster none of whose nodes answers a ServiceDown (a cluster client asks its nodes right away)."""
+    from spotctl_sandbox.common import redisconn
+
+    key = key_of(require(KEY, url))
+    try:
+        with reaching(key, url, *errors()):
+            return redisconn.connect(url, **kwargs)
+    except ValueError as exc:
+        raise UsageError(f"{key}: {exc}", hint=CLUSTER_HINT) from None
+
+
+def open_async(url: str, **kwargs: Any) -> AsyncAnyRedis:
+    """`redisconn.connect_async(url)`, a cluster URL that cannot work a UsageError (it connects later)."""
+    from spotctl_sandbox.common import redisconn
+
+    key = key_of(require(KEY, url))
+    try:
+        return redisconn.connect_async(url, **kwargs)
+    except ValueError as exc:
+        raise UsageError(f"{key}: {exc}", hint=CLUSTER_HINT) from None
+
+
 class RedisClient:
-    """A connection to one Redis; a connection failure is one ServiceDown line, a refusal a SpotctlError."""
+    """A connection to one Redis or a Redis Cluster; a connection failure is one ServiceDown line, a
+    refusal a SpotctlError."""
 
     def __init__(self, url: str, *, timeout: float = 10) -> None:
-        import redis
+        from redis.cluster import RedisCluster
 
         self.url = require(KEY, url)
-        self.redis: redis.Redis = redis.Redis.from_url(self.url, socket_connect_timeout=2, socket_timeout=timeout)
+        self.variable = key_of(self.url)
+        self.redis = open_sync(self.url, socket_connect_timeout=2, socket_timeout=timeout)
+        self.cluster: RedisCluster | None = self.redis if isinstance(self.redis, RedisCluster) else None
 
     def __enter__(self) -> RedisClient:
         return self
@@ -49,9 +104,13 @@ class RedisClient:
         """Library errors inside the block as the errors a user can read."""
         import redis
 
-        with reaching(KEY, self.url, redis.ConnectionError, redis.TimeoutError):
+        with reaching(self.variable, self.url, *errors()):
             try:
                 yield
+            except (redis.exceptions.MovedError, redis.exceptions.ClusterCrossSlotError):  # a plain client on a
+                # cluster node, asking for another node's key (or for keys of several slots at once)
+                raise UsageError(f"{redact(self.url)} is a node of a Redis Cluster: its keys are spread over "
+                                 "the nodes", hint=f"name it as a cluster: {CLUSTER_HINT}") from None
             except redis.ResponseError as exc:
                 raise SpotctlError(f"redis refused: {exc}") from None
 
@@ -60,16 +119,24 @@ class RedisClient:
             self.redis.ping()
 
     def info(self) -> dict[str, Any]:
-        """INFO summarised (memory, clients, hit rates) with the API cache's own hit/miss counters."""
+        """INFO summarised (memory, clients, hit rates) with the API cache's own hit/miss counters; on a
+        cluster, over its masters, with CLUSTER INFO and a line per node (`summarize_cluster`)."""
         with self.calls():
-            raw = self.redis.info("all")
-            hits, misses = self.redis.mget(APP_HIT_KEY, APP_MISS_KEY)
-        return summarize_info(raw, int(hits or 0), int(misses or 0))
+            if self.cluster is None:
+                hits, misses = self.redis.mget(APP_HIT_KEY, APP_MISS_KEY)
+                return summarize_info(self.redis.info("all"), int(hits or 0), int(misses or 0))
+            hits, misses = self.cluster.mget_nonatomic(APP_HIT_KEY, APP_MISS_KEY)  # two slots: one GET each
+            nodes = self.cluster.info("all", target_nodes=self.cluster.ALL_NODES)
+            state = self.cluster.cluster_info()
+        if "redis_version" in nodes:  # a cluster of one node answers as one server
+            nodes = {self.cluster.get_default_node().name: nodes}  # type: ignore[no-untyped-call]  # unannotated
+        return summarize_cluster(state, nodes, int(hits or 0), int(misses or 0))
 
     def scan(self, pattern: str, limit: int) -> tuple[list[KeyRow], bool]:
         """(key, type, ttl) of the first `limit` keys matching `pattern`, sorted; and whether more matched.
 
-        SCAN (never KEYS), then type and TTL of every key in one pipelined round trip.
+        SCAN (never KEYS; on a cluster on every master), then type and TTL of every key in one pipelined
+        round trip (one per master on a cluster).
         """
         names: list[bytes] = []
         with self.calls():
@@ -140,25 +207,49 @@ class RedisClient:
             return [KeyType(decode(t) or "none") for t in pipe.execute()]
 
     def delete(self, keys: Iterable[str]) -> int:
+        """DEL; on a cluster split by slot (redis-py sends each master its own keys)."""
         with self.calls():
             return int(self.redis.delete(*keys))
 
+    def subscribed(self, pattern: str, limit: int) -> dict[str, int]:
+        """Channels matching `pattern` that someone subscribes to, with how many subscribers (at most
+        `limit`, sorted). On a cluster the sharded ones (SSUBSCRIBE, as the hub's workers do there), asked
+        of every node and summed: each node knows only its own subscribers."""
+        with self.calls():
+            if self.cluster is None:
+                live = sorted(decode(c) or "" for c in self.redis.pubsub_channels(pattern))[:limit]
+                return {decode(k) or "": int(v) for k, v in self.redis.pubsub_numsub(*live)} if live else {}
+            every = self.cluster.ALL_NODES
+            live = sorted({decode(c) or "" for c in self.cluster.pubsub_shardchannels(pattern, target_nodes=every)})
+            numsub = self.cluster.pubsub_shardnumsub(*live[:limit], target_nodes=every) if live else []
+        counts: dict[str, int] = {}
+        for channel, n in numsub:
+            counts[decode(channel) or ""] = counts.get(decode(channel) or "", 0) + int(n)
+        return dict(sorted(counts.items()))
+
     @contextmanager
-    def subscribe(self, channels: Sequence[str]) -> Iterator[Subscription]:
-        """Subscribed to `channels` (globs use PSUBSCRIBE) once the block starts; unsubscribed after."""
+    def subscribe(self, channels: Sequence[str], *, sharded: bool = False) -> Iterator[Subscription]:
+        """Subscribed to `channels` (globs use PSUBSCRIBE; `sharded`: SSUBSCRIBE, each channel at the
+        master of its slot on a cluster, which is how the hub publishes there) once the block starts;
+        unsubscribed after. Classic messages reach every node of a cluster, so any node will do."""
         from spotctl.inspect.redis_view import is_pattern
 
+        globs = [c for c in channels if is_pattern(c)]
+        if sharded and globs:
+            raise UsageError(f"a sharded channel has no patterns: {', '.join(globs)}",
+                             hint="name each channel (SSUBSCRIBE has no pattern form)")
+        plain = [c for c in channels if not is_pattern(c)]
         with self.calls():
             pubsub: redis.client.PubSub = self.redis.pubsub(  # type: ignore[no-untyped-call]  # unannotated
                 ignore_subscribe_messages=True)
             try:
-                plain = [c for c in channels if not is_pattern(c)]
-                globs = [c for c in channels if is_pattern(c)]
-                if plain:
+                if sharded:
+                    pubsub.ssubscribe(*plain)
+                elif plain:
                     pubsub.subscribe(*plain)
                 if globs:
                     pubsub.psubscribe(*globs)
-                yield Subscription(pubsub)
+                yield Subscription(pubsub, sharded=sharded and self.cluster is not None)
             finally:
                 pubsub.close()
 
@@ -166,8 +257,13 @@ class RedisClient:
 class Subscription:
     """Messages of a live subscription (see `RedisClient.subscribe`)."""
 
-    def __init__(self, pubsub: redis.client.PubSub) -> None:
+    def __init__(self, pubsub: redis.client.PubSub, *, sharded: bool = False) -> None:
         self.pubsub = pubsub
+        self.sharded = sharded  # a cluster's SSUBSCRIBE: one connection per shard, read in turn
+
+    def _next(self, timeout: float) -> dict[str, Any] | None:
+        read = self.pubsub.get_sharded_message if self.sharded else self.pubsub.get_message
+        return cast("dict[str, Any] | None", read(ignore_subscribe_messages=True, timeout=timeout))
 
     def messages(self, *, count: int | None, timeout: float | None) -> Iterator[dict[str, Any]]:
         """{"ts", "channel", "pattern", "data"} per message (data decoded) until `count` or `timeout`."""
@@ -177,7 +273,9 @@ class Subscription:
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 return
-            msg = self.pubsub.get_message(timeout=min(left, 1.0) if left is not None else 1.0)
+            # redis-py's cluster reads its shards' connections in turn, each up to the timeout: keep it short
+            poll = 0.1 if self.sharded else 1.0
+            msg = self._next(min(left, poll) if left is not None else poll)
             if msg is None:
                 continue
             seen += 1

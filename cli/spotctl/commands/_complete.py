@@ -57,16 +57,17 @@ def bull_queues(incomplete: str) -> list[str]:
     from spotctl_sandbox import contract
 
     def read() -> list[str]:
-        import redis
-
-        from spotctl.endpoints import resolve
+        from spotctl.endpoints import redis_url
         from spotctl.inspect.jobs_view import queue_names
+        from spotctl_sandbox.common import redisconn
 
-        client = redis.Redis.from_url(resolve().redis_url, socket_timeout=LIVE_BUDGET_S,
-                                      socket_connect_timeout=LIVE_BUDGET_S, decode_responses=True)
+        url = redis_url()
+        prefix = contract.bull_prefix(redisconn.is_cluster_url(url))
+        client = redisconn.connect(url, socket_timeout=LIVE_BUDGET_S, socket_connect_timeout=LIVE_BUDGET_S,
+                                   decode_responses=True)
         try:
-            return queue_names(k for suffix in ("meta", "id")
-                               for k in client.scan_iter(match=f"{contract.BULL_PREFIX}:*:{suffix}", count=1000))
+            return queue_names((k for suffix in ("meta", "id")
+                                for k in client.scan_iter(match=f"{prefix}:*:{suffix}", count=1000)), prefix)
         finally:
             client.close()
 

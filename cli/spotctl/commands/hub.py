@@ -118,16 +118,17 @@ def notify_cmd(
                                       "song_added, listening_invite, daily_report.")] = "generic",
     data: Annotated[str, typer.Option("--data", help="Template data as a JSON object.")] = "{}",
     ns: NsOpt = "default",
-    redis_url: Annotated[str | None, typer.Option("--redis-url", show_default=False)] = None,
+    redis_url: Annotated[str | None, typer.Option("--redis-url", show_default=False, help="The hub's Redis "
+                                                  "(default: $REDIS_CLUSTER_URL, $REDIS_URL, then the stack).")] = None,
     output: OutputOpt = OutputFormat.table,
 ) -> None:
     """Notify USER as the backend does; shows the channels it was routed to (the user's preferences;
     CRITICAL always goes to websocket + push) and its delivery status."""
-    from spotctl.endpoints import resolve
+    from spotctl.endpoints import redis_url as services_redis
     from spotctl.inspect.values import parse_json_object
 
     payload = parse_json_object(data, "--data")
-    result = hub.notify(resolve({"REDIS_URL": redis_url}).redis_url, user_id, title=title, body=body,
+    result = hub.notify(services_redis(redis_url), user_id, title=title, body=body,
                         priority=priority, kind=kind, data=payload, ns=ns)
     emit(result, output, ("id", "user", "priority", "channels", "status"),
          [(result["id"], user_id, result["priority"], ", ".join(result["channels"]), result["status"])])
@@ -161,7 +162,7 @@ def topics_cmd(ns: NsOpt = "default", output: OutputOpt = OutputFormat.table) ->
     from spotctl.endpoints import resolve
 
     ep = resolve()
-    rows = hub.topics(ep.redis_url, ep.database_url, ns)
+    rows = hub.topics(ep.cluster_or_redis_url, ep.database_url, ns)
     emit(rows, output, ("topic", "kind", "name", "members", "workers subscribed"),
          [(r["topic"], r["kind"], r["name"], "" if r["members"] is None else r["members"],
            "" if r["workers"] is None else r["workers"]) for r in rows], title=f"hub topics in {ns}")

@@ -18,10 +18,10 @@ from spotctl.output import OutputFormat, OutputOpt, confirm, emit, info, print_j
 if TYPE_CHECKING:
     from spotctl.clients.bullmq import JobsClient
 
-KEY = "REDIS_URL"
 T = TypeVar("T")
-UrlOpt = Annotated[str | None, typer.Option("--url", help="Redis URL of the queues (default: $REDIS_URL, then "
-                                           "the stack).", show_default=False)]
+UrlOpt = Annotated[str | None, typer.Option("--url", help="Redis URL of the queues, redis+cluster://... for a "
+                                           "cluster (default: $REDIS_CLUSTER_URL, $REDIS_URL, then the stack).",
+                                           show_default=False)]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 LimitOpt = Annotated[int, typer.Option("--limit", "-n", min=1, help="Show at most N jobs.")]
 
@@ -34,11 +34,11 @@ def register(root: typer.Typer) -> None:
 
 
 def run(url: str | None, work: Callable[[JobsClient], Awaitable[T]]) -> T:
-    """`work(client)` against the queues at `--url`, else $REDIS_URL, else the stack's."""
+    """`work(client)` against the queues at `--url`, else the workers' Redis (a cluster URL wins)."""
     from spotctl.clients import bullmq
-    from spotctl.endpoints import resolve
+    from spotctl.endpoints import redis_url
 
-    return bullmq.run(resolve({KEY: url}).redis_url, work)
+    return bullmq.run(redis_url(url), work)
 
 
 @app.command("queues")

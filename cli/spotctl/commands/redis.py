@@ -1,4 +1,8 @@
-"""`spotctl redis`: info, keys (SCAN), type-aware get, top of a sorted set, del, subscribe."""
+"""`spotctl redis`: info, keys (SCAN), type-aware get, top of a sorted set, del, subscribe.
+
+The Redis is the one the API, the hub and the workers use: REDIS_CLUSTER_URL when set (a Redis Cluster),
+else REDIS_URL (`Endpoints.cluster_or_redis_url`); `--url` takes either kind.
+"""
 
 from __future__ import annotations
 
@@ -16,8 +20,8 @@ from spotctl_sandbox.contract import TRENDING_KEY
 if TYPE_CHECKING:
     from spotctl.clients.redis import RedisClient
 
-KEY = "REDIS_URL"
-UrlOpt = Annotated[str | None, typer.Option("--url", help="Redis URL (default: $REDIS_URL, then the stack).",
+UrlOpt = Annotated[str | None, typer.Option("--url", help="Redis URL, or redis+cluster://host:port for a cluster "
+                                           "(default: $REDIS_CLUSTER_URL, $REDIS_URL, then the stack).",
                                            show_default=False)]
 LimitOpt = Annotated[int, typer.Option("--limit", "-n", min=1, help="Show at most this many entries.")]
 
@@ -31,17 +35,20 @@ def register(root: typer.Typer) -> None:
 
 @contextmanager
 def connect(url: str | None) -> Iterator[RedisClient]:
-    """The Redis client for `--url`, else $REDIS_URL, else the stack's."""
+    """The Redis client for `--url`, else the Redis the services use (a cluster URL wins)."""
     from spotctl.clients import redis
-    from spotctl.endpoints import resolve
+    from spotctl.endpoints import redis_url
 
-    with redis.connect(resolve({KEY: url}).redis_url) as client:
+    with redis.connect(redis_url(url)) as client:
         yield client
 
 
 @app.command("info")
 def info_cmd(url: UrlOpt = None, output: OutputOpt = OutputFormat.table) -> None:
-    """Memory, clients, keyspace hit rate and the API cache's own hit rate (stats:cache:*)."""
+    """Memory, clients, keyspace hit rate and the API cache's own hit rate (stats:cache:*).
+
+    On a cluster: its state, each node, and the figures summed over its masters.
+    """
     from spotctl.inspect.redis_view import info_rows
 
     with connect(url) as r:
@@ -52,7 +59,8 @@ def info_cmd(url: UrlOpt = None, output: OutputOpt = OutputFormat.table) -> None
 @app.command("keys")
 def keys_cmd(pattern: Annotated[str, typer.Argument(help="Glob pattern, e.g. 'song:*'.")] = "*",
              limit: LimitOpt = 200, url: UrlOpt = None, output: OutputOpt = OutputFormat.table) -> None:
-    """Keys matching PATTERN with type and TTL. Uses SCAN (never KEYS), so it is safe on a busy server."""
+    """Keys matching PATTERN with type and TTL. Uses SCAN (never KEYS), so it is safe on a busy server;
+    on a cluster it scans every master."""
     from spotctl.inspect.values import human_ttl
 
     with connect(url) as r:
@@ -126,17 +134,24 @@ def del_cmd(keys: Annotated[list[str], typer.Argument(help="Keys to delete.")],
 @app.command("subscribe")
 def subscribe_cmd(
     channels: Annotated[list[str], typer.Argument(help="Channels; glob patterns (news:*) use PSUBSCRIBE.")],
+    sharded: Annotated[bool, typer.Option("--sharded", help="SSUBSCRIBE: sharded channels (SPUBLISH), as the hub "
+                                          "uses on a cluster.")] = False,
     count: Annotated[int | None, typer.Option("--count", "-c", min=1, help="Stop after N messages.")] = None,
     timeout: Annotated[float | None, typer.Option("--timeout", min=0.1, help="Stop after S seconds.")] = None,
     url: UrlOpt = None, output: OutputOpt = OutputFormat.table,
 ) -> None:
-    """Live tail of pub/sub messages (ctrl-c to stop). JSON output is one object per line."""
+    """Live tail of pub/sub messages (ctrl-c to stop). JSON output is one object per line.
+
+    On a Redis Cluster the hub publishes with SPUBLISH: tail its topics with --sharded.
+    """
     from spotctl.errors import SpotctlError
     from spotctl.inspect.values import maybe_json
 
     seen = 0
-    with connect(url) as r, r.subscribe(channels) as subscription:
+    with connect(url) as r, r.subscribe(channels, sharded=sharded) as subscription:
         info(f"listening on {', '.join(channels)} (ctrl-c to stop)")
+        if r.cluster is not None and not sharded:
+            info("a Redis Cluster: classic pub/sub here; the hub's topics are sharded (SPUBLISH): add --sharded")
         for msg in subscription.messages(count=count, timeout=timeout):
             seen += 1
             event = {**msg, "data": maybe_json(msg["data"])}

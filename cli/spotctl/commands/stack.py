@@ -204,9 +204,12 @@ def config(output: OutputOpt = OutputFormat.table) -> None:
     origins = {**{k: endpoints.origins.get(k, "compose") for k in endpoints.keys},
                **{label: f"env {var}" if caller.optional(var) else default
                   for label, (_, var, default) in dirs.items()}}
+    if endpoints.redis_in_effect != "REDIS_URL":  # say so: REDIS_URL is then for analytics and the monitor
+        origins[endpoints.redis_in_effect] += "; in effect"
     data: dict[str, Any] = {"project_dir": str(proj.root), "state_dir": str(proj.state_dir),
                             "compose_file": str(proj.compose_file),
-                            "endpoints": {k: endpoints.env.get(k) for k in endpoints.keys}, "from": origins}
+                            "endpoints": {k: endpoints.env.get(k) or None for k in endpoints.keys},
+                            "redis_in_effect": endpoints.redis_in_effect, "from": origins}
     rows = [(k, endpoints.env.get(k) or styled("absent", "dim"), endpoints.services.get(k, ""), origins[k])
             for k in endpoints.keys]
     rows += [(label, str(path), "", origins[label]) for label, (path, _, _) in dirs.items()]

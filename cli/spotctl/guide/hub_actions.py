@@ -55,7 +55,7 @@ async def _prepare(stores: Stores, op: Op) -> Send:
 
     if "notify" in op:
         ep = stores.endpoints
-        return lambda: hub.notify_async(ep.redis_url, str(op["notify"]), title=str(op.get("title", "")),
+        return lambda: hub.notify_async(ep.cluster_or_redis_url, str(op["notify"]), title=str(op.get("title", "")),
                                         body=str(op.get("body", "")), priority=str(op.get("priority", "NORMAL")),
                                         kind=str(op.get("kind", "generic")), data=dict(op.get("data", {})),
                                         ns="default")

@@ -115,7 +115,7 @@ class Stores:
     def redis(self) -> RedisClient:
         from spotctl.clients.redis import RedisClient
 
-        return self.client("redis", lambda: RedisClient(self.endpoints.redis_url, timeout=5))
+        return self.client("redis", lambda: RedisClient(self.endpoints.cluster_or_redis_url, timeout=5))
 
     def pg(self) -> PgClient:
         """Autocommit, so each poll sees what was committed since."""
@@ -133,7 +133,7 @@ class Stores:
         if self._jobs is None:
             from spotctl.clients.bullmq import JobsClient
 
-            self._jobs = JobsClient(self.endpoints.redis_url)
+            self._jobs = JobsClient(self.endpoints.cluster_or_redis_url)
             self._open.push_async_callback(self._jobs.close)
         return self._jobs
 

@@ -54,9 +54,33 @@ def summarize_info(info: Mapping[str, Any], app_hits: int, app_misses: int) -> d
     }
 
 
+_SUMMED = ("used_memory", "used_memory_peak", "maxmemory", "connected_clients", "blocked_clients", "keyspace_hits",
+           "keyspace_misses", "evicted_keys", "expired_keys", "instantaneous_ops_per_sec")
+
+
+def summarize_cluster(state: Mapping[str, Any], nodes: Mapping[str, Mapping[str, Any]], app_hits: int,
+                      app_misses: int) -> dict[str, Any]:
+    """`summarize_info` of a Redis Cluster: its masters' INFO summed (each holds its own slots' keys; a
+    replica only copies them), with CLUSTER INFO's state and one entry per node, masters first."""
+    masters = {name: info for name, info in nodes.items() if info.get("role") == "master"}
+    merged: dict[str, Any] = {**next(iter(masters.values()), {}), "mem_fragmentation_ratio": None}
+    merged.update({f: sum(int(i.get(f, 0)) for i in masters.values()) for f in _SUMMED})
+    merged["uptime_in_seconds"] = min((int(i.get("uptime_in_seconds", 0)) for i in nodes.values()), default=0)
+    merged["db0"] = {k: sum(int(i.get("db0", {}).get(k, 0)) for i in masters.values()) for k in ("keys", "expires")}
+    summary = summarize_info(merged, app_hits, app_misses)
+    summary["cluster"] = {"state": state.get("cluster_state"), "slots_ok": int(state.get("cluster_slots_ok", 0)),
+                          "slots_assigned": int(state.get("cluster_slots_assigned", 0)),
+                          "masters": len(masters), "replicas": len(nodes) - len(masters)}
+    summary["nodes"] = [{"node": name, "role": info.get("role"), "used_bytes": int(info.get("used_memory", 0)),
+                         "keys": int(info.get("db0", {}).get("keys", 0)),
+                         "clients": int(info.get("connected_clients", 0))}
+                        for name, info in sorted(nodes.items(), key=lambda n: (n[0] not in masters, n[0]))]
+    return summary
+
+
 def info_rows(s: Mapping[str, Any]) -> list[tuple[str, str]]:
     mem, ks, app = s["memory"], s["keyspace"], s["app_cache"]
-    rows = [
+    rows = _cluster_rows(s) + [
         ("version", str(s["server"]["version"])),
         ("uptime", human_duration(s["server"]["uptime_s"])),
         ("ops/s", str(s["server"]["ops_per_sec"])),
@@ -70,6 +94,18 @@ def info_rows(s: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("evicted / expired", f"{ks['evicted']} / {ks['expired']}"),
     ]
     rows += [(db, f"{v['keys']} keys, {v['expires']} with TTL") for db, v in ks["dbs"].items()]
+    return rows
+
+
+def _cluster_rows(s: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """A cluster's state and its nodes, before the figures summed over its masters."""
+    if "cluster" not in s:
+        return []
+    c = s["cluster"]
+    rows = [("cluster", f"{c['state']}, {c['slots_ok']}/16384 slots ok, {c['masters']} masters, "
+                        f"{c['replicas']} replicas")]
+    rows += [(n["node"], f"{n['role']}, {human_bytes(n['used_bytes'])}, {n['keys']} keys, {n['clients']} clients")
+             for n in s["nodes"]]
     return rows
 
 

@@ -18,6 +18,9 @@ from spotctl.stack.compose import ComposeProject, Service
 
 LOCALHOST = "127.0.0.1"
 CLIENT_SETTINGS = ("JWT_SECRET", "MEDIA_DIR", "REPORTS_DIR")  # not URLs, but read by clients on the host
+# the Redis Cluster the API, hub and workers use instead of REDIS_URL when set; the service the local
+# runtime runs with this driver (`redis-cluster`) answers it, even while it is unset
+CLUSTER_URL, CLUSTER_DRIVER = "REDIS_CLUSTER_URL", "redis-cluster"
 
 
 def _with_port(name: str) -> re.Pattern[str]:
@@ -85,6 +88,9 @@ def _client_entries(compose: ComposeProject) -> dict[str, tuple[str, str]]:
     for svc in compose.services.values():
         for key, value in svc.endpoints.items():
             found[key] = (svc.name, value)
+        if svc.driver == CLUSTER_DRIVER:
+            found[CLUSTER_URL] = (svc.name, next((s.environment[CLUSTER_URL] for s in built_here(compose)
+                                                  if CLUSTER_URL in s.environment), ""))
     order = list(compose.services)
     return dict(sorted(found.items(), key=lambda item: order.index(item[1][0])))
 

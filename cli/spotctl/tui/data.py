@@ -80,14 +80,14 @@ def redis_keys(src: Sources, pattern: str) -> tuple[list[KeyRow], bool]:
     """(key, type, ttl) of up to KEY_LIMIT keys matching `pattern` (SCAN, never KEYS); truncated?"""
     from spotctl.clients.redis import RedisClient
 
-    with RedisClient(src.endpoints.redis_url, timeout=5) as r:
+    with RedisClient(src.endpoints.cluster_or_redis_url, timeout=5) as r:
         return r.scan(pattern, KEY_LIMIT)
 
 
 def redis_value(src: Sources, key: str) -> KeyView | None:
     from spotctl.clients.redis import RedisClient
 
-    with RedisClient(src.endpoints.redis_url, timeout=5) as r:
+    with RedisClient(src.endpoints.cluster_or_redis_url, timeout=5) as r:
         return r.key(key, VALUE_LIMIT)
 
 
@@ -98,7 +98,7 @@ def redis_delete_question(src: Sources, keys: Sequence[str]) -> str:
     from spotctl.inspect import questions
     from spotctl.inspect.redis_view import KeyType
 
-    with RedisClient(src.endpoints.redis_url, timeout=5) as r:
+    with RedisClient(src.endpoints.cluster_or_redis_url, timeout=5) as r:
         existing = [(k, str(t)) for k, t in zip(keys, r.types(keys), strict=True) if t is not KeyType.none]
     if not existing:
         raise SpotctlError("none of these keys exists any more: " + ", ".join(keys))
@@ -108,7 +108,7 @@ def redis_delete_question(src: Sources, keys: Sequence[str]) -> str:
 def redis_delete(src: Sources, keys: Sequence[str]) -> int:
     from spotctl.clients.redis import RedisClient
 
-    with RedisClient(src.endpoints.redis_url, timeout=5) as r:
+    with RedisClient(src.endpoints.cluster_or_redis_url, timeout=5) as r:
         return r.delete(keys)
 
 
@@ -223,14 +223,14 @@ def job_counts(src: Sources) -> list[dict[str, Any]]:
     """Every queue (by its keys, plus the contract's) with counts per state, via the bullmq package."""
     from spotctl.clients import bullmq
 
-    return bullmq.run(src.endpoints.redis_url, lambda jobs: jobs.overview())
+    return bullmq.run(src.endpoints.cluster_or_redis_url, lambda jobs: jobs.overview())
 
 
 def jobs_in(src: Sources, queue: str, state: str, n: int = PEEK) -> list[dict[str, Any]]:
     """`spotctl jobs list QUEUE --state S` (failed: with the reason)."""
     from spotctl.clients import bullmq
 
-    return bullmq.run(src.endpoints.redis_url, lambda jobs: jobs.jobs(queue, state, n))
+    return bullmq.run(src.endpoints.cluster_or_redis_url, lambda jobs: jobs.jobs(queue, state, n))
 
 
 def jobs_retry_question(src: Sources, queue: str) -> str:
@@ -238,7 +238,7 @@ def jobs_retry_question(src: Sources, queue: str) -> str:
     from spotctl.errors import SpotctlError
     from spotctl.inspect import questions
 
-    count = bullmq.run(src.endpoints.redis_url, lambda jobs: jobs.counts(queue, ["failed"])).get("failed", 0)
+    count = bullmq.run(src.endpoints.cluster_or_redis_url, lambda jobs: jobs.counts(queue, ["failed"])).get("failed", 0)
     if count == 0:
         raise SpotctlError(f"no failed jobs in {queue}: nothing to retry")
     return questions.retry_jobs(queue, count)
@@ -248,14 +248,14 @@ def jobs_retry(src: Sources, queue: str, job_ids: Sequence[str] | None) -> list[
     """`spotctl jobs retry QUEUE ID...` (or `--all` with None)."""
     from spotctl.clients import bullmq
 
-    return bullmq.run(src.endpoints.redis_url, lambda jobs: jobs.retry(queue, job_ids))
+    return bullmq.run(src.endpoints.cluster_or_redis_url, lambda jobs: jobs.retry(queue, job_ids))
 
 
 def jobs_clean_question(src: Sources, queue: str, state: str) -> str:
     from spotctl.clients import bullmq
     from spotctl.inspect import questions
 
-    count = bullmq.run(src.endpoints.redis_url, lambda jobs: jobs.counts(queue, [state])).get(state, 0)
+    count = bullmq.run(src.endpoints.cluster_or_redis_url, lambda jobs: jobs.counts(queue, [state])).get(state, 0)
     return questions.clean_jobs(queue, state, count, False)
 
 
@@ -264,7 +264,7 @@ def jobs_clean(src: Sources, queue: str, state: str) -> int:
     from spotctl.clients import bullmq
     from spotctl.inspect.jobs_view import CleanState
 
-    return bullmq.run(src.endpoints.redis_url, lambda jobs: jobs.clean(queue, CleanState(state), 0, 0))
+    return bullmq.run(src.endpoints.cluster_or_redis_url, lambda jobs: jobs.clean(queue, CleanState(state), 0, 0))
 
 
 # --- the hub ---------------------------------------------------------------------------------------
@@ -293,7 +293,7 @@ def hub_topics(src: Sources, ns: str = "default") -> list[dict[str, Any]]:
     """`spotctl hub topics`: channels with members, rooms and other topics the workers follow."""
     from spotctl.clients import hub
 
-    return hub.topics(src.endpoints.redis_url, src.endpoints.database_url, ns)
+    return hub.topics(src.endpoints.cluster_or_redis_url, src.endpoints.database_url, ns)
 
 
 # --- analytics -------------------------------------------------------------------------------------

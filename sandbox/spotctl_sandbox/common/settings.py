@@ -78,7 +78,13 @@ class Settings:
     @property
     def cluster_or_redis_url(self) -> str:
         """Where the API, the hub and the workers keep their Redis data: the cluster when one is set."""
-        return self.redis_cluster_url or self.redis_url
+        return cluster_or_redis(self.redis_url, self.redis_cluster_url)
+
+
+def cluster_or_redis(redis_url: str, redis_cluster_url: str | None) -> str:
+    """The rule of `Settings.cluster_or_redis_url`, for whoever must dial the same Redis from outside
+    (the CLI's redis, jobs and hub tools): REDIS_CLUSTER_URL when set and not empty, else REDIS_URL."""
+    return redis_cluster_url or redis_url
 
 
 def refuse_insecure(settings: Settings) -> None:

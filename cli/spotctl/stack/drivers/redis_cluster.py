@@ -88,4 +88,4 @@ def launch(ctx: Context) -> External:
             raise Absent(f"redis-cli --cluster create failed: {(done.stdout + done.stderr).strip()[-300:]}", fresh)
         _wait(nodes, 30)
     url = f"redis+cluster://{nodes[0][0]}:{nodes[0][1]}"  # any one node is enough for a client
-    return External(url=url, note=f"Redis Cluster of {len(nodes)} nodes: REDIS_CLUSTER_URL={url}")
+    return External(url=url, note=f"Redis Cluster of {len(nodes)} nodes: {plan.CLUSTER_URL}={url}")
