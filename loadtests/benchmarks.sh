@@ -71,10 +71,10 @@ case $what in baselines|all)
 esac
 case $what in node-vs-hub|all)
   # issue 18: one Node `ws` process and the hub (2 workers) in the same session, same generator and
-  # scenario, rate stepped until both pass p99 50 ms; each step's row in summary.json has the server's CPU
+  # scenario, rate stepped until both pass p99 50 ms (TARGETS=hub: the hub alone); each step's row in summary.json has the server's CPU
   # per delivery, the busiest generator's CPU and how busy the box was. STEPS overrides the rates.
   steps=${STEPS:-200,400,600,800,1000,1200,1400,1600}
-  for target in node-ws hub; do
+  for target in ${TARGETS:-node-ws hub}; do
     extra=()
     [ "$target" = hub ] && extra=(--hub own --hub-workers 2)
     run "node-vs-hub-$target" 900 latency --target "$target" --users 5000 --spawn-rate 250 --room-size 50 \
