@@ -1,6 +1,7 @@
 """Benchmark of the two Redis calls a client message costs the hub (not a test): the per-user rate
 check and the durable publish, as the hub makes them now and the alternatives measured for issue 18
-(the rate check was an INCR + EXPIRE pipeline; the publish could use EVALSHA instead of EVAL): hub
+(the rate check was an INCR + EXPIRE pipeline, the publish EVAL, both through redis-py; now both go
+through common/leanredis.py): hub
 CPU µs per call (the client side: Python work and socket syscalls), Redis CPU µs per call (its INFO
 cpu) and wall µs per call, alternated so drift hits both alike.
 
@@ -18,6 +19,7 @@ from collections.abc import Awaitable, Callable
 
 import redis.asyncio as aioredis
 
+from spotctl_sandbox.common.leanredis import beside
 from spotctl_sandbox.hub.userlimit import UserLimit
 from spotctl_sandbox.realtime import bus, keys, protocol
 from spotctl_sandbox.realtime.topics import Topic
@@ -48,9 +50,18 @@ async def main() -> None:
         os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"), max_connections=64, timeout=2.0,
         socket_timeout=1.0, socket_connect_timeout=1.0))
     limit = UserLimit(redis, "1000000/second")
+    lean = beside(redis, 1.0)
+    assert lean is not None, "REDIS_URL must name one Redis over TCP"
+    lean_limit = UserLimit(redis, "1000000/second", lean)
     topic = Topic.room("bench-calls")
     body = protocol.dumps(protocol.body("room_message", {"room": "r", "from": "u", "data": {"ts": 1.5, "seq": 1}},
                                         topic=str(topic), priority=1))
+
+    async def lean_hit(i: int) -> object:
+        return await lean_limit.hit("bench", "u", time.time())
+
+    async def lean_publish(i: int) -> object:
+        return await bus.publish_lean(lean, "bench", topic, body, durable=True)
 
     async def pipeline_hit(i: int) -> object:
         pipe = redis.pipeline(transaction=False)
@@ -72,9 +83,11 @@ async def main() -> None:
         return await redis.evalsha(sha, 2, *publish_args)
 
     cases = {"rate check: INCR+EXPIRE pipeline (before)": pipeline_hit,
-             "rate check: one script call (now)": script_hit,
-             "durable publish: EVAL (now)": eval_publish,
-             "durable publish: EVALSHA (tried, not kept)": evalsha_publish}
+             "rate check: one script call through redis-py": script_hit,
+             "rate check: one script call, lean connection (now)": lean_hit,
+             "durable publish: EVAL through redis-py (before)": eval_publish,
+             "durable publish: EVALSHA through redis-py": evalsha_publish,
+             "durable publish: EVALSHA, lean connection (now)": lean_publish}
     for call in cases.values():  # warm up: connections, script cache
         await timed(redis, 100, call)
     results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in cases}
@@ -86,8 +99,14 @@ async def main() -> None:
                           "redis_cpu_us": [round(r, 1) for _, r, _ in runs],
                           "wall_us": [round(w, 1) for _, _, w in runs]}))
     await redis.delete("bench:rate:old", keys.stream("bench", topic))
+    lean.close()
     await redis.aclose()
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    try:
+        import uvloop  # the hub's loop
+
+        uvloop.run(main())
+    except ImportError:
+        asyncio.run(main())
