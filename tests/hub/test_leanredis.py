@@ -70,6 +70,10 @@ async def test_concurrent_calls_get_their_own_answers_and_scripts_load_themselve
     frame_id = await bus.publish(client, "ns", topic, "room_message", {"x": 1}, durable=True, lean=lean)
     assert [fid for fid, _ in await bus.stream_after(client, keys.stream("ns", topic), "0-0")] == [frame_id]
     lean.close()
+    refused = LeanRedis("127.0.0.1", port, password="not-set-on-this-redis")
+    with pytest.raises(ResponseError):  # AUTH refused: the call fails and no connection is kept
+        await refused.call("PING")
+    assert refused._wire is None
     await client.aclose()
 
 

@@ -120,11 +120,15 @@ class LeanRedis:
                 raise RedisTimeoutError(f"connecting to Redis at {self.host}:{self.port} timed out") from None
             except OSError as exc:
                 raise RedisConnectionError(f"cannot connect to Redis at {self.host}:{self.port}: {exc}") from None
-            if self.password is not None:
-                auth = (self.username, self.password) if self.username else (self.password,)
-                await self._send(wire, ("AUTH", *auth))
-            if self.db:
-                await self._send(wire, ("SELECT", self.db))
+            try:
+                if self.password is not None:
+                    auth = (self.username, self.password) if self.username else (self.password,)
+                    await self._send(wire, ("AUTH", *auth))
+                if self.db:
+                    await self._send(wire, ("SELECT", self.db))
+            except BaseException:
+                wire.fail(RedisConnectionError("Redis refused the connection's set-up"))
+                raise
             self._wire = wire
             return wire
 
