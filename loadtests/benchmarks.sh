@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The benchmark runs recorded in docs/BENCHMARKS.md (## Load). Not tests: minutes each, one at a time,
-# on a machine nobody else is loading. Usage: loadtests/benchmarks.sh OUT_DIR [hold-100k|hundred-k|rooms-20k|curve|baselines|all]
+# on a machine nobody else is loading. Usage: loadtests/benchmarks.sh OUT_DIR [hold-100k|hundred-k|rooms-20k|curve|baselines|node-vs-hub|profile-hub|all]
 # Needs the stack's Redis/PostgreSQL in the environment (REDIS_URL, DATABASE_URL, JWT_SECRET).
 set -euo pipefail
 out=${1:?results folder}
@@ -68,4 +68,40 @@ case $what in baselines|all)
     run "baseline-$target" 600 latency --target "$target" --users 5000 --spawn-rate 200 --duration 60 \
         --room-size 50 --msg-rate 400 --probe-every 20 --heartbeat 0 --workers 4 "${extra[@]}"
   done ;;
+esac
+case $what in node-vs-hub|all)
+  # issue 18: one Node `ws` process and the hub (2 workers) in the same session, same generator and
+  # scenario, rate stepped until both pass p99 50 ms (TARGETS=hub: the hub alone); each step's row in summary.json has the server's CPU
+  # per delivery, the busiest generator's CPU and how busy the box was. STEPS overrides the rates.
+  steps=${STEPS:-200,400,600,800,1000,1200,1400,1600}
+  for target in ${TARGETS:-node-ws hub}; do
+    extra=()
+    [ "$target" = hub ] && extra=(--hub own --hub-workers 2)
+    run "node-vs-hub-$target" 900 latency --target "$target" --users 5000 --spawn-rate 250 --room-size 50 \
+        --rate-steps "$steps" --step-duration 15 --probe-every 10 --heartbeat 0 --passive-read-every 2 \
+        --workers 2 "${extra[@]}"
+  done ;;
+esac
+case $what in profile-hub)
+  # issue 18: py-spy (native frames) on each hub worker for 20 s in the middle of a fixed-rate run of
+  # the node-vs-hub scenario at RATE msgs/s (the knee); summarised by benchmarks/profile_summary.py
+  rate=${RATE:-800}
+  name="profile-hub-$rate"
+  mkdir -p "$out/$name"
+  run "$name" 900 latency --target hub --hub own --hub-workers 2 --users 5000 --spawn-rate 250 \
+      --room-size 50 --msg-rate "$rate" --duration 50 --probe-every 10 --heartbeat 0 \
+      --passive-read-every 2 --workers 2 &
+  runner=$!
+  until [ -e "$out/$name/ramped" ] || ! kill -0 "$runner" 2>/dev/null; do sleep 1; done
+  sleep 10
+  supervisor=$(grep -o 'pid [0-9]*' "$out/$name.txt" | head -1 | cut -d' ' -f2)
+  echo "load at profile: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/$name.command"
+  for pid in $(pgrep -P "$supervisor"); do
+    "$root/.venv/bin/py-spy" record --pid "$pid" --native --rate 200 --duration 20 --format raw \
+        --output "$out/$name/pyspy-$pid.txt" > /dev/null 2>&1 &
+  done
+  wait
+  "$root/.venv/bin/python" "$root/benchmarks/profile_summary.py" "$out/$name"/pyspy-*.txt --top 30 \
+      > "$out/$name/profile-summary.txt"
+  cat "$out/$name/profile-summary.txt" ;;
 esac

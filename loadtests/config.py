@@ -39,6 +39,7 @@ class RunConfig:
     step_s: float = 0.0
     metrics_url: str = ""          # the hub's /metrics (rate-limit counters), "" when the target is no hub
     protocol: str = "ws"           # ws | http: which words the summary uses
+    server_pids: str = ""          # "1,2": the server's processes on this machine (per-step CPU), "" if unknown
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> RunConfig:
@@ -69,6 +70,10 @@ class RunConfig:
         if not steps or self.step_s <= 0:
             return self.msg_rate
         return steps[min(len(steps) - 1, max(0, int(elapsed_s // self.step_s)))]
+
+    @property
+    def server_pid_list(self) -> list[int]:
+        return [int(p) for p in self.server_pids.split(",") if p.strip()]
 
     def user_id(self, index: int) -> str:
         """The account behind token `index` (sessions.mint and the notifier agree on it)."""

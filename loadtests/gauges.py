@@ -48,6 +48,40 @@ class ProcessCpu:
         return self.window.add(time.monotonic(), times.user + times.system)
 
 
+class TreeCpu:
+    """CPU seconds used so far by processes and all their children (a hub supervisor and its workers),
+    and by the whole machine: read at the edges of a rate step, they give the server's CPU per delivery
+    and how busy the box was (a shared box's other work shows as busy time that is not the server's)."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.roots = pids
+        self.seen: dict[int, psutil.Process] = {}
+
+    def server_s(self) -> float:
+        """User + system seconds of the trees; children that exited are lost, so read at short intervals."""
+        total = 0.0
+        for pid in self.roots:
+            try:
+                root = psutil.Process(pid)
+                procs = [root, *root.children(recursive=True)]
+            except psutil.Error:
+                continue
+            for proc in procs:
+                proc = self.seen.setdefault(proc.pid, proc)
+                try:
+                    times = proc.cpu_times()
+                except psutil.Error:
+                    continue
+                total += times.user + times.system
+        return total
+
+    @staticmethod
+    def box_busy_s() -> float:
+        """CPU seconds every core of the machine spent not idle (summed over cores)."""
+        times = psutil.cpu_times()
+        return sum(times) - times.idle - getattr(times, "iowait", 0.0)
+
+
 def rate_limited(metrics_text: str) -> dict[str, int]:
     """`hub_rate_limited_total` summed over workers, by scope (connection | user)."""
     by_scope: dict[str, int] = {}

@@ -20,6 +20,7 @@ from typing import Any
 import gevent
 import locust.argument_parser
 import locust.runners
+import psutil
 from gevent.event import Event
 from hdrh.histogram import HdrHistogram
 from locust.env import Environment
@@ -130,6 +131,9 @@ class Aggregator:
         self.step_hists = [_histogram() for _ in self.steps]
         self.step_messages = [0 for _ in self.steps]
         self.step_sent = [0 for _ in self.steps]
+        self.step_cpu: list[tuple[float, float] | None] = [None for _ in self.steps]  # (server, box) CPU s
+        self.step_generator_cpu = [0.0 for _ in self.steps]  # the busiest Locust worker's CPU % in the step
+        self.cpu_meter = gauges.TreeCpu(config.server_pid_list)
         self._counted = (0, 0)
         self.progress: gevent.Greenlet | None = None
         self.timeline = (config.results / "timeline.csv").open("w")
@@ -155,6 +159,8 @@ class Aggregator:
         self.close_codes[client_id] = dict(payload.get("close_codes") or {})
         if self.holding():  # a saturated generator during the hold voids the run
             self.cpu_max = max(self.cpu_max, float(payload.get("cpu") or 0.0))
+            if step is not None:
+                self.step_generator_cpu[step] = max(self.step_generator_cpu[step], float(payload.get("cpu") or 0.0))
         mine = self.generators.setdefault(client_id, {"host": "", "connections_peak": 0, "connects": 0})
         mine["host"] = payload.get("host") or mine["host"]
         mine["connections_peak"] = max(mine["connections_peak"], int(payload.get("connections", 0)))
@@ -211,11 +217,27 @@ class Aggregator:
         rows = []
         for i, rate in enumerate(self.steps):
             lat = latency_of(self.step_hists[i])
-            rows.append({"step": i, "offered_msgs_per_s": rate,
-                         "sent_per_s": round(self.step_sent[i] / self.config.step_s, 1),
-                         "deliveries_per_s": round(self.step_messages[i] / self.config.step_s, 1),
-                         "p50_ms": lat.p50_ms, "p99_ms": lat.p99_ms, "max_ms": lat.max_ms, "samples": lat.count})
+            row = {"step": i, "offered_msgs_per_s": rate,
+                   "sent_per_s": round(self.step_sent[i] / self.config.step_s, 1),
+                   "deliveries_per_s": round(self.step_messages[i] / self.config.step_s, 1),
+                   "p50_ms": lat.p50_ms, "p99_ms": lat.p99_ms, "max_ms": lat.max_ms, "samples": lat.count,
+                   "generator_cpu_max": self.step_generator_cpu[i]}
+            rows.append(row | self.step_cpu_figures(i))
         return rows
+
+    def step_cpu_figures(self, i: int) -> dict[str, float | None]:
+        """The server's CPU % and µs per delivery in step `i`, and how busy the whole box was (% of
+        all its cores); None where the server's processes are not on this machine."""
+        used = self.step_cpu[i]
+        if used is None:
+            return {"server_cpu_pct": None, "server_us_per_delivery": None, "box_busy_pct": None}
+        server_s, box_s = used
+        step_s, messages = self.config.step_s, self.step_messages[i]
+        cores = psutil.cpu_count() or 1
+        return {"server_cpu_pct": round(100 * server_s / step_s, 1) if self.config.server_pids else None,
+                "server_us_per_delivery": round(1e6 * server_s / messages, 2)
+                if messages and self.config.server_pids else None,
+                "box_busy_pct": round(100 * box_s / step_s / cores, 1)}
 
     def totals(self) -> summary.Totals:
         total = summary.Totals()
@@ -285,7 +307,13 @@ class Aggregator:
         runner.send_message("spotctl_ready")
         self.spawned = time.monotonic()
         (self.config.results / "ramped").write_text(self.started_at)  # the notifier starts on this
-        gevent.sleep(self.config.hold_s)
+        if self.steps:
+            for i in range(len(self.steps)):  # each step's CPU, read at its edges
+                server, box = self.cpu_meter.server_s(), self.cpu_meter.box_busy_s()
+                gevent.sleep(max(0.0, self.spawned + (i + 1) * self.config.step_s - time.monotonic()))
+                self.step_cpu[i] = (self.cpu_meter.server_s() - server, self.cpu_meter.box_busy_s() - box)
+        else:
+            gevent.sleep(self.config.hold_s)
         self.hold_end = time.monotonic()
         runner.stop()
         runner.quit()

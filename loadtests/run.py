@@ -225,7 +225,8 @@ def run(req: RunRequest, on_target: Callable[[str], None],
             target_p99_ms=req.target_p99_ms,
             run_id=uuid.uuid4().hex[:8], rate_steps=",".join(f"{r:g}" for r in req.rate_steps),
             step_s=req.step_s, heartbeat_s=req.heartbeat_s, protocol=scenario.protocol,
-            metrics_url=target.health_url.replace("/health", "/metrics") if target_kind == "hub" else "")
+            metrics_url=target.health_url.replace("/health", "/metrics") if target_kind == "hub" else "",
+            server_pids=",".join(str(p) for p in target.server_pids()))
         if req.rate_steps:
             cfg = replace(cfg, hold_s=len(req.rate_steps) * req.step_s)
         if target_kind == "hub":

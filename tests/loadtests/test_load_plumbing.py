@@ -206,3 +206,30 @@ def test_report_html_gets_spotctls_verdict_checks_and_latency_above_locusts_page
     assert "1013 try again later: the hub&#x27;s rate limit" in page
     assert "7.5" in page and "<svg" in page and "<title>spotctl load latency: FAILED</title>" in page
     assert not add_to(report, built.to_json(), timeline)  # once
+
+
+def test_the_server_tree_cpu_counts_its_children_and_the_config_carries_its_pids() -> None:
+    import subprocess
+    import sys
+
+    from loadtests.gauges import TreeCpu
+
+    # a parent that only waits, and a child of it that burns CPU: the child's seconds are the tree's
+    parent = subprocess.Popen([sys.executable, "-c", "import subprocess, sys; subprocess.run([sys.executable, "
+                               "'-c', 'import time\\nend = time.process_time() + 0.6\\nwhile time.process_time() "
+                               "< end: pass'])"])
+    meter = TreeCpu([parent.pid])
+    used = 0.0
+    try:
+        import time
+
+        deadline = time.monotonic() + 20
+        while used < 0.3 and time.monotonic() < deadline:
+            used = max(used, meter.server_s())
+            time.sleep(0.05)
+    finally:
+        parent.wait(30)
+    assert used >= 0.3
+    assert TreeCpu.box_busy_s() > 0
+    assert RunConfig(server_pids="12,34").server_pid_list == [12, 34]
+    assert RunConfig().server_pid_list == []

@@ -129,6 +129,21 @@ def test_python_socketio_baseline_runs_the_same_latency_scenario(load_run: Calla
     assert run.summary["target"] == "socketio" and run.summary["latency_samples"] > 0
 
 
+def test_each_rate_step_records_the_servers_cpu_per_delivery_and_the_generators(
+        load_run: Callable[..., Any]) -> None:
+    """The node-vs-hub comparison (issue 18) rests on these figures: each step's server CPU per delivery,
+    its busiest generator and how busy the box was."""
+    run = load_run("latency", "--target", "node-ws", "--users", "20", "--room-size", "10", "--rate-steps", "20,40",
+                   "--step-duration", "2s", "--target-p99", "2000", "--spawn-rate", "40")
+    assert run.code == 0, run.summary.get("checks") or run.stderr
+    steps = run.summary["steps"]
+    assert [s["offered_msgs_per_s"] for s in steps] == [20, 40]
+    for step in steps:
+        assert step["deliveries_per_s"] > 0 and step["server_cpu_pct"] > 0
+        assert 0 < step["server_us_per_delivery"] < 1e6  # CPU seconds per delivery, in µs
+        assert step["generator_cpu_max"] > 0 and 0 < step["box_busy_pct"] <= 100
+
+
 def test_a_missed_p99_target_fails_the_run(load_run: Callable[..., Any]) -> None:
     """The Node ws baseline against an impossible 1 µs target: exit 1, the p99 check names it."""
     run = load_run("latency", "--target", "node-ws", "--users", "20", "--room-size", "10", "--msg-rate", "20",

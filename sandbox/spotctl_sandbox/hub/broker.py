@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
+from spotctl_sandbox.common.leanredis import LeanRedis
 from spotctl_sandbox.common.redisconn import AsyncAnyRedis
 from spotctl_sandbox.realtime import bus, keys
 from spotctl_sandbox.realtime.topics import Topic
@@ -45,18 +46,19 @@ class Broker(Protocol):
         ...
 
 
-def for_redis(redis: AsyncAnyRedis) -> Broker:
-    """Sharded pub/sub on a Redis Cluster (shards.py), classic pub/sub on a single Redis."""
+def for_redis(redis: AsyncAnyRedis, lean: LeanRedis | None = None) -> Broker:
+    """Sharded pub/sub on a Redis Cluster (shards.py), classic pub/sub on a single Redis (publishing
+    through `lean`, the same Redis's lean connection, when there is one)."""
     if isinstance(redis, RedisCluster):
         return ShardedBroker(redis)
-    return RedisBroker(redis)
+    return RedisBroker(redis, lean)
 
 
 class RedisBroker:
     """Redis pub/sub for fan-out (one connection per worker), streams for durable topics."""
 
-    def __init__(self, redis: aioredis.Redis) -> None:
-        self.redis = redis
+    def __init__(self, redis: aioredis.Redis, lean: LeanRedis | None = None) -> None:
+        self.redis, self.lean = redis, lean
         self.pubsub = redis.pubsub(ignore_subscribe_messages=True)
 
     async def start(self) -> None:
@@ -87,7 +89,7 @@ class RedisBroker:
     async def publish(self, ns: str, topic: Topic, kind: str, content: object, *, durable: bool = False,
                       priority: int | None = None, origin: str | None = None) -> str:
         return await bus.publish(self.redis, ns, topic, kind, content, durable=durable, priority=priority,
-                                 origin=origin)
+                                 origin=origin, lean=self.lean)
 
     async def replay(self, ns: str, topic: Topic, after_id: str) -> list[str]:
         return await bus.replay(self.redis, ns, topic, after_id)

@@ -21,12 +21,13 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.http11 import Request, Response
 
-from ..common import redisconn
+from ..common import leanredis, redisconn
 from ..common.env import Env
 from ..common.redisconn import AsyncAnyRedis
 from . import metrics
 from .activity import ActivityReporter
 from .boot import load_config, setup_logging
+from .broker import for_redis
 from .config import HubConfig
 from .conn import HubConnection
 from .connection import Server
@@ -65,11 +66,12 @@ async def run(cfg: HubConfig, index: int, ready_file: Path | None) -> None:
     # A short first try (a present database answers in milliseconds), then keep trying in the background.
     ready_db = await db.open(timeout_s=2.0)
     retry_db = None if ready_db else asyncio.get_running_loop().create_task(db.keep_opening())
-    hub = Hub(cfg, redis, index)
+    lean = leanredis.beside(redis, bound)  # the per-message rate check and publish: issue 18
+    hub = Hub(cfg, redis, index, broker=for_redis(redis, lean))
     await hub.start()
     reporter = ActivityReporter(hub.activity, cfg.settings.kafka_bootstrap_servers, cfg.activity_interval_s)
     reporter.start()
-    server = Server(hub, db, UserLimit(redis, cfg.user_rate))
+    server = Server(hub, db, UserLimit(redis, cfg.user_rate, lean))
 
     def gate(connection: ServerConnection, request: Request) -> Response | None:
         if request.path.split("?", 1)[0].rstrip("/") != "/ws":
@@ -98,6 +100,8 @@ async def run(cfg: HubConfig, index: int, ready_file: Path | None) -> None:
     if retry_db is not None:
         retry_db.cancel()
     await db.close()
+    if lean is not None:
+        lean.close()
     await redis.aclose()
     log.info("worker %d stopped", index)
 

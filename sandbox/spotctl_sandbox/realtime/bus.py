@@ -14,10 +14,13 @@ share a hash tag (keys.py), so the durable script runs on that one shard too.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import NoScriptError
 
+from ..common.leanredis import LeanRedis
 from ..common.redisconn import AsyncAnyRedis
 from . import keys, protocol
 from .topics import Topic
@@ -32,6 +35,7 @@ redis.call('%s', KEYS[2], id .. ' ' .. ARGV[1])
 return id
 """
 _PUBLISH_DURABLE_PLAIN, _PUBLISH_DURABLE_SHARDED = _PUBLISH_DURABLE % "PUBLISH", _PUBLISH_DURABLE % "SPUBLISH"
+_PLAIN_SHA1 = hashlib.sha1(_PUBLISH_DURABLE_PLAIN.encode()).hexdigest()
 
 
 def sharded(redis: AsyncAnyRedis) -> bool:
@@ -51,10 +55,28 @@ def text_of(value: object) -> str:
 
 async def publish(redis: AsyncAnyRedis, ns: str, topic: Topic, kind: str, content: object, *,
                   durable: bool = False, priority: int | None = None, frame_id: str | None = None,
-                  origin: str | None = None) -> str:
-    """Send one frame to every subscriber of `topic` on every worker; returns its id."""
+                  origin: str | None = None, lean: LeanRedis | None = None) -> str:
+    """Send one frame to every subscriber of `topic` on every worker; returns its id. With `lean` (the
+    same single Redis, common/leanredis.py), through that connection instead of redis-py's pool."""
     body_json = protocol.dumps(protocol.body(kind, content, topic=str(topic), priority=priority, origin=origin))
+    if lean is not None:
+        return await publish_lean(lean, ns, topic, body_json, durable=durable, frame_id=frame_id)
     return await publish_body(redis, ns, topic, body_json, durable=durable, frame_id=frame_id)
+
+
+async def publish_lean(lean: LeanRedis, ns: str, topic: Topic, body_json: str, *, durable: bool = False,
+                       frame_id: str | None = None) -> str:
+    """`publish_body` on a single Redis through a lean connection (the hub's per-message path)."""
+    if durable:
+        args = (keys.stream(ns, topic), keys.channel(ns, topic), body_json, STREAM_MAXLEN, STREAM_TTL_S)
+        try:
+            result = await lean.call("EVALSHA", _PLAIN_SHA1, 2, *args)
+        except NoScriptError:  # a Redis that has not seen it yet (or restarted): EVAL caches it
+            result = await lean.call("EVAL", _PUBLISH_DURABLE_PLAIN, 2, *args)
+        return text_of(result)
+    fid = frame_id or protocol.ephemeral_id()
+    await lean.call("PUBLISH", keys.channel(ns, topic), protocol.bus_payload(fid, body_json))
+    return fid
 
 
 async def publish_body(redis: AsyncAnyRedis, ns: str, topic: Topic, body_json: str, *, durable: bool = False,
