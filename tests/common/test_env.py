@@ -51,7 +51,8 @@ def test_every_services_settings_read_through_it() -> None:
 
 
 @pytest.mark.parametrize(("service", "variable"), [("api", "PORT"), ("hub", "HUB_CONN_RATE"),
-                                                   ("workers", "SMTP_PORT")])
+                                                   ("workers", "SMTP_PORT"), ("analytics", "PORT"),
+                                                   ("monitor", "PORT")])
 def test_a_service_with_a_bad_setting_exits_2_with_one_line(service: str, variable: str) -> None:
     proc = subprocess.run([sys.executable, "-m", f"spotctl_sandbox.{service}"], capture_output=True, text=True,
                           env={**os.environ, variable: "bogus"}, timeout=60, cwd=ROOT)

@@ -7,6 +7,8 @@ import io
 import json
 import logging
 
+import pytest
+
 from spotctl.inspect.log_view import merged, parse, trace, when
 from spotctl_sandbox.common import logs
 
@@ -109,3 +111,21 @@ def test_a_token_in_an_exception_is_redacted_in_the_json_line() -> None:
     logger.removeHandler(handler)
     line = json.loads(stream.getvalue())
     assert token not in line["exc"] and "<token redacted>" in line["exc"]
+
+
+def test_every_service_s_log_setup_redacts_tokens(capsys: pytest.CaptureFixture[str]) -> None:
+    """`logs.setup` is every service's (the workers' and the monitor's had no redaction)."""
+    root = logging.getLogger()
+    saved, level = list(root.handlers), root.level
+    token = "eyJhbGciOi.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
+    try:
+        logs.setup("workers")
+        logging.getLogger("test.logs.setup").warning("GET /ws?token=%s failed", token)
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in saved:
+            root.addHandler(handler)
+        root.setLevel(level)
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["service"] == "workers" and line["msg"] == "GET /ws?token=<token redacted> failed"

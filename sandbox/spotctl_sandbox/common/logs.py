@@ -98,9 +98,13 @@ class JsonFormatter(logging.Formatter):
 
 
 def setup(service: str, level: int | str = logging.INFO, quiet: Sequence[str] = ()) -> None:
-    """JSON lines on stdout for every logger of this process (and its forks); `quiet` loggers at WARNING."""
+    """JSON lines on stdout for every logger of this process (and its forks), never a token in them
+    (a library's line may quote a URL with ?token=); `quiet` loggers at WARNING."""
+    from .logredact import RedactTokens
+
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter(service))
+    handler.addFilter(RedactTokens())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -13,7 +13,6 @@ import time
 from collections.abc import AsyncIterator
 
 import httpx
-import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -21,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from spotctl_sandbox.common import logs
+from spotctl_sandbox.common.startup import configuration, serve_asgi
 from spotctl_sandbox.monitor import metrics
 from spotctl_sandbox.monitor.bull_depth import BullDepthReader
 from spotctl_sandbox.monitor.collectors import StackCollector
@@ -95,10 +95,10 @@ def build_app(config: MonitorConfig) -> Starlette:
 def main() -> int:
     logs.setup("monitor", quiet=("httpx",))
     logging.getLogger("kafka").setLevel(logging.ERROR)  # a broker that is down is reported as kafka_up 0
-    config = MonitorConfig.from_env()
+    with configuration("monitor"):
+        config = MonitorConfig.from_env()
     port = config.settings.port or 8095
     log.info("monitor: http :%d, alerts to %s and ops users %s", port, config.alert_email_to,
              ", ".join(config.ops_users) or "(by role)")
-    uvicorn.run(build_app(config), host=config.settings.bind_host, port=port, log_level="warning",
-                access_log=False, log_config=None)
+    serve_asgi(build_app(config), config.settings.bind_host, port)
     return 0

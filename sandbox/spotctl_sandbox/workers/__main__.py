@@ -7,7 +7,7 @@ import logging
 import sys
 
 from spotctl_sandbox.common import logs
-from spotctl_sandbox.common.env import EnvError
+from spotctl_sandbox.common.startup import configuration
 from spotctl_sandbox.workers.config import WorkerConfig
 from spotctl_sandbox.workers.runner import Runner
 
@@ -16,11 +16,8 @@ def main() -> int:
     logs.setup("workers", quiet=("aiokafka", "aiormq", "aio_pika", "httpx", "mail.log"))
     # The pool logs every failed reconnect; the workers' own retry lines already say what is down.
     logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
-    try:
+    with configuration("workers"):
         config = WorkerConfig.from_env()
-    except EnvError as exc:
-        print(f"workers: bad configuration: {exc}", file=sys.stderr)
-        return 2
 
     async def run() -> None:
         await Runner(config).serve()
