@@ -24,6 +24,7 @@ import pytest
 from spotctl_sandbox.common.env import Env
 
 ROOT = Path(__file__).resolve().parents[1]
+pytest_plugins = ["tests.support.throwaway"]  # `throwaways` and `pg_dir`, for the api's and the hub's tests
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120,

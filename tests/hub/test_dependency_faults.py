@@ -7,12 +7,10 @@ of the test's own, so the session stack is never frozen."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 import subprocess
-import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,29 +21,13 @@ from psycopg_pool import AsyncConnectionPool
 
 from spotctl_sandbox.common import tokens
 from spotctl_sandbox.realtime.client import HubClient, HubError
-from tests.api.test_faults import Throwaway, postgres_argv, redis_server_bin
+from tests.support.throwaway import Throwaway, postgres_argv, redis_server_bin
 
 from .conftest import Hub, HubProcess, free_port, next_of
 
 pytestmark = pytest.mark.stack
 
 PATIENT_CLIENT_S = 6.0  # longer than the hub's bound (1.5 s): an answer that waits for the thaw fails the test
-
-
-@pytest.fixture
-def throwaways() -> Iterator[list[Throwaway]]:
-    made: list[Throwaway] = []
-    yield made
-    for server in made:
-        server.stop()
-
-
-@pytest.fixture
-def pg_dir() -> Iterator[Path]:
-    """Outside pytest's tmp tree, which the `postgres` user may not traverse."""
-    path = Path(tempfile.mkdtemp(prefix="spotctl-hub-test-pg-"))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 async def eventually(attempt: Callable[[], Awaitable[Any]], timeout: float = 30) -> Any:

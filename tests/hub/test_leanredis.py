@@ -20,7 +20,7 @@ from spotctl_sandbox.common.leanredis import LeanRedis, beside
 from spotctl_sandbox.hub.userlimit import UserLimit
 from spotctl_sandbox.realtime import bus, keys
 from spotctl_sandbox.realtime.topics import Topic
-from tests.api.test_faults import Throwaway, redis_server_bin
+from tests.support.throwaway import Throwaway, redis_server_bin
 
 from .conftest import free_port
 

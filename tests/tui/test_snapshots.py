@@ -1,7 +1,7 @@
 """SVG snapshots of every screen at 80x24 and 160x48 (pytest-textual-snapshot), on fixed data.
 
-What a screen reads comes from `spotctl.tui.data`; here those functions answer fixed values, so a
-snapshot changes only when the layout does (no clocks, no live counters, no timers). The Pilot tests
+What a screen reads comes from `spotctl.tui.data` and `spotctl.tui.brokers`; here those functions answer
+fixed values, so a snapshot changes only when the layout does (no clocks, no live counters, no timers). The Pilot tests
 in test_tui.py drive the same screens against the real stack. After a deliberate layout change:
 `pytest tests/tui/test_snapshots.py --snapshot-update`, then look at the SVGs before committing.
 """
@@ -94,7 +94,7 @@ def fixed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., Any]
     from spotctl import project
     from spotctl.endpoints import Endpoints
     from spotctl.stack.local import LocalRuntime
-    from spotctl.tui import data
+    from spotctl.tui import brokers, data
     from spotctl.tui.app import SpotctlApp
     from spotctl.tui.components.table_screen import TableScreen
 
@@ -104,7 +104,6 @@ def fixed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., Any]
         "redis_value": lambda src, key: KeyView(key, KeyType.string, 3512, 61,
                                                 '{"id": 42, "title": "Heroes", "artist": "David Bowie"}',
                                                 truncated=False),
-        "rabbit_queues": lambda src: QUEUES, "kafka_topics": lambda src: TOPICS, "job_counts": lambda src: JOBS,
         "hub_stats": lambda src, interval=1.0: HUB_STATS, "hub_topics": lambda src, ns="default": HUB_TOPICS,
         "pg_tables": lambda src: TABLES, "key_metrics": lambda src: METRICS, "alert_rows": lambda src: alerts(),
         "doc_store": lambda src: ("PostgreSQL JSONB, the fallback (no MongoDB in this runtime)",
@@ -112,6 +111,10 @@ def fixed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., Any]
     }
     for name, answer in answers.items():
         monkeypatch.setattr(data, name, answer)
+    queues: dict[str, Callable[..., Any]] = {
+        "rabbit_queues": lambda src: QUEUES, "kafka_topics": lambda src: TOPICS, "job_counts": lambda src: JOBS}
+    for name, answer in queues.items():
+        monkeypatch.setattr(brokers, name, answer)
     every = TableScreen.set_interval
 
     def hourly_refresh(screen: Any, interval: float, callback: Any = None, **kwargs: Any) -> Any:
@@ -191,9 +194,9 @@ def test_command_mode_says_what_it_does_not_know(snap_compare: Any, fixed: Calla
 def test_a_destructive_action_asks_with_the_count(snap_compare: Any, fixed: Callable[..., Any],
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     from spotctl.inspect import questions
-    from spotctl.tui import data
+    from spotctl.tui import brokers
 
-    monkeypatch.setattr(data, "rabbit_purge_question",
+    monkeypatch.setattr(brokers, "rabbit_purge_question",
                         lambda src, queue: questions.purge_queue(queue, 12))
     assert snap_compare(fixed("rabbit"), terminal_size=SMALL, run_before=keys("down", "down", "p"))
 

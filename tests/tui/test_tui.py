@@ -480,7 +480,7 @@ def test_kafka_topics_agree_with_the_cli_after_a_batched_write(sources: Any, cli
     from kafka import KafkaAdminClient, KafkaProducer
     from kafka.admin import NewTopic
 
-    from spotctl.tui import data
+    from spotctl.tui import brokers
 
     servers, topic = sources.endpoints.kafka_bootstrap_servers, f"tui-batch-{uuid.uuid4().hex[:8]}"
     admin = KafkaAdminClient(bootstrap_servers=servers)
@@ -491,7 +491,7 @@ def test_kafka_topics_agree_with_the_cli_after_a_batched_write(sources: Any, cli
             producer.send(topic, str(i).encode(), partition=0)
         producer.flush()
         producer.close()
-        shown = next(t for t in data.kafka_topics(sources) if t["topic"] == topic)
+        shown = next(t for t in brokers.kafka_topics(sources) if t["topic"] == topic)
         listed = cli("kafka", "topics", "-o", "json", env={**os.environ, **sources.endpoints.env})
         assert listed.returncode == 0, listed.stderr
         assert shown == next(t for t in json.loads(listed.stdout) if t["topic"] == topic)

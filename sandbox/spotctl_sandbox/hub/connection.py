@@ -13,6 +13,7 @@ import uuid
 from urllib.parse import parse_qs, urlsplit
 
 import psycopg
+from pymongo.errors import ConnectionFailure
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -136,6 +137,12 @@ class Server:
                         self.db.pool.get_stats() if self.db is not None else "-")
             self._error(conn, ErrorCode.UNAVAILABLE, "PostgreSQL did not answer: retry", request_id,
                         dependency="postgres")
+        except ConnectionFailure as exc:  # MongoDB (the playlists' store): no server, or none answered in time
+            if self.db is not None:
+                self.db.mongo.failed(time.monotonic())
+            log.warning("MongoDB failed on a frame of connection %s: %s", conn.id, exc)
+            self._error(conn, ErrorCode.UNAVAILABLE, "MongoDB (the playlists' store) did not answer: retry",
+                        request_id, dependency="mongodb")
         except Exception:
             log.exception("handler failed")
             self._error(conn, ErrorCode.INTERNAL, "internal error while handling this message", request_id)
@@ -153,6 +160,8 @@ class Server:
             self.bus.succeeded()
         if ctx.used_db and self.db is not None:
             self.db.breaker.succeeded()
+        if ctx.used_mongo and self.db is not None:
+            self.db.mongo.succeeded()
         if result is not None:
             conn.send(protocol.frame(message.reply, result, reply_to=msg.request_id))
 

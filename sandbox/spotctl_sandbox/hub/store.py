@@ -4,7 +4,9 @@ The hub must start without the database (notifications, rooms and sessions need 
 and playlists answer `unavailable` until PostgreSQL is reachable. The pool is the API's bounded one
 (spotctl_sandbox.db.bounded): a checkout or a statement that waits longer than the hub's dependency
 bound fails (the frame gets `unavailable` naming PostgreSQL), and dead connections are discarded on
-checkout, so chat resumes as soon as the server answers again.
+checkout, so chat resumes as soon as the server answers again. Playlists stored in MongoDB get the
+same treatment: the client waits at most the bound, a failure answers `unavailable` naming MongoDB and
+opens its own breaker, and pymongo reconnects by itself once MongoDB is back.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ class Database:
         self.url, self.mongo_url = url, mongo_url
         self.available = False
         self.breaker = Breaker("postgres")  # open after a failed call: frames fail at once for a moment
+        self.mongo = Breaker("mongodb")  # the same for the playlists' store, when that is MongoDB
+        self.answer_within_s = answer_within_s
         self.playlists: PlaylistRepository | None = None  # the API's playlists (MongoDB or PostgreSQL JSONB)
 
     async def open(self, timeout_s: float = 5.0, *, quiet: bool = False) -> bool:
@@ -54,7 +58,8 @@ class Database:
                 await amigrate(conn)
             await self.pool.open(wait=False)  # a no-op once open: the pool keeps reconnecting itself
             if self.playlists is None:
-                self.playlists = await open_repository(self.mongo_url, self.pool)
+                self.playlists = await open_repository(self.mongo_url, self.pool,
+                                                       timeout_ms=max(1, round(self.answer_within_s * 1000)))
             self.available = True
         except Exception as exc:
             if not quiet:

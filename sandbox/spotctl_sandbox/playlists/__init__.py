@@ -32,10 +32,12 @@ __all__ = ["Action", "Actor", "Backend", "Decision", "Directory", "Invite", "Mon
 log = logging.getLogger(__name__)
 
 
-async def open_repository(mongo_url: str | None, pool: AsyncConnectionPool) -> PlaylistRepository:
-    """MongoDB if configured and reachable now; otherwise the PostgreSQL JSONB fallback."""
+async def open_repository(mongo_url: str | None, pool: AsyncConnectionPool, *,
+                          timeout_ms: int = 2000) -> PlaylistRepository:
+    """MongoDB if configured and reachable now (each of its waits bounded by `timeout_ms`); otherwise
+    the PostgreSQL JSONB fallback."""
     if mongo_url:
-        mongo = MongoPlaylists(mongo_url)
+        mongo = MongoPlaylists(mongo_url, timeout_ms=timeout_ms)
         try:
             await mongo.ping()
             await mongo.setup()

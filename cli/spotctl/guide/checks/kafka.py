@@ -10,7 +10,7 @@ from spotctl.guide.checks.base import Kind, Spec, Verdict, short
 from spotctl.guide.template import matches
 
 if TYPE_CHECKING:
-    from spotctl.clients.kafka import TopicWatch
+    from spotctl.clients.kafka_watch import TopicWatch
     from spotctl.guide.stores import Stores
 
 
@@ -30,7 +30,7 @@ class Kafka(Kind):
 
     async def before(self, stores: Stores, spec: Spec, since_action: bool) -> TopicWatch:
         """A watch on the topic from its end (from its beginning with `since: any`), before the action."""
-        from spotctl.clients.kafka import TopicWatch
+        from spotctl.clients.kafka_watch import TopicWatch
 
         watch = TopicWatch(stores.endpoints.kafka_bootstrap_servers, str(spec["topic"]),
                            from_beginning=not since_action)

@@ -12,7 +12,7 @@ from textual.binding import Binding
 
 from spotctl.inspect.jobs_view import COUNT_STATES, CleanState
 from spotctl.inspect.values import cell
-from spotctl.tui import data
+from spotctl.tui import brokers
 from spotctl.tui.components.table_screen import Row, TableScreen
 from spotctl.tui.data import Sources
 
@@ -30,7 +30,7 @@ class JobsScreen(TableScreen):
     def fetch(self) -> list[Row]:
         assert set(COLUMN_STATES) == set(COUNT_STATES)
         return [(r["queue"], *(r[s] for s in COLUMN_STATES), "yes" if r["paused"] else "")
-                for r in data.job_counts(self.sources)]
+                for r in brokers.job_counts(self.sources)]
 
     def cells(self, row: Row) -> Sequence[Any]:
         name, failed, *rest = super().cells(row)
@@ -51,14 +51,15 @@ class JobsScreen(TableScreen):
 
 
 def retry_all(screen: TableScreen, queue: str) -> None:
-    screen.confirmed(lambda: data.jobs_retry_question(screen.sources, queue),
-                     lambda: f"{len(data.jobs_retry(screen.sources, queue, None))} job(s) of {queue} back to waiting",
+    screen.confirmed(lambda: brokers.jobs_retry_question(screen.sources, queue),
+                     lambda: f"{len(brokers.jobs_retry(screen.sources, queue, None))} job(s) of {queue} "
+                             "back to waiting",
                      screen.action_refresh)
 
 
 def clean(screen: TableScreen, queue: str, state: str) -> None:
-    screen.confirmed(lambda: data.jobs_clean_question(screen.sources, queue, state),
-                     lambda: f"removed {data.jobs_clean(screen.sources, queue, state)} {state} job(s) from {queue}",
+    screen.confirmed(lambda: brokers.jobs_clean_question(screen.sources, queue, state),
+                     lambda: f"removed {brokers.jobs_clean(screen.sources, queue, state)} {state} job(s) from {queue}",
                      screen.action_refresh)
 
 
@@ -82,7 +83,7 @@ class JobListScreen(TableScreen):
         self.HEADING = f"{self.state} jobs of {self.queue}, newest first"
 
     def fetch(self) -> list[Row]:
-        jobs = data.jobs_in(self.sources, self.queue, self.state)
+        jobs = brokers.jobs_in(self.sources, self.queue, self.state)
         self.jobs = {j["id"]: j for j in jobs}
         return [(j["id"], j["name"], f"{j['attempts_made']}/{j['attempts']}", j["finished"] or "",
                  cell(j["failed_reason"] if self.state == "failed" else j["data"], 80)) for j in jobs]
@@ -105,7 +106,8 @@ class JobListScreen(TableScreen):
         if job_id is None:
             return
         self.confirmed(lambda: f"retry failed job {job_id} of BullMQ queue {self.queue!r}",
-                       lambda: f"job {', '.join(data.jobs_retry(self.sources, self.queue, [job_id]))} back to waiting",
+                       lambda: f"job {', '.join(brokers.jobs_retry(self.sources, self.queue, [job_id]))} "
+                               "back to waiting",
                        self.action_refresh)
 
     def action_retry_all(self) -> None:

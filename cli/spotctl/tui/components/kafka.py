@@ -11,7 +11,7 @@ from rich.text import Text
 from textual.binding import Binding
 
 from spotctl.inspect.values import cell
-from spotctl.tui import data
+from spotctl.tui import brokers
 from spotctl.tui.components.table_screen import Row, TableScreen
 from spotctl.tui.data import Sources
 
@@ -24,7 +24,7 @@ class KafkaScreen(TableScreen):
     def fetch(self) -> list[Row]:
         return [(t["topic"], t["partitions"], t["messages"], " ".join(f"{p['partition']}:{p['latest']}"
                                                                       for p in t["offsets"]))
-                for t in data.kafka_topics(self.sources)]
+                for t in brokers.kafka_topics(self.sources)]
 
     def drill(self, key: str) -> None:
         self.app.push_screen(TopicScreen(self.sources, key))
@@ -46,7 +46,7 @@ class TopicScreen(TableScreen):
         self.records: dict[str, dict[str, Any]] = {}
 
     def fetch(self) -> list[Row]:
-        records = data.kafka_tail(self.sources, self.topic)
+        records = brokers.kafka_tail(self.sources, self.topic)
         self.records = {f"p{r['partition']}@{r['offset']}": r for r in records}
         return [(at, r["time"][11:23], r["key"] or "", cell(r["value"], 100)) for at, r in self.records.items()]
 
@@ -71,7 +71,7 @@ class GroupsScreen(TableScreen):
         self.groups: dict[str, dict[str, Any]] = {}
 
     def fetch(self) -> list[Row]:
-        self.groups = {g["group"]: g for g in data.kafka_groups(self.sources)}
+        self.groups = {g["group"]: g for g in brokers.kafka_groups(self.sources)}
         return [(g["group"], g["state"], "?" if g["members"] is None else len(g["members"]),
                  len(g["partitions"]), g["total_lag"]) for g in self.groups.values()]
 
@@ -102,8 +102,8 @@ class GroupsScreen(TableScreen):
             if value is None:
                 return
             mode = Reset(value)
-            self.confirmed(lambda: data.kafka_reset_question(self.sources, group, mode),
-                           lambda: f"moved {data.kafka_reset(self.sources, group, mode)} offset(s) of {group} "
+            self.confirmed(lambda: brokers.kafka_reset_question(self.sources, group, mode),
+                           lambda: f"moved {brokers.kafka_reset(self.sources, group, mode)} offset(s) of {group} "
                                    f"to the {mode.value}", self.action_refresh)
 
         self.app.push_screen(ChoiceScreen(f"Reset the offsets of group {group} to…", [

@@ -12,7 +12,7 @@ from textual.binding import Binding
 
 from spotctl.inspect.rabbit_view import DLQ_SUFFIX
 from spotctl.inspect.values import cell
-from spotctl.tui import data
+from spotctl.tui import brokers
 from spotctl.tui.components.table_screen import Row, TableScreen
 from spotctl.tui.data import Sources
 
@@ -29,17 +29,17 @@ class _QueueActions(TableScreen):
 
     def action_purge(self) -> None:
         if queue := self.queue_name():
-            self.confirmed(lambda: data.rabbit_purge_question(self.sources, queue),
-                           lambda: f"purged {data.rabbit_purge(self.sources, queue)} message(s) from {queue}",
+            self.confirmed(lambda: brokers.rabbit_purge_question(self.sources, queue),
+                           lambda: f"purged {brokers.rabbit_purge(self.sources, queue)} message(s) from {queue}",
                            self.action_refresh)
 
     def action_redrive(self) -> None:
         if queue := self.queue_name():
             def act() -> str:
-                moved = data.rabbit_redrive(self.sources, queue)
+                moved = brokers.rabbit_redrive(self.sources, queue)
                 return "moved " + ", ".join(f"{n} to {dest}" for dest, n in moved.items()) if moved else "moved none"
 
-            self.confirmed(lambda: data.rabbit_redrive_question(self.sources, queue), act, self.action_refresh)
+            self.confirmed(lambda: brokers.rabbit_redrive_question(self.sources, queue), act, self.action_refresh)
 
 
 class RabbitScreen(_QueueActions):
@@ -49,7 +49,7 @@ class RabbitScreen(_QueueActions):
 
     def fetch(self) -> list[Row]:
         return [(q["name"], q["ready"], q["unacked"], q["consumers"], q["publish_rate"], q["deliver_rate"],
-                 q["state"], q["dead_letter_exchange"] or "") for q in data.rabbit_queues(self.sources)]
+                 q["state"], q["dead_letter_exchange"] or "") for q in brokers.rabbit_queues(self.sources)]
 
     def cells(self, row: Row) -> Sequence[Any]:
         name, ready, unacked, consumers, rate_in, rate_out, state, dlx = row
@@ -83,7 +83,7 @@ class QueueScreen(_QueueActions):
         return self.queue
 
     def fetch(self) -> list[Row]:
-        self.total, messages = data.rabbit_peek(self.sources, self.queue)
+        self.total, messages = brokers.rabbit_peek(self.sources, self.queue)
         self.messages = {str(m["index"]): m for m in messages}
         return [(m["index"], m["routing_key"], "yes" if m["redelivered"] else "",
                  (m["death"] or {}).get("reason") or "", cell(m["body"], 100)) for m in messages]

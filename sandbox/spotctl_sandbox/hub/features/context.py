@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 
 from spotctl_sandbox.common.redisconn import AsyncAnyRedis
+from spotctl_sandbox.playlists import Backend, PlaylistRepository
 from spotctl_sandbox.realtime.protocol import ErrorCode, ProtocolError
 from spotctl_sandbox.realtime.topics import Topic
 
@@ -20,6 +21,7 @@ class Context:
     conn: Conn
     db: Database | None
     used_db: bool = False  # this frame reached PostgreSQL (its success closes the database's breaker)
+    used_mongo: bool = False  # this frame reached MongoDB (the same for MongoDB's breaker)
 
     @property
     def redis(self) -> AsyncAnyRedis:
@@ -33,6 +35,19 @@ class Context:
                                 "retry", extra={"dependency": "postgres"})
         self.used_db = True
         return self.db
+
+    def playlists(self) -> PlaylistRepository:
+        """The API's playlists' store, unless it is away: PostgreSQL is (see `database`), the store is not
+        found yet, or it is MongoDB and MongoDB failed a frame moments ago (its breaker is open)."""
+        db = self.database()
+        if db.playlists is None:
+            raise ProtocolError(ErrorCode.UNAVAILABLE, "the playlists' store is not reachable yet: retry")
+        if db.playlists.backend is Backend.MONGODB:
+            if not (self.used_mongo or db.mongo.allow(time.monotonic())):
+                raise ProtocolError(ErrorCode.UNAVAILABLE, "the playlists' store (MongoDB) is not answering: "
+                                    "retry", extra={"dependency": "mongodb"})
+            self.used_mongo = True
+        return db.playlists
 
     async def publish(self, topic: Topic, kind: str, content: object, *, durable: bool = False,
                       priority: int | None = None, echo: bool = True) -> str:

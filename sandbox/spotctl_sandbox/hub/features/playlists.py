@@ -90,9 +90,7 @@ def topic(playlist_id: str) -> Topic:
 
 def _service(ctx: Context) -> PlaylistService:
     """The playlist rules, as the API applies them; denials and admin-only permissions are audited."""
-    db = ctx.database()
-    if db.playlists is None:
-        raise ProtocolError(ErrorCode.UNAVAILABLE, "the playlists' store is not reachable yet: retry")
+    store = ctx.playlists()
 
     async def decided(actor: Actor, action: Action, pid: str, decision: Decision) -> None:
         if decision.by_admin:
@@ -102,7 +100,7 @@ def _service(ctx: Context) -> PlaylistService:
             await audit.denied(ctx.redis, ns=ctx.conn.ns, user_id=ctx.conn.user_id, kind=f"playlist {action.value}",
                                reason=decision.reason)
 
-    return PlaylistService(db.playlists, PostgresDirectory(db.pool), on_decision=decided)
+    return PlaylistService(store, PostgresDirectory(ctx.database().pool), on_decision=decided)
 
 
 def _actor(ctx: Context) -> Actor:
