@@ -31,6 +31,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import psutil
 from hub_fanout import client_process, free_port, metric, mint_tokens, worker_procs
 
 DUMP = "HUB_MEMORY_DUMP"  # where the traced worker writes what it measured on SIGUSR1
@@ -63,6 +64,7 @@ def traced_hub() -> None:
         Path(os.environ[DUMP]).write_text(json.dumps({
             "traced_bytes_before_gc": before_gc, "traced_bytes": sum(s.size for s in stats),
             "sites": [[str(s.traceback[0]), s.size, s.count] for s in stats[:60]],
+            "files": [[str(s.traceback[0].filename), s.size, s.count] for s in snap.statistics("filename")[:25]],
             "types": sorted(((k, v) for k, v in grown.items() if v > 0), key=lambda kv: -kv[1])[:30]}))
         tracemalloc.stop()
 
@@ -151,6 +153,7 @@ def rss_run(args: argparse.Namespace, env: dict[str, str], tokens: list[str]) ->
     try:
         base = memory(hub)
         out["base_per_worker"] = base
+        out["supervisor_rss_mb"] = round(psutil.Process(hub.pid).memory_info().rss / 2**20, 1)
         points = [(0, sum(w["rss_mb"] for w in base) * 1024)]
         steps = []
         for total in args.steps:
@@ -200,6 +203,8 @@ def trace_run(n: int, env: dict[str, str], tokens: list[str], per_process: int) 
             "traced_bytes_per_conn_before_gc": round(got["traced_bytes_before_gc"] / per),
             "top_sites_bytes_per_conn": [[site, round(size / per), round(count / per, 2)]
                                          for site, size, count in got["sites"] if size / per >= 8],
+            "top_files_bytes_per_conn": [[name, round(size / per), round(count / per, 2)]
+                                         for name, size, count in got["files"] if size / per >= 8],
             "gc_objects_per_conn": [[name, round(count / per, 2)] for name, count in got["types"]
                                     if count / per >= 0.5]}
 
