@@ -5,9 +5,9 @@ It starts its own hub (HUB_WORKERS workers, like hub_fanout.py, whose clients it
 authenticated and joined to one room), then adds connections in steps (--steps, cumulative) from client
 processes of at most --per-process connections each (a process may hold 20,000 open files here):
   1. base: each worker's RSS / USS / PSS before any connection (USS is what a forked worker does not
-     share with its parent and siblings: the part a worker more really costs);
+     share with its parent and siblings: what one more worker really costs);
   2. slope: hub RSS at every step; KB per connection = least-squares slope of RSS over connections,
-     and (RSS - base) / connections at the last step, the figure hold-100k reports;
+     and (RSS - base) / connections at the last step (hold-100k divides the whole RSS, base included);
   3. --trace N: a second run, one worker, tracemalloc started in it just before N connections arrive,
      snapshot after them: the top allocation sites and GC-tracked object types, per connection.
 
