@@ -7,6 +7,7 @@ fan-out costs one `transport.write` per connection per burst and writes cannot i
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +47,10 @@ class HubConnection(ServerConnection):
         # websockets only appends, removes and iterates its drain waiters (asyncio/connection.py):
         # an empty list is 56 bytes where its empty deque takes 760, per connection (issue 18)
         self.drain_waiters = []  # type: ignore[assignment]
+        # websockets wraps its logger per connection (an adapter, a dict, a weak proxy: ~400 B) to put the
+        # connection in each record's extras, which the hub's JSON log lines never show: use the logger
+        if isinstance(self.logger, logging.LoggerAdapter):
+            self.protocol.logger = self.logger = self.logger.logger
 
     def process_event(self, event: Event) -> None:
         super().process_event(event)
