@@ -47,6 +47,16 @@ async def test_bad_token_is_refused_and_audited(hub: Hub, redis: aioredis.Redis)
     assert any("malformed" in row["reason"] for row in await audit.recent(redis, 20))
 
 
+async def test_a_refused_auth_frame_is_audited_with_the_forwarded_peer(hub: Hub, redis: aioredis.Redis) -> None:
+    # The peer is read from the handshake's headers while the first frame is awaited; the hub drops
+    # the handshake request once a connection is admitted (memory, issue 18), never before.
+    peer = f"198.51.100.{uuid.uuid4().int % 250 + 1}"
+    async with connect(hub.url, additional_headers={"X-Forwarded-For": f"{peer}, 10.0.0.1"}) as ws:
+        await ws.send(json.dumps({"type": "auth", "content": {"token": "not-a-jwt"}}))
+        assert json.loads(await ws.recv())["content"]["code"] == "unauthorized"
+    assert any(row.get("peer") == peer and "malformed" in row["reason"] for row in await audit.recent(redis, 50))
+
+
 async def test_revoked_session_is_refused(hub: Hub, redis: aioredis.Redis) -> None:
     tok = await token(redis, hub, "revoked-user")
     await tokens.close_session(redis, tokens.decode(hub.env["JWT_SECRET"], tok).jti)
