@@ -37,15 +37,19 @@ run() {  # name, timeout seconds, spotctl load run args...
 environment
 case $what in hold-100k|all)
   # 100k connections held for 90 s with the hub's pings as heartbeats; 80 connects/s leaves CPU for the
-  # connections already held on a 2-core box (passed 2026-11-26: 0 drops, 0 failed handshakes)
+  # connections already held on a 2-core box (passed 2026-11-26: 0 drops, 0 failed handshakes). Six hub
+  # workers: the fewest whose ~16.7k sockets each (+ Redis pool) fit 20,000 open files per process, and
+  # each worker's base RSS counts once per worker (issue 18: benchmarks/hub_memory.py)
   run hold-100k 2700 connections --users 100000 --spawn-rate 80 --duration 90 --heartbeat 0 \
-      --hub own --hub-workers 8 ;;
+      --hub own --hub-workers "${HUB_WORKERS:-6}" ;;
 esac
 case $what in hundred-k|all)
-  # 100k connections held while rooms of 50 carry rising traffic (2.5k-10k deliveries/s); heartbeats are
-  # the hub's WebSocket pings (every 30 s, answered by every client); passive receivers read paced
-  run hundred-k 2700 latency --users 100000 --spawn-rate 100 --room-size 50 --rate-steps 50,100,150,200 \
-      --step-duration 30 --probe-every 10 --heartbeat 0 --passive-read-every 5 --hub own --hub-workers 8 \
+  # 100k connections held while rooms of 50 carry rising traffic (2.5k-12.5k deliveries/s); heartbeats
+  # are the hub's WebSocket pings (every 30 s, answered by every client); passive receivers read paced;
+  # six hub workers as above: in rooms of 50 every worker holding a member
+  # reads and decodes each message, so fewer workers also repeat less of it
+  run hundred-k 2700 latency --users 100000 --spawn-rate 100 --room-size 50 --rate-steps "${STEPS:-50,100,150,200,250}" \
+      --step-duration 30 --probe-every 10 --heartbeat 0 --passive-read-every 5 --hub own --hub-workers "${HUB_WORKERS:-6}" \
       --target-p99 50 ;;
 esac
 case $what in rooms-20k|all)
