@@ -98,3 +98,18 @@ async def test_a_frozen_redis_fails_within_the_bound_and_a_dead_one_at_once_then
     assert await lean.call("PING") == b"PONG"
     lean.close()
     await client.aclose()
+
+
+async def test_the_commands_of_one_tick_reach_redis_in_one_write(store: tuple[Throwaway, int]) -> None:
+    """Redis counts the reads it makes (INFO stats): 50 concurrent calls cost it one or two, not 50."""
+    _, port = store
+    client = await ready(port)
+    lean = LeanRedis("127.0.0.1", port)
+    assert await lean.call("PING") == b"PONG"  # connected
+    before = (await client.info("stats"))["total_reads_processed"]
+    answers = await asyncio.gather(*(lean.call("INCR", "k") for _ in range(50)))
+    reads = (await client.info("stats"))["total_reads_processed"] - before
+    assert answers == list(range(1, 51))
+    assert reads <= 4, f"{reads} reads for 50 commands of one tick"  # the INFO call itself is one of them
+    lean.close()
+    await client.aclose()

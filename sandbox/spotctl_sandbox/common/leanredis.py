@@ -3,7 +3,8 @@
 redis-py spends ~100 µs of the hub's CPU per call on its pool checkout, retry and timeout wrappers and
 command packing (py-spy, issue 18: two calls per client message were ~20 % of a worker). Here a call
 is one write on one connection that every caller shares, its reply matched in order (Redis answers in
-order) and parsed by hiredis; callers in the same loop tick are pipelined for free. Errors are
+order) and parsed by hiredis. Commands issued in the same loop tick leave in one socket write (flushed
+by `call_soon`): a send to Redis per call was most of these calls' cost in the hub's profile. Errors are
 redis-py's (ConnectionError, TimeoutError, ResponseError, NoScriptError), so callers handle them as
 before; a call that does not answer within the bound fails with TimeoutError and closes the connection
 (a late reply would answer the wrong caller), and the next call connects again.
@@ -39,8 +40,24 @@ class _Wire(asyncio.Protocol):
     def __init__(self) -> None:
         self.reader = hiredis.Reader()
         self.waiting: deque[asyncio.Future[Any]] = deque()
+        self.outgoing: list[bytes] = []  # commands of this tick, written together by `flush`
+        self.loop = asyncio.get_running_loop()  # kept: each lookup is a getpid() on Python 3.11
         self.transport: asyncio.Transport | None = None
         self.lost = False
+
+    def queue(self, command: bytes) -> asyncio.Future[Any]:
+        """Send `command` with the others of this tick; the future gets its reply (in order)."""
+        waiter: asyncio.Future[Any] = self.loop.create_future()
+        self.waiting.append(waiter)
+        if not self.outgoing:
+            self.loop.call_soon(self.flush)
+        self.outgoing.append(command)
+        return waiter
+
+    def flush(self) -> None:
+        commands, self.outgoing = self.outgoing, []
+        if commands and not self.lost and self.transport is not None:  # lost: their callers have failed
+            self.transport.write(commands[0] if len(commands) == 1 else b"".join(commands))
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is one, without subclassing it
@@ -95,12 +112,8 @@ class LeanRedis:
         return await self._send(wire, args)
 
     async def _send(self, wire: _Wire, args: tuple[str | bytes | int, ...]) -> Any:
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[Any] = loop.create_future()
-        wire.waiting.append(waiter)
-        assert wire.transport is not None
-        wire.transport.write(pack(args))
-        timer = loop.call_later(self.timeout_s, _expire, wire, self.timeout_s)
+        waiter = wire.queue(pack(args))
+        timer = wire.loop.call_later(self.timeout_s, _expire, wire, self.timeout_s)
         try:
             return await waiter
         finally:

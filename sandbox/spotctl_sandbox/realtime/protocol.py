@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Any
+
+import orjson
 
 MAX_DEPTH = 32  # objects/arrays inside each other; the envelope itself is 2 of them
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
@@ -242,9 +244,29 @@ def iso(ms: float) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+# orjson hands these to json below: json's answer (its text, or its TypeError) stays the answer
+_ORJSON = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
+_SHORT_EXPONENT = re.compile(rb"[0-9]e-[0-9](?![0-9])")  # orjson 1e-7, json 1e-07
+
+
 def dumps(value: Any) -> str:
-    """Compact JSON that never writes NaN or Infinity (ValueError instead)."""
-    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+    """Compact JSON that never writes NaN or Infinity (ValueError instead).
+
+    The text is json's (`separators=(",", ":")`, ASCII only); orjson writes it ~8x faster where it
+    writes the same bytes, so json (one encoder kept, not one built per call) only does what orjson
+    cannot be trusted with: output with `null` in it (orjson writes NaN and Infinity as null), text
+    beyond printable ASCII (orjson does not escape it), small floats (orjson writes 0.00001 and 1e-7),
+    and what orjson refuses (integers beyond 64 bits, keys that are not text, subclasses, dataclasses
+    and datetimes). Substring tests (C) before any regex: a regex over every frame cost more than json."""
+    try:
+        out = orjson.dumps(value, option=_ORJSON)
+    except orjson.JSONEncodeError:
+        return _ENCODER.encode(value)
+    if (b"null" in out or not out.isascii() or b"\x7f" in out  # json escapes DEL too
+            or b"0.0000" in out or (b"e-" in out and _SHORT_EXPONENT.search(out))):  # json: 1e-05
+        return _ENCODER.encode(value)
+    return out.decode()
 
 
 def body(kind: str, content: Any, *, topic: str | None = None, priority: int | None = None,
@@ -266,7 +288,7 @@ def body(kind: str, content: Any, *, topic: str | None = None, priority: int | N
 
 def ephemeral_id() -> str:
     """Ids of frames that are not kept for resume start with 'e:' (stream ids look like '123-0')."""
-    return "e:" + uuid.uuid4().hex[:16]
+    return "e:" + os.urandom(8).hex()  # 64 random bits (uuid4().hex[:16] had 60), without building a UUID: ~5 µs less
 
 
 def frame(kind: str, content: Any, *, reply_to: str | None = None, frame_id: str | None = None) -> str:
