@@ -41,3 +41,13 @@ class PingWheel(Generic[T]):
         batch = self._round[self._next:upto]
         self._next = max(self._next, upto)
         return batch
+
+
+def lone_pong(data: bytes) -> bool:
+    """Whether `data` is exactly one client pong: FIN, no RSV bits, masked, a payload of at most 125 bytes.
+
+    Answers to the wheel's pings arrive like this, one read each; the hub takes them without the
+    WebSocket parser (see `HubConnection.data_received`).
+    """
+    return (len(data) >= 6 and data[0] == 0x8A and data[1] & 0x80 == 0x80
+            and data[1] & 0x7F < 126 and len(data) == 6 + (data[1] & 0x7F))
