@@ -165,6 +165,16 @@ async def _drain(ws: Any) -> None:
         pass
 
 
+def wait_healthy(metrics_url: str, tries: int = 100) -> None:
+    """Until the hub's metrics endpoint answers /health (its workers are listening), ~20 s at most."""
+    for _ in range(tries):
+        try:
+            urllib.request.urlopen(metrics_url + "/health", timeout=1)
+            return
+        except OSError:
+            time.sleep(0.2)
+
+
 def worker_procs(hub: subprocess.Popen[bytes]) -> list[psutil.Process]:
     return psutil.Process(hub.pid).children(recursive=True)
 
@@ -229,12 +239,7 @@ def main() -> None:
                               "client_processes": args.client_processes, "cpus": os.cpu_count(),
                               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(metrics_url + "/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
+        wait_healthy(metrics_url)
         time.sleep(0.5)
         rss0 = sum(p.memory_info().rss for p in worker_procs(hub))
         toks = asyncio.run(mint_tokens(env["REDIS_URL"], secret, 0, args.connections + 1))

@@ -27,11 +27,10 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from typing import Any
 
 import psutil
-from hub_fanout import NS, free_port, metric, mint_tokens
+from hub_fanout import NS, free_port, metric, mint_tokens, wait_healthy
 
 
 async def hold(url: str, toks: list[str], pipe: Any) -> None:
@@ -113,12 +112,7 @@ def main() -> None:
                               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     procs: list[Any] = []
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(metrics_url + "/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
+        wait_healthy(metrics_url)
         time.sleep(1.0)
         workers = psutil.Process(hub.pid).children(recursive=True)
         floor = window(workers, [], args.seconds)

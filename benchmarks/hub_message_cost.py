@@ -27,7 +27,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,7 @@ import psutil
 import redis as syncredis
 
 sys.path.insert(0, str(Path(__file__).parent))
-from hub_fanout import NS, free_port, mint_tokens  # a sibling script, not a package
+from hub_fanout import NS, free_port, mint_tokens, wait_healthy  # a sibling script, not a package
 
 
 def listener_class(state: dict[str, int]) -> Any:
@@ -178,12 +177,7 @@ def main() -> None:
     rds = syncredis.Redis.from_url(env["REDIS_URL"])
     proc = None
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(metrics_url + "/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
+        wait_healthy(metrics_url)
         toks = asyncio.run(mint_tokens(env["REDIS_URL"], secret, 0, args.clients))
         parent, child = mp.Pipe()
         proc = mp.get_context("spawn").Process(target=client_process, args=(url, toks, args.rate, child))
