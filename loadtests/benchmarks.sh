@@ -34,6 +34,29 @@ run() {  # name, timeout seconds, spotctl load run args...
   set -e
 }
 
+profile_step() {  # results dir, step (0-based), step seconds: perf -a and py-spy on two hub workers, 15 s
+  local dir=$1 step=$2 secs=$3
+  until [ -e "$dir/ramped" ]; do sleep 1; done
+  sleep $((step * secs + 8))
+  echo "load at profile: $(cut -d' ' -f1-3 /proc/loadavg)" > "$dir/profile.txt"
+  local supervisor
+  supervisor=$(grep -o 'pid [0-9]*' "$dir.txt" | head -1 | cut -d' ' -f2)
+  for pid in $(pgrep -P "$supervisor" | head -2); do
+    "$root/.venv/bin/py-spy" record --pid "$pid" --rate 100 --duration 15 --format raw \
+        --output "$dir/pyspy-$pid.txt" > /dev/null 2>&1 &
+  done
+  perf record -a -F 199 -o "$dir/perf.data" -- sleep 15 > /dev/null 2>&1
+  wait
+  {
+    echo "hub workers: $(pgrep -P "$supervisor" | tr '\n' ' ')"
+    echo "locust: $(pgrep -f 'locust -f' | tr '\n' ' ')"
+    echo "redis: $(pgrep redis-server | tr '\n' ' ')"
+    perf report -i "$dir/perf.data" --sort pid,dso --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -60
+  } >> "$dir/profile.txt"
+  "$root/.venv/bin/python" "$root/benchmarks/profile_summary.py" "$dir"/pyspy-*.txt --top 30 \
+      >> "$dir/profile.txt" 2>&1
+}
+
 environment
 case $what in hold-100k|all)
   # 100k connections held for 90 s with the hub's pings as heartbeats; 80 connects/s leaves CPU for the
@@ -48,9 +71,14 @@ case $what in hundred-k|all)
   # are the hub's WebSocket pings (every 30 s, answered by every client); passive receivers read paced;
   # six hub workers as above: in rooms of 50 every worker holding a member
   # reads and decodes each message, so fewer workers also repeat less of it
+  # PROFILE_STEP=N: 15 s into step N (0-based), where the box's CPU goes (perf, every process) and where
+  # two hub workers' goes (py-spy), summarised beside the results
+  mkdir -p "$out/hundred-k"
+  [ -n "${PROFILE_STEP:-}" ] && profile_step "$out/hundred-k" "$PROFILE_STEP" 30 &
   run hundred-k 2700 latency --users 100000 --spawn-rate 100 --room-size 50 --rate-steps "${STEPS:-50,100,150,200,250}" \
       --step-duration 30 --probe-every 10 --heartbeat 0 --passive-read-every 5 --hub own --hub-workers "${HUB_WORKERS:-6}" \
-      --target-p99 50 ;;
+      --target-p99 50
+  wait ;;
 esac
 case $what in rooms-20k|all)
   # rooms of 50 at 20k connections, 5k-20k deliveries/s: where p99 stays under 50 ms
