@@ -35,7 +35,7 @@ def outcome(encode: Any, value: Any) -> tuple[str, str]:
         return type(exc).__name__, ""
 
 
-@settings(max_examples=2000)
+@settings(max_examples=500)  # 2,000 found the two differences fixed; CI time is shared
 @given(VALUES)
 def test_the_same_text_or_the_same_error_as_json(value: Any) -> None:
     assert outcome(protocol.dumps, value) == outcome(reference, value)
