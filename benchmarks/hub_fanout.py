@@ -41,6 +41,29 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def hub_env(**extra: str) -> tuple[dict[str, str], str, str]:
+    """The environment of a hub of our own on free ports, against the running stack's stores (the
+    environment wins over the stack), with its WebSocket and metrics URLs."""
+    from spotctl.endpoints import resolve
+
+    port, metrics_port = free_port(), free_port()
+    stack = {k: v for k, v in resolve().env.items() if v}
+    env = {**stack, **os.environ, "PORT": str(port), "METRICS_PORT": str(metrics_port),
+           "MAX_WS_CONNECTIONS_PER_USER": "5", **extra}
+    return env, f"ws://127.0.0.1:{port}/ws", f"http://127.0.0.1:{metrics_port}"
+
+
+def spawn_hub(env: dict[str, str], cmd: list[str] | None = None) -> subprocess.Popen[bytes]:
+    """`python -m spotctl_sandbox.hub` (or `cmd`) in `env`; its output to BENCH_HUB_LOG, else nowhere."""
+    log = open(os.environ.get("BENCH_HUB_LOG", os.devnull), "ab")
+    return subprocess.Popen(cmd or [sys.executable, "-m", "spotctl_sandbox.hub"], env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+
+
+def jwt_secret(env: dict[str, str]) -> str:
+    return env.get("JWT_SECRET", "dev-only-jwt-secret-change-me-in-production")
+
+
 async def mint_tokens(redis_url: str, secret: str, start: int, count: int) -> list[str]:
     import redis.asyncio as aioredis
 
@@ -222,19 +245,10 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=20)
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # run the finally: stop the hub we started
-    from spotctl.endpoints import resolve
-
-    port, metrics_port = free_port(), free_port()
-    stack = {k: v for k, v in resolve().env.items() if v}  # the running stack's URLs, env wins
-    env = {**stack, **os.environ, "PORT": str(port), "METRICS_PORT": str(metrics_port),
-           "HUB_WORKERS": str(args.workers),
-           "HUB_CONN_RATE": "100000", "HUB_CONN_BURST": "100000", "HUB_USER_RATE": "100000/second",
-           "MAX_WS_CONNECTIONS_PER_USER": "5"}
-    secret = env.get("JWT_SECRET", "dev-only-jwt-secret-change-me-in-production")
-    hub_log = open(os.environ.get("BENCH_HUB_LOG", os.devnull), "ab")
-    hub = subprocess.Popen([sys.executable, "-m", "spotctl_sandbox.hub"], env=env,
-                           stdout=hub_log, stderr=subprocess.STDOUT)
-    url, metrics_url = f"ws://127.0.0.1:{port}/ws", f"http://127.0.0.1:{metrics_port}"
+    env, url, metrics_url = hub_env(HUB_WORKERS=str(args.workers), HUB_CONN_RATE="100000",
+                                    HUB_CONN_BURST="100000", HUB_USER_RATE="100000/second")
+    secret = jwt_secret(env)
+    hub = spawn_hub(env)
     report: dict[str, Any] = {"connections": args.connections, "workers": args.workers,
                               "client_processes": args.client_processes, "cpus": os.cpu_count(),
                               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}

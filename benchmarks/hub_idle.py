@@ -24,13 +24,12 @@ import json
 import multiprocessing as mp
 import os
 import signal
-import subprocess
 import sys
 import time
 from typing import Any
 
 import psutil
-from hub_fanout import NS, free_port, metric, mint_tokens, wait_healthy
+from hub_fanout import NS, hub_env, jwt_secret, metric, mint_tokens, spawn_hub, wait_healthy
 
 
 async def hold(url: str, toks: list[str], pipe: Any) -> None:
@@ -95,17 +94,10 @@ def main() -> None:
     parser.add_argument("--pause", action="store_true", help="print worker pids; hold --seconds more to profile")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # run the finally: stop the hub we started
-    from spotctl.endpoints import resolve
 
-    port, metrics_port = free_port(), free_port()
-    stack = {k: v for k, v in resolve().env.items() if v}  # the running stack's URLs, env wins
-    env = {**stack, **os.environ, "PORT": str(port), "METRICS_PORT": str(metrics_port),
-           "HUB_WORKERS": str(args.workers), "MAX_WS_CONNECTIONS_PER_USER": "5"}
-    secret = env.get("JWT_SECRET", "dev-only-jwt-secret-change-me-in-production")
-    hub_log = open(os.environ.get("BENCH_HUB_LOG", os.devnull), "ab")
-    hub = subprocess.Popen([sys.executable, "-m", "spotctl_sandbox.hub"], env=env,
-                           stdout=hub_log, stderr=subprocess.STDOUT)
-    url, metrics_url = f"ws://127.0.0.1:{port}/ws", f"http://127.0.0.1:{metrics_port}"
+    env, url, metrics_url = hub_env(HUB_WORKERS=str(args.workers))
+    secret = jwt_secret(env)
+    hub = spawn_hub(env)
     report: dict[str, Any] = {"connections": args.connections, "workers": args.workers,
                               "client_processes": args.client_processes, "cpus": os.cpu_count(),
                               "heartbeat_s": env.get("WS_HEARTBEAT_INTERVAL", "30 (default)"),

@@ -27,12 +27,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import psutil
-from hub_fanout import client_process, free_port, metric, mint_tokens, worker_procs
+from hub_fanout import client_process, hub_env, jwt_secret, metric, mint_tokens, spawn_hub, wait_healthy, worker_procs
 
 DUMP = "HUB_MEMORY_DUMP"  # where the traced worker writes what it measured on SIGUSR1
 
@@ -75,15 +74,9 @@ def traced_hub() -> None:
 
 
 def start_hub(workers: int, env: dict[str, str], traced: bool) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, __file__, "--traced-hub"] if traced else [sys.executable, "-m", "spotctl_sandbox.hub"]
-    log = open(os.environ.get("BENCH_HUB_LOG", os.devnull), "ab")
-    hub = subprocess.Popen(cmd, env={**env, "HUB_WORKERS": str(workers)}, stdout=log, stderr=subprocess.STDOUT)
-    for _ in range(150):
-        try:
-            urllib.request.urlopen(env["METRICS_URL"] + "/health", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.2)
+    traced_cmd = [sys.executable, __file__, "--traced-hub"] if traced else None
+    hub = spawn_hub({**env, "HUB_WORKERS": str(workers)}, traced_cmd)
+    wait_healthy(env["METRICS_URL"], tries=150)
     while len(worker_procs(hub)) < workers:
         time.sleep(0.2)
     time.sleep(1.5)  # workers connect to Redis and PostgreSQL
@@ -222,15 +215,11 @@ def main() -> None:
     args = parser.parse_args()
     args.steps = [int(s) for s in args.steps.split(",") if s]
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # run the finally: stop the hub we started
-    from spotctl.endpoints import resolve
 
-    port, metrics_port = free_port(), free_port()
-    stack = {k: v for k, v in resolve().env.items() if v}  # the running stack's URLs, env wins
-    env = {**stack, **os.environ, "PORT": str(port), "METRICS_PORT": str(metrics_port),
-           "WS_URL": f"ws://127.0.0.1:{port}/ws", "METRICS_URL": f"http://127.0.0.1:{metrics_port}",
-           "HUB_CONN_RATE": "100000", "HUB_CONN_BURST": "100000", "HUB_USER_RATE": "100000/second",
-           "MAX_WS_CONNECTIONS_PER_USER": "5"}
-    secret = env.get("JWT_SECRET", "dev-only-jwt-secret-change-me-in-production")
+    env, url, metrics_url = hub_env(HUB_CONN_RATE="100000", HUB_CONN_BURST="100000",
+                                    HUB_USER_RATE="100000/second")
+    env.update(WS_URL=url, METRICS_URL=metrics_url)
+    secret = jwt_secret(env)
     need = max([*args.steps, args.trace])
     tokens = asyncio.run(mint_tokens(env["REDIS_URL"], secret, 0, need))
     report: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),

@@ -34,7 +34,7 @@ import psutil
 import redis as syncredis
 
 sys.path.insert(0, str(Path(__file__).parent))
-from hub_fanout import NS, free_port, mint_tokens, wait_healthy  # a sibling script, not a package
+from hub_fanout import NS, hub_env, jwt_secret, mint_tokens, spawn_hub, wait_healthy  # a sibling script, not a package
 
 
 def listener_class(state: dict[str, int]) -> Any:
@@ -155,25 +155,19 @@ def main() -> None:
                         "`git archive main sandbox | tar -x -C DIR`: DIR/sandbox), to compare side by side")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # run the finally: stop the hub we started
-    from spotctl.endpoints import resolve
 
-    port, metrics_port = free_port(), free_port()
     report: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
                               "clients": args.clients, "workers": args.workers, "rate": args.rate,
                               "seconds": args.seconds, "loadavg_before": os.getloadavg()}
-    stack = {k: v for k, v in resolve().env.items() if v}
-    env = {**stack, **os.environ, "PORT": str(port), "METRICS_PORT": str(metrics_port),
-           "HUB_WORKERS": str(args.workers), "HUB_ACTIVITY_INTERVAL": "0",
-           "HUB_CONN_RATE": "100000", "HUB_CONN_BURST": "100000", "HUB_USER_RATE": "100000/second"}
+    env, url, metrics_url = hub_env(HUB_WORKERS=str(args.workers), HUB_ACTIVITY_INTERVAL="0",
+                                    HUB_CONN_RATE="100000", HUB_CONN_BURST="100000",
+                                    HUB_USER_RATE="100000/second")
     if args.hub_path:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(args.hub_path.resolve()), env.get("PYTHONPATH")]))
         report["hub_path"] = str(args.hub_path)
-    secret = env.get("JWT_SECRET", "dev-only-jwt-secret-change-me-in-production")
-    hub_log = open(os.environ.get("BENCH_HUB_LOG", os.devnull), "ab")
-    hub = subprocess.Popen([sys.executable, "-m", "spotctl_sandbox.hub"], env=env,
-                           stdout=hub_log, stderr=subprocess.STDOUT)
+    secret = jwt_secret(env)
+    hub = spawn_hub(env)
     root = psutil.Process(hub.pid)
-    url, metrics_url = f"ws://127.0.0.1:{port}/ws", f"http://127.0.0.1:{metrics_port}"
     rds = syncredis.Redis.from_url(env["REDIS_URL"])
     proc = None
     try:

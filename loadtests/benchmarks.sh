@@ -47,12 +47,20 @@ profile_step() {  # results dir, step (0-based), step seconds: perf -a and py-sp
   done
   perf record -a -F 199 -o "$dir/perf.data" -- sleep 15 > /dev/null 2>&1
   wait
-  {
-    echo "hub workers: $(pgrep -P "$supervisor" | tr '\n' ' ')"
-    echo "locust: $(pgrep -f 'locust -f' | tr '\n' ' ')"
-    echo "redis: $(pgrep redis-server | tr '\n' ' ')"
-    perf report -i "$dir/perf.data" --sort pid,dso --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -60
-  } >> "$dir/profile.txt"
+  local hub locust redis
+  hub=$(pgrep -P "$supervisor" | tr '\n' ' ') locust=$(pgrep -f 'locust -f' | tr '\n' ' ')
+  redis=$(pgrep redis-server | tr '\n' ' ')
+  perf report -i "$dir/perf.data" --sort pid,dso --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' \
+      > "$dir/perf-by-process.txt" || true
+  # the box's samples (both CPUs) by role: hub workers, Locust, Redis, the profilers, idle, the rest
+  awk -v hub=" $hub" -v locust=" $locust" -v redis=" $redis" '
+    { pct = $1; sub(/%/, "", pct); split($2, id, ":"); pid = id[1]; comm = id[2]
+      role = index(hub, " " pid " ") ? "hub workers" : index(locust, " " pid " ") ? "Locust" \
+           : index(redis, " " pid " ") || comm ~ /^redis/ ? "Redis" : comm == "swapper" ? "idle" \
+           : comm ~ /^(py-spy|perf)/ ? "profilers" : "other"
+      share[role] += pct }
+    END { for (r in share) printf "%6.1f %%  %s\n", share[r], r }' "$dir/perf-by-process.txt" \
+      | sort -rn >> "$dir/profile.txt" || true
   "$root/.venv/bin/python" "$root/benchmarks/profile_summary.py" "$dir"/pyspy-*.txt --top 30 \
       >> "$dir/profile.txt" 2>&1
 }
