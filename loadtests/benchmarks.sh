@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The benchmark runs recorded in docs/BENCHMARKS.md (## Load). Not tests: minutes each, one at a time,
-# on a machine nobody else is loading. Usage: loadtests/benchmarks.sh OUT_DIR [hold-100k|hundred-k|rooms-20k|curve|baselines|node-vs-hub|profile-hub|all]
+# on a machine nobody else is loading. Usage: loadtests/benchmarks.sh OUT_DIR [hold-100k|hundred-k|rooms-20k|curve|baselines|node-vs-hub|profile-hub|gen-cost|all]
 # Needs the stack's Redis/PostgreSQL in the environment (REDIS_URL, DATABASE_URL, JWT_SECRET).
 set -euo pipefail
 out=${1:?results folder}
@@ -144,4 +144,33 @@ case $what in profile-hub)
   "$root/.venv/bin/python" "$root/benchmarks/profile_summary.py" "$out/$name"/pyspy-*.txt --top 30 \
       > "$out/$name/profile-summary.txt"
   cat "$out/$name/profile-summary.txt" ;;
+esac
+case $what in gen-cost)
+  # issue 18: the generator's own CPU per delivery in the node-vs-hub scenario, one step of RATE msgs/s
+  # (STEP_S long) against TARGET (node-ws: the simpler one); summary.json's step row has
+  # generator_us_per_delivery (all Locust workers' CPU ÷ deliveries). PROFILE=1: py-spy (native) on
+  # both Locust workers for 15 s in the middle of the step, summarised by benchmarks/profile_summary.py
+  rate=${RATE:-900} secs=${STEP_S:-40} target=${TARGET:-node-ws}
+  name="gen-cost-$target-$rate-$(date -u +%H%M%S)"
+  extra=()
+  [ "$target" = hub ] && extra=(--hub own --hub-workers 2)
+  mkdir -p "$out/$name"
+  run "$name" 600 latency --target "$target" --users 5000 --spawn-rate 250 --room-size 50 \
+      --rate-steps "$rate" --step-duration "$secs" --probe-every 10 --heartbeat 0 --passive-read-every 2 \
+      --workers 2 "${extra[@]}" &
+  runner=$!
+  if [ -n "${PROFILE:-}" ]; then
+    until [ -e "$out/$name/ramped" ] || ! kill -0 "$runner" 2>/dev/null; do sleep 1; done
+    sleep $(((secs - 15) / 2))
+    echo "load at profile: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/$name.command"
+    for pid in $(pgrep -f "locust -f .* --worker .*$out/$name/worker-"); do
+      "$root/.venv/bin/py-spy" record --pid "$pid" --native --rate 200 --duration 15 --format raw \
+          --output "$out/$name/pyspy-$pid.txt" > /dev/null 2>&1 &
+    done
+  fi
+  wait
+  [ -n "${PROFILE:-}" ] && "$root/.venv/bin/python" "$root/benchmarks/profile_summary.py" \
+      "$out/$name"/pyspy-*.txt --top 40 > "$out/$name/profile-summary.txt"
+  "$root/.venv/bin/python" -c 'import json, sys; print(json.dumps(json.load(open(sys.argv[1]))["steps"], indent=1))' \
+      "$out/$name/summary.json" ;;
 esac

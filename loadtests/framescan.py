@@ -5,7 +5,8 @@ the load generator's whole CPU. A passive connection only needs to count deliver
 pings, so this scanner walks frame headers (server frames are unmasked), counts data frames whose
 first bytes carry the adapter's delivery marker, and hands back ping payloads - WebSocket pings, and
 text frames that are the protocol's own ping (Engine.IO's "2", which Socket.IO servers time out on).
-Pure: bytes in, counts out.
+Pure: bytes in, counts out. With `keep`, it hands back every data message's payload instead (fragments
+joined), for the probes, which decode and time each one without websockets' per-frame parser.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ class FrameScanner:
     marker: bytes
     app_ping: bytes | None = None  # a whole text frame that is an application-level ping
     app_pings: int = 0             # seen since the caller last reset it
+    keep: bool = False             # collect data messages in `payloads` (not counted)
+    payloads: list[bytes] = field(default_factory=list)  # the caller takes them after each feed
+    partial: bytearray | None = None  # a fragmented message's payload so far (keep mode)
     buf: bytearray = field(default_factory=bytearray)
     closed: bool = False
     close_code: int | None = None
@@ -30,7 +34,7 @@ class FrameScanner:
         buf += data
         pos, end_of_data, count = 0, len(buf), 0
         pings: list[bytes] = []
-        marker = self.marker
+        marker, keep = self.marker, self.keep
         while end_of_data - pos >= 2:
             opcode, length, head = buf[pos] & 0x0F, buf[pos + 1] & 0x7F, 2
             if length == 126:
@@ -44,7 +48,9 @@ class FrameScanner:
             start, end = pos + head, pos + head + length
             if end > end_of_data:
                 break
-            if opcode in (0, 1, 2):
+            if keep and opcode in (0, 1, 2):
+                self._keep(opcode, buf[pos] & 0x80, buf[start:end])
+            elif opcode in (0, 1, 2):
                 if buf.find(marker, start, min(end, start + MARKER_WINDOW)) != -1:
                     count += 1
                 elif self.app_ping is not None and buf[start:end] == self.app_ping:
@@ -57,3 +63,15 @@ class FrameScanner:
             pos = end
         del buf[:pos]
         return count, pings
+
+    def _keep(self, opcode: int, fin: int, payload: bytearray) -> None:
+        if opcode:  # the first frame of a message
+            if fin:
+                self.payloads.append(bytes(payload))
+            else:
+                self.partial = payload
+        elif self.partial is not None:  # a continuation
+            self.partial += payload
+            if fin:
+                self.payloads.append(bytes(self.partial))
+                self.partial = None

@@ -41,11 +41,13 @@ class ProcessCpu:
     def __init__(self) -> None:
         self.proc = psutil.Process()
         self.window = CpuWindow()
+        self.seconds = 0.0  # user + system seconds so far, as of the last `percent()`
         self.percent()
 
     def percent(self) -> float:
         times = self.proc.cpu_times()
-        return self.window.add(time.monotonic(), times.user + times.system)
+        self.seconds = times.user + times.system
+        return self.window.add(time.monotonic(), self.seconds)
 
 
 class TreeCpu:

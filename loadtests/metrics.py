@@ -85,6 +85,7 @@ class Counters:
         if self.cpu is None:
             self.cpu = gauges.ProcessCpu()
         out["cpu"] = self.cpu.percent()
+        out["cpu_s"] = self.cpu.seconds
         return out
 
 
@@ -133,6 +134,8 @@ class Aggregator:
         self.step_sent = [0 for _ in self.steps]
         self.step_cpu: list[tuple[float, float] | None] = [None for _ in self.steps]  # (server, box) CPU s
         self.step_generator_cpu = [0.0 for _ in self.steps]  # the busiest Locust worker's CPU % in the step
+        self.step_generator_s = [0.0 for _ in self.steps]  # all Locust workers' CPU seconds in the step
+        self.worker_cpu_s: dict[str, float] = {}  # per worker: its CPU seconds at its last report
         self.cpu_meter = gauges.TreeCpu(config.server_pid_list)
         self._counted = (0, 0)
         self.progress: gevent.Greenlet | None = None
@@ -161,6 +164,10 @@ class Aggregator:
             self.cpu_max = max(self.cpu_max, float(payload.get("cpu") or 0.0))
             if step is not None:
                 self.step_generator_cpu[step] = max(self.step_generator_cpu[step], float(payload.get("cpu") or 0.0))
+        cpu_s = float(payload.get("cpu_s") or 0.0)
+        if step is not None and client_id in self.worker_cpu_s:
+            self.step_generator_s[step] += cpu_s - self.worker_cpu_s[client_id]
+        self.worker_cpu_s[client_id] = cpu_s
         mine = self.generators.setdefault(client_id, {"host": "", "connections_peak": 0, "connects": 0})
         mine["host"] = payload.get("host") or mine["host"]
         mine["connections_peak"] = max(mine["connections_peak"], int(payload.get("connections", 0)))
@@ -221,7 +228,9 @@ class Aggregator:
                    "sent_per_s": round(self.step_sent[i] / self.config.step_s, 1),
                    "deliveries_per_s": round(self.step_messages[i] / self.config.step_s, 1),
                    "p50_ms": lat.p50_ms, "p99_ms": lat.p99_ms, "max_ms": lat.max_ms, "samples": lat.count,
-                   "generator_cpu_max": self.step_generator_cpu[i]}
+                   "generator_cpu_max": self.step_generator_cpu[i],
+                   "generator_us_per_delivery": round(1e6 * self.step_generator_s[i] / self.step_messages[i], 2)
+                   if self.step_messages[i] else None}
             rows.append(row | self.step_cpu_figures(i))
         return rows
 

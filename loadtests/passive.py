@@ -12,7 +12,9 @@ sockets, oldest first, paced so that each is read about every `batch_s`. The ker
 meanwhile (a few hundred bytes per connection) and one read takes all of them. The server writes every
 frame when it would anyway; only the generator's CPU per delivery drops. (Sweeping all sockets at once
 every `batch_s` starved the probes for the length of the sweep: p99 235 ms at 5k deliveries/s.)
-Probes read at once, so latency is measured as before.
+Probes read at once, so latency is measured as before: a second reader, unpaced, hands each probe's
+messages to it as the read returns them (a greenlet per probe paid the same per-frame price as above,
+plus websockets' frame parser: at ~42k deliveries/s the one probe in ten was half the generator's CPU).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import logging
 import math
 import os
 import select
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -44,6 +47,7 @@ class _Watched:
     conn: WsConnection
     scanner: FrameScanner
     app_pong: str | None
+    on_messages: Callable[[list[bytes]], None] | None = None  # a probe's: every data message, in order
     ended: AsyncResult = field(default_factory=AsyncResult)  # set to the reason the connection ended
 
 
@@ -64,14 +68,20 @@ class PassiveReader:
         self.watched: dict[int, _Watched] = {}
         self.greenlet: gevent.Greenlet | None = None
 
-    def follow(self, conn: WsConnection, marker: bytes, app_ping: tuple[bytes, str] | None = None) -> None:
+    def follow(self, conn: WsConnection, marker: bytes, app_ping: tuple[bytes, str] | None = None,
+               on_messages: Callable[[list[bytes]], None] | None = None) -> None:
         """Count `conn`'s deliveries until it ends: return if we closed it, else raise ConnectionDropped.
 
         `app_ping` is the protocol's own ping frame and its answer (Engine.IO: "2" -> "3"), if any.
+        With `on_messages` nothing is counted here: every data message's payload goes to it instead
+        (it decodes, counts and answers them), as soon as it is read.
         """
         assert conn.sock is not None, "open() first"
         ping, pong = app_ping or (None, None)
-        watched = _Watched(conn, FrameScanner(marker, app_ping=ping), pong)
+        if on_messages is not None:
+            ping = pong = None  # the protocol's pings are data messages the callback answers
+        scanner = FrameScanner(marker, app_ping=ping, keep=on_messages is not None)
+        watched = _Watched(conn, scanner, pong, on_messages)
         reason = self._wait_shared(conn.sock.fileno(), watched) if self.epoll else self._read_alone(watched)
         if not conn.closing:
             raise ConnectionDropped(reason, watched.scanner.close_code)
@@ -141,8 +151,12 @@ class PassiveReader:
         """Count the deliveries `data` completes and answer its pings; why the connection ended, if it did."""
         if not data:
             return "server closed the TCP connection"
-        count, pings = watched.scanner.feed(data)
+        scanner = watched.scanner
+        count, pings = scanner.feed(data)
         self.counts.messages += count
+        if scanner.payloads and watched.on_messages is not None:
+            messages, scanner.payloads = scanner.payloads, []
+            watched.on_messages(messages)
         if pings:
             watched.conn.answer_pings(pings)
         if watched.scanner.app_pings and watched.app_pong is not None:

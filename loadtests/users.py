@@ -8,6 +8,7 @@ publisher's *scheduled* send time, so a stalled publisher cannot hide latency (c
 
 from __future__ import annotations
 
+import functools
 import itertools
 import random
 import time
@@ -31,6 +32,7 @@ _local_index = itertools.count()
 _tokens: list[str] | None = None
 _tokens_shared = False  # True once the master handed this worker its share (distributed.py)
 PASSIVE = PassiveReader(COUNTERS, batch_s=CONFIG.passive_read_s)  # one reader for this worker's passive conns
+PROBES = PassiveReader(COUNTERS)  # and one, unpaced, for its probes: each message handled as soon as it is read
 
 
 def adapter_for(config: RunConfig) -> Adapter:
@@ -77,7 +79,8 @@ class WsUser(User):
     config: ClassVar[RunConfig] = CONFIG
     adapter: ClassVar[Adapter] = adapter_for(CONFIG)
     room_publisher: ClassVar[bool] = True   # room leaders run publish_loop
-    scan_passive: ClassVar[bool] = True     # non-probe users count frames without parsing them
+    scan_passive: ClassVar[bool] = True     # non-probe users count frames without parsing them, and probes
+                                            # read through a shared reader (on_frame must not block)
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
@@ -192,10 +195,25 @@ class WsUser(User):
         if self.scan_passive and not self.probe:
             PASSIVE.follow(conn, self.adapter.marker, self.adapter.app_ping)
             return
+        if self.scan_passive:
+            handle = functools.partial(self.on_messages, conn)
+            handle(conn.pending_messages())
+            PROBES.follow(conn, self.adapter.marker, self.adapter.app_ping, on_messages=handle)
+            return
         for frame in conn.frames():
             decoded = self.adapter.decode(frame)
             if decoded.answer:
                 conn.send(decoded.answer)
+            self.on_frame(decoded)
+
+    def on_messages(self, conn: WsConnection, messages: list[bytes]) -> None:
+        """A probe's messages, as the shared reader reads them: decoded and answered as `frames()`
+        would have them, without waiting behind a send."""
+        decode = self.adapter.decode
+        for message in messages:
+            decoded = decode(message)
+            if decoded.answer:
+                conn.send_soon(decoded.answer)
             self.on_frame(decoded)
 
     def on_frame(self, decoded: Decoded) -> None:

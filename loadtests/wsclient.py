@@ -128,6 +128,11 @@ class WsConnection:
                 code = self.protocol.close_code
                 raise ConnectionDropped(f"closed by server (code {code})" if code else reason, code)
 
+    def pending_messages(self) -> list[bytes]:
+        """Data messages that arrived with the upgrade's response (for a reader that takes over the socket)."""
+        pending, self._pending = self._pending, []
+        return [bytes(e.data) for e in pending if getattr(e, "opcode", None) in (Opcode.TEXT, Opcode.BINARY)]  # type: ignore[attr-defined]
+
     def send_soon(self, text: str) -> None:
         """Send without waiting behind another greenlet's send (the passive reader must never block)."""
         self._without_waiting(self._send_quietly, text)

@@ -91,6 +91,24 @@ def test_the_scanner_counts_a_protocols_own_ping_frames_apart_from_deliveries() 
     assert (counted, pings, scanner.app_pings, bytes(scanner.buf)) == (1, [], 1, b"")  # "22" is not a ping
 
 
+def test_a_probes_scanner_keeps_every_data_message_whole_across_reads_and_fragments() -> None:
+    """Probes decode what the scanner keeps: each text or binary message once, in order, a fragmented
+    one joined, split reads reassembled; pings still come back to be answered; nothing is counted."""
+    from loadtests.framescan import FrameScanner
+
+    long = b'{"type":"message","data":"' + b"y" * 200 + b'"}'
+    stream = (bytes([0x81, 126]) + len(long).to_bytes(2, "big") + long
+              + bytes([0x01, 3]) + b'{"a' + bytes([0x89, 2]) + b"hb" + bytes([0x80, 4]) + b'":1}'  # fragments
+              + bytes([0x82, 2]) + b"\x00\x01" + bytes([0x81, 1]) + b"2")
+    scanner = FrameScanner(b'"type":"message"', keep=True)
+    counted, pings = scanner.feed(stream[:50])
+    assert (counted, pings, scanner.payloads) == (0, [], [])
+    counted, pings = scanner.feed(stream[50:])
+    assert (counted, pings) == (0, [b"hb"])
+    assert scanner.payloads == [long, b'{"a":1}', b"\x00\x01", b"2"]
+    assert bytes(scanner.buf) == b"" and scanner.partial is None
+
+
 def test_default_rates_stay_within_the_hubs_documented_limits() -> None:
     """`load run latency --users 50`: one room, one leader; it must not send more than the hub accepts."""
     from pathlib import Path

@@ -142,6 +142,8 @@ def test_each_rate_step_records_the_servers_cpu_per_delivery_and_the_generators(
         assert step["deliveries_per_s"] > 0 and step["server_cpu_pct"] > 0
         assert 0 < step["server_us_per_delivery"] < 1e6  # CPU seconds per delivery, in µs
         assert step["generator_cpu_max"] > 0 and 0 < step["box_busy_pct"] <= 100
+        assert 0 < step["generator_us_per_delivery"] < 1e6  # all Locust workers' CPU per delivery
+    assert run.summary["latency_samples"] > 0  # the probes (read by the shared probe reader) timed deliveries
 
 
 def test_a_missed_p99_target_fails_the_run(load_run: Callable[..., Any]) -> None:

@@ -100,3 +100,34 @@ def test_a_connection_we_close_ends_quietly(server: Any) -> None:
 
     assert counts.messages == DELIVERIES
     assert reader.watched == {}
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["epoll", "greenlet-per-connection"])
+def test_a_probe_gets_every_message_in_order_and_answers_both_pings(server: Any, shared: bool) -> None:
+    """Probes read through a reader too: every data message goes to the probe's callback (decoded and
+    timed there, so the reader counts none itself), the WebSocket ping is answered by the reader, the
+    protocol's own ping by the callback, and the server's close is a drop with its code."""
+    srv, pongs = server
+    counts = Counts()
+    reader = PassiveReader(counts)
+    if not shared:
+        reader.epoll = None
+    conn = WsConnection(f"ws://127.0.0.1:{srv.server_port}/ws", timeout=5)
+    conn.open()
+    conn.send('{"type":"join","content":{"room":"r"}}')
+    got: list[bytes] = []
+
+    def on_messages(messages: list[bytes]) -> None:
+        got.extend(messages)
+        if APP_PING[0] in messages:
+            conn.send_soon(APP_PING[1])
+
+    with gevent.Timeout(10), pytest.raises(ConnectionDropped, match="code 1001"):
+        reader.follow(conn, MARKER, APP_PING, on_messages=on_messages)
+
+    delivery = b'{"id":"1-0","type":"room_message","content":{"room":"r","data":{}}}'
+    assert got == [delivery] * DELIVERIES + [b'{"type":"join_result","content":{}}', APP_PING[0]]
+    assert counts.messages == 0
+    assert sorted(pongs) == [b"3", b"are-you-there"]
+    assert reader.watched == {}
+    conn.close()

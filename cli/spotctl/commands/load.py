@@ -318,10 +318,12 @@ def _report(outcome: Any, output: OutputFormat) -> None:
     if output is OutputFormat.table and s.get("steps"):
         from spotctl.output import print_table
 
-        print_table(("msgs/s", "sent/s", "deliv/s", "p50 ms", "p99 ms", "max ms", "µs/deliv", "gen CPU"),
+        print_table(("msgs/s", "sent/s", "deliv/s", "p50 ms", "p99 ms", "max ms", "µs/deliv", "gen CPU",
+                     "gen µs/deliv"),
                     [(r["offered_msgs_per_s"], r["sent_per_s"], f"{r['deliveries_per_s']:,.0f}", r["p50_ms"],
                       r["p99_ms"], r["max_ms"], _maybe(r.get("server_us_per_delivery")),
-                      _maybe(r.get("generator_cpu_max"), "%")) for r in s["steps"]], title="rate steps")
+                      _maybe(r.get("generator_cpu_max"), "%"), _maybe(r.get("generator_us_per_delivery")))
+                     for r in s["steps"]], title="rate steps")
     if output is OutputFormat.table:
         info(f"results: {outcome.results_dir} (report.html, locust_stats.csv, summary.json)")
 
