@@ -200,9 +200,9 @@ async def test_a_hub_worker_delivers_again_after_its_bus_connection_is_killed_an
     joined before is delivered again, the connections kept throughout."""
     server, port = store
     own = await ready(port)
-    proc = hub_factory(REDIS_URL=f"redis://127.0.0.1:{port}/0", HUB_WORKERS="1").start()
-    ann, ben = (HubClient(proc.url, await tokens.issue(own, hub.env["JWT_SECRET"], f"{name}-{ns}", name),
-                          namespace=ns, reconnect=False) for name in ("ann", "ben"))
+    proc = hub_factory(REDIS_URL=f"redis://127.0.0.1:{port}/2", HUB_WORKERS="1").start()
+    ann, ben = [HubClient(proc.url, await tokens.issue(own, hub.env["JWT_SECRET"], f"{name}-{ns}", name),
+                          namespace=ns, reconnect=False) for name in ("ann", "ben")]
     for client in (ann, ben):
         await client.connect()
         await client.request("join", {"room": "kept"})
