@@ -2,7 +2,8 @@
 one Redis over TCP) and redis-py's PubSub (kept for TLS and unix sockets). Frames arrive in order in
 bounded bursts, a payload that is not a hub frame is skipped, an unsubscribed channel stops, and a
 lost connection (the client killed, Redis restarted) is made again with every held channel subscribed
-again, those subscribed meanwhile included. A throwaway Redis of the test's own."""
+again, those subscribed meanwhile included; the lean one authenticates first. A throwaway Redis of the
+test's own."""
 
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ from typing import cast
 import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from spotctl_sandbox.common import tokens
 from spotctl_sandbox.common.leanredis import LeanRedis
+from spotctl_sandbox.common.leansub import LeanSub
 from spotctl_sandbox.hub.broker import LeanBroker, RedisBroker
 from spotctl_sandbox.hub.core.fanout import BURST_MAX_FRAMES, Published
 from spotctl_sandbox.hub.worker import _redis as worker_redis
@@ -235,3 +237,27 @@ async def test_a_hub_worker_delivers_again_after_its_bus_connection_is_killed_an
     for client in (ann, ben):
         await client.close()
     await own.aclose()
+
+
+async def test_a_password_is_sent_before_the_subscriptions_and_a_wrong_one_fails_the_read() -> None:
+    port = free_port()
+    server = Throwaway([redis_server_bin(), "--port", str(port), "--save", "", "--appendonly", "no",
+                        "--requirepass", "s3cret"])
+    server.start()
+    try:
+        client = aioredis.from_url(f"redis://:s3cret@127.0.0.1:{port}/0")
+        await ready(port, client)
+        sub = LeanSub("127.0.0.1", port, password="s3cret")
+        sub.subscribe("c")
+        await sub.connect()
+        await asyncio.sleep(0.1)
+        await client.publish("c", b"x")
+        assert await sub.read(2.0, 10, 1000) == [(b"c", b"x")]
+        sub.close()
+        wrong = LeanSub("127.0.0.1", port, password="not-it")
+        with pytest.raises(ResponseError):
+            await wrong.read(1.0, 10, 1000)
+        assert not wrong.connected
+        await client.aclose()
+    finally:
+        server.stop()

@@ -71,7 +71,7 @@ class _Wire(asyncio.Protocol):
                 return
         if len(pending) > before:
             self.sub.wake()
-            if len(pending) >= HIGH_WATER and self.transport is not None:
+            if len(pending) >= HIGH_WATER and not self.paused and self.transport is not None:
                 self.paused = True
                 self.transport.pause_reading()
 
