@@ -78,7 +78,8 @@ case $what in hundred-k|all)
   # 100k connections held while rooms of 50 carry rising traffic (2.5k-12.5k deliveries/s); heartbeats
   # are the hub's WebSocket pings (every 30 s, answered by every client); passive receivers read paced;
   # six hub workers as above: in rooms of 50 every worker holding a member
-  # reads and decodes each message, so fewer workers also repeat less of it
+  # reads and decodes each message, so fewer workers also repeat less of it; six Locust workers too
+  # (run.py sizes them at 17k connections each: every process costs ~1 % of a core, issue 18)
   # PROFILE_STEP=N: 15 s into step N (0-based), where the box's CPU goes (perf, every process) and where
   # two hub workers' goes (py-spy), summarised beside the results
   mkdir -p "$out/hundred-k"

@@ -79,9 +79,13 @@ class Counters:
         skip = ("latency", "connect_latency", "cpu")
         out: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
         out["close_codes"] = dict(self.close_codes)
-        for key, hist in (("hdr", self.latency), ("connect_hdr", self.connect_latency)):
-            out[key] = hist.encode() if hist.get_total_count() else b""
-            hist.reset()
+        # Shipped histograms are replaced, not reset: hdrh's reset zeroes its 18,432 counts one by one in
+        # Python (0.7 ms, twice a second in every worker), a new one costs 0.07 ms; empty ones stay.
+        out["hdr"], out["connect_hdr"] = b"", b""
+        if self.latency.get_total_count():
+            out["hdr"], self.latency = self.latency.encode(), _histogram()
+        if self.connect_latency.get_total_count():
+            out["connect_hdr"], self.connect_latency = self.connect_latency.encode(), _histogram()
         if self.cpu is None:
             self.cpu = gauges.ProcessCpu()
         out["cpu"] = self.cpu.percent()

@@ -27,7 +27,7 @@ def test_connections_bind_a_loopback_source_only_when_the_target_is_on_this_mach
 def test_with_remote_workers_only_the_local_workers_asked_for_start_here() -> None:
     assert plan_workers(50_000, remote=4) == 0
     assert plan_workers(50_000, requested=1, remote=4) == 1
-    assert plan_workers(50_000) == 5
+    assert plan_workers(50_000) == 3
 
 
 @pytest.mark.parametrize(("given", "parsed"), [

@@ -30,7 +30,7 @@ def test_a_latency_run_without_a_single_delivery_fails() -> None:
 
 def test_workers_are_sized_for_the_fd_limit() -> None:
     assert plan_workers(50) == 1
-    assert plan_workers(100_000) == 10
+    assert plan_workers(100_000) == 6
     assert plan_workers(100_000, requested=4) == 4
 
 

@@ -163,6 +163,8 @@ def test_unknown_scenarios_and_targets_are_usage_errors(load_run: Callable[..., 
     assert late.code == 2 and "between 0 and 10 seconds" in late.stderr
     vague = load_run("latency", "--duration", "5x")
     assert vague.code == 2 and "--duration must be a duration like 30, 20s, 1m" in vague.stderr
+    crowded = load_run("connections", "--users", "34002", "--workers", "2")  # 17k per worker fit 20k open files
+    assert crowded.code == 2 and "34,002 users on 2 workers exceeds 17,000 connections per process" in crowded.stderr
 
 
 def test_a_stack_hub_with_too_few_workers_is_refused_with_the_fix(hub: None, load_run: Callable[..., Any]) -> None:

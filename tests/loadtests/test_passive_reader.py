@@ -12,11 +12,14 @@ from typing import Any
 import gevent
 import pytest
 from gevent.server import StreamServer
+from websockets.client import ClientProtocol
 from websockets.frames import Frame, Opcode
+from websockets.protocol import State
 from websockets.server import ServerProtocol
+from websockets.uri import parse_uri
 
 from loadtests.passive import PassiveReader
-from loadtests.wsclient import ConnectionDropped, WsConnection
+from loadtests.wsclient import ConnectionDropped, WsConnection, pong_frame
 
 MARKER = b'"type":"room_message"'
 APP_PING = (b"2", "3")  # Engine.IO's ping and pong, as Socket.IO servers send them
@@ -131,3 +134,59 @@ def test_a_probe_gets_every_message_in_order_and_answers_both_pings(server: Any,
     assert sorted(pongs) == [b"3", b"are-you-there"]
     assert reader.watched == {}
     conn.close()
+
+
+def test_pongs_framed_here_are_masked_pongs_that_echo_the_ping() -> None:
+    """The reader's pongs skip websockets' framing: a server must still read each as a masked pong
+    carrying the ping's payload (an unmasked client frame is a protocol error to it)."""
+    client, protocol = ClientProtocol(parse_uri("ws://127.0.0.1/ws")), ServerProtocol()
+    client.send_request(client.connect())
+    protocol.receive_data(b"".join(client.data_to_send()))
+    protocol.send_response(protocol.accept(protocol.events_received()[0]))
+    payloads = [b"", b"x", b"are-you-there", bytes(range(125))]
+    frames = [pong_frame(p) for p in payloads]
+
+    protocol.receive_data(b"".join(frames))
+
+    events = protocol.events_received()
+    assert [(e.opcode, bytes(e.data)) for e in events] == [(Opcode.PONG, p) for p in payloads]
+    assert protocol.state is State.OPEN and protocol.handshake_exc is None
+    assert len({f[2:6] for f in frames}) > 1  # a mask key per frame
+
+
+def test_a_pong_waits_for_a_send_in_progress_and_both_arrive_whole() -> None:
+    """A send larger than the socket buffers goes out in several writes; a pong asked for meanwhile
+    follows it instead of landing inside it."""
+    big = "x" * (16 * 2**20)
+    got: list[tuple[Opcode, int]] = []
+
+    def handle(sock: Any, _address: Any) -> None:
+        protocol = ServerProtocol(max_size=None)
+        events: list[Any] = []
+        while not events:
+            protocol.receive_data(sock.recv(65536))
+            events = protocol.events_received()
+        protocol.send_response(protocol.accept(events[0]))
+        sock.sendall(b"".join(protocol.data_to_send()))
+        gevent.sleep(0.3)  # the client's send fills the buffers and waits
+        while len(got) < 2:
+            protocol.receive_data(sock.recv(2**20))
+            got.extend((e.opcode, len(e.data)) for e in protocol.events_received())
+
+    server = StreamServer(("127.0.0.1", 0), handle)
+    server.start()
+    try:
+        conn = WsConnection(f"ws://127.0.0.1:{server.server_port}/ws", timeout=5)
+        conn.open()
+        sending = gevent.spawn(conn.send, big)
+        gevent.sleep(0.1)
+        assert conn._send_lock.locked()  # the big send is under way
+        conn.answer_pings([b"are-you-there"])
+        with gevent.Timeout(10):
+            sending.get()
+            while len(got) < 2:
+                gevent.sleep(0.01)
+        assert got[:2] == [(Opcode.TEXT, len(big)), (Opcode.PONG, len(b"are-you-there"))]
+        conn.close()
+    finally:
+        server.stop()

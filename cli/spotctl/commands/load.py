@@ -131,14 +131,15 @@ def run(
                          hint="the server's keepalive pings must be answered well within its 30 s interval")
     if hub not in ("auto", "stack", "own"):
         raise UsageError(f"--hub must be auto, stack or own, not {hub!r}")
-    if users > runner.MAX_WORKERS * 15_000:
-        raise UsageError(f"{users:,} users is more than {runner.MAX_WORKERS} Locust workers of 15,000 connections "
-                         "can hold on one machine (20,000 open files each)")
+    per_worker = runner.CONNECTIONS_PER_WORKER
+    if users > runner.MAX_WORKERS * per_worker:
+        raise UsageError(f"{users:,} users is more than {runner.MAX_WORKERS} Locust workers of {per_worker:,} "
+                         "connections can hold on one machine (20,000 open files each)")
     starts_own_hub = hub == "own" or (hub == "auto" and (users > CONNECTIONS_PER_HUB_WORKER or hub_workers > 0))
     _check_distributed(expect_workers, workers, workers_wait, master_port, own_server=starts_own_hub
                        or (target or SCENARIOS[scenario].targets[0]) in ("node-ws", "socketio"))
-    if workers > 0 and users / workers > 15_000:
-        raise UsageError(f"{users:,} users on {workers} workers exceeds 15,000 connections per process "
+    if workers > 0 and users / workers > per_worker:
+        raise UsageError(f"{users:,} users on {workers} workers exceeds {per_worker:,} connections per process "
                          "(20,000 open files each)", hint="raise --workers or leave it at 0")
     from spotctl import project
     from spotctl.endpoints import resolve
