@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import Any, cast
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 import hiredis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -29,6 +30,21 @@ def pack(args: tuple[str | bytes | int, ...]) -> bytes:
         data = arg if isinstance(arg, bytes) else str(arg).encode()
         out.append(b"$%d\r\n%s\r\n" % (len(data), data))
     return b"".join(out)
+
+
+P = TypeVar("P", bound=asyncio.Protocol)
+
+
+async def open_wire(factory: Callable[[], P], host: str, port: int, timeout_s: float) -> P:
+    """A TCP connection to Redis made within the bound, its failures as redis-py's errors."""
+    loop = asyncio.get_running_loop()
+    try:
+        _, wire = await asyncio.wait_for(loop.create_connection(factory, host, port), timeout_s)
+    except TimeoutError:
+        raise RedisTimeoutError(f"connecting to Redis at {host}:{port} timed out") from None
+    except OSError as exc:
+        raise RedisConnectionError(f"cannot connect to Redis at {host}:{port}: {exc}") from None
+    return wire
 
 
 def error_of(reply: hiredis.ReplyError) -> ResponseError:
@@ -125,14 +141,7 @@ class LeanRedis:
         async with self._connecting:
             if self._wire is not None and not self._wire.lost:
                 return self._wire  # another caller connected meanwhile
-            loop = asyncio.get_running_loop()
-            try:
-                _, wire = await asyncio.wait_for(loop.create_connection(_Wire, self.host, self.port),
-                                                 self.timeout_s)
-            except TimeoutError:
-                raise RedisTimeoutError(f"connecting to Redis at {self.host}:{self.port} timed out") from None
-            except OSError as exc:
-                raise RedisConnectionError(f"cannot connect to Redis at {self.host}:{self.port}: {exc}") from None
+            wire = await open_wire(_Wire, self.host, self.port, self.timeout_s)
             try:
                 if self.password is not None:
                     auth = (self.username, self.password) if self.username else (self.password,)

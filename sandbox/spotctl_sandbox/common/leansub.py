@@ -23,7 +23,7 @@ import hiredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .leanredis import LeanRedis, error_of, pack
+from .leanredis import LeanRedis, error_of, open_wire, pack
 
 log = logging.getLogger("spotctl_sandbox.leansub")
 
@@ -183,14 +183,7 @@ class LeanSub:
             if self._wire is not None and not self._wire.lost:
                 return
             self._wire = None
-            loop = asyncio.get_running_loop()
-            try:
-                _, wire = await asyncio.wait_for(loop.create_connection(lambda: _Wire(self), self.host, self.port),
-                                                 self.timeout_s)
-            except TimeoutError:
-                raise RedisTimeoutError(f"connecting to Redis at {self.host}:{self.port} timed out") from None
-            except OSError as exc:
-                raise RedisConnectionError(f"cannot connect to Redis at {self.host}:{self.port}: {exc}") from None
+            wire = await open_wire(lambda: _Wire(self), self.host, self.port, self.timeout_s)
             try:
                 if self.password is not None:
                     auth = (self.username, self.password) if self.username else (self.password,)
