@@ -34,6 +34,15 @@ run() {  # name, timeout seconds, spotctl load run args...
   set -e
 }
 
+pyspy_native() {  # results dir, seconds, pids...: py-spy with native frames on each, in the background
+  local dir=$1 secs=$2
+  shift 2
+  for pid in "$@"; do
+    "$root/.venv/bin/py-spy" record --pid "$pid" --native --rate 200 --duration "$secs" --format raw \
+        --output "$dir/pyspy-$pid.txt" > /dev/null 2>&1 &
+  done
+}
+
 profile_step() {  # results dir, step (0-based), step seconds: perf -a and py-spy on two hub workers, 15 s
   local dir=$1 step=$2 secs=$3
   until [ -e "$dir/ramped" ]; do sleep 1; done
@@ -137,10 +146,7 @@ case $what in profile-hub)
   sleep 10
   supervisor=$(grep -o 'pid [0-9]*' "$out/$name.txt" | head -1 | cut -d' ' -f2)
   echo "load at profile: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/$name.command"
-  for pid in $(pgrep -P "$supervisor"); do
-    "$root/.venv/bin/py-spy" record --pid "$pid" --native --rate 200 --duration 20 --format raw \
-        --output "$out/$name/pyspy-$pid.txt" > /dev/null 2>&1 &
-  done
+  pyspy_native "$out/$name" 20 $(pgrep -P "$supervisor")
   wait
   "$root/.venv/bin/python" "$root/benchmarks/profile_summary.py" "$out/$name"/pyspy-*.txt --top 30 \
       > "$out/$name/profile-summary.txt"
@@ -164,10 +170,7 @@ case $what in gen-cost)
     until [ -e "$out/$name/ramped" ] || ! kill -0 "$runner" 2>/dev/null; do sleep 1; done
     sleep $(((secs - 15) / 2))
     echo "load at profile: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/$name.command"
-    for pid in $(pgrep -f "locust -f .* --worker .*$out/$name/worker-"); do
-      "$root/.venv/bin/py-spy" record --pid "$pid" --native --rate 200 --duration 15 --format raw \
-          --output "$out/$name/pyspy-$pid.txt" > /dev/null 2>&1 &
-    done
+    pyspy_native "$out/$name" 15 $(pgrep -f "locust -f .* --worker .*$out/$name/worker-")
   fi
   wait
   [ -n "${PROFILE:-}" ] && "$root/.venv/bin/python" "$root/benchmarks/profile_summary.py" \
