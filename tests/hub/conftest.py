@@ -19,11 +19,13 @@ import pytest
 import redis.asyncio as aioredis
 from prometheus_client.parser import text_string_to_metric_families
 from psycopg_pool import AsyncConnectionPool
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from spotctl_sandbox.common import tokens
 from spotctl_sandbox.db import amigrate
 from spotctl_sandbox.playlists import PlaylistService, PostgresDirectory, open_repository
 from spotctl_sandbox.realtime.client import HubClient
+from tests.support.throwaway import Throwaway, redis_server_bin
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -187,6 +189,29 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def lone_redis() -> Iterator[tuple[Throwaway, int]]:
+    """A Redis of the test's own (server, port), to kill, restart or freeze without touching the stack's."""
+    port = free_port()
+    server = Throwaway([redis_server_bin(), "--port", str(port), "--save", "", "--appendonly", "no"])
+    server.start()
+    yield server, port
+    server.stop()
+
+
+async def answering(client: aioredis.Redis, timeout_s: float = 10.0) -> aioredis.Redis:
+    """`client` once its Redis answers a PING (a server just started or restarted)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            await client.ping()
+            return client
+        except RedisConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.1)
 
 
 class HubProcess:

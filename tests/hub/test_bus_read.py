@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import cast
 
 import pytest
@@ -29,39 +29,21 @@ from spotctl_sandbox.realtime.client import HubClient, HubError
 from spotctl_sandbox.realtime.topics import Topic
 from tests.support.throwaway import Throwaway, redis_server_bin
 
-from .conftest import Hub, HubProcess, free_port, next_of
+from .conftest import Hub, HubProcess, answering, free_port, next_of
 
 pytestmark = pytest.mark.stack
 
 Bus = LeanBroker | RedisBroker
 
 
-@pytest.fixture
-def store() -> Iterator[tuple[Throwaway, int]]:
-    port = free_port()
-    server = Throwaway([redis_server_bin(), "--port", str(port), "--save", "", "--appendonly", "no"])
-    server.start()
-    yield server, port
-    server.stop()
-
-
 async def ready(port: int, client: aioredis.Redis | None = None) -> aioredis.Redis:
     """The worker's own client (its pool, bound and retry) on database 2, once Redis answers."""
-    client = client or cast(aioredis.Redis, worker_redis(f"redis://127.0.0.1:{port}/2", 1.0))
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            await client.ping()
-            return client
-        except RedisConnectionError:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.1)
+    return await answering(client or cast(aioredis.Redis, worker_redis(f"redis://127.0.0.1:{port}/2", 1.0)))
 
 
 @pytest.fixture(params=["lean", "redis-py"])
-async def bus(request: pytest.FixtureRequest, store: tuple[Throwaway, int]) -> AsyncIterator[Bus]:
-    _, port = store
+async def bus(request: pytest.FixtureRequest, lone_redis: tuple[Throwaway, int]) -> AsyncIterator[Bus]:
+    _, port = lone_redis
     client = await ready(port)
     lean = LeanRedis("127.0.0.1", port, db=2, timeout_s=1.0)
     broker: Bus = LeanBroker(client, lean) if request.param == "lean" else RedisBroker(client)
@@ -167,8 +149,8 @@ async def test_a_killed_connection_is_made_again_with_every_held_channel(bus: Bu
 
 
 async def test_a_restarted_redis_fails_reads_while_down_then_every_held_channel_delivers(
-        store: tuple[Throwaway, int]) -> None:
-    server, port = store
+        lone_redis: tuple[Throwaway, int]) -> None:
+    server, port = lone_redis
     client = await ready(port)
     lean = LeanRedis("127.0.0.1", port, db=2, timeout_s=1.0)
     bus = LeanBroker(client, lean)
@@ -197,10 +179,10 @@ async def test_a_restarted_redis_fails_reads_while_down_then_every_held_channel_
 
 
 async def test_a_hub_worker_delivers_again_after_its_bus_connection_is_killed_and_after_a_redis_restart(
-        hub: Hub, ns: str, hub_factory: Callable[..., HubProcess], store: tuple[Throwaway, int]) -> None:
+        hub: Hub, ns: str, hub_factory: Callable[..., HubProcess], lone_redis: tuple[Throwaway, int]) -> None:
     """The whole worker: its read loop rides out the lost subscription, and the room its clients
     joined before is delivered again, the connections kept throughout."""
-    server, port = store
+    server, port = lone_redis
     own = await ready(port)
     proc = hub_factory(REDIS_URL=f"redis://127.0.0.1:{port}/2", HUB_WORKERS="1").start()
     ann, ben = [HubClient(proc.url, await tokens.issue(own, hub.env["JWT_SECRET"], f"{name}-{ns}", name),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 
 import pytest
 import redis.asyncio as aioredis
@@ -20,38 +19,20 @@ from spotctl_sandbox.common.leanredis import LeanRedis, beside
 from spotctl_sandbox.hub.userlimit import UserLimit
 from spotctl_sandbox.realtime import bus, keys
 from spotctl_sandbox.realtime.topics import Topic
-from tests.support.throwaway import Throwaway, redis_server_bin
+from tests.support.throwaway import Throwaway
 
-from .conftest import free_port
+from .conftest import answering
 
 pytestmark = pytest.mark.stack
 
 
-@pytest.fixture
-def store() -> Iterator[tuple[Throwaway, int]]:
-    port = free_port()
-    server = Throwaway([redis_server_bin(), "--port", str(port), "--save", "", "--appendonly", "no"])
-    server.start()
-    yield server, port
-    server.stop()
-
-
 async def ready(port: int) -> aioredis.Redis:
-    client = aioredis.from_url(f"redis://127.0.0.1:{port}/3")
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            await client.ping()
-            return client
-        except RedisConnectionError:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.1)
+    return await answering(aioredis.from_url(f"redis://127.0.0.1:{port}/3"))
 
 
 async def test_concurrent_calls_get_their_own_answers_and_scripts_load_themselves(
-        store: tuple[Throwaway, int]) -> None:
-    _, port = store
+        lone_redis: tuple[Throwaway, int]) -> None:
+    _, port = lone_redis
     client = await ready(port)
     lean = beside(client, 1.0)
     assert lean is not None and lean.db == 3
@@ -78,8 +59,8 @@ async def test_concurrent_calls_get_their_own_answers_and_scripts_load_themselve
 
 
 async def test_a_frozen_redis_fails_within_the_bound_and_a_dead_one_at_once_then_calls_recover(
-        store: tuple[Throwaway, int]) -> None:
-    server, port = store
+        lone_redis: tuple[Throwaway, int]) -> None:
+    server, port = lone_redis
     client = await ready(port)
     lean = LeanRedis("127.0.0.1", port, timeout_s=0.5)
     assert await lean.call("PING") == b"PONG"
@@ -100,9 +81,9 @@ async def test_a_frozen_redis_fails_within_the_bound_and_a_dead_one_at_once_then
     await client.aclose()
 
 
-async def test_the_commands_of_one_tick_reach_redis_in_one_write(store: tuple[Throwaway, int]) -> None:
+async def test_the_commands_of_one_tick_reach_redis_in_one_write(lone_redis: tuple[Throwaway, int]) -> None:
     """Redis counts the reads it makes (INFO stats): 50 concurrent calls cost it one or two, not 50."""
-    _, port = store
+    _, port = lone_redis
     client = await ready(port)
     lean = LeanRedis("127.0.0.1", port)
     assert await lean.call("PING") == b"PONG"  # connected
