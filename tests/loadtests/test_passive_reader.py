@@ -31,6 +31,18 @@ class Counts:
     messages: int = 0
 
 
+def accept_upgrade(sock: Any, protocol: ServerProtocol) -> list[Any]:
+    """The test server's side of the handshake: read the client's upgrade request and accept it;
+    whatever else that read brought (events after the request)."""
+    events: list[Any] = []
+    while not events:
+        protocol.receive_data(sock.recv(65536))
+        events = protocol.events_received()
+    protocol.send_response(protocol.accept(events[0]))
+    sock.sendall(b"".join(protocol.data_to_send()))
+    return events[1:]
+
+
 @pytest.fixture
 def server() -> Iterator[Any]:
     """Upgrade, wait for the client's join, send the deliveries, a reply, a WebSocket ping and an
@@ -39,12 +51,7 @@ def server() -> Iterator[Any]:
 
     def handle(sock: Any, _address: Any) -> None:
         protocol = ServerProtocol()
-        events: list[Any] = []
-        while not events:
-            protocol.receive_data(sock.recv(4096))
-            events = protocol.events_received()
-        protocol.send_response(protocol.accept(events[0]))
-        sock.sendall(b"".join(protocol.data_to_send()))
+        events = accept_upgrade(sock, protocol)
         while not any(getattr(e, "opcode", None) is Opcode.TEXT for e in events):  # the client's join
             protocol.receive_data(sock.recv(4096))
             events = protocol.events_received()
@@ -162,12 +169,7 @@ def test_a_pong_waits_for_a_send_in_progress_and_both_arrive_whole() -> None:
 
     def handle(sock: Any, _address: Any) -> None:
         protocol = ServerProtocol(max_size=None)
-        events: list[Any] = []
-        while not events:
-            protocol.receive_data(sock.recv(65536))
-            events = protocol.events_received()
-        protocol.send_response(protocol.accept(events[0]))
-        sock.sendall(b"".join(protocol.data_to_send()))
+        accept_upgrade(sock, protocol)
         gevent.sleep(0.3)  # the client's send fills the buffers and waits
         while len(got) < 2:
             protocol.receive_data(sock.recv(2**20))
