@@ -6,8 +6,8 @@ rebalance or a crash before the offset commit) changes nothing.  Offsets are com
 the batch's transactions, and a store outage retries the same batch: nothing consumed is lost.
 
 A watchdog heals the consumer after a broker restart (topics recreated, a fresh consumer that rejoins
-the group and resumes from the committed offsets, or from the start of a log the broker lost) and
-reports `stalled` while records wait and none gets processed.
+the group and resumes from the committed offsets; a position beyond the end of the log the broker
+lost goes back to its beginning) and reports `stalled` while records wait and none gets processed.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from aiokafka.errors import KafkaError
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
 from spotctl_sandbox import contract as names
-from spotctl_sandbox.common import logs
+from spotctl_sandbox.common import bounded, logs
 from spotctl_sandbox.events.topics import Topic
 from spotctl_sandbox.workers import kafka_watch, metrics
 from spotctl_sandbox.workers.deps import Deps
@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 WATCH_S = 2.0  # watchdog period
 HEAL_AFTER_S = 10.0  # Kafka errors (or a stall) this long in a row: rebuild the consumer
+START_BOUND_S = 30.0  # a consumer start (group join) that takes longer is given up and tried again
+STOP_BOUND_S = 10.0  # an old consumer that takes longer to stop is left behind
 
 MARK_SQL = "INSERT INTO analytics_processed_events (event_id, topic) VALUES (%s, %s) ON CONFLICT DO NOTHING"
 PLAY_SQL = "UPDATE songs SET play_count = play_count + 1 WHERE id = %s"
@@ -109,9 +111,11 @@ class Analytics:
             auto_offset_reset="earliest", request_timeout_ms=15000,
         )
         try:
-            await consumer.start()
+            started = await bounded.within(consumer.start(), START_BOUND_S, "analytics: consumer start")
+            if not started:
+                raise TimeoutError(f"the Kafka consumer did not start within {START_BOUND_S:g}s")
         except BaseException:
-            await consumer.stop()
+            await bounded.within(consumer.stop(), STOP_BOUND_S, "analytics: consumer stop")
             raise
         for topic in names.ANALYTICS_TOPICS:
             parts = consumer.partitions_for_topic(topic)
@@ -131,7 +135,7 @@ class Analytics:
             except TimeoutError:
                 log.warning("analytics: batch did not finish in 15 s; its offsets stay uncommitted")
         if self._consumer is not None:
-            await self._consumer.stop()
+            await bounded.within(self._consumer.stop(), STOP_BOUND_S, "analytics: consumer stop")
         self.deps.health.set(self.name, WorkerState.STOPPED)
 
     def _kafka_error(self, exc: BaseException) -> None:
@@ -186,16 +190,23 @@ class Analytics:
 
     async def _check(self) -> None:
         consumer = self._consumer
-        if consumer is None:
+        if consumer is None or self._task is None:
+            return
+        if self._task.done() and not self._stop.is_set():
+            await self._heal("the consumer loop ended")  # nothing else would ever restart it
             return
         lost: list[str] = []
         with contextlib.suppress(KafkaError, TimeoutError, OSError):
             lost = await kafka_watch.missing_topics(self._bootstrap, names.ANALYTICS_TOPICS)
-        waiting, rewound = await kafka_watch.backlog(consumer)
+        waiting, beyond = await kafka_watch.backlog(consumer)
+        if beyond and not lost:
+            # Rebuilding would not help: the group's committed offsets may be the old ones too.
+            log.warning("analytics: positions beyond the broker's log (it lost its data): from the "
+                        "beginning of %s", ", ".join(f"{tp.topic}/{tp.partition}" for tp in beyond))
+            await consumer.seek_to_beginning(*beyond)  # events applied before are skipped by id
+            return
         if lost:
             why = f"topics lost by the broker: {', '.join(lost)}"
-        elif rewound:
-            why = "the broker's log is behind our positions (it lost its data)"
         elif self._kafka_trouble_since is not None and time.monotonic() - self._kafka_trouble_since > HEAL_AFTER_S:
             why = f"kafka errors for more than {HEAL_AFTER_S:.0f}s"
         else:
@@ -212,11 +223,12 @@ class Analytics:
         old, task = self._consumer, self._task
         if task is not None:
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-        if old is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(old.stop(), 10)
-        self._consumer = await until_ready(self.deps.health, self.name, "kafka", self._start_consumer)
+            await bounded.within(task, STOP_BOUND_S, "analytics: the old consumer loop")
+        if old is not None:  # never an unbounded wait here: a heal that hangs heals nothing, ever
+            await bounded.within(old.stop(), STOP_BOUND_S, "analytics: the old consumer's stop")
+        # a broker that has just restarted answers with Kafka errors of every kind for a while
+        self._consumer = await until_ready(self.deps.health, self.name, "kafka", self._start_consumer,
+                                           also=(KafkaError,))
         self._kafka_trouble_since = None
         self._running(f"consumer rebuilt after: {why}")
         self._task = asyncio.create_task(self._loop(), name="analytics")

@@ -4,7 +4,9 @@ A broker that restarts without its log (the local runtime's tansu is memory-only
 the group's offsets; a consumer still subscribed keeps failing (OffsetCommit UnknownTopicOrPartition)
 until something recreates the topics, and then has to rejoin the group. `ensure_topics` recreates
 them as a producer would (auto-creation through a metadata request, else an explicit create);
-`backlog` says how many records wait behind the consumer's positions (the `stalled` judgement).
+`backlog` says how many records wait behind the consumer's positions (the `stalled` judgement) and
+which positions lie beyond their log's end: a restarted broker can even take an old member's commit
+of its old offsets, so a rebuilt consumer resumes past the end of the new log; only a seek helps.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
@@ -54,21 +56,22 @@ async def ensure_topics(bootstrap: str, topics: Sequence[str], partitions: dict[
     return missing
 
 
-async def backlog(consumer: AIOKafkaConsumer, timeout_s: float = 3.0) -> tuple[int | None, bool]:
+async def backlog(consumer: AIOKafkaConsumer, timeout_s: float = 3.0) -> tuple[int | None, list[TopicPartition]]:
     """(records behind the consumer's positions on its assigned partitions, None if unknown;
-    whether a position lies beyond its partition's end: a broker that lost its log).
+    the partitions whose position lies beyond their end: a broker that lost its log).
     Nothing assigned (yet) is no backlog: a group still joining is not stalled."""
     assigned = list(consumer.assignment())
     if not assigned:
-        return 0, False
+        return 0, []
     try:
         ends = await asyncio.wait_for(consumer.end_offsets(assigned), timeout_s)
-        total, rewound = 0, False
+        total, beyond = 0, []
         for tp in assigned:
             position = await asyncio.wait_for(consumer.position(tp), timeout_s)
             end = ends.get(tp, 0)
-            rewound = rewound or position > end
+            if position > end:
+                beyond.append(tp)
             total += max(0, end - position)
-        return total, rewound
+        return total, beyond
     except (KafkaError, TimeoutError, OSError, AssertionError):
-        return None, False
+        return None, []

@@ -36,8 +36,10 @@ def transient_errors() -> tuple[type[BaseException], ...]:
 
 
 async def until_ready(health: Health, workers: str | Sequence[str], what: str,
-                      attempt: Callable[[], Awaitable[T]], max_wait_s: float = 10.0) -> T:
-    """Call `attempt` until it succeeds, backing off 0.5 s → `max_wait_s` on transient errors.
+                      attempt: Callable[[], Awaitable[T]], max_wait_s: float = 10.0,
+                      also: tuple[type[BaseException], ...] = ()) -> T:
+    """Call `attempt` until it succeeds, backing off 0.5 s → `max_wait_s` on transient errors
+    (and on the errors `also` names, transient where the caller knows better).
 
     Every worker named in `workers` shows `waiting` meanwhile (several share one connection).
     """
@@ -52,7 +54,7 @@ async def until_ready(health: Health, workers: str | Sequence[str], what: str,
 
     retrying = AsyncRetrying(
         wait=wait_exponential_jitter(initial=0.5, max=max_wait_s),
-        retry=retry_if_exception_type(transient_errors()),
+        retry=retry_if_exception_type((*transient_errors(), *also)),
         before_sleep=report,
         reraise=True,
     )

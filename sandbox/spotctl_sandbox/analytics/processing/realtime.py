@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, KafkaTimeoutError
 from psycopg_pool import AsyncConnectionPool
 
 from spotctl_sandbox.analytics.core.state_manager import StateManager, tp_key
@@ -33,6 +33,7 @@ from spotctl_sandbox.analytics.processing.events import (
 )
 from spotctl_sandbox.analytics.processing.windows import StreamWindows, Verdict, WindowResult
 from spotctl_sandbox.analytics.storage.events import StoredEvent
+from spotctl_sandbox.common import bounded
 
 log = logging.getLogger(__name__)
 
@@ -138,9 +139,8 @@ class RealTimeProcessor:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), 2.0)
             finally:
-                if self._consumer is not None:
-                    with contextlib.suppress(Exception):
-                        await self._consumer.stop()
+                if self._consumer is not None:  # bounded: a stop that hangs would stop the retries
+                    await bounded.within(self._consumer.stop(), 10, "analytics: consumer stop")
                     self._consumer = None
 
     async def _connect(self) -> AIOKafkaConsumer:
@@ -149,9 +149,10 @@ class RealTimeProcessor:
             enable_auto_commit=False, auto_offset_reset="earliest", max_partition_fetch_bytes=8 << 20,
             fetch_max_bytes=32 << 20, request_timeout_ms=15000)
         try:
-            await consumer.start()
+            if not await bounded.within(consumer.start(), 30, "analytics: consumer start"):
+                raise KafkaTimeoutError("the Kafka consumer did not start within 30s")
         except BaseException:
-            await consumer.stop()
+            await bounded.within(consumer.stop(), 10, "analytics: consumer stop")
             raise
         if self.mode == "assign":
             parts = [TopicPartition(t, p) for t in self.topics for p in sorted(consumer.partitions_for_topic(t) or ())]
