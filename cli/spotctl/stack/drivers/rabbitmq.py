@@ -20,14 +20,15 @@ from spotctl.stack.drivers import Absent, Context, Launch, which
 
 def _dist_port(amqp: int) -> int:
     """RabbitMQ's default (AMQP + 20000) unless that lands in the ephemeral range, where an outgoing
-    connection may hold it: then a port the kernel reports free right now."""
+    connection may hold it: then a port the kernel reports free right now on every address (Erlang
+    listens on all of them; a port free on 127.0.0.1 may be held on 127.0.0.6 by a load run)."""
     import socket
 
     preferred = amqp + 20000
     if preferred < 32768:
         return preferred
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind(("", 0))
         return int(sock.getsockname()[1])
 
 
