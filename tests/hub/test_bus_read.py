@@ -212,10 +212,14 @@ async def test_a_hub_worker_delivers_again_after_its_bus_connection_is_killed_an
     assert await own.client_kill_filter(_type="pubsub") == 1
     await until_delivered("after the kill")
     server.stop()
+    await asyncio.sleep(2)  # ~20 failed reads: the log says so once per outage, no traceback each time
     server.start()
     await ready(port, own)
     await until_delivered("after the restart")
     assert (ann.connects, ben.connects) == (1, 1)
+    log = proc.log.read_text()
+    assert log.count("bus read failed") == log.count("bus read again after") == 2, log[-3000:]  # kill, restart
+    assert "Traceback" not in log, log[-3000:]
     for client in (ann, ben):
         await client.close()
     await own.aclose()

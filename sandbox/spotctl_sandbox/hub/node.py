@@ -149,16 +149,28 @@ class Hub:
     # --- dispatch ----------------------------------------------------------------------------------
 
     async def _read_loop(self) -> None:
+        """Read the bus and dispatch. A bus that is down is retried every 0.1 s (the subscription is
+        made again as soon as Redis answers) and said once per outage, not with a traceback each time."""
+        down_since: float | None = None
         while True:
             try:
                 burst = await self.broker.read_burst(timeout=1.0)
-                if burst:
-                    self.dispatch(burst)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("dispatch failed")
+            except (RedisError, OSError) as exc:
+                if down_since is None:
+                    down_since = time.monotonic()
+                    log.warning("bus read failed, retrying until Redis answers: %r", exc)
                 await asyncio.sleep(0.1)
+                continue
+            if down_since is not None:
+                log.warning("bus read again after %.1fs", time.monotonic() - down_since)
+                down_since = None
+            if burst:
+                try:
+                    self.dispatch(burst)
+                except Exception:
+                    log.exception("dispatch failed")
 
     def dispatch(self, burst: list[fanout.Published]) -> None:
         """Plan the burst (core.fanout) and carry the plan out: writes, closes, kicks, bookkeeping."""
