@@ -1,15 +1,17 @@
 """What the analytics consumer's watchdog reads after a broker restart, against the real broker.
 
-tansu takes an OffsetCommit of offsets beyond a partition's end (an old member committing the
-positions it had before the broker lost its log): a consumer of that group then resumes past the end
-and reads nothing, however often it is rebuilt. `backlog` names such partitions so they can be read
-from their beginning again.
+A commit issued just before tansu restarted is retried by aiokafka until the new broker takes it, so
+the group's committed offsets after a restart are the old log's: past the end of the new log, or
+worse, inside it (the first records of the new log skipped). `backlog` names partitions read past
+their end, `shrunk` those whose end went back, and `FromTheStart` reads the next assignment from the
+beginning instead of the committed offsets.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import AsyncIterator
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -20,34 +22,72 @@ from spotctl_sandbox.workers import kafka_watch
 pytestmark = pytest.mark.stack
 
 
-async def test_a_committed_offset_past_the_end_of_the_log_is_named_and_a_seek_reads_the_log(
-        env: dict[str, str]) -> None:
+@pytest.fixture
+async def stale_group(env: dict[str, str]) -> AsyncIterator[tuple[str, TopicPartition, str]]:
+    """A topic of two records and a group that never read it, holding the commit `commit` sets."""
     bootstrap, run = env["KAFKA_BOOTSTRAP_SERVERS"], uuid.uuid4().hex[:8]
-    topic, group = f"watch-{run}", f"watch-{run}"
+    topic = f"watch-{run}"
     await kafka_watch.ensure_topics(bootstrap, [topic], {topic: 1})
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
     for i in range(2):
         await producer.send_and_wait(topic, json.dumps({"i": i}).encode(), partition=0)
     await producer.stop()
-    tp = TopicPartition(topic, 0)
+    yield bootstrap, TopicPartition(topic, 0), f"watch-{run}"
 
+
+async def commit(bootstrap: str, group: str, tp: TopicPartition, offset: int) -> None:
+    """What the old member's retried commit leaves in the new broker."""
     stale = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
     await stale.start()
     stale.assign([tp])
-    await stale.commit({tp: OffsetAndMetadata(40, "")})  # what the old member had before the restart
+    await stale.commit({tp: OffsetAndMetadata(offset, "")})
     await stale.stop()
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
-                                auto_offset_reset="earliest")
+
+async def read_all(consumer: AIOKafkaConsumer, tp: TopicPartition) -> list[int]:
+    seen: list[int] = []
+    for _ in range(20):  # the group's join takes a few seconds on tansu
+        batch = await consumer.getmany(tp, timeout_ms=500)
+        seen += [json.loads(r.value)["i"] for r in batch.get(tp, [])]
+        if seen and not (await kafka_watch.backlog(consumer)).waiting:
+            break
+    return seen
+
+
+async def test_a_committed_offset_past_the_end_of_the_log_is_named_and_a_seek_reads_the_log(
+        stale_group: tuple[str, TopicPartition, str]) -> None:
+    bootstrap, tp, group = stale_group
+    await commit(bootstrap, group, tp, 40)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
         consumer.assign([tp])
-        waiting, beyond = await kafka_watch.backlog(consumer)
-        assert (waiting, beyond) == (0, [tp])
-        await consumer.seek_to_beginning(*beyond)
-        batch = await consumer.getmany(tp, timeout_ms=5000)
-        assert [json.loads(r.value)["i"] for r in batch.get(tp, [])] == [0, 1]
-        assert await kafka_watch.backlog(consumer) == (0, [])
+        now = await kafka_watch.backlog(consumer)
+        assert (now.waiting, now.beyond, now.ends) == (0, [tp], {tp: 2})
+        await consumer.seek_to_beginning(*now.beyond)
+        assert await read_all(consumer, tp) == [0, 1]
+        assert (await kafka_watch.backlog(consumer)).beyond == []
     finally:
         await consumer.stop()
+
+
+@pytest.mark.parametrize(("from_the_start", "read"), [(False, [1]), (True, [0, 1])])
+async def test_a_stale_commit_inside_the_new_log_skips_its_first_records_unless_read_from_the_start(
+        stale_group: tuple[str, TopicPartition, str], from_the_start: bool, read: list[int]) -> None:
+    bootstrap, tp, group = stale_group
+    await commit(bootstrap, group, tp, 1)  # the old log's offset: inside the new one, nothing says so
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.subscribe([tp.topic], listener=kafka_watch.FromTheStart(consumer, pending=from_the_start))
+        assert await read_all(consumer, tp) == read
+    finally:
+        await consumer.stop()
+
+
+def test_an_end_that_went_back_is_a_lost_log() -> None:
+    a, b = TopicPartition("song_played", 0), TopicPartition("song_played", 1)
+    assert kafka_watch.shrunk({a: 6, b: 2}, {a: 3, b: 2}) == [a]
+    assert kafka_watch.shrunk({}, {a: 3}) == []
+    assert kafka_watch.shrunk({a: 3}, {a: 5, b: 1}) == []

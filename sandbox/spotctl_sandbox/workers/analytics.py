@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
@@ -84,6 +84,8 @@ class Analytics:
         self._stop = asyncio.Event()
         self._partitions: dict[str, int] = {}  # as last seen: how to recreate a lost topic
         self._kafka_trouble_since: float | None = None  # first of an unbroken run of Kafka errors
+        self._ends: dict[TopicPartition, int] = {}  # the highest end seen of each assigned partition
+        self._log_lost = False  # the next consumer reads from the beginning, not the committed offsets
         self.heals = 0
         deps.health.add(self.name)
 
@@ -106,9 +108,12 @@ class Analytics:
         # group back by itself: make them exist first, as the producers' auto-creation would.
         await kafka_watch.ensure_topics(self._bootstrap, names.ANALYTICS_TOPICS, self._partitions)
         consumer = AIOKafkaConsumer(
-            *names.ANALYTICS_TOPICS, bootstrap_servers=self._bootstrap,
+            bootstrap_servers=self._bootstrap,
             group_id=names.ANALYTICS_GROUP, client_id="spotctl-analytics", enable_auto_commit=False,
             auto_offset_reset="earliest", request_timeout_ms=15000,
+            # tansu holds a join for half the session timeout (5 s at the default 10 s; 3 s here), and
+            # a member left over from before a broker restart for the whole of it
+            session_timeout_ms=6000, heartbeat_interval_ms=1000,
         )
         try:
             started = await bounded.within(consumer.start(), START_BOUND_S, "analytics: consumer start")
@@ -117,6 +122,9 @@ class Analytics:
         except BaseException:
             await bounded.within(consumer.stop(), STOP_BOUND_S, "analytics: consumer stop")
             raise
+        consumer.subscribe(list(names.ANALYTICS_TOPICS),
+                           listener=kafka_watch.FromTheStart(consumer, pending=self._log_lost))
+        self._log_lost = False
         for topic in names.ANALYTICS_TOPICS:
             parts = consumer.partitions_for_topic(topic)
             if parts:
@@ -198,14 +206,24 @@ class Analytics:
         lost: list[str] = []
         with contextlib.suppress(KafkaError, TimeoutError, OSError):
             lost = await kafka_watch.missing_topics(self._bootstrap, names.ANALYTICS_TOPICS)
-        waiting, beyond = await kafka_watch.backlog(consumer)
-        if beyond and not lost:
-            # Rebuilding would not help: the group's committed offsets may be the old ones too.
-            log.warning("analytics: positions beyond the broker's log (it lost its data): from the "
-                        "beginning of %s", ", ".join(f"{tp.topic}/{tp.partition}" for tp in beyond))
-            await consumer.seek_to_beginning(*beyond)  # events applied before are skipped by id
+        now = await kafka_watch.backlog(consumer)
+        gone = now.beyond or kafka_watch.shrunk(self._ends, now.ends)
+        for tp, end in now.ends.items():
+            self._ends[tp] = max(end, self._ends.get(tp, 0))
+        if gone:
+            self._ends = dict(now.ends)
+        if gone and not lost:
+            # Neither the positions nor the group's committed offsets can be trusted after a loss, and
+            # rebuilding would resume from the latter: every partition from its beginning (events
+            # applied before are skipped by id).
+            assigned = list(consumer.assignment())
+            log.warning("analytics: the broker lost its log (%s): %d partition(s) read from their beginning",
+                        ", ".join(f"{tp.topic}/{tp.partition}" for tp in gone), len(assigned))
+            await consumer.seek_to_beginning(*assigned)
             return
+        waiting = now.waiting
         if lost:
+            self._log_lost = True  # and the group's offsets with it, or stale ones retried into the new broker
             why = f"topics lost by the broker: {', '.join(lost)}"
         elif self._kafka_trouble_since is not None and time.monotonic() - self._kafka_trouble_since > HEAL_AFTER_S:
             why = f"kafka errors for more than {HEAL_AFTER_S:.0f}s"

@@ -5,8 +5,9 @@ the group's offsets; a consumer still subscribed keeps failing (OffsetCommit Unk
 until something recreates the topics, and then has to rejoin the group. `ensure_topics` recreates
 them as a producer would (auto-creation through a metadata request, else an explicit create);
 `backlog` says how many records wait behind the consumer's positions (the `stalled` judgement) and
-which positions lie beyond their log's end: a restarted broker can even take an old member's commit
-of its old offsets, so a rebuilt consumer resumes past the end of the new log; only a seek helps.
+each partition's end: a restarted broker takes a commit of the old offsets that was issued before it
+went (aiokafka retries a commit until it lands), so after a loss the group's committed offsets
+cannot be trusted, past the end of the new log or not; `FromTheStart` reads it from the beginning.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
@@ -56,13 +58,21 @@ async def ensure_topics(bootstrap: str, topics: Sequence[str], partitions: dict[
     return missing
 
 
-async def backlog(consumer: AIOKafkaConsumer, timeout_s: float = 3.0) -> tuple[int | None, list[TopicPartition]]:
-    """(records behind the consumer's positions on its assigned partitions, None if unknown;
-    the partitions whose position lies beyond their end: a broker that lost its log).
-    Nothing assigned (yet) is no backlog: a group still joining is not stalled."""
+@dataclass(frozen=True)
+class Backlog:
+    """What the watchdog reads of the consumer's assigned partitions."""
+
+    waiting: int | None  # records behind the positions; None when the broker did not say
+    ends: dict[TopicPartition, int] = field(default_factory=dict)
+    beyond: list[TopicPartition] = field(default_factory=list)  # position past the end: a lost log
+
+
+async def backlog(consumer: AIOKafkaConsumer, timeout_s: float = 3.0) -> Backlog:
+    """The backlog behind the consumer's positions, each partition's end, and the partitions whose
+    position lies beyond their end. Nothing assigned (yet) is no backlog: a joining group is not stalled."""
     assigned = list(consumer.assignment())
     if not assigned:
-        return 0, []
+        return Backlog(0)
     try:
         ends = await asyncio.wait_for(consumer.end_offsets(assigned), timeout_s)
         total, beyond = 0, []
@@ -72,6 +82,29 @@ async def backlog(consumer: AIOKafkaConsumer, timeout_s: float = 3.0) -> tuple[i
             if position > end:
                 beyond.append(tp)
             total += max(0, end - position)
-        return total, beyond
+        return Backlog(total, dict(ends), beyond)
     except (KafkaError, TimeoutError, OSError, AssertionError):
-        return None, []
+        return Backlog(None)
+
+
+def shrunk(seen: dict[TopicPartition, int], now: dict[TopicPartition, int]) -> list[TopicPartition]:
+    """Partitions whose end went back: the broker lost its log, whatever the positions say (a commit
+    issued before the loss is retried until the new broker takes it, so they may look fine)."""
+    return [tp for tp, end in now.items() if end < seen.get(tp, 0)]
+
+
+class FromTheStart(ConsumerRebalanceListener):
+    """Reads the next assignment's partitions from their beginning instead of the group's committed
+    offsets, which a broker that lost its log may hold stale (see `shrunk`)."""
+
+    def __init__(self, consumer: AIOKafkaConsumer, pending: bool) -> None:
+        self.consumer, self.pending = consumer, pending
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        pass
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        if self.pending and assigned:
+            self.pending = False
+            await self.consumer.seek_to_beginning(*assigned)
+            log.warning("kafka: the broker lost its log: read %d partition(s) from their beginning", len(assigned))
