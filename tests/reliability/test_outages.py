@@ -118,6 +118,11 @@ def test_the_analytics_consumer_heals_after_a_kafka_restart(rstack: Stack) -> No
                 producer.send(topic, json.dumps(event).encode()).get(timeout=30)
         producer.close()
 
+    def engine_counted() -> int:
+        """Events the analytics service's stream processor (group analytics-engine) has counted."""
+        with urllib.request.urlopen(f"{urls['ANALYTICS_URL']}/analytics/health", timeout=10) as answer:
+            return int(json.loads(answer.read())["processor"]["counted"])
+
     def counted(users: list[str], timeout: float) -> list[str]:
         deadline = time.monotonic() + timeout
         with psycopg.connect(urls["DATABASE_URL"], autocommit=True) as conn:
@@ -138,7 +143,11 @@ def test_the_analytics_consumer_heals_after_a_kafka_restart(rstack: Stack) -> No
         assert rstack.cli("chaos", "kill", "kafka", "--yes").returncode == 0
         time.sleep(4)  # the producers go on: the broker is back within a second or two
         after = [f"heal-{run}-after-{i}" for i in range(3)]
+        engine_before = engine_counted()
         played(*after)
         started = time.monotonic()
         assert counted(after, 90) == sorted(after), f"events after broker restart {restart} were never applied"
         print(f"analytics applied the events after restart {restart} in {time.monotonic() - started:.1f}s")
+        while engine_counted() < engine_before + len(after):  # the analytics service's stream goes on too
+            assert time.monotonic() - started < 90, f"the analytics service counted nothing after restart {restart}"
+            time.sleep(0.5)

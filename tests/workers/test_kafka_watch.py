@@ -17,7 +17,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
-from spotctl_sandbox.workers import kafka_watch
+from spotctl_sandbox.events import kafka_watch
 
 pytestmark = pytest.mark.stack
 

@@ -28,8 +28,9 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_ji
 
 from spotctl_sandbox import contract as names
 from spotctl_sandbox.common import bounded, logs
+from spotctl_sandbox.events import kafka_watch
 from spotctl_sandbox.events.topics import Topic
-from spotctl_sandbox.workers import kafka_watch, metrics
+from spotctl_sandbox.workers import metrics
 from spotctl_sandbox.workers.deps import Deps
 from spotctl_sandbox.workers.dlq import MalformedMessage
 from spotctl_sandbox.workers.messages import PlayEvent, epoch_field, json_object

@@ -34,12 +34,17 @@ from spotctl_sandbox.analytics.processing.events import (
 from spotctl_sandbox.analytics.processing.windows import StreamWindows, Verdict, WindowResult
 from spotctl_sandbox.analytics.storage.events import StoredEvent
 from spotctl_sandbox.common import bounded
+from spotctl_sandbox.events import kafka_watch
 
 log = logging.getLogger(__name__)
 
 Sink = Callable[[list[WindowResult]], Awaitable[None]]
 EventSink = Callable[[list[StoredEvent]], Awaitable[None]]
 DeadLetterSink = Callable[[list[dict[str, Any]]], Awaitable[None]]
+
+
+WATCH_S = 2.0  # how often the broker is checked for a lost log
+COMMIT_BOUND_S = 5.0
 
 
 @dataclass
@@ -130,8 +135,10 @@ class RealTimeProcessor:
 
     async def _run(self) -> None:
         while not self._stop.is_set():
+            watch: asyncio.Task[None] | None = None
             try:
                 self._consumer = await self._connect()
+                watch = asyncio.create_task(self._watch(self._consumer), name="analytics-kafka-watch")
                 await self._loop(self._consumer)
             except (KafkaError, OSError) as exc:
                 self.stats.state, self.stats.detail = "waiting", f"kafka: {exc!r}"
@@ -139,6 +146,8 @@ class RealTimeProcessor:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), 2.0)
             finally:
+                if watch is not None:
+                    watch.cancel()
                 if self._consumer is not None:  # bounded: a stop that hangs would stop the retries
                     await bounded.within(self._consumer.stop(), 10, "analytics: consumer stop")
                     self._consumer = None
@@ -176,6 +185,38 @@ class RealTimeProcessor:
             await consumer.seek_to_beginning(*fresh)
         self.windows.track([tp_key(tp.topic, tp.partition) for tp in parts], time.time())
         self.stats.assigned = sorted(tp_key(tp.topic, tp.partition) for tp in consumer.assignment())
+
+    async def _watch(self, consumer: AIOKafkaConsumer) -> None:
+        """Every WATCH_S: after the broker lost its log (tansu restarted), recreate the lost topics
+        and read every assigned partition from its beginning; the checkpoint's offsets are the old log's."""
+        seen = {t: len(consumer.partitions_for_topic(t) or ()) for t in self.topics}
+        partitions = {t: n or 1 for t, n in seen.items()}
+        known = {t for t, n in seen.items() if n}  # a topic missing that existed at connect was lost
+        ends: dict[TopicPartition, int] = {}
+        while True:
+            await asyncio.sleep(WATCH_S)
+            try:
+                ends = await self._heal_lost_log(consumer, partitions, known, ends)
+            except (KafkaError, OSError, AssertionError) as exc:  # the watch outlives what it watches
+                log.warning("analytics: kafka watch: %r", exc)
+
+    async def _heal_lost_log(self, consumer: AIOKafkaConsumer, partitions: dict[str, int], known: set[str],
+                             ends: dict[TopicPartition, int]) -> dict[TopicPartition, int]:
+        missing: list[str] = []
+        with contextlib.suppress(KafkaError, TimeoutError, OSError):
+            missing = [t for t in await kafka_watch.ensure_topics(self.bootstrap, self.topics, partitions)
+                       if t in known]
+        now = await kafka_watch.backlog(consumer)
+        gone = now.beyond or kafka_watch.shrunk(ends, now.ends)
+        assigned = list(consumer.assignment())
+        if (gone or missing) and assigned:
+            log.warning("analytics: the broker lost its log: %d partition(s) read from their beginning",
+                        len(assigned))
+            await consumer.seek_to_beginning(*assigned)
+            for tp in assigned:
+                self.positions[tp_key(tp.topic, tp.partition)] = 0
+            return dict(now.ends)
+        return {**ends, **{tp: max(end, ends.get(tp, 0)) for tp, end in now.ends.items()}}
 
     # -- the loop --------------------------------------------------------------------------------
 
@@ -268,9 +309,9 @@ class RealTimeProcessor:
             tp = TopicPartition(topic, int(partition))
             if tp in assigned:
                 offsets[tp] = offset
-        if offsets:
-            with contextlib.suppress(KafkaError):  # Kafka's copy is for `spotctl kafka groups`; ours is the truth
-                await consumer.commit(offsets)
+        if offsets:  # Kafka's copy is for `spotctl kafka groups`; ours is the truth. Bounded: aiokafka
+            # retries a commit to a topic the broker lost for as long as it takes, stalling the stream
+            await bounded.within(consumer.commit(offsets), COMMIT_BOUND_S, "analytics: offset commit")
 
     async def _until_done(self, what: str, fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
         """Retry a write the checkpoint depends on until it succeeds: the stream waits, nothing is skipped."""
