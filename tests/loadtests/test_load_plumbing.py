@@ -206,6 +206,40 @@ def test_cpu_is_averaged_over_a_window_and_the_hubs_counters_are_read_from_metri
     assert since(None, {"connection": 10}) is None
 
 
+def test_the_hubs_pauses_are_read_per_step_from_its_histograms_and_the_generators_from_reports() -> None:
+    """Each step's pause figures: the hub's from two readings of its /metrics (real prometheus_client
+    output), the generator's from its workers' cumulative reports."""
+    from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+    from loadtests.stalls import ServerEdge, StepStalls, server_step
+
+    registry = CollectorRegistry()
+    gc_hist = Histogram("hub_gc_pause_seconds", "", ["worker", "generation"], registry=registry,
+                        buckets=(.001, .01, .02, .05, .1))
+    lag = Histogram("hub_loop_lag_seconds", "", ["worker"], registry=registry, buckets=(.001, .01, .02, .05, .1))
+    gc_hist.labels("0", "0").observe(0.0005)
+    before = ServerEdge.read(generate_latest(registry).decode(), [])
+    gc_hist.labels("0", "2").observe(0.07)  # one long full collection in worker 0 ...
+    gc_hist.labels("1", "0").observe(0.004)
+    lag.labels("1").observe(0.03)           # ... and a loop held 30 ms in worker 1
+    after = ServerEdge.read(generate_latest(registry).decode(), [])
+    row = server_step(before, after, step_s=10)
+    assert (row["hub_gc_s"], row["hub_gc_long"], row["hub_gc_max_ms"]) == (0.074, 1, 100.0)
+    assert (row["hub_lag_s"], row["hub_lag_long"], row["hub_lag_max_ms"]) == (0.03, 1, 50.0)
+    assert server_step(before, before, 10)["hub_gc_max_ms"] is None  # nothing collected in the step
+    assert server_step(ServerEdge(None, {}), ServerEdge(None, {}), 10)["hub_gc_s"] is None  # no hub
+
+    steps = StepStalls(2)
+    steps.add(0, "w1", {"gc_s": 1.0, "gc_long": 2, "lag_s": 0, "lag_long": 0, "wait_s": 5.0})  # baseline
+    steps.add(0, "w1", {"gc_s": 1.5, "gc_long": 3, "gc_max_ms": 40, "lag_s": .2, "lag_long": 1, "lag_max_ms": 60,
+                        "wait_s": 6.0})
+    steps.add(1, "w1", {"gc_s": 1.5, "gc_long": 3, "gc_max_ms": 0, "lag_s": .2, "lag_long": 1, "wait_s": 6.5})
+    assert steps.row(0, step_s=10) == {
+        "generator_gc_s": 0.5, "generator_gc_long": 1, "generator_gc_max_ms": 40.0, "generator_lag_s": 0.2,
+        "generator_lag_long": 1, "generator_lag_max_ms": 60.0, "generator_wait_pct": 10.0}
+    assert steps.row(1, step_s=10)["generator_wait_pct"] == 5.0 and steps.row(1, 10)["generator_gc_long"] == 0
+
+
 def test_report_html_gets_spotctls_verdict_checks_and_latency_above_locusts_page(tmp_path: Any) -> None:
     from loadtests.htmlreport import add_to
 
