@@ -249,18 +249,12 @@ class WsUser(User):
         """Open loop once the ramp is done, at this room's share of the (stepped) rate; messages carry
         their *scheduled* send time, so a late send shows as latency instead of vanishing."""
         RAMPED.wait()
-        started = time.time()
-        scheduled = started + random.uniform(0, 1.0 / max(0.01, self.room_rate(0.0)))
-        for seq in itertools.count():
+        for seq, scheduled in enumerate(self.config.send_times(self.rooms_total, random.random(), time.time())):
             delay = scheduled - time.time()
             if delay > 0:
                 gevent.sleep(delay)
             if self.safe_send(self.message(seq, scheduled)):
                 COUNTERS.sent += 1
-            scheduled += 1.0 / max(0.01, self.room_rate(scheduled - started))
-
-    def room_rate(self, elapsed_s: float) -> float:
-        return self.config.rate_at(elapsed_s) / self.rooms_total
 
     def message(self, seq: int, scheduled: float) -> str:
         return self.adapter.publish(self.room, {"ts": scheduled, "seq": seq, "from": self.global_index})
