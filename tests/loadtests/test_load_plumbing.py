@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from pathlib import Path
 from typing import Any
 
 from loadtests import summary, wire
@@ -310,3 +311,32 @@ def test_each_rate_step_spreads_its_sends_evenly_from_its_first_second() -> None
     flat = RunConfig(msg_rate=4, users=100, room_size=50)  # no steps: 2 rooms, each every 0.5 s, forever
     times = list(itertools.islice(flat.send_times(2, 0.5, start=0.0), 3))
     assert times == [0.25, 0.75, 1.25]
+
+
+def test_deliveries_read_once_the_users_are_stopping_are_counted_but_not_timed() -> None:
+    """In a process of its own, as a Locust worker (locust monkey-patches on import)."""
+    import subprocess
+    import sys
+
+    script = """
+import time
+from locust.env import Environment
+from loadtests.metrics import COUNTERS, STOPPING
+from loadtests.users import WsUser
+from loadtests.wire import Decoded, Kind
+
+class Probe(WsUser):
+    pass
+
+user = Probe(Environment(user_classes=[Probe]))
+user.probe = True
+user.on_frame(Decoded(Kind.DELIVERY, data={"ts": time.time() - 0.01}))
+STOPPING.set()
+user.on_frame(Decoded(Kind.DELIVERY, data={"ts": time.time() - 2.0}))
+print(COUNTERS.messages, COUNTERS.latency.get_total_count(), COUNTERS.latency.get_max_value())
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.returncode == 0, out.stderr[-2000:]
+    messages, timed, max_us = (int(v) for v in out.stdout.split())
+    assert (messages, timed) == (2, 1) and max_us < 1_000_000  # µs: the 2 s one was left out
