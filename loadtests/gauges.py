@@ -59,6 +59,17 @@ class TreeCpu:
         self.roots = pids
         self.seen: dict[int, psutil.Process] = {}
 
+    def pids(self) -> list[int]:
+        """The trees' processes now."""
+        out = []
+        for pid in self.roots:
+            try:
+                root = psutil.Process(pid)
+                out += [root.pid, *(p.pid for p in root.children(recursive=True))]
+            except psutil.Error:
+                continue
+        return out
+
     def server_s(self) -> float:
         """User + system seconds of the trees; children that exited are lost, so read at short intervals."""
         total = 0.0
@@ -95,11 +106,11 @@ def rate_limited(metrics_text: str) -> dict[str, int]:
     return by_scope
 
 
-def read_rate_limited(metrics_url: str, timeout_s: float = 3.0) -> dict[str, int] | None:
-    """The hub's counters now; None when its /metrics does not answer (the figure is then unknown)."""
+def read_metrics(metrics_url: str, timeout_s: float = 3.0) -> str | None:
+    """The hub's /metrics text now; None when it does not answer (its figures are then unknown)."""
     try:
         with urllib.request.urlopen(metrics_url, timeout=timeout_s) as resp:
-            return rate_limited(resp.read().decode())
+            return str(resp.read().decode())
     except (OSError, ValueError):
         return None
 

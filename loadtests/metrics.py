@@ -13,7 +13,7 @@ import io
 import json
 import time
 from collections import deque
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,12 +22,12 @@ import locust.argument_parser
 import locust.runners
 import psutil
 from gevent.event import Event
-from hdrh.histogram import HdrHistogram
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from . import distributed, gauges, summary
+from . import distributed, gauges, stalls, summary
 from .config import RunConfig
+from .counters import Counters, histogram, latency_of
 
 KEY = "spotctl"
 PROGRESS_EVERY_S = 2.0
@@ -38,76 +38,10 @@ HEARTBEAT_LIVENESS = 15  # missed 1 s heartbeats before a worker is "missing" (L
 HUB_COUNTERS_EVERY_S = 5.0  # how often the master reads the hub's /metrics for the live view
 
 
-def _histogram() -> HdrHistogram:
-    return HdrHistogram(1, 120_000_000, 3)  # microseconds, 1 µs .. 120 s
-
-
-@dataclass
-class Counters:
-    """This process's side of the run; plain ints bumped by the user greenlets."""
-
-    connects: int = 0
-    connections: int = 0
-    ready: int = 0                # users done setting up, connected or given up
-    handshake_failures: int = 0
-    handshake_retries: int = 0
-    drops: int = 0
-    sent: int = 0
-    messages: int = 0
-    errors: int = 0
-    out_of_order: int = 0
-    host: str = ""                # the address this worker's connections leave from
-    close_codes: dict[str, int] = field(default_factory=dict)  # drops by the server's close code
-    latency: HdrHistogram = field(default_factory=_histogram)
-    connect_latency: HdrHistogram = field(default_factory=_histogram)
-    cpu: gauges.ProcessCpu | None = None
-
-    def record_latency(self, seconds: float) -> None:
-        self.latency.record_value(max(1, int(seconds * 1_000_000)))
-
-    def record_connect(self, seconds: float) -> None:
-        """TCP connect + upgrade (+ the session's acknowledgement) of one connection."""
-        self.connect_latency.record_value(max(1, int(seconds * 1_000_000)))
-
-    def record_drop(self, code: int | None) -> None:
-        self.drops += 1
-        key = str(code) if code else "none"
-        self.close_codes[key] = self.close_codes.get(key, 0) + 1
-
-    def snapshot(self) -> dict[str, Any]:
-        """Cumulative counters, the histograms recorded since the last snapshot, this process's CPU %."""
-        skip = ("latency", "connect_latency", "cpu")
-        out: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
-        out["close_codes"] = dict(self.close_codes)
-        # Shipped histograms are replaced, not reset: hdrh's reset zeroes its 18,432 counts one by one in
-        # Python (0.7 ms, twice a second in every worker), a new one costs 0.07 ms; empty ones stay.
-        out["hdr"], out["connect_hdr"] = b"", b""
-        if self.latency.get_total_count():
-            out["hdr"], self.latency = self.latency.encode(), _histogram()
-        if self.connect_latency.get_total_count():
-            out["connect_hdr"], self.connect_latency = self.connect_latency.encode(), _histogram()
-        if self.cpu is None:
-            self.cpu = gauges.ProcessCpu()
-        out["cpu"] = self.cpu.percent()
-        out["cpu_s"] = self.cpu.seconds
-        return out
-
-
 COUNTERS = Counters()
 STOPPING = Event()  # set when Locust starts stopping users: closes from then on are not drops
 RAMPED = Event()    # set when every user is set up (connected / logged in): publishers start, the hold begins
 READY_TIMEOUT_S = 120.0     # at least; plus 5 ms per user for big ramps
-
-
-def latency_of(hist: HdrHistogram) -> summary.Latency:
-    if hist.get_total_count() == 0:
-        return summary.Latency()
-
-    def ms(p: float) -> float:
-        return round(hist.get_value_at_percentile(p) / 1000, 2)
-
-    return summary.Latency(count=hist.get_total_count(), p50_ms=ms(50), p90_ms=ms(90), p99_ms=ms(99),
-                           p999_ms=ms(99.9), max_ms=round(hist.get_max_value() / 1000, 2))
 
 
 class Aggregator:
@@ -118,9 +52,9 @@ class Aggregator:
         self.per_worker: dict[str, summary.Totals] = {}
         self.close_codes: dict[str, dict[str, int]] = {}  # per Locust worker: drops by close code
         self.generators: dict[str, dict[str, Any]] = {}  # per worker: host, peak connections, connects
-        self.hist = _histogram()
-        self.connect_hist = _histogram()
-        self.window = _histogram()
+        self.hist = histogram()
+        self.connect_hist = histogram()
+        self.window = histogram()
         self.peak = 0
         self.cpu_max = 0.0
         self.hub_start: dict[str, int] | None = None   # the hub's rate-limit counters when the run began
@@ -133,19 +67,23 @@ class Aggregator:
         self.started_at = ""
         self.samples: deque[tuple[float, int, int]] = deque()
         self.steps = config.steps
-        self.step_hists = [_histogram() for _ in self.steps]
+        self.step_hists = [histogram() for _ in self.steps]
         self.step_messages = [0 for _ in self.steps]
         self.step_sent = [0 for _ in self.steps]
         self.step_cpu: list[tuple[float, float] | None] = [None for _ in self.steps]  # (server, box) CPU s
         self.step_generator_cpu = [0.0 for _ in self.steps]  # the busiest Locust worker's CPU % in the step
         self.step_generator_s = [0.0 for _ in self.steps]  # all Locust workers' CPU seconds in the step
         self.worker_cpu_s: dict[str, float] = {}  # per worker: its CPU seconds at its last report
+        self.step_stalls = stalls.StepStalls(len(self.steps))  # the generator's pauses per step
+        self.step_server: list[dict[str, Any]] = [{} for _ in self.steps]  # the hub's pauses, its wait
+        self.window_stalls = [0.0, 0.0]  # the generator's longest GC pause and loop lag (ms) since the last row
+        self.hub_pauses: tuple[dict[str, stalls.HubPauses] | None, dict[str, stalls.HubPauses] | None] = (None, None)
         self.cpu_meter = gauges.TreeCpu(config.server_pid_list)
         self._counted = (0, 0)
         self.progress: gevent.Greenlet | None = None
         self.timeline = (config.results / "timeline.csv").open("w")
         self.timeline.write("elapsed_s,users,connections,drops,handshake_failures,deliveries_per_s,"
-                            "sent_per_s,p50_ms,p99_ms\n")
+                            "sent_per_s,p50_ms,p99_ms,gen_gc_max_ms,gen_lag_max_ms,hub_gc_max_ms,hub_lag_max_ms\n")
 
     def merge(self, client_id: str, data: dict[str, Any]) -> None:
         payload = data.get(KEY)
@@ -172,6 +110,9 @@ class Aggregator:
         if step is not None and client_id in self.worker_cpu_s:
             self.step_generator_s[step] += cpu_s - self.worker_cpu_s[client_id]
         self.worker_cpu_s[client_id] = cpu_s
+        self.step_stalls.add(step, client_id, payload)
+        self.window_stalls = [max(self.window_stalls[0], float(payload.get("gc_max_ms") or 0.0)),
+                              max(self.window_stalls[1], float(payload.get("lag_max_ms") or 0.0))]
         mine = self.generators.setdefault(client_id, {"host": "", "connections_peak": 0, "connects": 0})
         mine["host"] = payload.get("host") or mine["host"]
         mine["connections_peak"] = max(mine["connections_peak"], int(payload.get("connections", 0)))
@@ -198,7 +139,10 @@ class Aggregator:
         if not self.config.metrics_url or (not force and time.monotonic() - self.hub_read_at < HUB_COUNTERS_EVERY_S):
             return
         self.hub_read_at = time.monotonic()
-        now = gauges.read_rate_limited(self.config.metrics_url)
+        text = gauges.read_metrics(self.config.metrics_url)
+        now = gauges.rate_limited(text) if text is not None else None
+        if text is not None:
+            self.hub_pauses = (self.hub_pauses[0], stalls.hub_pauses(text))
         if self.hub_start is None:
             self.hub_start = now
         elif now is not None:
@@ -235,7 +179,8 @@ class Aggregator:
                    "generator_cpu_max": self.step_generator_cpu[i],
                    "generator_us_per_delivery": round(1e6 * self.step_generator_s[i] / self.step_messages[i], 2)
                    if self.step_messages[i] else None}
-            rows.append(row | self.step_cpu_figures(i))
+            rows.append(row | self.step_cpu_figures(i) | self.step_stalls.row(i, self.config.step_s)
+                        | self.step_server[i])
         return rows
 
     def step_cpu_figures(self, i: int) -> dict[str, float | None]:
@@ -307,8 +252,25 @@ class Aggregator:
         tmp.replace(self.config.results / "progress.json")
         self.timeline.write(f"{elapsed:.1f},{users},{totals.connections},{totals.drops},"
                             f"{totals.handshake_failures},{rate:.1f},{sent_rate:.1f},"
-                            f"{window.p50_ms},{window.p99_ms}\n")
+                            f"{window.p50_ms},{window.p99_ms},{self.window_stalls[0]:.1f},{self.window_stalls[1]:.1f},"
+                            f"{self.hub_window()}\n")
+        self.window_stalls = [0.0, 0.0]
         self.timeline.flush()
+
+    def hub_window(self) -> str:
+        """The hub's longest GC pause and loop lag (bucket bounds, ms) since the previous reading of its
+        /metrics ("," when there was no new reading: it is read every few seconds)."""
+        before, now = self.hub_pauses
+        if now is None or now is before:
+            return ","
+        self.hub_pauses = (now, now)
+        if before is None:
+            return ","
+        return ",".join(str(now[k].since(before[k]).max_ms() or "") for k in ("gc", "lag"))
+
+    def server_edge(self) -> stalls.ServerEdge:
+        text = gauges.read_metrics(self.config.metrics_url) if self.config.metrics_url else None
+        return stalls.ServerEdge.read(text, self.cpu_meter.pids())
 
     def stop_after_hold(self) -> None:
         """Once every user is set up, tell the workers, hold for `hold_s`, then stop and quit."""
@@ -321,10 +283,13 @@ class Aggregator:
         self.spawned = time.monotonic()
         (self.config.results / "ramped").write_text(self.started_at)  # the notifier starts on this
         if self.steps:
-            for i in range(len(self.steps)):  # each step's CPU, read at its edges
+            edge = self.server_edge()
+            for i in range(len(self.steps)):  # each step's CPU, pauses and waits, read at its edges
                 server, box = self.cpu_meter.server_s(), self.cpu_meter.box_busy_s()
                 gevent.sleep(max(0.0, self.spawned + (i + 1) * self.config.step_s - time.monotonic()))
                 self.step_cpu[i] = (self.cpu_meter.server_s() - server, self.cpu_meter.box_busy_s() - box)
+                edge, before = self.server_edge(), edge
+                self.step_server[i] = stalls.server_step(before, edge, self.config.step_s)
         else:
             gevent.sleep(self.config.hold_s)
         self.hold_end = time.monotonic()
@@ -395,6 +360,8 @@ def install(env: Environment, config: RunConfig, *, measures_latency: bool) -> N
     env.events.test_stopping.add_listener(lambda **_: STOPPING.set())
     distributed.install(env, config)
     if isinstance(runner, WorkerRunner):
+        COUNTERS.stalls = COUNTERS.stalls or stalls.Stalls().start()
+
         def report(client_id: str, data: dict[str, Any]) -> None:
             data[KEY] = COUNTERS.snapshot()
 

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import psutil
 
+from .stalls import run_delay_ns
+
 EVERY_S = 10.0
 FIRST_S = 2.0  # the first row comes early, so a short run has figures while its generators run
 GAUGE = re.compile(r'^(hub_connections|hub_frames_shed_total)\{[^}]*\} ([0-9.e+]+)$', re.M)
@@ -69,13 +71,6 @@ def _tree(pid: int) -> list[psutil.Process]:
         return [root, *root.children(recursive=True)]
     except psutil.Error:
         return []
-
-
-def run_delay_ns(pid: int) -> int:
-    try:
-        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1])
-    except (OSError, IndexError, ValueError):
-        return 0
 
 
 def _usage(procs: list[psutil.Process]) -> tuple[list[float], float, int]:

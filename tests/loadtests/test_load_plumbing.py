@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+from pathlib import Path
 from typing import Any
 
 from loadtests import summary, wire
@@ -206,6 +208,40 @@ def test_cpu_is_averaged_over_a_window_and_the_hubs_counters_are_read_from_metri
     assert since(None, {"connection": 10}) is None
 
 
+def test_the_hubs_pauses_are_read_per_step_from_its_histograms_and_the_generators_from_reports() -> None:
+    """Each step's pause figures: the hub's from two readings of its /metrics (real prometheus_client
+    output), the generator's from its workers' cumulative reports."""
+    from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+    from loadtests.stalls import ServerEdge, StepStalls, server_step
+
+    registry = CollectorRegistry()
+    gc_hist = Histogram("hub_gc_pause_seconds", "", ["worker", "generation"], registry=registry,
+                        buckets=(.001, .01, .02, .05, .1))
+    lag = Histogram("hub_loop_lag_seconds", "", ["worker"], registry=registry, buckets=(.001, .01, .02, .05, .1))
+    gc_hist.labels("0", "0").observe(0.0005)
+    before = ServerEdge.read(generate_latest(registry).decode(), [])
+    gc_hist.labels("0", "2").observe(0.07)  # one long full collection in worker 0 ...
+    gc_hist.labels("1", "0").observe(0.004)
+    lag.labels("1").observe(0.03)           # ... and a loop held 30 ms in worker 1
+    after = ServerEdge.read(generate_latest(registry).decode(), [])
+    row = server_step(before, after, step_s=10)
+    assert (row["hub_gc_s"], row["hub_gc_long"], row["hub_gc_max_ms"]) == (0.074, 1, 100.0)
+    assert (row["hub_lag_s"], row["hub_lag_long"], row["hub_lag_max_ms"]) == (0.03, 1, 50.0)
+    assert server_step(before, before, 10)["hub_gc_max_ms"] is None  # nothing collected in the step
+    assert server_step(ServerEdge(None, {}), ServerEdge(None, {}), 10)["hub_gc_s"] is None  # no hub
+
+    steps = StepStalls(2)
+    steps.add(0, "w1", {"gc_s": 1.0, "gc_long": 2, "lag_s": 0, "lag_long": 0, "wait_s": 5.0})  # baseline
+    steps.add(0, "w1", {"gc_s": 1.5, "gc_long": 3, "gc_max_ms": 40, "lag_s": .2, "lag_long": 1, "lag_max_ms": 60,
+                        "wait_s": 6.0})
+    steps.add(1, "w1", {"gc_s": 1.5, "gc_long": 3, "gc_max_ms": 0, "lag_s": .2, "lag_long": 1, "wait_s": 6.5})
+    assert steps.row(0, step_s=10) == {
+        "generator_gc_s": 0.5, "generator_gc_long": 1, "generator_gc_max_ms": 40.0, "generator_lag_s": 0.2,
+        "generator_lag_long": 1, "generator_lag_max_ms": 60.0, "generator_wait_pct": 10.0}
+    assert steps.row(1, step_s=10)["generator_wait_pct"] == 5.0 and steps.row(1, 10)["generator_gc_long"] == 0
+
+
 def test_report_html_gets_spotctls_verdict_checks_and_latency_above_locusts_page(tmp_path: Any) -> None:
     from loadtests.htmlreport import add_to
 
@@ -251,3 +287,56 @@ def test_the_server_tree_cpu_counts_its_children_and_the_config_carries_its_pids
     assert TreeCpu.box_busy_s() > 0
     assert RunConfig(server_pids="12,34").server_pid_list == [12, 34]
     assert RunConfig().server_pid_list == []
+
+
+def test_each_rate_step_spreads_its_sends_evenly_from_its_first_second() -> None:
+    """The 100k curve's schedule (2,000 room leaders, 50-250 msgs/s in 30 s steps): every 2 s of every
+    step offers the step's rate. Leaders that carried their phase over from the previous step's longer
+    period bunched: 100-350 msgs/s in a 10 s wave at 200 msgs/s, and every p99 was measured at the crests."""
+    import random
+    from collections import Counter
+
+    cfg = RunConfig(rate_steps="50,100,150,200,250", step_s=30, users=100_000, room_size=50)
+    rng = random.Random(18)
+    bins: Counter[int] = Counter()
+    for _ in range(2000):
+        for t in cfg.send_times(2000, rng.random(), start=1000.0):
+            if t >= 1000.0 + 150:
+                break
+            bins[int((t - 1000.0) // 2)] += 1
+    for step, rate in enumerate(cfg.steps):
+        counts = [bins[b] for b in range(15 * step, 15 * step + 15)]
+        assert all(abs(n - 2 * rate) <= 0.25 * 2 * rate for n in counts), (rate, counts)
+        assert abs(sum(counts) - 30 * rate) <= 0.05 * 30 * rate
+    flat = RunConfig(msg_rate=4, users=100, room_size=50)  # no steps: 2 rooms, each every 0.5 s, forever
+    times = list(itertools.islice(flat.send_times(2, 0.5, start=0.0), 3))
+    assert times == [0.25, 0.75, 1.25]
+
+
+def test_deliveries_read_once_the_users_are_stopping_are_counted_but_not_timed() -> None:
+    """In a process of its own, as a Locust worker (locust monkey-patches on import)."""
+    import subprocess
+    import sys
+
+    script = """
+import time
+from locust.env import Environment
+from loadtests.metrics import COUNTERS, STOPPING
+from loadtests.users import WsUser
+from loadtests.wire import Decoded, Kind
+
+class Probe(WsUser):
+    pass
+
+user = Probe(Environment(user_classes=[Probe]))
+user.probe = True
+user.on_frame(Decoded(Kind.DELIVERY, data={"ts": time.time() - 0.01}))
+STOPPING.set()
+user.on_frame(Decoded(Kind.DELIVERY, data={"ts": time.time() - 2.0}))
+print(COUNTERS.messages, COUNTERS.latency.get_total_count(), COUNTERS.latency.get_max_value())
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.returncode == 0, out.stderr[-2000:]
+    messages, timed, max_us = (int(v) for v in out.stdout.split())
+    assert (messages, timed) == (2, 1) and max_us < 1_000_000  # µs: the 2 s one was left out

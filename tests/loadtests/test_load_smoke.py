@@ -146,6 +146,27 @@ def test_each_rate_step_records_the_servers_cpu_per_delivery_and_the_generators(
     assert run.summary["latency_samples"] > 0  # the probes (read by the shared probe reader) timed deliveries
 
 
+def test_each_rate_step_names_the_pauses_and_run_queue_waits_of_the_generator_and_the_hub(
+        hub: None, load_run: Callable[..., Any]) -> None:
+    """Where a tail comes from on a half-idle box (issue 18, goal 4): per step, the Locust workers' and
+    the hub workers' GC pauses and loop lag, and how long the busiest of each waited for a CPU."""
+    import csv
+
+    run = load_run("latency", "--users", "20", "--room-size", "10", "--rate-steps", "10,20", "--step-duration", "3s",
+                   "--hub", "stack", "--target-p99", "2000", "--spawn-rate", "40")
+    assert run.code == 0, run.summary.get("checks") or run.stderr
+    for step in run.summary["steps"]:
+        assert 0 <= step["generator_gc_s"] < 3 and step["generator_gc_long"] >= 0
+        assert 0 <= step["generator_lag_s"] < 3 and 0 <= step["generator_lag_max_ms"] < 3000
+        assert 0 <= step["generator_wait_pct"] <= 100 and 0 <= step["server_wait_pct"] <= 100
+        assert 0 <= step["hub_gc_s"] < 3 and step["hub_gc_long"] >= 0
+        assert 0 <= step["hub_lag_s"] < 3 and 0 < step["hub_lag_max_ms"] <= 2500  # its timer ran: ~60 a step
+    with (run.results / "timeline.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert rows and all(float(r["gen_lag_max_ms"]) >= 0 for r in rows)
+    assert any(r["hub_lag_max_ms"] for r in rows)  # the hub's /metrics is read every few seconds
+
+
 def test_a_missed_p99_target_fails_the_run(load_run: Callable[..., Any]) -> None:
     """The Node ws baseline against an impossible 1 µs target: exit 1, the p99 check names it."""
     run = load_run("latency", "--target", "node-ws", "--users", "20", "--room-size", "10", "--msg-rate", "20",

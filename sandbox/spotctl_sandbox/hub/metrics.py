@@ -7,9 +7,12 @@ would cost more than the frame.
 
 from __future__ import annotations
 
+import asyncio
 from functools import cache
 
 from prometheus_client import Counter, Gauge, Histogram
+
+from ..common import pauses
 
 CONNECTIONS = Gauge("hub_connections", "Open WebSocket connections", ["worker"], multiprocess_mode="livesum")
 SUBSCRIPTIONS = Gauge("hub_subscriptions", "Redis channels subscribed", ["worker"], multiprocess_mode="livesum")
@@ -23,6 +26,12 @@ KEEPALIVE_TIMEOUTS = Counter("hub_keepalive_timeouts_total", "Connections closed
 AUTH_FAILURES = Counter("hub_auth_failures_total", "Rejected authentications", ["worker"])
 RATE_LIMITED = Counter("hub_rate_limited_total", "Frames rejected by rate limits", ["worker", "scope"])
 ERRORS = Counter("hub_protocol_errors_total", "Error frames sent", ["worker", "code"])
+# Where a delivery waits with the CPU free: a collection, or a callback holding the loop (common/pauses.py)
+PAUSE_BUCKETS = (.001, .002, .005, .01, .02, .05, .1, .25, .5, 1, 2.5)
+GC_PAUSE = Histogram("hub_gc_pause_seconds", "Garbage collection pauses", ["worker", "generation"],
+                     buckets=PAUSE_BUCKETS)
+LOOP_LAG = Histogram("hub_loop_lag_seconds", f"How late a {pauses.LAG_EVERY_S:g} s timer ran: the loop was busy",
+                     ["worker"], buckets=PAUSE_BUCKETS)
 
 WORKER = "0"
 
@@ -32,6 +41,28 @@ def announce() -> None:
     CONNECTIONS.labels(WORKER).set(0)
     SUBSCRIPTIONS.labels(WORKER).set(0)
     DELIVERY.labels(WORKER)
+    for generation in range(3):
+        gc_pause(generation)
+    LOOP_LAG.labels(WORKER)
+
+
+@cache
+def gc_pause(generation: int) -> Histogram:
+    return GC_PAUSE.labels(WORKER, str(generation))
+
+
+def watch_gc() -> pauses.GcPauses:
+    """Every collection of this worker into `hub_gc_pause_seconds`."""
+    return pauses.GcPauses(lambda generation, seconds: gc_pause(generation).observe(seconds)).install()
+
+
+async def watch_loop_lag(every_s: float = pauses.LAG_EVERY_S) -> None:
+    """Wake every `every_s` and record how late: `hub_loop_lag_seconds` (runs until cancelled)."""
+    loop, lag = asyncio.get_running_loop(), LOOP_LAG.labels(WORKER)
+    while True:
+        due = loop.time() + every_s
+        await asyncio.sleep(every_s)
+        lag.observe(pauses.lateness(due, loop.time()))
 
 
 @cache

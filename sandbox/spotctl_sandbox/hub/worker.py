@@ -60,6 +60,8 @@ def _redis(url: str, bound: float) -> AsyncAnyRedis:
 async def run(cfg: HubConfig, index: int, ready_file: Path | None) -> None:
     metrics.WORKER = str(index)
     metrics.announce()
+    gc_watch = metrics.watch_gc()
+    lag_watch = asyncio.get_running_loop().create_task(metrics.watch_loop_lag())
     bound = cfg.dependency_timeout_s
     redis = _redis(cfg.settings.cluster_or_redis_url, bound)
     db = Database(cfg.settings.database_url, cfg.settings.mongo_url, answer_within_s=bound)
@@ -103,6 +105,8 @@ async def run(cfg: HubConfig, index: int, ready_file: Path | None) -> None:
     if lean is not None:
         lean.close()
     await redis.aclose()
+    lag_watch.cancel()
+    gc_watch.uninstall()
     log.info("worker %d stopped", index)
 
 
