@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 
 import pytest
 
 from spotctl_sandbox.hub.connection import INBOUND
+from spotctl_sandbox.hub.core import fanout
 from spotctl_sandbox.hub.core.batching import Batcher
 from spotctl_sandbox.hub.core.breaker import Breaker
+from spotctl_sandbox.hub.core.fanout import Published
 from spotctl_sandbox.hub.core.listening import Action, PlaybackState
 from spotctl_sandbox.hub.core.outbox import PriorityOutbox
 from spotctl_sandbox.hub.core.playlist_diff import inverse_ops, summarize
@@ -149,3 +152,30 @@ def test_the_connection_bucket_judges_arrival_times_so_a_late_backlog_is_not_a_b
     limiter = ConnectionLimiter.create(rate=2, burst=2)
     arrivals = [i * 0.5 for i in range(20)]  # 2/s for 10 s, all handled at once afterwards
     assert [limiter.check(t) for t in arrivals] == [Verdict.ALLOW] * 20
+
+
+def test_a_published_envelope_decodes_and_content_the_hub_reads_keeps_integers_beyond_64_bits() -> None:
+    content = {"n": 2**70, "m": -(2**64), "f": 0.1, "g": 1e-7, "s": "é\u2028", "l": [1, -2, 3.5e300], "none": None}
+    for kind in ("room_message", fanout.NOTIFICATION, fanout.BATCH, fanout.KICK):
+        body = protocol.dumps(protocol.body(kind, content, topic="room:r", priority=2, origin="c1"))
+        pub = Published.decode("ns:room:r", protocol.bus_payload("7-0", body).encode())
+        assert (pub.frame_id, pub.body_json, pub.kind, pub.priority, pub.origin) == ("7-0", body, kind,
+                                                                                     Priority.HIGH, "c1")
+        assert pub.server_time == json.loads(body)["server_time"]
+        if kind in fanout.CONTENT_READ:  # exact: json's reading, not orjson's float for 2**70
+            assert pub.content == content and type(pub.content["n"]) is int
+
+
+def test_ephemeral_ids_differ_in_a_forked_worker() -> None:
+    """The hub forks its workers: ids drawn from `random` must not repeat the parent's sequence."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next id, then out without pytest's teardown
+        os.write(write, protocol.ephemeral_id().encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    child = os.read(read, 64).decode()
+    os.close(read)
+    mine = protocol.ephemeral_id()
+    assert child.startswith("e:") and len(child) == len(mine) == 18 and child != mine

@@ -39,9 +39,10 @@ def published(kind: str, priority: int, text: str, *, channel: str = ROOM, origi
     return Published.decode(channel, protocol.bus_payload(frame_id, body))
 
 
-def texts(frames: list[bytes]) -> list[str]:
-    """The `content.text` of each serialized frame (unmasked, payloads under 126 bytes or 16-bit)."""
-    data, out = b"".join(frames), []
+def texts(frames: bytes | list[bytes]) -> list[str]:
+    """The `content.text` of each serialized frame (unmasked, payloads under 126 bytes or 16-bit) of
+    one subscriber's write: one frame's bytes, or the burst's frames in order."""
+    data, out = frames if isinstance(frames, bytes) else b"".join(frames), []
     while data:
         size, start = data[1] & 0x7F, 2
         if size == 126:
@@ -58,6 +59,8 @@ def test_a_burst_leaves_highest_priority_first_in_one_write_per_subscriber() -> 
                {ROOM: {a, b}}, now=0.0, limits=LIMITS)
     assert texts(out.writes[a]) == texts(out.writes[b]) == ["critical", "high", "normal", "low"]
     assert out.writes[a][0] is out.writes[b][0]  # serialized once, the same bytes for everyone
+    one = plan([published("room_message", 0, "alone")], {ROOM: {a, b}}, now=0.0, limits=LIMITS)
+    assert texts(one.writes[a]) == ["alone"] and one.writes[a] is one.writes[b]  # a lone frame: its bytes, no list
     assert [(p.kind, n) for p, n in out.fanned] == [("room_message", 2)] * 4
 
 

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.stack
 
 
 class Idle:
-    transport = None
+    transport = protocol = None  # what a Conn caches of its socket; never used here
 
 
 async def test_a_refresh_brings_every_local_connection_back_online(

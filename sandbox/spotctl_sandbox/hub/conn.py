@@ -15,7 +15,7 @@ from typing import Any
 from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.frames import Frame, Opcode
-from websockets.protocol import Event, State
+from websockets.protocol import Event, Protocol, State
 from websockets.streams import StreamReader
 
 from spotctl_sandbox.realtime.topics import Topic
@@ -112,9 +112,10 @@ class Conn:
     pinged: bool = False  # a keepalive ping went out: the next visit expects to have heard from the peer
     backlogged_since: float = 0.0  # monotonic time its send buffer was first seen over the soft limit
     transport: asyncio.Transport = field(init=False)  # the socket's, cached: fan-out reads it per frame
+    protocol: Protocol = field(init=False)  # websockets' state machine, cached: fan-out asks its state per write
 
     def __post_init__(self) -> None:
-        self.transport = self.ws.transport
+        self.transport, self.protocol = self.ws.transport, self.ws.protocol
 
     @property
     def member(self) -> str:
@@ -126,7 +127,7 @@ class Conn:
 
     def write(self, frame: bytes) -> bool:
         """Write one whole serialized frame; frames are never fragmented, so writes cannot interleave."""
-        if self.closing or self.ws.protocol.state is not State.OPEN:
+        if self.closing or self.protocol.state is not State.OPEN:
             return False
         self.transport.write(frame)
         return True

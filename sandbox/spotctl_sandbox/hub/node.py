@@ -16,6 +16,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from redis.exceptions import RedisError
+from websockets.protocol import State
 
 from spotctl_sandbox.common.redisconn import AsyncAnyRedis
 from spotctl_sandbox.realtime import keys, protocol, publish
@@ -37,7 +38,8 @@ from .presence import PresenceStore
 
 log = logging.getLogger("spotctl_sandbox.hub")
 
-BATCH = "notification_batch"
+BATCH = fanout.BATCH
+OPEN = State.OPEN
 
 
 class Hub:
@@ -52,7 +54,7 @@ class Hub:
         self.pings: PingWheel[Conn] = PingWheel(cfg.settings.ws_heartbeat_interval)
         self.draining = False
         self._tasks: list[asyncio.Task[None]] = []
-        self._latency = metrics.DELIVERY.labels(metrics.WORKER)
+        self._latency = metrics.delivery()
         self.activity = Activity(worker)  # per-tenant counts for the hub_activity events (activity.py)
 
     @property
@@ -70,6 +72,7 @@ class Hub:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        metrics.flush()
         await self.broker.stop()
 
     # --- subscriptions ---------------------------------------------------------------------------
@@ -176,8 +179,9 @@ class Hub:
         """Plan the burst (core.fanout) and carry the plan out: writes, closes, kicks, bookkeeping."""
         now = time.monotonic()
         out = fanout.plan(burst, self.registry.subs, now, self.limits)
-        for conn, frames in out.writes.items():
-            conn.write(frames[0] if len(frames) == 1 else b"".join(frames))
+        for conn, frames in out.writes.items():  # Conn.write inlined (the hot loop): the plan left out closing ones
+            if conn.protocol.state is OPEN:
+                conn.transport.write(frames if isinstance(frames, bytes) else b"".join(frames))
         for conn in out.closes:
             metrics.SHED.labels(metrics.WORKER, "closed_slow_consumer").inc()
             conn.drop(CloseCode.TRY_AGAIN, "slow consumer: send buffer full")
@@ -206,12 +210,14 @@ class Hub:
         task.add_done_callback(_log_failure)
 
     async def _tick_loop(self) -> None:
-        """Flush due low-priority batches, ping the wheel's next slice of connections, refresh this
-        worker's connection liveness in Redis."""
+        """Fold the per-message metrics counted since the last tick (metrics.py), flush due low-priority
+        batches, ping the wheel's next slice of connections, refresh this worker's connection liveness
+        in Redis."""
         last_refresh = time.monotonic()
         while True:
             await asyncio.sleep(0.25)
             try:
+                metrics.flush()
                 due = self.batcher.due(time.monotonic())
                 if due:
                     self.dispatch([_batch(ch, items) for ch, items in due])
