@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
+
+from spotctl_sandbox.common import bounded
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +87,34 @@ async def backlog(consumer: AIOKafkaConsumer, timeout_s: float = 3.0) -> Backlog
         return Backlog(total, dict(ends), beyond)
     except (KafkaError, TimeoutError, OSError, AssertionError):
         return Backlog(None)
+
+
+async def start(consumer: AIOKafkaConsumer, what: str, start_s: float = 30.0, stop_s: float = 10.0) -> None:
+    """`consumer.start()` within `start_s` (KafkaTimeoutError if not: try again), the consumer stopped
+    within `stop_s` if it failed: a start or stop that hangs must not hold a consumer's retries."""
+    try:
+        if not await bounded.within(consumer.start(), start_s, f"{what}: consumer start"):
+            raise KafkaTimeoutError(f"the Kafka consumer did not start within {start_s:g}s")
+    except BaseException:
+        await bounded.within(consumer.stop(), stop_s, f"{what}: consumer stop")
+        raise
+
+
+class LostLog:
+    """Tells from each `backlog` that the broker lost its log: a position past a partition's end, or
+    an end lower than the highest seen (then the highest seen start over from the new ends)."""
+
+    def __init__(self) -> None:
+        self.ends: dict[TopicPartition, int] = {}
+
+    def gone(self, now: Backlog) -> list[TopicPartition]:
+        gone = now.beyond or shrunk(self.ends, now.ends)
+        if gone:
+            self.ends = dict(now.ends)
+        else:
+            for tp, end in now.ends.items():
+                self.ends[tp] = max(end, self.ends.get(tp, 0))
+        return gone
 
 
 def shrunk(seen: dict[TopicPartition, int], now: dict[TopicPartition, int]) -> list[TopicPartition]:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.errors import KafkaError
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
@@ -85,7 +85,7 @@ class Analytics:
         self._stop = asyncio.Event()
         self._partitions: dict[str, int] = {}  # as last seen: how to recreate a lost topic
         self._kafka_trouble_since: float | None = None  # first of an unbroken run of Kafka errors
-        self._ends: dict[TopicPartition, int] = {}  # the highest end seen of each assigned partition
+        self._lost_log = kafka_watch.LostLog()
         self._log_lost = False  # the next consumer reads from the beginning, not the committed offsets
         self.heals = 0
         deps.health.add(self.name)
@@ -116,13 +116,7 @@ class Analytics:
             # a member left over from before a broker restart for the whole of it
             session_timeout_ms=6000, heartbeat_interval_ms=1000,
         )
-        try:
-            started = await bounded.within(consumer.start(), START_BOUND_S, "analytics: consumer start")
-            if not started:
-                raise TimeoutError(f"the Kafka consumer did not start within {START_BOUND_S:g}s")
-        except BaseException:
-            await bounded.within(consumer.stop(), STOP_BOUND_S, "analytics: consumer stop")
-            raise
+        await kafka_watch.start(consumer, "analytics", START_BOUND_S, STOP_BOUND_S)
         consumer.subscribe(list(names.ANALYTICS_TOPICS),
                            listener=kafka_watch.FromTheStart(consumer, pending=self._log_lost))
         self._log_lost = False
@@ -208,11 +202,7 @@ class Analytics:
         with contextlib.suppress(KafkaError, TimeoutError, OSError):
             lost = await kafka_watch.missing_topics(self._bootstrap, names.ANALYTICS_TOPICS)
         now = await kafka_watch.backlog(consumer)
-        gone = now.beyond or kafka_watch.shrunk(self._ends, now.ends)
-        for tp, end in now.ends.items():
-            self._ends[tp] = max(end, self._ends.get(tp, 0))
-        if gone:
-            self._ends = dict(now.ends)
+        gone = self._lost_log.gone(now)
         if gone and not lost:
             # Neither the positions nor the group's committed offsets can be trusted after a loss, and
             # rebuilding would resume from the latter: every partition from its beginning (events

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaError, KafkaTimeoutError
+from aiokafka.errors import KafkaError
 from psycopg_pool import AsyncConnectionPool
 
 from spotctl_sandbox.analytics.core.state_manager import StateManager, tp_key
@@ -157,12 +157,7 @@ class RealTimeProcessor:
             bootstrap_servers=self.bootstrap, group_id=self.group, client_id="spotctl-analytics-engine",
             enable_auto_commit=False, auto_offset_reset="earliest", max_partition_fetch_bytes=8 << 20,
             fetch_max_bytes=32 << 20, request_timeout_ms=15000)
-        try:
-            if not await bounded.within(consumer.start(), 30, "analytics: consumer start"):
-                raise KafkaTimeoutError("the Kafka consumer did not start within 30s")
-        except BaseException:
-            await bounded.within(consumer.stop(), 10, "analytics: consumer stop")
-            raise
+        await kafka_watch.start(consumer, "analytics")
         if self.mode == "assign":
             parts = [TopicPartition(t, p) for t in self.topics for p in sorted(consumer.partitions_for_topic(t) or ())]
             consumer.assign(parts)
@@ -192,22 +187,21 @@ class RealTimeProcessor:
         seen = {t: len(consumer.partitions_for_topic(t) or ()) for t in self.topics}
         partitions = {t: n or 1 for t, n in seen.items()}
         known = {t for t, n in seen.items() if n}  # a topic missing that existed at connect was lost
-        ends: dict[TopicPartition, int] = {}
+        lost_log = kafka_watch.LostLog()
         while True:
             await asyncio.sleep(WATCH_S)
             try:
-                ends = await self._heal_lost_log(consumer, partitions, known, ends)
+                await self._heal_lost_log(consumer, partitions, known, lost_log)
             except (KafkaError, OSError, AssertionError) as exc:  # the watch outlives what it watches
                 log.warning("analytics: kafka watch: %r", exc)
 
     async def _heal_lost_log(self, consumer: AIOKafkaConsumer, partitions: dict[str, int], known: set[str],
-                             ends: dict[TopicPartition, int]) -> dict[TopicPartition, int]:
+                             lost_log: kafka_watch.LostLog) -> None:
         missing: list[str] = []
         with contextlib.suppress(KafkaError, TimeoutError, OSError):
             missing = [t for t in await kafka_watch.ensure_topics(self.bootstrap, self.topics, partitions)
                        if t in known]
-        now = await kafka_watch.backlog(consumer)
-        gone = now.beyond or kafka_watch.shrunk(ends, now.ends)
+        gone = lost_log.gone(await kafka_watch.backlog(consumer))
         assigned = list(consumer.assignment())
         if (gone or missing) and assigned:
             log.warning("analytics: the broker lost its log: %d partition(s) read from their beginning",
@@ -215,8 +209,6 @@ class RealTimeProcessor:
             await consumer.seek_to_beginning(*assigned)
             for tp in assigned:
                 self.positions[tp_key(tp.topic, tp.partition)] = 0
-            return dict(now.ends)
-        return {**ends, **{tp: max(end, ends.get(tp, 0)) for tp, end in now.ends.items()}}
 
     # -- the loop --------------------------------------------------------------------------------
 
