@@ -122,7 +122,8 @@ case $what in baselines|all)
 esac
 case $what in node-vs-hub|all)
   # issue 18: one Node `ws` process and the hub (2 workers) in the same session, same generator and
-  # scenario, rate stepped until both pass p99 50 ms (TARGETS=hub: the hub alone); each step's row in summary.json has the server's CPU
+  # scenario, rate stepped until both pass p99 50 ms (TARGETS=hub: the hub alone; TARGETS="node-ws relay-floor hub"
+  # adds the floor of the hub's per-message duties on picows); each step's row in summary.json has the server's CPU
   # per delivery, the busiest generator's CPU and how busy the box was. STEPS overrides the rates.
   steps=${STEPS:-1200,1600,2000,2400,2800,3200}  # both past their knee by 2,400 (run 9)
   for target in ${TARGETS:-node-ws hub}; do

@@ -19,7 +19,7 @@ PREFIX = "SPOTCTL_LOAD_"
 @dataclass(frozen=True)
 class RunConfig:
     scenario: str = "connections"
-    target: str = "hub"            # which wire adapter: hub | node-ws | socketio
+    target: str = "hub"            # which wire adapter: hub | node-ws | socketio | relay-floor
     url: str = "ws://127.0.0.1:8765/ws"
     api_url: str = "http://127.0.0.1:8000"
     redis_url: str = ""

@@ -111,6 +111,8 @@ def _start_target(req: RunRequest, scenario: Scenario, target: str) -> targets.T
         return targets.node_ws(results)
     if target == "socketio":
         return targets.socketio(results)
+    if target == "relay-floor":
+        return targets.relay_floor(results, req.env)
     if target == "api":
         api = req.env.get("API_URL", "")
         if not targets.healthy(api.rstrip("/") + "/health"):

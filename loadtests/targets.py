@@ -52,7 +52,7 @@ def hub_workers_for(users: int) -> int:
 
 @dataclass
 class Target:
-    kind: str                      # hub | node-ws | socketio
+    kind: str                      # hub | node-ws | socketio | relay-floor
     url: str                       # what the clients dial
     health_url: str
     describe: str
@@ -186,3 +186,18 @@ def socketio(results: Path) -> Target:
     url = f"ws://127.0.0.1:{port}/"
     return Target("socketio", url, health,
                   f"baseline: python-socketio on uvicorn (1 process, pid {proc.pid}) at {url}", proc)
+
+
+def relay_floor(results: Path, env: dict[str, str]) -> Target:
+    """The hub's per-message duties alone on picows (baselines/relay_floor.py): needs the stack's Redis."""
+    redis_url = env.get("REDIS_URL", "")
+    if not redis_url:
+        raise TargetError("the relay-floor baseline needs Redis: start it with `spotctl up redis` or set REDIS_URL")
+    port = free_port()
+    health = f"http://127.0.0.1:{port}/health"
+    proc = _spawn("relay-floor", [sys.executable, str(BASELINES / "relay_floor.py")],
+                  {**os.environ, "PORT": str(port), "REDIS_URL": redis_url}, health, results / "relay-floor.log",
+                  BASELINES)
+    url = f"ws://127.0.0.1:{port}/"
+    return Target("relay-floor", url, health,
+                  f"baseline: the hub's per-message floor on picows (2 workers, pid {proc.pid}) at {url}", proc)

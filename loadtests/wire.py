@@ -132,4 +132,5 @@ class SocketIO:
 ADAPTERS: dict[str, type[RoomBroadcast] | type[SocketIO]] = {
     "node-ws": RoomBroadcast,
     "socketio": SocketIO,
+    "relay-floor": RoomBroadcast,  # baselines/relay_floor.py speaks node-ws's wire
 }

@@ -129,6 +129,23 @@ def test_python_socketio_baseline_runs_the_same_latency_scenario(load_run: Calla
     assert run.summary["target"] == "socketio" and run.summary["latency_samples"] > 0
 
 
+def test_the_relay_floor_baseline_runs_the_same_latency_scenario_through_redis(
+        stack: Any, load_run: Callable[..., Any]) -> None:
+    """The floor under the hub's per-message cost (issue 18): every message goes through the stack's
+    Redis (a durable publish read back by both workers) before it reaches the room."""
+    import redis
+
+    stack.up("redis")
+    run = load_run("latency", "--target", "relay-floor", "--users", "20", "--room-size", "10", "--msg-rate", "20",
+                   "--target-p99", "2000", *SHORT)
+    assert run.code == 0, run.summary.get("checks") or run.stderr
+    s = run.summary
+    assert s["target"] == "relay-floor" and s["latency_samples"] > 0 and s["server_cpu_max"] is not None
+    client = redis.Redis.from_url(stack.env["REDIS_URL"])
+    streams = list(client.scan_iter("hub:floor:s:*"))
+    assert streams and sum(client.xlen(key) for key in streams) >= s["sent"] > 0
+
+
 def test_each_rate_step_records_the_servers_cpu_per_delivery_and_the_generators(
         load_run: Callable[..., Any]) -> None:
     """The node-vs-hub comparison (issue 18) rests on these figures: each step's server CPU per delivery,

@@ -62,7 +62,8 @@ def run(
                                                                  "is done: 30, 20s, 1m, 1m30s.")] = "30s",
     target_p99: Annotated[float, typer.Option("--target-p99", help="p99 delivery gate in ms.")] = 50.0,
     target: Annotated[str | None, typer.Option("--target",
-                                               help="hub | node-ws | socketio | api (default: the "
+                                               help="hub | node-ws | socketio | relay-floor | api "
+                                                    "(default: the "
                                                     "scenario's own).")] = None,
     msg_rate: Annotated[float | None, typer.Option("--msg-rate",
                                                    help="Messages/s published in total (open loop).")] = None,
@@ -137,7 +138,7 @@ def run(
                          "connections can hold on one machine (20,000 open files each)")
     starts_own_hub = hub == "own" or (hub == "auto" and (users > CONNECTIONS_PER_HUB_WORKER or hub_workers > 0))
     _check_distributed(expect_workers, workers, workers_wait, master_port, own_server=starts_own_hub
-                       or (target or SCENARIOS[scenario].targets[0]) in ("node-ws", "socketio"))
+                       or (target or SCENARIOS[scenario].targets[0]) in ("node-ws", "socketio", "relay-floor"))
     if workers > 0 and users / workers > per_worker:
         raise UsageError(f"{users:,} users on {workers} workers exceeds {per_worker:,} connections per process "
                          "(20,000 open files each)", hint="raise --workers or leave it at 0")
