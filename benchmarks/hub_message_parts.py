@@ -1,8 +1,8 @@
 """Benchmark of the pure pieces of a client message's cost in the hub (not a test): µs per call of the
 reply frame (`protocol.frame` + `encode_text`), the published body (`protocol.body` + `dumps`), an
-ephemeral id and a text frame's encoding. These cuts are a few µs each, too small to see in
-hub_message_cost.py's end-to-end figure on a shared box; timed in-process, best of --repeat. Run it
-against main's copy of sandbox/ too (PYTHONPATH wins over the editable install) to compare:
+ephemeral id, a frame's clock (`now_ms` + `iso`) and a text frame's encoding. These cuts are a few µs
+each, too small to see in hub_message_cost.py's end-to-end figure on a shared box; timed in-process,
+best of --repeat. Run it against main's copy of sandbox/ too (PYTHONPATH wins over the editable install) to compare:
 
     .venv/bin/python benchmarks/hub_message_parts.py
     git archive main sandbox | tar -x -C /tmp/main && PYTHONPATH=/tmp/main/sandbox .venv/bin/python \
@@ -34,6 +34,7 @@ def main() -> None:
         "published_body": lambda: protocol.dumps(protocol.body("room_message", content, topic="room:cost-1-1",
                                                                priority=1)),
         "ephemeral_id": protocol.ephemeral_id,
+        "timestamp": lambda: protocol.iso(protocol.now_ms()),  # server_time and timestamp: each body and reply
         "encode_text": lambda: encode_text(text),
     }
     out: dict[str, object] = {"protocol": protocol.__file__, "loadavg": os.getloadavg()}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import random
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -70,6 +72,30 @@ def test_priority_parse_rejects_unknown_names() -> None:
     assert Priority.parse("high") is Priority.HIGH and Priority.parse(3) is Priority.CRITICAL
     with pytest.raises(ValueError, match="LOW, NORMAL, HIGH, CRITICAL"):
         Priority.parse("urgent")
+
+
+def old_priority_parse(value: object) -> Priority:
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            return Priority(value)
+        except ValueError:
+            pass
+    elif isinstance(value, str) and value.upper() in Priority.__members__:
+        return Priority[value.upper()]
+    raise ValueError(f"priority must be one of {', '.join(Priority.__members__)} (or 0-3), got {value!r}")
+
+
+@pytest.mark.parametrize("value", ["LOW", "normal", "High", "critical", "CRITICAL ", "", "x", "ß", "ﬀ", "low\x00",
+                                   "_member_map_", "__class__", "mro", 0, 1, 3, 4, -1, True, False, None, 1.0, b"LOW"])
+def test_priority_parse_answers_as_before(value: object) -> None:
+    """The members' dict read directly, not through `__members__`' proxy: the same member or error."""
+    def outcome(parse: Callable[[Any], Priority]) -> tuple[str, object]:
+        try:
+            return "ok", parse(value)
+        except Exception as exc:
+            return type(exc).__name__, str(exc)
+
+    assert outcome(Priority.parse) == outcome(old_priority_parse)
 
 
 def test_rate_limiter_rejects_then_closes_on_abuse() -> None:

@@ -19,8 +19,10 @@ class Priority(IntEnum):
                 return cls(value)
             except ValueError:
                 pass
-        elif isinstance(value, str) and value.upper() in cls.__members__:
-            return cls[value.upper()]
+        elif isinstance(value, str):  # the members' own dict: `__members__` builds a proxy per call
+            member = cls._member_map_.get(value.upper())  # (per room message: 0.55 -> 0.2 µs, issue 18)
+            if member is not None:
+                return member  # type: ignore[return-value]
         raise ValueError(f"priority must be one of {', '.join(cls.__members__)} (or 0-3), got {value!r}")
 
 

@@ -15,14 +15,15 @@ from __future__ import annotations
 import json
 import math
 import re
-import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from enum import IntEnum
 from random import getrandbits
 from typing import Any
 
 import orjson
+
+from .clock import iso as iso  # re-exported: the frames' clock is protocol.now_ms / protocol.iso to their users
+from .clock import now_ms as now_ms
 
 MAX_DEPTH = 32  # objects/arrays inside each other; the envelope itself is 2 of them
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
@@ -234,14 +235,6 @@ def request(kind: str, content: dict[str, Any], request_id: str | None = None) -
     if request_id is not None:
         out["id"] = request_id
     return dumps(out)
-
-
-def now_ms() -> float:
-    return round(time.time() * 1000, 3)
-
-
-def iso(ms: float) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
