@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -40,6 +41,12 @@ async def eventually(probe: Callable[[], Awaitable[T | None]], timeout: float = 
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
         await asyncio.sleep(0.1)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -99,12 +106,12 @@ async def make_topics(bootstrap: str, names: list[str], partitions: int = 1) -> 
         await admin.close()
 
 
-async def produce(bootstrap: str, records: list[tuple[str, bytes]]) -> None:
+async def produce(bootstrap: str, records: list[tuple[str, bytes]], partition: int | None = None) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
     await producer.start()
     try:
         for topic, value in records:
-            await producer.send(topic, value)
+            await producer.send(topic, value, partition=partition)
         await producer.flush()
     finally:
         await producer.stop()

@@ -23,7 +23,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from spotctl_sandbox.common import tokens
 from spotctl_sandbox.common.leanredis import LeanRedis
-from spotctl_sandbox.common.leansub import LeanSub
+from spotctl_sandbox.common.leansub import LeanSub, Refusals
 from spotctl_sandbox.hub.broker import LeanBroker, RedisBroker
 from spotctl_sandbox.hub.core.fanout import BURST_MAX_FRAMES, Published
 from spotctl_sandbox.hub.worker import _redis as worker_redis
@@ -290,3 +290,68 @@ async def test_a_lean_read_that_waits_asks_asyncio_for_no_loop(lone_redis: tuple
     monkeypatch.undo()
     sub.close()
     publisher.close()
+
+
+async def test_a_refused_subscription_is_tried_again_less_and_less_often_and_said_once(
+        lone_redis: tuple[Throwaway, int], caplog: pytest.LogCaptureFixture) -> None:
+    """A Redis that answers but refuses the SUBSCRIBE (an ACL user without channel permissions:
+    NOPERM) is no outage that ends in a second: the subscription was made again every 0.1 s, a
+    connection and a log line each time (~20 in 2 s). It backs off (0.1 s doubling, to 5 s), says so
+    once, and once more when a connection's SUBSCRIBE is taken again."""
+    _, port = lone_redis
+    admin = await ready(port, aioredis.Redis(port=port))
+    await admin.execute_command("ACL", "SETUSER", "hub", "on", ">pw", "~*", "+@all", "resetchannels")
+    sub = LeanSub("127.0.0.1", port, username="hub", password="pw")
+    sub.subscribe("c")
+    caplog.set_level("INFO", logger="spotctl_sandbox.leansub")
+
+    async def read_as_the_hub_does(seconds: float) -> list[bytes]:
+        """node.py's read loop: a failed read is tried again 0.1 s later."""
+        got: list[bytes] = []
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                got += [payload for _, payload in await sub.read(0.2, 10, 1000)]
+            except RedisError:
+                await asyncio.sleep(0.1)
+        return got
+
+    def connections() -> int:
+        return int(admin_info["total_connections_received"])
+
+    admin_info = await admin.info("stats")
+    before = connections()
+    assert await read_as_the_hub_does(2.0) == []
+    admin_info = await admin.info("stats")
+    attempts = connections() - before
+    said = [r.getMessage() for r in caplog.records]
+    assert 3 <= attempts <= 6, f"{attempts} connections in 2 s: {said}"
+    assert len(said) == 1 and "refused" in said[0], said
+
+    await admin.execute_command("ACL", "SETUSER", "hub", "allchannels")
+    caplog.clear()
+    heard: list[bytes] = []
+    deadline = time.monotonic() + 10  # the next try is at most 5 s away
+    while not heard and time.monotonic() < deadline:
+        await admin.publish("c", b"x")
+        heard = await read_as_the_hub_does(0.3)
+    assert heard and set(heard) == {b"x"}
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 1 and "again" in said[0], said
+    sub.close()
+    await admin.aclose()
+
+
+def test_refusals_are_tried_again_later_and_later_up_to_a_bound_and_start_over_once_taken() -> None:
+    refusals = Refusals(first_s=0.1, cap_s=5.0)
+    assert refusals.wait_s(0.0) == 0.0 and refusals.taken(0.0) is None       # nothing refused: try at once
+    assert refusals.refused(10.0) is True                                     # the run begins: said
+    waits = [refusals.wait_s(10.0)]
+    for _ in range(8):
+        assert refusals.refused(20.0) is False                                # the same run: not said again
+        waits.append(refusals.wait_s(20.0))
+    assert waits == pytest.approx([0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0, 5.0])
+    assert refusals.wait_s(30.0) == 0.0                                       # its time came
+    assert refusals.taken(31.5) == 21.5                                       # how long the run lasted
+    assert refusals.wait_s(31.5) == 0.0 and refusals.taken(32.0) is None
+    assert refusals.refused(40.0) is True and refusals.wait_s(40.0) == pytest.approx(0.1)  # a new run starts over

@@ -91,3 +91,31 @@ def test_an_end_that_went_back_is_a_lost_log() -> None:
     assert kafka_watch.shrunk({a: 6, b: 2}, {a: 3, b: 2}) == [a]
     assert kafka_watch.shrunk({}, {a: 3}) == []
     assert kafka_watch.shrunk({a: 3}, {a: 5, b: 1}) == []
+
+
+def test_a_lost_log_is_told_from_the_backlogs_seen_and_told_once() -> None:
+    """`LostLog` is pure: the backlogs it is fed decide. An end below the highest seen or a position
+    past the end is a lost log; the history then starts over from the new ends, so the next look at
+    the same short log is not a second loss (no seek on every look)."""
+    a, b = TopicPartition("user_registered", 0), TopicPartition("song_played", 0)
+    lost = kafka_watch.LostLog()
+    assert lost.gone(kafka_watch.Backlog(0, {a: 5, b: 9})) == []           # nothing seen before: no loss
+    assert lost.gone(kafka_watch.Backlog(0, {a: 7, b: 9})) == []           # a log that went on
+    assert lost.gone(kafka_watch.Backlog(None)) == []                      # the broker did not say (down)
+    assert lost.gone(kafka_watch.Backlog(0, {a: 7})) == []                 # b not assigned now: not lost
+    assert lost.gone(kafka_watch.Backlog(0, {a: 6, b: 9})) == [a]          # below the highest seen (7)
+    assert lost.gone(kafka_watch.Backlog(0, {a: 6, b: 9})) == []           # told once
+    assert lost.gone(kafka_watch.Backlog(0, {a: 0, b: 3}, beyond=[b])) == [b]  # a position past b's end
+    assert lost.ends == {a: 0, b: 3}                                       # the history starts over
+    assert lost.gone(kafka_watch.Backlog(2, {a: 2, b: 3})) == []           # the new log goes on
+
+
+def test_an_end_that_went_back_while_its_partition_was_not_read_is_still_a_lost_log() -> None:
+    """The highest end is kept across looks that miss a partition (unassigned for a rebalance, the broker
+    not answering): a loss during the gap is still told by the end that comes back lower."""
+    a = TopicPartition("song_played", 0)
+    lost = kafka_watch.LostLog()
+    lost.gone(kafka_watch.Backlog(0, {a: 1000}))
+    lost.gone(kafka_watch.Backlog(None))
+    lost.gone(kafka_watch.Backlog(0))
+    assert lost.gone(kafka_watch.Backlog(0, {a: 40})) == [a]

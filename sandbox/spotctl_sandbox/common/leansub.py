@@ -8,19 +8,24 @@ takes a bounded burst of them at once, waiting (one future, one timer) only when
 Like redis-py's PubSub it holds the channels it was asked for and subscribes to all of them again on
 every new connection: a lost connection (Redis restarted, the client killed) fails the `read` waiting
 on it with redis-py's ConnectionError, and the next `read` connects again (failing the same way while
-Redis is down); a channel subscribed while disconnected is sent on connect. Single Redis over TCP
-only, like common/leanredis.py (whose settings `beside` takes); pub/sub has no database to select.
+Redis is down); a channel subscribed while disconnected is sent on connect. A Redis that answers but
+refuses (AUTH, or a SUBSCRIBE an ACL forbids: NOPERM) is not down for a moment: it is tried again less
+and less often (`Refusals`), said once, and once more when a SUBSCRIBE is taken again. Single Redis
+over TCP only, like common/leanredis.py (whose settings `beside` takes); pub/sub has no database to select.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
+from dataclasses import dataclass
 from typing import Any, cast
 
 import hiredis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .leanredis import LeanRedis, error_of, open_wire, pack
@@ -30,6 +35,41 @@ log = logging.getLogger("spotctl_sandbox.leansub")
 Message = tuple[bytes, bytes]  # (channel, payload), as Redis sent them
 HIGH_WATER = 20_000  # messages parsed ahead of the reader; past it the socket is left unread, so a hub
 # that falls behind leaves the backlog in Redis, whose pub/sub output limit judges it (as with redis-py)
+
+
+@dataclass
+class Refusals:
+    """When to try again a subscription Redis refused: `first_s` after the first refusal, twice as
+    long after each next one, up to `cap_s`; a SUBSCRIBE taken ends the run. A refusal (an ACL without
+    channel permissions) lasts until someone changes the ACL: tried every 0.1 s like an outage, it cost
+    a connection and a log line each time. Pure: the caller gives the time."""
+
+    first_s: float = 0.1
+    cap_s: float = 5.0
+    since: float | None = None  # when the run of refusals began; None while none is outstanding
+    delay_s: float = 0.0
+    next_at: float = 0.0
+
+    def refused(self, now: float) -> bool:
+        """Count a refusal; True if it begins a run (the one to say)."""
+        first = self.since is None
+        if first:
+            self.since, self.delay_s = now, self.first_s
+        else:
+            self.delay_s = min(self.delay_s * 2, self.cap_s)
+        self.next_at = now + self.delay_s
+        return first
+
+    def wait_s(self, now: float) -> float:
+        """How long until the next try may be made (0: now)."""
+        return 0.0 if self.since is None else max(0.0, self.next_at - now)
+
+    def taken(self, now: float) -> float | None:
+        """A SUBSCRIBE was taken: how long the run of refusals lasted, if one ended."""
+        if self.since is None:
+            return None
+        lasted, self.since, self.delay_s = now - self.since, None, 0.0
+        return lasted
 
 
 class _Wire(asyncio.Protocol):
@@ -60,15 +100,18 @@ class _Wire(asyncio.Protocol):
             if type(reply) is list:
                 if reply[0] == b"message":
                     pending.append((reply[1], reply[2]))
-                # else a (un)subscribe confirmation: the held set is what counts
+                elif reply[0] == b"subscribe":  # the held set is what counts, but Redis takes it again
+                    self.sub.taken()
             elif self.answer is not None and not self.answer.done():
                 if isinstance(reply, hiredis.ReplyError):
                     self.answer.set_exception(error_of(reply))
                 else:
                     self.answer.set_result(reply)
-            else:  # an error (a refused SUBSCRIBE) or a reply nobody asked for: start again
-                self.sub.failed(self, error_of(reply) if isinstance(reply, hiredis.ReplyError) else
-                                RedisConnectionError("Redis answered a command that was not sent"))
+            elif isinstance(reply, hiredis.ReplyError):  # a refused SUBSCRIBE: start again, later and later
+                self.sub.refused(self, error_of(reply))
+                return
+            else:  # a reply nobody asked for: start again
+                self.sub.failed(self, RedisConnectionError("Redis answered a command that was not sent"))
                 return
         if len(pending) > before:
             self.sub.wake()
@@ -98,6 +141,8 @@ class LeanSub:
         self._connects = 0
         self._connecting: asyncio.Lock | None = None
         self._closed = False
+        self.refusals = Refusals()
+        self._refusal: ResponseError | None = None  # the last one, raised again while backing off
 
     @classmethod
     def beside(cls, lean: LeanRedis) -> LeanSub:
@@ -165,6 +210,26 @@ class LeanSub:
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
 
+    def refused(self, wire: _Wire, exc: ResponseError) -> None:
+        """Redis refused what `wire` sent: it fails as any lost connection, and the next connection
+        waits its turn (`Refusals`); said at the first refusal of a run only."""
+        if not wire.lost:
+            self._refusal = exc
+            if self.refusals.refused(time.monotonic()):
+                log.warning("Redis at %s:%d refused the pub/sub subscription (%s): tried again %.1f s later, "
+                            "then less and less often (at most every %.0f s)", self.host, self.port, exc,
+                            self.refusals.first_s, self.refusals.cap_s)
+        self.failed(wire, exc)
+
+    def taken(self) -> None:
+        """A SUBSCRIBE was confirmed (once per channel: nothing to do unless refusals were outstanding)."""
+        if self.refusals.since is None:
+            return
+        lasted = self.refusals.taken(time.monotonic())
+        if lasted is not None:
+            log.warning("Redis at %s:%d took the pub/sub subscription again after %.1fs of refusals",
+                        self.host, self.port, lasted)
+
     def failed(self, wire: _Wire, exc: Exception) -> None:
         """`wire` is done for: the read waiting on it gets `exc`; the next read connects again."""
         if wire.lost:
@@ -187,6 +252,9 @@ class LeanSub:
             if self._wire is not None and not self._wire.lost:
                 return
             self._wire = None
+            wait = self.refusals.wait_s(time.monotonic())
+            if wait > 0 and self._refusal is not None:  # not another connection to be refused at once
+                raise type(self._refusal)(f"{self._refusal} (tried again in {wait:.1f}s)")
             wire = await open_wire(lambda: _Wire(self), self.host, self.port, self.timeout_s)
             try:
                 if self.password is not None:
@@ -195,6 +263,9 @@ class LeanSub:
             except TimeoutError:
                 self.failed(wire, RedisTimeoutError("Redis did not answer AUTH"))
                 raise RedisTimeoutError(f"Redis at {self.host}:{self.port} did not answer AUTH in time") from None
+            except ResponseError as exc:  # AUTH refused: as a refused SUBSCRIBE
+                self.refused(wire, exc)
+                raise
             except BaseException:
                 self.failed(wire, RedisConnectionError("Redis refused the connection's set-up"))
                 raise
@@ -204,7 +275,7 @@ class LeanSub:
             if self.channels:
                 wire.send("SUBSCRIBE", *self.channels)
             self._connects += 1
-            if self._connects > 1:
+            if self._connects > 1 and self.refusals.since is None:  # else `taken` says it
                 log.warning("pub/sub connection to Redis at %s:%d made again: %d channel(s) subscribed again",
                             self.host, self.port, len(self.channels))
 
