@@ -139,11 +139,15 @@ case $what in node-vs-hub|all)
 esac
 case $what in profile-hub)
   # issue 18: py-spy (native frames) on each hub worker for 20 s in the middle of a fixed-rate run of
-  # the node-vs-hub scenario at RATE msgs/s (the knee); summarised by benchmarks/profile_summary.py
+  # the node-vs-hub scenario at RATE msgs/s (the knee); summarised by benchmarks/profile_summary.py.
+  # TARGET=relay-floor profiles the floor of the hub's per-message duties the same way
   rate=${RATE:-800}
-  name="profile-hub-$rate"
+  target=${TARGET:-hub}
+  name="profile-$target-$rate"
+  extra=()
+  [ "$target" = hub ] && extra=(--hub own --hub-workers 2)
   mkdir -p "$out/$name"
-  run "$name" 900 latency --target hub --hub own --hub-workers 2 --users 5000 --spawn-rate 250 \
+  run "$name" 900 latency --target "$target" "${extra[@]}" --users 5000 --spawn-rate 250 \
       --room-size 50 --msg-rate "$rate" --duration 50 --probe-every 10 --heartbeat 0 \
       --passive-read-every 2 --workers 2 &
   runner=$!

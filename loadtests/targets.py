@@ -200,4 +200,4 @@ def relay_floor(results: Path, env: dict[str, str]) -> Target:
                   BASELINES)
     url = f"ws://127.0.0.1:{port}/"
     return Target("relay-floor", url, health,
-                  f"baseline: the hub's per-message floor on picows (2 workers, pid {proc.pid}) at {url}", proc)
+                  f"baseline: the hub's per-message floor on picows (pid {proc.pid}) at {url}", proc)

@@ -19,6 +19,8 @@ import itertools
 import multiprocessing as mp
 import os
 import signal
+import socket
+import threading
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,6 +37,7 @@ from spotctl_sandbox.realtime.topics import Topic
 
 NS = "floor"
 USER_RATE = "100000/second"  # checked in Redis per message, like the hub's; out of the scenario's way
+SHARED_PORT = hasattr(socket, "SO_REUSEPORT")  # workers share the port (Linux); one worker elsewhere
 HEALTH = WSUpgradeResponse.create_ok_response(b'{"status":"ok"}')
 
 
@@ -104,31 +107,38 @@ class Listener(WSListener):
 
 
 def serve(host: str, port: int, redis_url: str, worker: int) -> None:
-    import uvloop
-
-    uvloop.run(_serve(host, port, Relay(redis_url, worker)))
+    try:
+        import uvloop
+    except ImportError:  # Windows: asyncio's own loop
+        asyncio.run(_serve(host, port, Relay(redis_url, worker)))
+    else:
+        uvloop.run(_serve(host, port, Relay(redis_url, worker)))
 
 
 async def _serve(host: str, port: int, relay: Relay) -> None:
     def route(request: Any) -> Any:
         return WSUpgradeResponseWithListener(HEALTH, None) if request.path == b"/health" else Listener(relay)
 
-    server = await ws_create_server(route, host, port, reuse_port=True)
+    server = await ws_create_server(route, host, port, reuse_port=SHARED_PORT)
     async with server:
         while True:
             relay.fan_out(await relay.sub.read(1.0, 1000, 256 * 1024))
 
 
 def main() -> None:
-    """RELAY_WORKERS processes on PORT (SO_REUSEPORT, like the hub's workers) until SIGTERM."""
+    """RELAY_WORKERS processes on PORT (SO_REUSEPORT, like the hub's workers; one where there is no
+    such option) until SIGTERM or SIGINT."""
     host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "8782"))
-    workers = int(os.environ.get("RELAY_WORKERS", "2"))
-    procs = [mp.get_context("fork").Process(target=serve, args=(host, port, os.environ["REDIS_URL"], i), daemon=True)
+    workers = int(os.environ.get("RELAY_WORKERS", "2")) if SHARED_PORT else 1
+    procs = [mp.Process(target=serve, args=(host, port, os.environ["REDIS_URL"], i), daemon=True)
              for i in range(workers)]
     for proc in procs:
         proc.start()
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})  # after the fork: not theirs
-    signal.sigwait({signal.SIGTERM, signal.SIGINT})
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):  # set after the workers started: theirs stay the default
+        signal.signal(signum, lambda *_: stop.set())
+    while not stop.wait(0.5) and all(proc.is_alive() for proc in procs):
+        pass
     for proc in procs:
         proc.terminate()
 
