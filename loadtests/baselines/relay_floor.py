@@ -7,7 +7,8 @@ own script), and in every worker a read of the bus, a decode of the envelope and
 local member of the room — with the cheapest parts at hand: picows (frames parsed and built in C) on
 uvloop, orjson, the hub's lean Redis connection and subscription. Left out: authentication, schema
 checks, replies, metrics, activity counts, breakers, backpressure, priorities, keepalive. So its
-figures are a lower bound for the hub's, not a design (docs/BENCHMARKS.md, issue 18, "The floor").
+figures are a lower bound for the hub's, not a design (docs/BENCHMARKS.md, issue 18, "Run 10 and the
+floor").
 
 Env: PORT, REDIS_URL, RELAY_WORKERS (2: the hub's count in node-vs-hub), HOST. GET /health answers 200.
 """
