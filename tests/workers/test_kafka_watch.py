@@ -105,7 +105,8 @@ def test_a_lost_log_is_told_from_the_backlogs_seen_and_told_once() -> None:
     assert lost.gone(kafka_watch.Backlog(0, {a: 7})) == []                 # b not assigned now: not lost
     assert lost.gone(kafka_watch.Backlog(0, {a: 6, b: 9})) == [a]          # below the highest seen (7)
     assert lost.gone(kafka_watch.Backlog(0, {a: 6, b: 9})) == []           # told once
-    assert lost.gone(kafka_watch.Backlog(0, {a: 0, b: 3}, beyond=[b])) == [b]  # a position past b's end
+    assert lost.gone(kafka_watch.Backlog(0, {a: 0, b: 3}, beyond=[b])) == [b, a]  # b's position past its end,
+    # and a's end below the highest seen in the same look: both are named
     assert lost.ends == {a: 0, b: 3}                                       # the history starts over
     assert lost.gone(kafka_watch.Backlog(2, {a: 2, b: 3})) == []           # the new log goes on
 

@@ -108,7 +108,9 @@ class LostLog:
         self.ends: dict[TopicPartition, int] = {}
 
     def gone(self, now: Backlog) -> list[TopicPartition]:
-        gone = now.beyond or shrunk(self.ends, now.ends)
+        # both kinds at once, each partition once: the callers seek every assigned partition anyway, but
+        # what they log (and a caller that seeks only these) must name all the broker lost
+        gone = list(dict.fromkeys([*now.beyond, *shrunk(self.ends, now.ends)]))
         if gone:
             self.ends = dict(now.ends)
         else:
