@@ -24,13 +24,12 @@ import socket
 import threading
 import time
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 import redis.asyncio as aioredis
 from picows import WSListener, WSMsgType, WSUpgradeResponse, WSUpgradeResponseWithListener, ws_create_server
 
-from spotctl_sandbox.common.leanredis import LeanRedis
+from spotctl_sandbox.common import leanredis
 from spotctl_sandbox.common.leansub import LeanSub, Message
 from spotctl_sandbox.hub.userlimit import UserLimit
 from spotctl_sandbox.realtime import bus, keys, protocol
@@ -46,10 +45,12 @@ class Relay:
     """One worker's rooms, its Redis connection and subscription."""
 
     def __init__(self, redis_url: str, worker: int) -> None:
-        url = urlsplit(redis_url)
-        self.lean = LeanRedis(url.hostname or "127.0.0.1", url.port or 6379, db=int((url.path or "/0")[1:] or 0))
-        self.sub = LeanSub.beside(self.lean)
-        self.limit = UserLimit(aioredis.from_url(redis_url), USER_RATE, self.lean)
+        client = aioredis.from_url(redis_url)
+        lean = leanredis.beside(client, 1.0)  # the hub's own way to its lean connection (hub/worker.py)
+        if lean is None:
+            raise SystemExit(f"relay-floor needs one Redis over plain TCP, not {redis_url}")
+        self.lean, self.sub = lean, LeanSub.beside(lean)
+        self.limit = UserLimit(client, USER_RATE, lean)
         self.rooms: dict[bytes, dict[str, Any]] = {}  # bus channel -> {connection id: transport} here
         self.worker, self.ids = worker, itertools.count()
 
