@@ -222,9 +222,7 @@ class LeanSub:
         self.failed(wire, exc)
 
     def taken(self) -> None:
-        """A SUBSCRIBE was confirmed (once per channel: nothing to do unless refusals were outstanding)."""
-        if self.refusals.since is None:
-            return
+        """A SUBSCRIBE was confirmed (once per channel: nothing to say unless refusals were outstanding)."""
         lasted = self.refusals.taken(time.monotonic())
         if lasted is not None:
             log.warning("Redis at %s:%d took the pub/sub subscription again after %.1fs of refusals",
