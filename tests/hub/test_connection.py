@@ -17,6 +17,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from spotctl_sandbox.common import tokens
 from spotctl_sandbox.hub import audit
+from spotctl_sandbox.realtime import keys
 from spotctl_sandbox.realtime.client import HubError
 
 from .conftest import Hub, UserFactory, next_of, token
@@ -133,6 +134,24 @@ async def test_the_oldest_connection_is_closed_over_the_per_user_cap(hub: Hub, r
     assert await asyncio.wait_for(conns[1].ping(), 5) is not None  # the others stay
     for ws in [*conns, newest]:
         await ws.close()
+
+
+async def test_a_connection_admitted_after_younger_ones_is_itself_closed_when_it_is_the_oldest(
+        hub: Hub, redis: aioredis.Redis, ns: str) -> None:
+    """Its worker checked its token last, but it opened first: the kick is for it, and it is told so
+    at once (a kick on the bus would come before it follows its own topic)."""
+    tok = await token(redis, hub, f"late-{ns}")
+    cap = int(hub.env.get("MAX_WS_CONNECTIONS_PER_USER", "5"))
+    users_set = keys.conns(ns, f"late-{ns}")
+    later = {f"{(time.time() + 60) * 1000 + i:018.3f}:younger{i}": time.time() for i in range(cap)}
+    await redis.zadd(users_set, later)  # admitted by other workers, but opened after it
+    async with connect(f"{hub.url}?token={tok}&ns={ns}") as ws:
+        told = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        assert told["type"] == "error" and told["content"]["code"] == "too_many_connections"
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), 5)
+    assert ws.close_code == 1008
+    assert set(await redis.zrange(users_set, 0, -1)) == {m.encode() for m in later}
 
 
 async def test_namespaces_are_isolated(user: UserFactory, ns: str) -> None:

@@ -18,6 +18,7 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import Event, Protocol, State
 from websockets.streams import StreamReader
 
+from spotctl_sandbox.realtime.clock import now_ms
 from spotctl_sandbox.realtime.topics import Topic
 
 from .core.fanout import encode_text
@@ -37,12 +38,15 @@ class HubConnection(ServerConnection):
 
     Any frame counts as a sign of life, not only the pong: a busy client is alive (keepalive.py).
     Messages are stamped when they are read off the socket, so rate limits judge when a client sent,
-    not when a stalled hub got round to it (connection.py).
+    not when a stalled hub got round to it (connection.py). `opened_ms` is when the socket was
+    accepted (websockets makes the connection then): a client's connections keep the order it opened
+    them in, whichever worker authenticates first (the per-user cap closes the oldest).
     """
 
     heard = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.opened_ms = now_ms()
         super().__init__(*args, **kwargs)
         # monotonic read times of messages not yet handled (a list: 56 bytes empty, a deque 10 times that,
         # and it rarely holds more than a frame or two)

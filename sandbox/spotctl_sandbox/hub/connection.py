@@ -34,7 +34,7 @@ from .core.presence import Presence
 from .core.ratelimit import ConnectionLimiter, Verdict
 from .features import MESSAGES, chat
 from .features.context import Context
-from .node import Hub
+from .node import OVER_CAP, Hub
 from .store import Database
 from .userlimit import UserLimit
 
@@ -60,7 +60,10 @@ class Server:
             return
         cfg = self.hub.cfg
         try:
-            await self.hub.register(conn)
+            if not await self.hub.register(conn):
+                self._error(conn, ErrorCode.TOO_MANY_CONNECTIONS, OVER_CAP)
+                conn.close_soon(CloseCode.POLICY, OVER_CAP)
+                return
             conn.send(protocol.frame("welcome", {
                 "conn_id": conn.id, "user_id": conn.user_id, "name": conn.name, "namespace": conn.ns,
                 "worker": self.hub.worker, "heartbeat_interval": cfg.settings.ws_heartbeat_interval,
@@ -91,14 +94,18 @@ class Server:
         except ValueError as exc:
             await reject(ws, ErrorCode.BAD_ENVELOPE, str(exc))
             return None
-        claims = await self.auth.authenticate(ws, ns, query.get("token", [None])[0])
+        in_query = query.get("token", [None])[0]
+        claims = await self.auth.authenticate(ws, ns, in_query)
         if claims is None:
             return None
         ws.forget_handshake()
         cfg = self.hub.cfg
+        # its place among the user's connections: when it asked to be let in (the handshake carried the
+        # token, or the auth frame came), not when this worker got round to checking it
+        connected_ms = ws.opened_ms if in_query is not None else protocol.now_ms()
         return Conn(id=uuid.uuid4().hex[:16], ns=ns, user_id=claims.user_id, name=display_name(claims.name),
                     ws=ws, limiter=ConnectionLimiter.create(cfg.conn_rate, cfg.conn_burst, cfg.max_strikes),
-                    connected_ms=protocol.now_ms(), resume_from=_resume_id(query),
+                    connected_ms=connected_ms, resume_from=_resume_id(query),
                     admin=Role.ADMIN in claims.roles)
 
     async def _cleanup(self, conn: Conn) -> None:

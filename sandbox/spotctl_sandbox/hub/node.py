@@ -39,6 +39,7 @@ from .presence import PresenceStore
 log = logging.getLogger("spotctl_sandbox.hub")
 
 BATCH = fanout.BATCH
+OVER_CAP = "too many connections: the oldest one is closed"  # the per-user cap's reason, kicked or refused
 OPEN = State.OPEN
 
 
@@ -108,16 +109,23 @@ class Hub:
 
     # --- connection lifecycle --------------------------------------------------------------------
 
-    async def register(self, conn: Conn) -> None:
-        """Count the connection for the user (closing the oldest over the cap) and subscribe its topic."""
+    async def register(self, conn: Conn) -> bool:
+        """Count the connection for the user (closing the oldest over the cap) and subscribe its topic.
+
+        False when `conn` is itself the oldest over the cap (it opened first but was admitted after
+        younger ones): the caller closes it, as a kick over the bus would reach only subscribed ones."""
         self.registry.add(conn)
         self.activity.connected(conn.ns)
         metrics.CONNECTIONS.labels(metrics.WORKER).inc()
-        for victim in await self.presence.arrive(conn, self.cfg.settings.max_ws_connections_per_user):
-            await self.publish(conn.ns, Topic.user(conn.user_id), fanout.KICK,
-                               {"conn_id": conn_id_of(victim),
-                                "reason": "too many connections: the oldest one is closed"})
+        victims = await self.presence.arrive(conn, self.cfg.settings.max_ws_connections_per_user)
+        for victim in victims:
+            if victim != conn.member:
+                await self.publish(conn.ns, Topic.user(conn.user_id), fanout.KICK,
+                                   {"conn_id": conn_id_of(victim), "reason": OVER_CAP})
+        if conn.member in victims:
+            return False
         await self.subscribe(conn, Topic.user(conn.user_id), replay=False)
+        return True
 
     async def deliver_pending(self, conn: Conn) -> int:
         """Notifications parked while the user was offline, highest priority first."""
