@@ -164,8 +164,9 @@ async def test_a_restarted_redis_fails_reads_while_down_then_every_held_channel_
     assert await every_channel_delivers(bus, held) == set(held)
 
     server.stop()
-    with pytest.raises(RedisConnectionError):  # the read waiting when the connection went
-        await bus.read_burst(timeout=5.0)
+    with pytest.raises(RedisConnectionError):  # the read waiting when the connection went, once the
+        while await bus.read_burst(timeout=5.0):  # probes read off it before (a channel probed twice) are taken
+            pass
     started = time.monotonic()
     with pytest.raises(RedisConnectionError):  # and each read while Redis is down, at once
         await bus.read_burst(timeout=5.0)
