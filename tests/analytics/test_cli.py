@@ -23,6 +23,9 @@ async def test_metrics_lists_queries_charts_and_refuses_unknown_names(api: Any, 
     unknown = cli("analytics", "metrics", "no_such_metric")
     assert unknown.returncode == 2 and "unknown metric 'no_such_metric'; known:" in unknown.stderr
     assert "Traceback" not in unknown.stderr
+    for odd in ("../default", "a/b"):  # a path, not a tenant: said so, never another endpoint's 404
+        refused = cli("analytics", "metrics", "plays", "--tenant", odd)
+        assert refused.returncode == 2 and f"tenant '{odd}': 1-64 letters" in refused.stderr, refused.stderr
 
     series = cli("analytics", "metrics", "cli_probe", "--tenant", tenant, "--since", "-5m", "-o", "json")
     assert series.returncode == 0, series.stderr

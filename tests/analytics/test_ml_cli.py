@@ -59,6 +59,8 @@ def test_ml_commands_say_what_is_wrong(env: dict[str, str], cli: Any) -> None:
     assert bad_param.returncode == 2 and "NAME=VALUE" in bad_param.stderr
     no_version = cli("analytics", "models", "anomaly_detector", "--promote", "99999")
     assert no_version.returncode == 2 and "has no version 99999" in no_version.stderr
+    a_path = cli("analytics", "models", "../../metrics", "--promote", "1")
+    assert a_path.returncode == 2 and "unknown model '../../metrics'" in a_path.stderr, a_path.stderr
     horizon = cli("analytics", "forecast", "--tenant", "x", "--horizon", "soon")
     assert horizon.returncode == 2 and "horizon 'soon'" in horizon.stderr
     bad_sim = cli("analytics", "simulate", "--tenants", ",", "--yes")

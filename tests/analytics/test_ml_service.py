@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
+from psycopg import sql
 
 from spotctl_sandbox.analytics.ml import history
 from spotctl_sandbox.analytics.ml.registry import ArtifactError, ModelManager, ModelNotTrained
@@ -66,6 +68,28 @@ def test_a_model_asked_for_before_training_says_how_to_train_it(ml_env: dict[str
         manager.get_model("anomaly_detector")
     with pytest.raises(KeyError, match="unknown model 'nope'; known: anomaly_detector"):
         manager.get_model("nope")
+
+
+@pytest.fixture
+def empty_db(ml_env: dict[str, str]) -> Iterator[str]:
+    """A database of this test's own with no table in it: a stack whose analytics never trained."""
+    name = f"spotctl_ml_test_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ml_env["DATABASE_URL"], autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        try:
+            yield ml_env["DATABASE_URL"].rsplit("/", 1)[0] + "/" + name
+        finally:
+            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def test_a_fresh_registry_answers_promote_forecast_and_listing_before_any_training(empty_db: str,
+                                                                                 tmp_path: Path) -> None:
+    """Each asked first of its own service (what a learner types first on a new stack)."""
+    with pytest.raises(LookupError, match=r"anomaly_detector has no version 1; versions: none \(train one\)"):
+        MLService(empty_db, tmp_path).promote("anomaly_detector", 1)
+    with pytest.raises(ModelNotTrained, match="spotctl analytics train predictive_analytics"):
+        MLService(empty_db, tmp_path).forecast("default")
+    assert MLService(empty_db, tmp_path).models() == []
 
 
 def test_lifecycle_train_version_promote_load(history_run: dict[str, Any], service: MLService,

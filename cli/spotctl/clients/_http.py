@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from types import TracebackType
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
 from spotctl.errors import SpotctlError
+
+
+def segment(value: str) -> str:
+    """`value` as one path segment, quoted whole: a '/' or '..' a user typed (a tenant, a model name)
+    names that thing to the server, which says what is wrong with it, instead of another endpoint."""
+    return quote(value, safe="")
 
 
 class NotRunning(SpotctlError):

@@ -92,10 +92,11 @@ def overview(client: httpx.Client, tenant: str, metric: str, since: str, step: s
     `step`), its forecast, the tenant's recent anomalies and the model registry. A part the API refuses
     (a model not trained: 409, an unknown tenant: 404, InfluxDB down: 503) is `<part>_error`, its reason
     in one line, and the other parts still come; the service unreachable raises (ServiceDown, from `api`)."""
+    from spotctl.clients._http import segment
     from spotctl.errors import SpotctlError
 
     requests: dict[str, tuple[str, dict[str, Any]]] = {
-        "series": (f"/analytics/metrics/{tenant}", {"metric": metric, "start": since, "step": step,
+        "series": (f"/analytics/metrics/{segment(tenant)}", {"metric": metric, "start": since, "step": step,
                                                      "window": "1m", "aggregation": "sum"}),
         "forecast": ("/analytics/ml/forecast", {"tenant": tenant, "metric": metric, "horizon": horizon}),
         "anomalies": ("/analytics/ml/anomalies", {"tenant": tenant, "limit": 50}),

@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from spotctl.clients._http import HttpClient, NotRunning
+from spotctl.clients._http import HttpClient, NotRunning, segment
 from spotctl.errors import SpotctlError, UsageError
 from spotctl.inspect.alerts_view import ManagedAlert, Matcher, RuleAlert, Silence
 from spotctl.inspect.metrics_view import Sample, Series
@@ -113,7 +113,7 @@ class AlertmanagerClient(HttpClient):
         return str(self._json("POST", "/api/v2/silences", json=body)["silenceID"])
 
     def expire(self, silence_id: str) -> None:
-        self._json("DELETE", f"/api/v2/silence/{silence_id}")
+        self._json("DELETE", f"/api/v2/silence/{segment(silence_id)}")
 
     def post(self, alerts: Iterable[Mapping[str, Any]]) -> None:
         """Send alerts as Prometheus would (labels, annotations, startsAt/endsAt)."""

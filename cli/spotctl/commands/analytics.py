@@ -49,6 +49,8 @@ def metrics_cmd(
     url: UrlOpt = None, token: TokenOpt = None, output: OutputOpt = OutputFormat.table,
 ) -> None:
     """A tenant's metric over time (windows the stream processor wrote to InfluxDB)."""
+    from spotctl.clients._http import segment
+
     with api(url, token) as client:
         if metric is None:
             found = answer(client.get("/analytics/metrics"))
@@ -57,7 +59,8 @@ def metrics_cmd(
             return
         params = {"metric": metric, "start": since, "end": until, "step": step, "window": window,
                   "aggregation": aggregation, "group_by": group_by}
-        data = answer(client.get(f"/analytics/metrics/{tenant}", params={k: v for k, v in params.items() if v}))
+        data = answer(client.get(f"/analytics/metrics/{segment(tenant)}",
+                                 params={k: v for k, v in params.items() if v}))
     if chart and output is OutputFormat.table:
         draw(data)
         return

@@ -91,13 +91,15 @@ def models(
     output: OutputOpt = OutputFormat.table,
 ) -> None:
     """The model registry: every version with its status, data window and evaluation."""
+    from spotctl.clients._http import segment
     from spotctl.errors import UsageError
 
     if promote is not None:
         if name is None:
             raise UsageError("--promote needs the model NAME", hint="spotctl analytics models NAME --promote N")
         with _client("admin") as client:
-            record = _answer(client.post(f"/analytics/ml/models/{name}/promote", json={"version": promote}))
+            record = _answer(client.post(f"/analytics/ml/models/{segment(name)}/promote",
+                                         json={"version": promote}))
         info(f"{record['name']} v{record['version']} is now promoted")
     with _client("viewer") as client:
         found = _answer(client.get("/analytics/ml/models", params={"name": name} if name else None))

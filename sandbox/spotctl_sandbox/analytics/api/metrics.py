@@ -119,7 +119,7 @@ async def aggregated(request: Request, who: Viewer, metric: str, start: Start = 
     return await run_query(request, q)
 
 
-@router.get("/{tenant_id}")
+@router.get("/{tenant_id:path}")  # a "/" in it: refused by the tenant rule, not a bare 404
 async def by_tenant(tenant_id: str, request: Request, who: Viewer, metric: str = "plays", start: Start = None,
                     end: End = None, step: str = "1m", aggregation: str | None = None, window: str | None = None,
                     group_by: str | None = None) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from typing import Any
 import joblib
 import psycopg
 
+from spotctl_sandbox.analytics.ml import store
 from spotctl_sandbox.analytics.ml.anomaly import AnomalyDetector
 from spotctl_sandbox.analytics.ml.forecast import PredictiveAnalytics
 from spotctl_sandbox.analytics.ml.segments import BehaviorAnalyzer
@@ -114,9 +115,16 @@ class ModelManager:
         self._loaded: dict[str, tuple[int, Any]] = {}  # name -> (version, model)
         self._checked: dict[str, float] = {}  # name -> monotonic time the registry was last asked
         self._lock = threading.Lock()
+        self._migrated = False
 
-    def _connect(self) -> psycopg.Connection[Any]:
-        return psycopg.connect(self.database_url, autocommit=True, connect_timeout=5)
+    def connect(self) -> psycopg.Connection[Any]:
+        """A connection to the registry's database, its tables made on the first: on a fresh stack
+        the first ask may be a promote or a forecast, not a training (that was an UndefinedTable 500)."""
+        conn = psycopg.connect(self.database_url, autocommit=True, connect_timeout=5)
+        if not self._migrated:
+            store.migrate(conn)
+            self._migrated = True
+        return conn
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -133,7 +141,7 @@ class ModelManager:
         sha = _sha256(tmp)
         final: Path | None = None
         try:
-            with self._connect() as conn, conn.transaction():
+            with self.connect() as conn, conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_BASE + MODEL_NAMES.index(name),))
                 row = conn.execute("SELECT coalesce(max(version), 0) + 1, bool_or(status = 'promoted') "
                                    "FROM analytics_models WHERE name = %s", (name,)).fetchone()
@@ -169,7 +177,7 @@ class ModelManager:
     def promote(self, name: str, version: int) -> ModelRecord:
         if name not in MODEL_CLASSES:
             raise UnknownModel(name)
-        with self._connect() as conn, conn.transaction():
+        with self.connect() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_BASE + MODEL_NAMES.index(name),))
             exists = conn.execute("SELECT 1 FROM analytics_models WHERE name = %s AND version = %s",
                                   (name, version)).fetchone()
@@ -189,7 +197,7 @@ class ModelManager:
     def list_models(self, name: str | None = None) -> list[ModelRecord]:
         if name is not None and name not in MODEL_CLASSES:
             raise UnknownModel(name)
-        with self._connect() as conn:
+        with self.connect() as conn:
             rows = conn.execute(f"SELECT {COLUMNS} FROM analytics_models" + (" WHERE name = %s" if name else "")
                                 + " ORDER BY name, version DESC", (name,) if name else ()).fetchall()
         return [_record(r) for r in rows]
@@ -198,7 +206,7 @@ class ModelManager:
 
     def load_all_models(self) -> dict[str, int]:
         """Load every promoted model into memory; returns name -> version of what was loaded."""
-        with self._connect() as conn:
+        with self.connect() as conn:
             rows = conn.execute("SELECT name, version, artifact_path, artifact_sha256 FROM analytics_models "
                                 "WHERE status = 'promoted'").fetchall()
         loaded = {}
@@ -237,7 +245,7 @@ class ModelManager:
             fresh = now - self._checked.get(name, -RECHECK_S) < RECHECK_S
         if held is not None and fresh:
             return held
-        with self._connect() as conn:
+        with self.connect() as conn:
             row = conn.execute("SELECT version, artifact_path, artifact_sha256 FROM analytics_models "
                                "WHERE name = %s AND status = 'promoted'", (name,)).fetchone()
         with self._lock:

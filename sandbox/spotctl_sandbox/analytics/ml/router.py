@@ -112,7 +112,7 @@ def create_router(viewer: Callable[..., Any], analyst: Callable[..., Any], admin
         """Every version of every model (or of `name`), newest first, with params, metrics and data window."""
         return [r.as_dict() for r in await _run(_service(request).models, name)]
 
-    @router.post("/models/{name}/promote", dependencies=as_admin)
+    @router.post("/models/{name:path}/promote", dependencies=as_admin)  # "/" in it: "no model"
     async def promote(name: str, body: PromoteIn, request: Request) -> dict[str, Any]:
         """Make a version the live one (the previous one is retired)."""
         record = await _run(_service(request).promote, name, body.version)

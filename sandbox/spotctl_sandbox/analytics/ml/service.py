@@ -106,14 +106,9 @@ class MLService:
     def __init__(self, database_url: str, models_dir: Path | None = None) -> None:
         self.database_url = database_url
         self.manager = ModelManager(database_url, models_dir)
-        self._migrated = False
 
     def connect(self) -> psycopg.Connection[Any]:
-        conn = psycopg.connect(self.database_url, autocommit=True, connect_timeout=5)
-        if not self._migrated:
-            store.migrate(conn)
-            self._migrated = True
-        return conn
+        return self.manager.connect()
 
     # -- training --------------------------------------------------------------------------------
 
@@ -213,8 +208,6 @@ class MLService:
         return record
 
     def models(self, name: str | None = None) -> list[ModelRecord]:
-        with self.connect():
-            pass  # the registry table exists before it is read
         return self.manager.list_models(name)
 
     # -- live scoring and anomalies --------------------------------------------------------------
