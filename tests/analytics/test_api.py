@@ -236,3 +236,37 @@ async def test_a_role_granted_through_the_api_opens_the_analytics_routes(stack: 
     posted = await api.post("/analytics/metrics", headers=_auth(after["access_token"]),
                             json={"name": "granted_probe", "value": 1, "tenant_id": "granted"})
     assert posted.status_code == 201, posted.text
+
+
+async def test_a_metric_the_processor_writes_but_has_not_yet_is_said_to_be_not_counted_yet(
+        env: dict[str, str], redis: Any, mint: Mint) -> None:
+    """The metrics routes over an InfluxDB database of this test's own, empty as on a fresh stack:
+    `plays` is the processor's and has no point yet (said so, with how to make some), `nonesuch`
+    is nobody's (unknown, with what exists)."""
+    from types import SimpleNamespace
+
+    from fastapi import FastAPI
+
+    from spotctl_sandbox.analytics.api import errors, metrics
+    from spotctl_sandbox.analytics.api.auth import RateLimiter
+    from spotctl_sandbox.analytics.storage.timeseries import TimeSeriesStorage
+
+    config = SimpleNamespace(settings=SimpleNamespace(jwt_secret=env["JWT_SECRET"]))
+    influx = TimeSeriesStorage(env["INFLUXDB_URL"], f"m{uuid.uuid4().hex[:8]}", redis)
+    await influx.connect()  # as the service does when it starts: the database made, empty
+    app = FastAPI()
+    errors.install(app)
+    app.include_router(metrics.router)
+    app.state.engine = SimpleNamespace(redis=redis, config=config, storage=SimpleNamespace(time_series=influx))
+    app.state.limiter = RateLimiter(env["REDIS_URL"], "600/minute")
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://a") as client:
+            viewer = _auth(await mint("viewer"))
+            plays = await client.get("/analytics/metrics/default", params={"metric": "plays"}, headers=viewer)
+            assert plays.status_code == 404
+            assert plays.json()["detail"].startswith("no plays counted yet") and "scenario run play" in plays.text
+            odd = await client.get("/analytics/metrics/default", params={"metric": "nonesuch"}, headers=viewer)
+            assert odd.status_code == 404 and odd.json()["detail"].startswith("unknown metric 'nonesuch'")
+    finally:
+        await influx.query(f'DROP DATABASE "{influx.database}"')
+        await influx.close()

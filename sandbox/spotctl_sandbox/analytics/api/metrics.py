@@ -11,10 +11,13 @@ from pydantic import BaseModel, Field, model_validator
 from spotctl_sandbox.analytics.api.auth import Analyst, Viewer
 from spotctl_sandbox.analytics.api.errors import ApiError, unknown
 from spotctl_sandbox.analytics.core.metrics_collector import KINDS, MetricError
+from spotctl_sandbox.analytics.processing.points import BREAKDOWNS
+from spotctl_sandbox.analytics.processing.windows import SERIES
 from spotctl_sandbox.analytics.storage.queries import MetricQuery, QueryError, instant
 from spotctl_sandbox.analytics.storage.timeseries import InfluxRejected
 
 router = APIRouter(prefix="/analytics/metrics", tags=["metrics"])
+COUNTED = frozenset(SERIES) | BREAKDOWNS.keys()  # what the stream processor writes, before it has any
 CATALOG_TTL_S = 5.0
 
 
@@ -82,6 +85,10 @@ async def discover(request: Request, who: Viewer) -> dict[str, list[str]]:
 
 async def run_query(request: Request, q: MetricQuery) -> dict[str, Any]:
     found = await catalog(request)
+    if q.metric in COUNTED and q.metric not in found["metrics"]:
+        raise ApiError(404, f"no {q.metric} counted yet: the stream processor writes it from the events of "
+                            "that kind (play a song: `spotctl scenario run play`; a history: `spotctl analytics "
+                            "simulate --yes`)", known=found["metrics"])
     if q.metric not in found["metrics"]:
         raise unknown("metric", q.metric, found["metrics"])
     if q.tenant is not None and q.tenant not in found["tenants"]:
