@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 import redis.asyncio as aioredis
 
+from spotctl_sandbox.realtime import keys
 from spotctl_sandbox.realtime.client import HubClient
 from spotctl_sandbox.realtime.publish import notification_status, publish_notification
 
@@ -93,3 +96,26 @@ async def test_preferences_route_and_localise(user: UserFactory, redis: aioredis
 async def test_unknown_priority_is_a_clear_error(redis: aioredis.Redis) -> None:
     with pytest.raises(ValueError, match="priority must be one of"):
         await publish_notification(redis, "u", title="t", body="b", priority="URGENT")
+
+
+async def test_each_external_channel_is_recorded_queued_before_its_job_exists(
+        redis: aioredis.Redis, ns: str) -> None:
+    """A worker marks its channel delivered as soon as the sink answered: a "queued" written after the
+    job was added could land after that and undo it (test_hub_jobs's tracking stayed "queued" under
+    load). So Redis must see the record with every channel queued before it sees any job, and no
+    channel written after."""
+    uid = f"mailed-{ns}"
+    await redis.hset(keys.prefs(ns, uid), mapping={"channels": "websocket,email,push", "locale": "en"})
+    seen: list[str] = []
+    async with redis.monitor() as monitor:  # every command Redis runs, in the order it runs them
+        nid = await publish_notification(redis, uid, title="t", body="b", priority="HIGH", namespace=ns)
+        await redis.echo(f"published {nid}")  # after everything publish_notification sent
+        while (command := (await asyncio.wait_for(monitor.next_command(), 10))["command"]) != f"ECHO published {nid}":
+            if nid in command:
+                seen.append(command)
+    record = keys.notification(ns, nid)
+    jobs = [i for i, c in enumerate(seen) if c.split()[0] in ("EVALSHA", "EVAL")]  # BullMQ adds by script
+    writes = [(i, field) for i, c in enumerate(seen) if c.startswith(f"HSET {record} ")
+              for field in ("channel:email", "channel:push") if field in c.split()]
+    assert jobs and sorted(field for _, field in writes) == ["channel:email", "channel:push"]
+    assert all(i < jobs[0] for i, _ in writes), f"a channel was written after a job was added: {seen}"

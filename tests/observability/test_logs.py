@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import time
 
 import pytest
 
@@ -82,6 +83,51 @@ def test_a_trace_is_one_ids_lines_in_the_order_their_work_began() -> None:
              parse("gateway", '{"ts": 1796205600.26, "msg": "request", "correlation_id": "c1", "request_s": 0.2}'),
              parse("api", '{"ts": "2026-12-02T10:00:00.100Z", "msg": "other request", "correlation_id": "c2"}')]
     assert [line.service for line in trace(lines, "c1")] == ["gateway", "api", "workers"]
+
+
+def test_the_gateway_comes_before_the_api_it_called_within_the_same_millisecond() -> None:
+    """The lines of a run where test_tracing failed under load: both written in the same millisecond, the
+    API's `ts` cut to it (its end was later within it), so ts - ms put the API 0.3 ms before the gateway.
+    The API's `began` says when it really began: after the gateway."""
+    gateway = parse("gateway", '{"ts":1796293433.578,"msg":"POST /api/songs/1000003/play -> 200",'
+                               '"correlation_id":"c1","request_s":0.015}')
+    api = {"ts": "2026-12-03T10:23:53.578Z", "msg": "POST /api/songs/1000003/play -> 200 in 15.3 ms",
+           "correlation_id": "c1", "ms": 15.3}
+    assert [line.service for line in trace([parse("api", json.dumps(api)), gateway], "c1")] == ["api", "gateway"]
+    began = parse("api", json.dumps({**api, "began": 1796293433.563401}))
+    assert [line.service for line in trace([began, gateway], "c1")] == ["gateway", "api"]
+
+
+async def test_the_api_access_line_says_when_its_request_began() -> None:
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from spotctl_sandbox.api.correlation import Correlation
+
+    async def play(request: object) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logs.JsonFormatter("api"))
+    access = logging.getLogger("spotctl_sandbox.api.access")
+    level = access.level
+    access.addHandler(handler)
+    access.setLevel(logging.INFO)
+    try:
+        before = time.time()
+        app = Correlation(Starlette(routes=[Route("/play", play, methods=["POST"])]))
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as client:
+            assert (await client.post("/play")).status_code == 200
+        after = time.time()
+    finally:
+        access.removeHandler(handler)
+        access.setLevel(level)
+    line = parse("api", stream.getvalue().splitlines()[-1])
+    assert line.msg.startswith("POST /play -> 200") and before <= line.extra["began"] <= after
+    assert line.started == line.extra["began"]
 
 
 def test_people_read_json_lines_as_time_level_message_and_id() -> None:

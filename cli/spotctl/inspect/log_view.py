@@ -33,7 +33,13 @@ class LogLine:
     @property
     def started(self) -> float | None:
         """When the work it reports began: access lines are written at the end of a request and say how
-        long it took (the gateway's `request_s`, the API's `ms`), so a trace can put them first."""
+        long it took (the gateway's `request_s`, the API's `ms`), so a trace can put them first. The
+        API's line also says when it `began` (epoch seconds to the microsecond): its `ts` is cut to the
+        millisecond, so ts - ms can fall up to 1 ms early, before the gateway's start for the same
+        request (nginx states its start to the millisecond, never late)."""
+        began = self.extra.get("began")
+        if isinstance(began, int | float) and not isinstance(began, bool):
+            return float(began)
         if self.ts is None:
             return None
         took = self.extra.get("request_s")

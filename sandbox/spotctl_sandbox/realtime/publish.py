@@ -57,6 +57,10 @@ async def publish_notification(redis: AsyncAnyRedis, user_id: str, *, title: str
     record: dict[FieldT, EncodableT] = {
         "id": nid, "user_id": str(user_id), "status": "sent", "priority": level.name, "kind": kind,
         "channels": ",".join(sorted(c.value for c in channels)), "created_at": str(created), "body": body_json}
+    external = sorted(c.value for c in channels if c is not Channel.WEBSOCKET)
+    # recorded queued before a job exists: a worker marks its channel delivered once it is done, and
+    # a "queued" written after the job was added could land after that and undo it
+    record.update({f"channel:{channel}": "queued" for channel in external})
     correlation = logs.current()
     if correlation:  # the hub's line in `spotctl trace` when it is delivered
         record[logs.FIELD] = correlation
@@ -71,7 +75,6 @@ async def publish_notification(redis: AsyncAnyRedis, user_id: str, *, title: str
             pipe.expire(keys.pending(ns, str(user_id)), NOTIFICATION_TTL_S)
             bus.publish_payload(pipe, shard, keys.channel(ns, topic), protocol.bus_payload(nid, body_json))
         await pipe.execute()
-    external = sorted(c.value for c in channels if c is not Channel.WEBSOCKET)
     if external:
         await _enqueue_external(redis, ns, str(user_id), nid, external, content)
     if logs.current():
@@ -81,7 +84,10 @@ async def publish_notification(redis: AsyncAnyRedis, user_id: str, *, title: str
 
 async def _enqueue_external(redis: AsyncAnyRedis, ns: str, user_id: str, nid: str, channels: list[str],
                             content: dict[str, Any]) -> None:
-    """One BullMQ job per channel: `email` for email, `push` for push and SMS (the push sink)."""
+    """One BullMQ job per channel: `email` for email, `push` for push and SMS (the push sink).
+
+    The record already says each channel is queued (publish_notification): nothing is written to it
+    here, so a worker's "delivered" is never overwritten."""
     from bullmq import Queue
 
     queue = Queue(contract.Q_NOTIFICATIONS, {"connection": redis, "prefix": contract.bull_prefix(bus.sharded(redis))})
@@ -92,7 +98,6 @@ async def _enqueue_external(redis: AsyncAnyRedis, ns: str, user_id: str, nid: st
                                          "priority": content["priority"], "kind": content["kind"],
                                          "locale": content["locale"], "data": content["data"]}),
                         contract.job_options(priority=4 - content["level"]))
-        await redis.hset(keys.notification(ns, nid), f"channel:{channel}", "queued")
 
 
 async def notification_status(redis: AsyncAnyRedis, notification_id: str,
