@@ -8,6 +8,8 @@ them as a producer would (auto-creation through a metadata request, else an expl
 each partition's end: a restarted broker takes a commit of the old offsets that was issued before it
 went (aiokafka retries a commit until it lands), so after a loss the group's committed offsets
 cannot be trusted, past the end of the new log or not; `FromTheStart` reads it from the beginning.
+Offsets cannot tell a new log that producers refilled past the consumer's position before a look:
+`kafka_tails` tells it from the last record read, read again.
 """
 
 from __future__ import annotations

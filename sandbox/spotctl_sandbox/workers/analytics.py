@@ -271,9 +271,12 @@ class Analytics:
             return
         await kafka_tails.rewind(consumer, self._tails, parts)
         self._lost_log.forget(parts)
-        async with self.deps.pg.connection() as conn:
-            for tp in parts:
-                await conn.execute(TAIL_SQL, (names.ANALYTICS_GROUP, tp.topic, tp.partition, kafka_tails.START))
+        try:  # if PostgreSQL is down, a consumer started later finds the old tails: a mismatch, read again
+            async with self.deps.pg.connection() as conn:
+                for tp in parts:
+                    await conn.execute(TAIL_SQL, (names.ANALYTICS_GROUP, tp.topic, tp.partition, kafka_tails.START))
+        except transient_errors() as exc:
+            log.warning("analytics: the rewound tails were not stored (%r)", exc)
 
     async def _apply(self, records: list[ConsumerRecord]) -> int:
         """Apply every new event in one transaction, with the mark of each partition's last record;
