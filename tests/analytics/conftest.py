@@ -106,12 +106,18 @@ async def make_topics(bootstrap: str, names: list[str], partitions: int = 1) -> 
         await admin.close()
 
 
-async def produce(bootstrap: str, records: list[tuple[str, bytes]], partition: int | None = None) -> None:
+async def produce(bootstrap: str, records: list[tuple[str, bytes]], partition: int | None = None,
+                  singly: bool = False) -> None:
+    """`singly`: one request (one batch) per record, as the API sends its events; tansu's end offsets
+    are the last batch's base offset + 1, right only then."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
     await producer.start()
     try:
         for topic, value in records:
-            await producer.send(topic, value, partition=partition)
+            if singly:
+                await producer.send_and_wait(topic, value, partition=partition)
+            else:
+                await producer.send(topic, value, partition=partition)
         await producer.flush()
     finally:
         await producer.stop()

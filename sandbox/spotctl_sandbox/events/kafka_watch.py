@@ -8,6 +8,8 @@ them as a producer would (auto-creation through a metadata request, else an expl
 each partition's end: a restarted broker takes a commit of the old offsets that was issued before it
 went (aiokafka retries a commit until it lands), so after a loss the group's committed offsets
 cannot be trusted, past the end of the new log or not; `FromTheStart` reads it from the beginning.
+Offsets cannot tell a new log that producers refilled past the consumer's position before a look:
+`kafka_tails` tells it from the last record read, read again.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 
 from spotctl_sandbox.common import bounded
+from spotctl_sandbox.events.kafka_tails import Tails
 
 log = logging.getLogger(__name__)
 
@@ -71,12 +74,17 @@ class Backlog:
 
 async def backlog(consumer: AIOKafkaConsumer, timeout_s: float = 3.0) -> Backlog:
     """The backlog behind the consumer's positions, each partition's end, and the partitions whose
-    position lies beyond their end. Nothing assigned (yet) is no backlog: a joining group is not stalled."""
+    position lies beyond their end. Nothing assigned (yet) is no backlog: a joining group is not stalled.
+
+    An end is the higher of ListOffsets' and the high watermark of the consumer's last fetch: tansu
+    0.6's ListOffsets answers the last batch's base offset + 1 (4 for a log of 5 records written in
+    batches of 3 and 2), which put a consumer at the true end "past" it, a lost log on every look."""
     assigned = list(consumer.assignment())
     if not assigned:
         return Backlog(0)
     try:
-        ends = await asyncio.wait_for(consumer.end_offsets(assigned), timeout_s)
+        listed = await asyncio.wait_for(consumer.end_offsets(assigned), timeout_s)
+        ends = {tp: max(end, consumer.highwater(tp) or 0) for tp, end in listed.items()}
         total, beyond = 0, []
         for tp in assigned:
             position = await asyncio.wait_for(consumer.position(tp), timeout_s)
@@ -118,6 +126,12 @@ class LostLog:
                 self.ends[tp] = max(end, self.ends.get(tp, 0))
         return gone
 
+    def forget(self, partitions: Sequence[TopicPartition]) -> None:
+        """Partitions read from their beginning for a loss told elsewhere (`kafka_tails`): the ends
+        seen were the old log's, and a new log shorter than them is no second loss."""
+        for tp in partitions:
+            self.ends.pop(tp, None)
+
 
 def shrunk(seen: dict[TopicPartition, int], now: dict[TopicPartition, int]) -> list[TopicPartition]:
     """Partitions whose end went back: the broker lost its log, whatever the positions say (a commit
@@ -127,10 +141,11 @@ def shrunk(seen: dict[TopicPartition, int], now: dict[TopicPartition, int]) -> l
 
 class FromTheStart(ConsumerRebalanceListener):
     """Reads the next assignment's partitions from their beginning instead of the group's committed
-    offsets, which a broker that lost its log may hold stale (see `shrunk`)."""
+    offsets, which a broker that lost its log may hold stale (see `shrunk`). Otherwise the positions
+    of a new assignment are the committed offsets: `tails` (if given) is told to check them."""
 
-    def __init__(self, consumer: AIOKafkaConsumer, pending: bool) -> None:
-        self.consumer, self.pending = consumer, pending
+    def __init__(self, consumer: AIOKafkaConsumer, pending: bool, tails: Tails | None = None) -> None:
+        self.consumer, self.pending, self.tails = consumer, pending, tails
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         pass
@@ -139,4 +154,8 @@ class FromTheStart(ConsumerRebalanceListener):
         if self.pending and assigned:
             self.pending = False
             await self.consumer.seek_to_beginning(*assigned)
+            if self.tails is not None:
+                self.tails.rewound(assigned)
             log.warning("kafka: the broker lost its log: read %d partition(s) from their beginning", len(assigned))
+        elif self.tails is not None:
+            self.tails.doubt()

@@ -8,6 +8,9 @@ the batch's transactions, and a store outage retries the same batch: nothing con
 A watchdog heals the consumer after a broker restart (topics recreated, a fresh consumer that rejoins
 the group and resumes from the committed offsets; a position beyond the end of the log the broker
 lost goes back to its beginning) and reports `stalled` while records wait and none gets processed.
+Whether the log is still the one read is also told from the last record applied per partition
+(`kafka_tails`), read again after any lost connection and at each start: its mark is written with
+the batch's effects (analytics_kafka_tails), as the broker may have taken commits of the old log.
 """
 
 from __future__ import annotations
@@ -22,13 +25,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
 from spotctl_sandbox import contract as names
 from spotctl_sandbox.common import bounded, logs
-from spotctl_sandbox.events import kafka_watch
+from spotctl_sandbox.events import kafka_tails, kafka_watch
 from spotctl_sandbox.events.topics import Topic
 from spotctl_sandbox.workers import metrics
 from spotctl_sandbox.workers.deps import Deps
@@ -47,6 +50,11 @@ STOP_BOUND_S = 10.0  # an old consumer that takes longer to stop is left behind
 MARK_SQL = "INSERT INTO analytics_processed_events (event_id, topic) VALUES (%s, %s) ON CONFLICT DO NOTHING"
 PLAY_SQL = "UPDATE songs SET play_count = play_count + 1 WHERE id = %s"
 # Also written by the `update_recently_played` job for the same play: the unique key makes it one row.
+TAIL_SQL = """
+INSERT INTO analytics_kafka_tails (grp, topic, partition, mark) VALUES (%s, %s, %s, %s)
+ON CONFLICT (grp, topic, partition) DO UPDATE SET mark = EXCLUDED.mark
+"""
+TAILS_SQL = "SELECT topic, partition, mark FROM analytics_kafka_tails WHERE grp = %s"
 HISTORY_SQL = """
 INSERT INTO listening_history (user_id, song_id, played_at)
 SELECT u.id, s.id, %(at)s FROM users u, songs s WHERE u.id = %(user)s AND s.id = %(song)s
@@ -87,6 +95,7 @@ class Analytics:
         self._kafka_trouble_since: float | None = None  # first of an unbroken run of Kafka errors
         self._lost_log = kafka_watch.LostLog()
         self._log_lost = False  # the next consumer reads from the beginning, not the committed offsets
+        self._tails = kafka_tails.Tails()  # the last record applied per partition, as stored
         self.heals = 0
         deps.health.add(self.name)
 
@@ -95,7 +104,9 @@ class Analytics:
         return self.deps.config.settings.kafka_bootstrap_servers
 
     async def run(self) -> None:
-        self._consumer = await until_ready(self.deps.health, self.name, "kafka", self._start_consumer)
+        # the schema worker applies analytics_kafka_tails beside this start: wait for it as for an outage
+        self._consumer = await until_ready(self.deps.health, self.name, "kafka", self._start_consumer,
+                                           also=(psycopg.errors.UndefinedTable,))
         self._running()
         self._task = asyncio.create_task(self._loop(), name="analytics")
         self._watch = asyncio.create_task(self._watchdog(), name="analytics-watchdog")
@@ -108,6 +119,9 @@ class Analytics:
         # Subscribing to topics that do not exist works, but a broker that lost them never brings the
         # group back by itself: make them exist first, as the producers' auto-creation would.
         await kafka_watch.ensure_topics(self._bootstrap, names.ANALYTICS_TOPICS, self._partitions)
+        async with self.deps.pg.connection() as conn:  # the tails stored with what was applied, maybe by
+            rows = await (await conn.execute(TAILS_SQL, (names.ANALYTICS_GROUP,))).fetchall()  # another member
+        self._tails.marks = {TopicPartition(t, p): m for t, p, m in rows}
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap,
             group_id=names.ANALYTICS_GROUP, client_id="spotctl-analytics", enable_auto_commit=False,
@@ -116,9 +130,11 @@ class Analytics:
             # a member left over from before a broker restart for the whole of it
             session_timeout_ms=6000, heartbeat_interval_ms=1000,
         )
+        kafka_tails.watch_connections(consumer, self._tails)
+        self._tails.doubt()
         await kafka_watch.start(consumer, "analytics", START_BOUND_S, STOP_BOUND_S)
         consumer.subscribe(list(names.ANALYTICS_TOPICS),
-                           listener=kafka_watch.FromTheStart(consumer, pending=self._log_lost))
+                           listener=kafka_watch.FromTheStart(consumer, pending=self._log_lost, tails=self._tails))
         self._log_lost = False
         for topic in names.ANALYTICS_TOPICS:
             parts = consumer.partitions_for_topic(topic)
@@ -161,8 +177,12 @@ class Analytics:
                 self._kafka_error(exc)
                 await asyncio.sleep(1)
                 continue
+            rewind: list[TopicPartition] = []
+            if self._tails.suspect:  # a lost connection, a new consumer or assignment: the log the same?
+                batch, rewind = await kafka_tails.settle(consumer, self._bootstrap, self._tails, batch, "analytics")
             records = [r for part in batch.values() for r in part]
             if not records:
+                await self._rewind(consumer, rewind)
                 continue
             retrying = AsyncRetrying(retry=retry_if_exception_type(transient_errors()),
                                      wait=wait_exponential_jitter(initial=0.5, max=10), reraise=True,
@@ -170,6 +190,8 @@ class Analytics:
                                          self.name, WorkerState.WAITING, f"postgres: {s.outcome.exception()!r}"
                                          if s.outcome else "postgres down"))
             applied: int = await retrying(self._apply, records)
+            self._tails.saw(records)
+            await self._rewind(consumer, rewind)
             try:
                 await consumer.commit()  # if this fails the events come again and are skipped as seen
                 self._kafka_trouble_since = None
@@ -210,7 +232,7 @@ class Analytics:
             assigned = list(consumer.assignment())
             log.warning("analytics: the broker lost its log (%s): %d partition(s) read from their beginning",
                         ", ".join(f"{tp.topic}/{tp.partition}" for tp in gone), len(assigned))
-            await consumer.seek_to_beginning(*assigned)
+            await self._rewind(consumer, assigned)
             return
         waiting = now.waiting
         if lost:
@@ -237,15 +259,33 @@ class Analytics:
             await bounded.within(old.stop(), STOP_BOUND_S, "analytics: the old consumer's stop")
         # a broker that has just restarted answers with Kafka errors of every kind for a while
         self._consumer = await until_ready(self.deps.health, self.name, "kafka", self._start_consumer,
-                                           also=(KafkaError,))
+                                           also=(KafkaError, psycopg.errors.UndefinedTable))
         self._kafka_trouble_since = None
         self._running(f"consumer rebuilt after: {why}")
         self._task = asyncio.create_task(self._loop(), name="analytics")
 
+    async def _rewind(self, consumer: AIOKafkaConsumer, parts: list[TopicPartition]) -> None:
+        """Read `parts` from their beginning: their tails (in memory and stored) start over, and the
+        ends seen were the old log's."""
+        if not parts:
+            return
+        await kafka_tails.rewind(consumer, self._tails, parts)
+        self._lost_log.forget(parts)
+        try:  # if PostgreSQL is down, a consumer started later finds the old tails: a mismatch, read again
+            async with self.deps.pg.connection() as conn:
+                for tp in parts:
+                    await conn.execute(TAIL_SQL, (names.ANALYTICS_GROUP, tp.topic, tp.partition, kafka_tails.START))
+        except transient_errors() as exc:
+            log.warning("analytics: the rewound tails were not stored (%r)", exc)
+
     async def _apply(self, records: list[ConsumerRecord]) -> int:
-        """Apply every new event in one transaction; return how many were new."""
+        """Apply every new event in one transaction, with the mark of each partition's last record;
+        return how many were new."""
         applied = 0
+        tails = {(r.topic, r.partition): kafka_tails.mark(r) for r in records}
         async with self.deps.pg.connection() as conn, conn.transaction():
+            for (topic, partition), tail in tails.items():
+                await conn.execute(TAIL_SQL, (names.ANALYTICS_GROUP, topic, partition, tail))
             for record in records:
                 try:
                     effects = Effects.of(record)

@@ -8,7 +8,7 @@ counted exactly once: the ones before the checkpoint are in the panes, the ones 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -32,6 +32,10 @@ class Checkpoint:
     offsets: dict[str, int]   # "topic:partition" -> the next offset to read
     meta: dict[str, Any]
     panes: dict[tuple[str, int], dict[str, Any]]
+    tails: dict[str, str] = field(default_factory=dict)  # "topic:partition" -> the last record's mark
+
+
+TAILS = "kafka_tails"  # in the state's meta: a checkpoint without it (older) is read as having none
 
 
 def tp_key(topic: str, partition: int) -> str:
@@ -53,16 +57,22 @@ class StateManager:
             cur = await conn.execute("SELECT tenant, pane_start, data FROM analytics_state_panes "
                                      "WHERE consumer = %s", (self.consumer,))
             panes = {(t, int(s)): d for t, s, d in await cur.fetchall()}
-        return Checkpoint(offsets={k: int(v) for k, v in row[0].items()}, meta=row[1], panes=panes)
+        meta = dict(row[1])
+        tails = meta.pop(TAILS, None) or {}
+        return Checkpoint(offsets={k: int(v) for k, v in row[0].items()}, meta=meta, panes=panes,
+                          tails={k: str(v) for k, v in tails.items()})
 
-    async def save(self, windows: StreamWindows, offsets: dict[str, int]) -> None:
-        """Persist what changed since the last save plus the offsets it corresponds to, atomically.
+    async def save(self, windows: StreamWindows, offsets: dict[str, int], tails: dict[str, str] | None = None
+                   ) -> None:
+        """Persist what changed since the last save plus the offsets it corresponds to, atomically,
+        and the marks of the records just before those offsets (`kafka_tails`): a restarted engine
+        tells from them whether the log it resumes is still the one it checkpointed.
 
         The changes are taken from `windows` before any await, so events ingested while the
         transaction runs are left for the next save (their offsets are not in this one either).
         """
         changed, dropped = windows.take_changes()
-        meta = windows.meta()
+        meta = windows.meta() | ({TAILS: tails} if tails else {})
         try:
             async with self.pool.connection() as conn, conn.transaction():
                 async with conn.cursor() as cur:

@@ -34,7 +34,7 @@ from spotctl_sandbox.analytics.processing.events import (
 from spotctl_sandbox.analytics.processing.windows import StreamWindows, Verdict, WindowResult
 from spotctl_sandbox.analytics.storage.events import StoredEvent
 from spotctl_sandbox.common import bounded
-from spotctl_sandbox.events import kafka_watch
+from spotctl_sandbox.events import kafka_tails, kafka_watch
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +104,8 @@ class RealTimeProcessor:
         self.stats = ProcessorStats()
         self.positions: dict[str, int] = {}     # next offset per "topic:partition", as counted so far
         self.checkpointed: dict[str, int] = {}
+        self.tails = kafka_tails.Tails()  # the last record counted per partition: is the log still the same?
+        self.lost_log = kafka_watch.LostLog()
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
@@ -116,6 +118,7 @@ class RealTimeProcessor:
             self.windows.restore(checkpoint.meta, checkpoint.panes, time.time())
             self.positions = dict(checkpoint.offsets)
             self.checkpointed = dict(checkpoint.offsets)
+            self.tails = kafka_tails.Tails({_tp(key): m for key, m in checkpoint.tails.items()})
             log.info("analytics: resumed from checkpoint (%d panes, offsets %s)", len(checkpoint.panes),
                      checkpoint.offsets)
         self._task = asyncio.create_task(self._run(), name="analytics-realtime")
@@ -157,6 +160,8 @@ class RealTimeProcessor:
             bootstrap_servers=self.bootstrap, group_id=self.group, client_id="spotctl-analytics-engine",
             enable_auto_commit=False, auto_offset_reset="earliest", max_partition_fetch_bytes=8 << 20,
             fetch_max_bytes=32 << 20, request_timeout_ms=15000)
+        kafka_tails.watch_connections(consumer, self.tails)
+        self.tails.doubt()  # a new consumer: the positions it starts from are to be checked
         await kafka_watch.start(consumer, "analytics")
         if self.mode == "assign":
             parts = [TopicPartition(t, p) for t in self.topics for p in sorted(consumer.partitions_for_topic(t) or ())]
@@ -187,11 +192,11 @@ class RealTimeProcessor:
         seen = {t: len(consumer.partitions_for_topic(t) or ()) for t in self.topics}
         partitions = {t: n or 1 for t, n in seen.items()}
         known = {t for t, n in seen.items() if n}  # a topic missing that existed at connect was lost
-        lost_log = kafka_watch.LostLog()
+        self.lost_log = kafka_watch.LostLog()
         while True:
             await asyncio.sleep(WATCH_S)
             try:
-                await self._heal_lost_log(consumer, partitions, known, lost_log)
+                await self._heal_lost_log(consumer, partitions, known, self.lost_log)
             except (KafkaError, OSError, AssertionError) as exc:  # the watch outlives what it watches
                 log.warning("analytics: kafka watch: %r", exc)
 
@@ -206,9 +211,13 @@ class RealTimeProcessor:
         if (gone or missing) and assigned:
             log.warning("analytics: the broker lost its log: %d partition(s) read from their beginning",
                         len(assigned))
-            await consumer.seek_to_beginning(*assigned)
-            for tp in assigned:
-                self.positions[tp_key(tp.topic, tp.partition)] = 0
+            await self._rewind(consumer, assigned)
+
+    async def _rewind(self, consumer: AIOKafkaConsumer, parts: list[TopicPartition]) -> None:
+        await kafka_tails.rewind(consumer, self.tails, parts)
+        self.lost_log.forget(parts)  # the ends seen were the old log's: no second loss told from them
+        for tp in parts:
+            self.positions[tp_key(tp.topic, tp.partition)] = 0
 
     # -- the loop --------------------------------------------------------------------------------
 
@@ -216,9 +225,14 @@ class RealTimeProcessor:
         last_checkpoint = last_live = time.monotonic()
         while not self._stop.is_set():
             batch = await consumer.getmany(timeout_ms=200, max_records=5000)  # bounds the lag a batch adds
+            rewind: list[TopicPartition] = []
+            if self.tails.suspect:  # a lost connection, a new consumer or assignment: the log the same?
+                batch, rewind = await kafka_tails.settle(consumer, self.bootstrap, self.tails, batch, "analytics")
             records = [r for part in batch.values() for r in part]
             if records:
                 await self.process(records)
+            if rewind:
+                await self._rewind(consumer, rewind)
             now = time.time()
             closed = self.windows.advance(now)
             if closed:
@@ -277,6 +291,7 @@ class RealTimeProcessor:
                 setattr(stats, verdict.value, getattr(stats, verdict.value) + 1)
                 stored.append(_stored(ev, record, verdict.value))
         self.positions.update(ends)  # the state now holds these records: a checkpoint may record them
+        self.tails.saw(records)
         stats.counted += counted
         stats.malformed += len(dead)
         stats.batches += 1
@@ -290,7 +305,8 @@ class RealTimeProcessor:
             await self._until_done("event store", self.events, stored)
 
     async def checkpoint(self, consumer: AIOKafkaConsumer | None = None) -> None:
-        await self._until_done("checkpoint to postgres", self.state.save, self.windows, dict(self.positions))
+        tails = {tp_key(tp.topic, tp.partition): m for tp, m in self.tails.marks.items()}
+        await self._until_done("checkpoint to postgres", self.state.save, self.windows, dict(self.positions), tails)
         self.checkpointed = dict(self.positions)
         self.stats.checkpoints += 1
         if consumer is None or self.mode != "group":
@@ -327,6 +343,11 @@ class RealTimeProcessor:
             return result
 
 
+def _tp(key: str) -> TopicPartition:
+    topic, partition = key.rsplit(":", 1)
+    return TopicPartition(topic, int(partition))
+
+
 def _stored(ev: StreamEvent, record: ConsumerRecord, status: str) -> StoredEvent:
     body: dict[str, Any] = {"user_id": ev.user_id, "song_id": ev.song_id, "artist_id": ev.artist_id,
                             "error": ev.error, "partition": record.partition, "offset": record.offset}
@@ -348,6 +369,7 @@ class _Rebalance(ConsumerRebalanceListener):
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         await self.processor._seek(self.consumer, list(assigned))
+        self.processor.tails.doubt()  # positions of the checkpoint: on the log its tails were read on?
         log.info("analytics: assigned %s", self.processor.stats.assigned)
 
 
