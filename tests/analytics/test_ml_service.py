@@ -16,12 +16,12 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from psycopg import sql
 
 from spotctl_sandbox.analytics.ml import history
 from spotctl_sandbox.analytics.ml.registry import ArtifactError, ModelManager, ModelNotTrained
 from spotctl_sandbox.analytics.ml.service import MLError, MLService
 from spotctl_sandbox.analytics.ml.simulate import SimConfig, simulate
+from tests.support.databases import empty_database
 
 pytestmark = pytest.mark.stack
 
@@ -73,13 +73,8 @@ def test_a_model_asked_for_before_training_says_how_to_train_it(ml_env: dict[str
 @pytest.fixture
 def empty_db(ml_env: dict[str, str]) -> Iterator[str]:
     """A database of this test's own with no table in it: a stack whose analytics never trained."""
-    name = f"spotctl_ml_test_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(ml_env["DATABASE_URL"], autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        try:
-            yield ml_env["DATABASE_URL"].rsplit("/", 1)[0] + "/" + name
-        finally:
-            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    with empty_database(ml_env["DATABASE_URL"], "spotctl_ml_test") as url:
+        yield url
 
 
 def test_a_fresh_registry_answers_promote_forecast_and_listing_before_any_training(empty_db: str,

@@ -5,16 +5,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import uuid
 import wave
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from spotctl_sandbox.seed import seed
+from tests.support.databases import empty_database
 
 pytestmark = pytest.mark.stack
 
@@ -24,13 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def fresh_db(api_env: dict[str, str]) -> Iterator[str]:
     """An empty database of this test's own on the same server."""
-    name = f"spotctl_seed_test_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(api_env["DATABASE_URL"], autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        try:
-            yield api_env["DATABASE_URL"].rsplit("/", 1)[0] + "/" + name
-        finally:
-            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    with empty_database(api_env["DATABASE_URL"], "spotctl_seed_test") as url:
+        yield url
 
 
 def test_ten_thousand_songs_in_under_ten_seconds_then_nothing_new(fresh_db: str, tmp_path: Path) -> None:
