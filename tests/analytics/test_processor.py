@@ -25,7 +25,7 @@ from spotctl_sandbox.analytics.processing.realtime import RealTimeProcessor, Son
 from spotctl_sandbox.analytics.processing.windows import StreamWindows, WindowResult
 from spotctl_sandbox.analytics.storage.events import PostgresEventStorage
 from spotctl_sandbox.analytics.storage.timeseries import TimeSeriesStorage
-from tests.support.throwaway import Throwaway, tansu_bin
+from tests.support.throwaway import Throwaway, tansu
 
 from .conftest import eventually, free_port, make_topics, produce
 
@@ -233,8 +233,7 @@ async def test_every_event_after_a_kafka_restart_is_counted_wherever_the_old_off
     read, tells the loss. A broker of the test's own."""
     monkeypatch.setattr(realtime, "WATCH_S", watch_s)
     port = free_port()
-    bootstrap, url = f"127.0.0.1:{port}", f"tcp://127.0.0.1:{port}"
-    kafka = Throwaway([tansu_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url])
+    bootstrap, kafka = f"127.0.0.1:{port}", tansu(port)
     throwaways.append(kafka)
     signups, tenant = rig.topic("user_registered"), f"restart-{rig.prefix}"
     now = time.time()
@@ -273,8 +272,7 @@ async def test_an_engine_started_after_a_kafka_restart_reads_the_new_log_from_it
     no end short of an offset could tell it anyway."""
     monkeypatch.setattr(realtime, "WATCH_S", 60)
     port = free_port()
-    bootstrap, url = f"127.0.0.1:{port}", f"tcp://127.0.0.1:{port}"
-    kafka = Throwaway([tansu_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url])
+    bootstrap, kafka = f"127.0.0.1:{port}", tansu(port)
     throwaways.append(kafka)
     signups, tenant = rig.topic("user_registered"), f"restarted-{rig.prefix}"
     now = time.time()

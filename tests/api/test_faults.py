@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from tests.api.conftest import KafkaProbe, SpawnedApi, free_port, register_and_login, wait_for
-from tests.support.throwaway import Throwaway, postgres_argv, redis_server_bin, tansu_bin
+from tests.support.throwaway import Throwaway, postgres_argv, redis_server_bin, tansu
 
 pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("seeded")]
 
@@ -119,8 +119,7 @@ async def test_kafka_down_refuses_nothing_and_loses_no_event(
     playlist are stored and acknowledged, their events wait in the outbox (nothing half-done: the row
     and its event commit together), and they are published once Kafka is back — no restart."""
     port = free_port()
-    kafka = Throwaway([tansu_bin(), "broker", "--listener-url", f"tcp://127.0.0.1:{port}",
-                       "--advertised-listener-url", f"tcp://127.0.0.1:{port}"])
+    kafka = tansu(port)
     throwaways.append(kafka)
     started = time.monotonic()
     api = await spawn_api(KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{port}", DATABASE_URL=scratch_db)

@@ -35,6 +35,13 @@ def tansu_bin() -> str:
         pytest.skip(f"no tansu broker binary for a throwaway Kafka: {exc}")
 
 
+def tansu(port: int) -> Throwaway:
+    """A Kafka broker (tansu, memory-only: a restart is an empty log) on 127.0.0.1:`port`, advertising
+    that address, not started."""
+    url = f"tcp://127.0.0.1:{port}"
+    return Throwaway([tansu_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url])
+
+
 class Throwaway:
     """Start/stop one server process on a fixed port."""
 

@@ -26,7 +26,7 @@ from spotctl_sandbox.workers import analytics as worker
 from spotctl_sandbox.workers.config import WorkerConfig
 from spotctl_sandbox.workers.deps import Deps
 from spotctl_sandbox.workers.state import Health
-from tests.support.throwaway import Throwaway, tansu_bin
+from tests.support.throwaway import Throwaway, tansu
 from tests.workers.conftest import Catalogue, eventually
 
 pytestmark = pytest.mark.stack
@@ -41,8 +41,7 @@ class Broker:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        self.bootstrap, url = f"127.0.0.1:{port}", f"tcp://127.0.0.1:{port}"
-        self.server = Throwaway([tansu_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url])
+        self.bootstrap, self.server = f"127.0.0.1:{port}", tansu(port)
         throwaways.append(self.server)
 
     async def start(self) -> None:
