@@ -45,6 +45,15 @@ def offset_of(mark: str) -> int:
     return int(mark.split(":", 1)[0])
 
 
+def last_marks(records: Iterable[ConsumerRecord[Any, Any]]) -> dict[TopicPartition, str]:
+    """The mark of each partition's last record: one CRC per partition a batch holds, not per record
+    (a batch is up to 5,000 records, in offset order within a partition)."""
+    last: dict[tuple[str, int], ConsumerRecord[Any, Any]] = {}
+    for record in records:
+        last[record.topic, record.partition] = record
+    return {TopicPartition(topic, partition): mark(record) for (topic, partition), record in last.items()}
+
+
 START = "-1:start"  # the tail of a partition read from its beginning since: nothing read yet
 
 
@@ -78,8 +87,7 @@ class Tails:
 
     def saw(self, records: Iterable[ConsumerRecord[Any, Any]]) -> None:
         """After the records were processed: the last of each partition is its tail."""
-        for record in records:
-            self.marks[TopicPartition(record.topic, record.partition)] = mark(record)
+        self.marks.update(last_marks(records))
 
     def forget(self, partitions: Iterable[TopicPartition]) -> None:
         for tp in partitions:

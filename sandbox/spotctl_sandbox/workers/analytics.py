@@ -282,10 +282,10 @@ class Analytics:
         """Apply every new event in one transaction, with the mark of each partition's last record;
         return how many were new."""
         applied = 0
-        tails = {(r.topic, r.partition): kafka_tails.mark(r) for r in records}
+        tails = kafka_tails.last_marks(records)
         async with self.deps.pg.connection() as conn, conn.transaction():
-            for (topic, partition), tail in tails.items():
-                await conn.execute(TAIL_SQL, (names.ANALYTICS_GROUP, topic, partition, tail))
+            for tp, tail in tails.items():
+                await conn.execute(TAIL_SQL, (names.ANALYTICS_GROUP, tp.topic, tp.partition, tail))
             for record in records:
                 try:
                     effects = Effects.of(record)
