@@ -118,11 +118,12 @@ class Hub:
         self.activity.connected(conn.ns)
         metrics.CONNECTIONS.labels(metrics.WORKER).inc()
         victims = await self.presence.arrive(conn, self.cfg.settings.max_ws_connections_per_user)
+        me = conn.member  # a property formatting its text: once
         for victim in victims:
-            if victim != conn.member:
+            if victim != me:
                 await self.publish(conn.ns, Topic.user(conn.user_id), fanout.KICK,
                                    {"conn_id": conn_id_of(victim), "reason": OVER_CAP})
-        if conn.member in victims:
+        if me in victims:
             return False
         await self.subscribe(conn, Topic.user(conn.user_id), replay=False)
         return True
